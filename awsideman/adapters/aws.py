@@ -1,0 +1,102 @@
+"""The AWS gateway: the only module that imports boto3.
+
+Every API call goes through `AwsGateway.call`: exactly one botocore attempt per try
+(botocore retries are off) inside the app's retry policy, which also owns the shared rate
+limiter (a token before each attempt, slower after a throttle). Pagination is done here by hand so that each
+page is one retried, rate-limited call.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError, ProfileNotFound
+
+from awsideman.core.exceptions import ConfigError, CredentialsError
+from awsideman.core.retry import RetryPolicy
+
+
+def _snake(operation: str) -> str:
+    from botocore import xform_name
+
+    return xform_name(operation)
+
+
+class AwsGateway:
+    """Clients for one profile/region; every call goes through one retry policy."""
+
+    def __init__(self, *, profile: str | None, region: str | None, retry: RetryPolicy,
+                 max_pool: int = 16) -> None:
+        try:
+            self._session = boto3.Session(profile_name=profile, region_name=region)
+        except ProfileNotFound as exc:
+            raise ConfigError(f"AWS profile {profile!r} not found",
+                              remediation=["List profiles with `aws configure list-profiles`.",
+                                           "Pass --profile NAME or set AWS_PROFILE."]) from exc
+        if not self._session.region_name:
+            raise CredentialsError(
+                "No AWS region configured for the Identity Center instance",
+                remediation=["Pass --region REGION, set AWS_REGION, or set `region:` in the config file."])
+        self._retry = retry
+        self._config = Config(retries={"total_max_attempts": 1, "mode": "standard"},
+                              max_pool_connections=max_pool, connect_timeout=10, read_timeout=60)
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self.calls: Counter[str] = Counter()
+
+    @property
+    def region(self) -> str:
+        return str(self._session.region_name)
+
+    @property
+    def retry_stats(self) -> dict[str, Any]:
+        return self._retry.stats.snapshot()
+
+    def client(self, service: str) -> Any:
+        # Sessions are not thread-safe; clients are. Create each client once, under a lock.
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = self._session.client(service, config=self._config)  # type: ignore[call-overload]
+            return self._clients[service]
+
+    def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
+        """One API call (PascalCase operation name), rate-limited and retried by policy."""
+        method = getattr(self.client(service), _snake(operation))
+
+        def attempt() -> dict[str, Any]:
+            with self._lock:
+                self.calls[f"{service}:{operation}"] += 1
+            return dict(method(**params))
+
+        return self._retry.call(attempt, service=service, operation=operation)
+
+    def pages(self, service: str, operation: str, key: str, **params: Any) -> Iterator[Any]:
+        """Items under `key` from every page of a NextToken-paginated operation."""
+        token: str | None = None
+        while True:
+            request = dict(params, NextToken=token) if token else params
+            response = self.call(service, operation, **request)
+            yield from response.get(key, [])
+            token = response.get("NextToken")
+            if not token:
+                return
+
+    def call_count(self) -> int:
+        with self._lock:
+            return sum(self.calls.values())
+
+    def calls_by_operation(self) -> dict[str, int]:
+        with self._lock:
+            return dict(sorted(self.calls.items()))
+
+
+def client_error_code(exc: BaseException) -> str | None:
+    """The AWS error code of a ClientError, else None (lets other layers avoid botocore)."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code"))
+    return None

@@ -1,0 +1,79 @@
+"""Client-side envelope encryption: a KMS data key per backup, AES-256-GCM on the payload.
+
+The manifest records how the payload is encrypted (key id, wrapped data key, nonce) and never
+the plaintext key. The backup id is bound in as both KMS encryption context and GCM associated
+data, so a payload cannot be swapped between backups unnoticed.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from awsideman.adapters.aws import AwsGateway, client_error_code
+from awsideman.core.exceptions import EncryptionError
+
+ALGORITHM = "AES-256-GCM"
+KIND = "kms-envelope"
+
+
+def _context(backup_id: str) -> dict[str, str]:
+    return {"awsideman:backup-id": backup_id}
+
+
+def encrypt(gateway: AwsGateway, key_id: str, backup_id: str, data: bytes) -> tuple[bytes, dict[str, Any]]:
+    """Encrypted payload and the manifest's `encryption` block."""
+    try:
+        key = gateway.call("kms", "GenerateDataKey", KeyId=key_id, KeySpec="AES_256",
+                           EncryptionContext=_context(backup_id))
+    except Exception as exc:
+        raise _kms_error(exc, key_id, "create a data key with") from exc
+    nonce = os.urandom(12)
+    sealed = AESGCM(key["Plaintext"]).encrypt(nonce, data, backup_id.encode())
+    info = {"type": KIND, "algorithm": ALGORITHM, "kms_key_id": key.get("KeyId", key_id),
+            "encrypted_data_key": base64.b64encode(key["CiphertextBlob"]).decode(),
+            "nonce": base64.b64encode(nonce).decode(), "encryption_context": _context(backup_id)}
+    return sealed, info
+
+
+def decrypt(gateway: AwsGateway, info: dict[str, Any], backup_id: str, data: bytes) -> bytes:
+    """Plain payload; EncryptionError when the key is wrong, disabled or the data was altered."""
+    if info.get("type") != KIND or info.get("algorithm") != ALGORITHM:
+        raise EncryptionError(f"{backup_id}: unknown payload encryption {info.get('type')!r}")
+    key_id = str(info.get("kms_key_id"))
+    try:
+        wrapped = base64.b64decode(info["encrypted_data_key"])
+        nonce = base64.b64decode(info["nonce"])
+    except (KeyError, ValueError) as exc:
+        raise EncryptionError(f"{backup_id}: manifest encryption block is malformed") from exc
+    try:
+        key = gateway.call("kms", "Decrypt", CiphertextBlob=wrapped, KeyId=key_id,
+                           EncryptionContext=info.get("encryption_context") or _context(backup_id))
+    except Exception as exc:
+        raise _kms_error(exc, key_id, "decrypt the data key with") from exc
+    try:
+        return AESGCM(key["Plaintext"]).decrypt(nonce, data, backup_id.encode())
+    except InvalidTag as exc:
+        raise EncryptionError(f"{backup_id}: payload does not decrypt with its data key "
+                              "(altered payload or wrong key)") from exc
+
+
+def _kms_error(exc: Exception, key_id: str, action: str) -> EncryptionError:
+    code = client_error_code(exc) or type(exc).__name__
+    hints = {
+        "DisabledException": f"Enable the KMS key {key_id} (aws kms enable-key --key-id {key_id}).",
+        "KMSInvalidStateException": f"The KMS key {key_id} is pending deletion or unavailable; "
+                                    "cancel the deletion or restore from a copy encrypted with another key.",
+        "NotFoundException": f"Check the KMS key id/alias {key_id} and the region.",
+        "AccessDeniedException": f"Allow kms:GenerateDataKey and kms:Decrypt on {key_id}.",
+        "IncorrectKeyException": "The backup was encrypted with another KMS key.",
+        "InvalidCiphertextException": "The wrapped data key does not belong to this KMS key or was altered.",
+    }
+    error = EncryptionError(f"Cannot {action} KMS key {key_id}: {code}",
+                            remediation=[hints.get(code, "Check the KMS key and your permissions on it.")])
+    error.code = code if code in hints else EncryptionError.code
+    return error

@@ -1,0 +1,148 @@
+"""`awsideman analyze-error`: explain a pasted error, a log file, or an operation's recorded errors."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from awsideman.cli.options import NoColorOpt, OutputOpt, QuietOpt, renderer
+from awsideman.core.errors import ErrorAnalyzer
+from awsideman.core.exceptions import OperationNotFoundError, UsageError
+from awsideman.core.sanitize import sanitize_obj
+from awsideman.render import Renderer
+
+_MAX_FILE_BYTES = 20 * 1024 * 1024  # a log bigger than this is not something to paste here
+
+
+def analyze_error(
+    ctx: typer.Context,
+    text: Annotated[
+        Optional[str],  # noqa: UP045 - typer needs Optional at runtime
+        typer.Argument(help="The error text (AWS CLI / boto3 line, exception line or JSON); '-' reads stdin.",
+                       show_default=False),
+    ] = None,
+    code: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--code", help="Error code or exception name (e.g. ThrottlingException), alone or with TEXT.",
+                     show_default=False),
+    ] = None,
+    file: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--file", help="A log or JSON error file: every error line in it is analysed.",
+                     show_default=False),
+    ] = None,
+    operation: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--operation", help="Operation id: the errors recorded in the journal for it.",
+                     show_default=False),
+    ] = None,
+    output: OutputOpt = None,
+    quiet: QuietOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """Explain an error: category, severity, whether it is retried, and what to do about it."""
+    render = renderer(ctx, output, quiet, no_color)
+    sources = [name for name, given in (("TEXT", text is not None), ("--file", file is not None),
+                                        ("--operation", operation is not None)) if given]
+    if len(sources) > 1:
+        raise UsageError(f"Give only one of {', '.join(sources)}.")
+    if not sources and not code:
+        raise UsageError(
+            "Nothing to analyse: give the error TEXT, --code CODE, --file PATH or --operation OP_ID.",
+            remediation=["e.g. awsideman analyze-error 'An error occurred (ThrottlingException) ...'"],
+        )
+    if code is not None and (file is not None or operation is not None):
+        raise UsageError("--code goes with TEXT (or alone), not with --file or --operation.")
+    analyzer = ErrorAnalyzer(profile=getattr(ctx.find_root().obj, "profile", None))
+
+    if operation is not None:
+        _show_many(render, _journal_errors(ctx, operation), {"operation_id": operation})
+    elif file is not None:
+        content = _read_file(file)
+        infos = analyzer.analyze_all(content) or [analyzer.analyze_text(content)]
+        _show_many(render, [info.to_dict() for info in infos], {"file": str(file)})
+    else:
+        if text == "-":
+            text = sys.stdin.read()
+        _show_one(render, analyzer.analyze_text(text or code or "", code=code).to_dict())
+
+
+def _read_file(path: Path) -> str:
+    try:
+        if path.stat().st_size > _MAX_FILE_BYTES:
+            raise UsageError(f"--file {path} is larger than {_MAX_FILE_BYTES // (1024 * 1024)} MiB; "
+                             "pass only the part with the error.")
+        return path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        raise UsageError(f"--file {path}: no such file.") from None
+    except IsADirectoryError:
+        raise UsageError(f"--file {path} is a directory, not a file.") from None
+    except PermissionError:
+        raise UsageError(f"--file {path}: permission denied.") from None
+
+
+def _journal_errors(ctx: typer.Context, operation_id: str) -> list[dict[str, Any]]:
+    # Imported here so the rest of the command works even if the journal cannot be loaded.
+    from awsideman.core.ids import validate_operation_id
+    from awsideman.core.journal import Journal
+
+    validate_operation_id(operation_id)
+    settings = ctx.find_root().obj.settings()
+    path = Path(getattr(settings, "journal_path", None) or Path(settings.home) / "state.db")
+    if not path.exists():
+        # Opening would create an empty journal: a read-only command should not do that.
+        raise OperationNotFoundError(f"No operation {operation_id}: there is no journal at {path} yet.",
+                                     remediation=["`awsideman report list` lists recorded operations."])
+    with Journal.open(path) as journal:
+        journal.get_operation(operation_id)  # raises OperationNotFoundError with a hint
+        return journal.errors(operation_id)
+
+
+def _contract(error: dict[str, Any]) -> dict[str, Any]:
+    keys = ("category", "severity", "code", "message", "recoverable", "remediation")
+    data = {key: error.get(key) for key in keys}
+    data["remediation"] = list(data["remediation"] or [])
+    for extra in ("operation", "retry_after", "http_status", "step", "created_at"):
+        if error.get(extra) is not None:
+            data[extra] = error[extra]
+    return sanitize_obj(data)
+
+
+def _show_one(render: Renderer, error: dict[str, Any]) -> None:
+    error = _contract(error)
+    if render.json:
+        render.document(error)
+    else:
+        _print(render, error, "Error analysis")
+
+
+def _show_many(render: Renderer, errors: list[dict[str, Any]], source: dict[str, str]) -> None:
+    errors = [_contract(e) for e in errors]
+    if render.json:
+        render.document({**source, "count": len(errors), "errors": errors})
+        return
+    if not errors:
+        render.line(f"No errors found in {next(iter(source.values()))}.")
+        return
+    for number, error in enumerate(errors, 1):
+        if number > 1:
+            render.line()
+        _print(render, error, f"Error {number} of {len(errors)}")
+
+
+def _print(render: Renderer, error: dict[str, Any], title: str) -> None:
+    recoverable = "yes (awsideman retries it automatically)" if error["recoverable"] else "no"
+    render.fields(title, {
+        "category": error["category"],
+        "severity": error["severity"],
+        "recoverable": recoverable,
+        "code": error["code"],
+        "message": error["message"],
+    })
+    if error["remediation"]:
+        render.line("  what to do:")
+        for step in error["remediation"]:
+            render.line(f"    - {step}")

@@ -1,0 +1,163 @@
+"""`awsideman backup create|list|show|verify|delete`."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any, Optional
+
+import typer
+
+from awsideman.cli.options import NoColorOpt, OutputOpt, QuietOpt, renderer
+from awsideman.core.exceptions import UsageError
+from awsideman.render import Renderer
+from awsideman.services.backup import BackupRequest, BackupService, parse_resources
+from awsideman.services.context import Context
+
+app = typer.Typer(help="Create, list, inspect, verify and delete backups.", no_args_is_help=True)
+
+StoreOpt = Annotated[Optional[str], typer.Option("--store", help="Folder, file:///path or s3://bucket/prefix.")]  # noqa: UP045
+BackupIdArg = Annotated[str, typer.Argument(help="Backup id (bk-YYYYMMDDTHHMMSSZ-xxxxxx).")]
+
+EXIT_PARTIAL = 3
+
+
+def _service(ctx: typer.Context, render: Renderer) -> tuple[BackupService, Context]:
+    context = Context(ctx.find_root().obj.settings(), progress=render.progress)
+    ctx.call_on_close(context.close)
+    return BackupService(context), context
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    resources: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--resources", help="Comma-separated: users,groups,permission-sets,assignments (default: all).")] = None,
+    description: Annotated[Optional[str], typer.Option("--description", help="Free text kept in the manifest.")] = None,  # noqa: UP045
+    store: StoreOpt = None,
+    allow_partial: Annotated[bool, typer.Option(
+        "--allow-partial", help="Write a backup marked partial when a step fails after retries (exit 3).")] = False,
+    resume: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--resume", help="Continue a failed or killed backup operation from its checkpoints.")] = None,
+    kms_key: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--kms-key", help="KMS key id/ARN/alias: encrypt the payload client-side (envelope, AES-256-GCM).")] = None,
+    output: OutputOpt = None, quiet: QuietOpt = False, no_color: NoColorOpt = False,
+) -> None:
+    """Back up the instance to a store."""
+    render = renderer(ctx, output, quiet, no_color)
+    if resume and (resources or description or store):
+        raise UsageError("--resume continues an operation with its original --resources, --description "
+                         "and --store; do not pass them again")
+    request = BackupRequest(resources=parse_resources(resources), description=description, store=store,
+                            allow_partial=allow_partial, resume=resume, kms_key=kms_key)
+    service, _ = _service(ctx, render)
+    result = service.create(request)
+    if render.json:
+        render.document(result.to_dict())
+    else:
+        _created_text(render, result)
+    if result.status == "partial":
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+def _created_text(render: Renderer, result: Any) -> None:
+    title = "Backup written" if result.status == "succeeded" else "PARTIAL backup written"
+    render.line(f"{title}: {result.backup_id}", style="bold green" if result.status == "succeeded" else "bold yellow")
+    render.fields(None, {"store": result.store, "operation": result.operation_id,
+                         **{k.replace("_", " "): v for k, v in result.counts.items()},
+                         "api calls": result.api_calls, "retries": result.retries,
+                         "steps reused": result.reused_steps, "seconds": result.duration_seconds})
+    for note in result.notes:
+        render.warn(note)
+    if result.missing:
+        render.line("Missing from this backup:", style="bold yellow")
+        for item in result.missing:
+            render.line(f"  - {item['step']}: {item['code']}: {item['reason']}")
+            for step in item["remediation"]:
+                render.line(f"      {step}")
+
+
+@app.command("list")
+def list_backups(ctx: typer.Context, store: StoreOpt = None, output: OutputOpt = None,
+                 quiet: QuietOpt = False, no_color: NoColorOpt = False) -> None:
+    """List the backups in a store, newest first."""
+    render = renderer(ctx, output, quiet, no_color)
+    service, _ = _service(ctx, render)
+    url, rows = service.list(store)
+    if render.json:
+        render.document({"store": url, "backups": rows})
+        return
+    if not rows:
+        render.line(f"No backups in {url}")
+        return
+    render.table(f"Backups in {url}", ["backup id", "created", "status", "users", "groups",
+                                       "permission sets", "assignments", "description"],
+                 [_list_row(r) for r in rows])
+
+
+def _list_row(row: dict[str, Any]) -> list[Any]:
+    if "error" in row:
+        return [row["backup_id"], "", "UNREADABLE: " + row["error"], "", "", "", "", ""]
+    counts = row["counts"]
+    status = "partial" if row["partial"] else "complete"
+    return [row["backup_id"], row["created_at"], status, counts["users"], counts["groups"],
+            counts["permission_sets"], counts["assignments"], row.get("description") or ""]
+
+
+@app.command("show")
+def show(ctx: typer.Context, backup_id: BackupIdArg, store: StoreOpt = None, output: OutputOpt = None,
+         quiet: QuietOpt = False, no_color: NoColorOpt = False) -> None:
+    """Summarise one backup: source, counts, encryption, what is missing."""
+    render = renderer(ctx, output, quiet, no_color)
+    service, _ = _service(ctx, render)
+    manifest = service.show(backup_id, store)
+    if render.json:
+        render.document(manifest)
+        return
+    source = manifest["source"]
+    render.fields(f"Backup {manifest['backup_id']}", {
+        "created": manifest["created_at"], "status": "PARTIAL" if manifest["partial"] else "complete",
+        "description": manifest.get("description") or "", "store": manifest["store"],
+        "resources": ", ".join(manifest.get("resources", [])),
+        "instance": source.get("instance_arn"), "identity store": source.get("identity_store_id"),
+        "account": source.get("account_id") or "unknown", "region": source.get("region"),
+        **{k.replace("_", " "): v for k, v in manifest["counts"].items()},
+        "encryption": manifest["payload"]["encryption"].get("type"),
+        "payload sha256": manifest["payload"]["sha256"], "tool version": manifest.get("tool_version"),
+    })
+    for item in manifest.get("missing") or []:
+        render.line(f"  missing {item['step']}: {item['code']}: {item['reason']}")
+
+
+@app.command("verify")
+def verify(ctx: typer.Context, backup_id: BackupIdArg, store: StoreOpt = None, output: OutputOpt = None,
+           quiet: QuietOpt = False, no_color: NoColorOpt = False) -> None:
+    """Check checksum, format version, decryptability and internal consistency (exit 1 if bad)."""
+    render = renderer(ctx, output, quiet, no_color)
+    service, _ = _service(ctx, render)
+    result = service.verify(backup_id, store)
+    if render.json:
+        render.document(result)
+        return
+    partial = " (partial backup)" if result["partial"] else ""
+    render.line(f"Backup {result['backup_id']} is valid{partial}", style="bold green")
+    render.line("Checked: " + ", ".join(result["checks"]))
+
+
+@app.command("delete")
+def delete(ctx: typer.Context, backup_id: BackupIdArg, store: StoreOpt = None,
+           yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+           output: OutputOpt = None, quiet: QuietOpt = False, no_color: NoColorOpt = False) -> None:
+    """Delete one backup."""
+    render = renderer(ctx, output, quiet, no_color)
+    service, _ = _service(ctx, render)
+    manifest = service.show(backup_id, store)  # validates the id and that it exists before asking
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError("Refusing to delete without --yes when there is no terminal to confirm at")
+        if not typer.confirm(f"Delete backup {manifest['backup_id']} from {manifest['store']}?"):
+            raise typer.Exit(1)
+    url = service.delete(backup_id, store)
+    if render.json:
+        render.document({"backup_id": manifest["backup_id"], "store": url, "status": "deleted"})
+    else:
+        render.line(f"Deleted backup {manifest['backup_id']} from {url}")

@@ -1,0 +1,29 @@
+"""The reusable option bundle: output options accepted before and after the subcommand."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from awsideman.render import Renderer
+
+OutputOpt = Annotated[
+    Optional[str],  # noqa: UP045 - typer needs Optional at runtime on some versions
+    typer.Option("--output", "-o", help="text or json (json: one document on stdout).", show_default=False),
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", help="No progress, only results and errors.")]
+NoColorOpt = Annotated[bool, typer.Option("--no-color", help="Plain text.")]
+
+
+def renderer(ctx: typer.Context, output: str | None = None, quiet: bool = False,
+             no_color: bool = False) -> Renderer:
+    """Merge per-command output options over the global ones and return the renderer."""
+    state = ctx.find_root().obj
+    if output is not None:
+        state.set_output(output)
+    if quiet:
+        state.quiet = True
+    if no_color:
+        state.no_color = True
+    return state.renderer()

@@ -1,0 +1,177 @@
+"""`awsideman sandbox`: run the local emulator and steer a running one (reset, faults, counters)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Annotated, Any
+
+import typer
+
+from awsideman.cli.options import NoColorOpt, OutputOpt, QuietOpt, renderer
+from awsideman.core.exceptions import AwsidemanError, UsageError
+
+app = typer.Typer(help="Local Identity Center emulator for rehearsals and tests.", no_args_is_help=True)
+
+DEFAULT_PORT = 4566
+EndpointOpt = Annotated[str, typer.Option("--endpoint", envvar="AWS_ENDPOINT_URL",
+                                          help="URL of a running sandbox (default: $AWS_ENDPOINT_URL).")]
+
+
+@app.command()
+def up(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0: any free port).")] = DEFAULT_PORT,
+    seed: Annotated[str | None, typer.Option("--seed", help="Seed data of this size (tiny, small, large).",
+                                             show_default=False)] = None,
+    seed_value: Annotated[int, typer.Option("--seed-value", help="Random seed of the seed data.")] = 0,
+    faults: Annotated[str | None, typer.Option("--faults", help="Fault rule file (YAML or JSON).",
+                                               show_default=False)] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Log every request on stderr.")] = False,
+    output: OutputOpt = None,
+    quiet: QuietOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """Run the emulator in the foreground until Ctrl-C or SIGTERM; print how to use it."""
+    from awsideman.sandbox import seeder
+    from awsideman.sandbox.faults import FaultRules, FaultRulesError
+    from awsideman.sandbox.server import SandboxServer
+
+    render = renderer(ctx, output, quiet, no_color)
+    if seed is not None and seed not in seeder.SIZES:
+        raise UsageError(f"--seed: unknown size {seed!r}; choose one of {', '.join(seeder.SIZES)}")
+    try:
+        rules = FaultRules.from_file(faults) if faults else FaultRules()
+    except FaultRulesError as exc:
+        raise UsageError(f"--faults: {exc}") from None
+    server = SandboxServer(port=port, rules=rules, verbose=verbose)
+    try:
+        server.start()
+    except OSError as exc:
+        raise UsageError(f"--port {port}: cannot listen on 127.0.0.1:{port} ({exc.strerror}); "
+                         "choose another port or --port 0 for any free one") from None
+    try:
+        counts = _seed(server, seed, seed_value) if seed else {}
+        _announce(render, server, seed, counts, faults)
+        _wait_for_stop()
+    finally:
+        server.stop()
+    render.progress("Sandbox stopped.")
+
+
+def _seed(server: Any, size: str, seed_value: int) -> dict[str, int]:
+    from botocore.config import Config
+
+    from awsideman.sandbox import seeder
+    from awsideman.sandbox.server import sandbox_session
+
+    session = sandbox_session()
+    config = Config(retries={"mode": "standard", "max_attempts": 10})
+    clients = {name: session.client(name, endpoint_url=server.endpoint_url, config=config)
+               for name in ("sso-admin", "identitystore")}
+    result = seeder.seed(clients, size, seed=seed_value)
+    server.reset_counters()  # counters describe what clients do, not the seeding
+    return result.counts()
+
+
+def _announce(render: Any, server: Any, size: str | None, counts: dict[str, int], faults: str | None) -> None:
+    env = server.env()
+    if render.json:
+        render.document({"endpoint_url": server.endpoint_url, "env": env, "seed": size,
+                         "counts": counts, "faults": faults})
+        return
+    for key, value in env.items():
+        render.raw(f"export {key}={value}")
+    render.raw("unset AWS_PROFILE AWS_DEFAULT_PROFILE")
+    seeded = f"seeded {size} ({', '.join(f'{n} {k}' for k, n in counts.items())})" if size else "empty"
+    rules = f", faults from {faults}" if faults else ""
+    render.raw(f"# awsideman sandbox at {server.endpoint_url}: {seeded}{rules}. Ctrl-C or SIGTERM stops it.")
+
+
+def _wait_for_stop() -> None:
+    """Block until SIGINT or SIGTERM; both mean a clean stop (exit 0)."""
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@app.command()
+def reset(
+    ctx: typer.Context,
+    endpoint: EndpointOpt,
+    clear_faults: Annotated[bool, typer.Option("--clear-faults", help="Also remove the fault rules.")] = False,
+    output: OutputOpt = None,
+    quiet: QuietOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """Empty a running sandbox (all data and call counters)."""
+    render = renderer(ctx, output, quiet, no_color)
+    _client(endpoint, lambda c: c.reset(faults=clear_faults))
+    if render.json:
+        render.document({"endpoint_url": endpoint, "status": "reset", "faults_cleared": clear_faults})
+    else:
+        render.line(f"Sandbox at {endpoint} reset{' (fault rules cleared)' if clear_faults else ''}.")
+
+
+@app.command("faults")
+def set_faults(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(help="Fault rule file (YAML or JSON).")],
+    endpoint: EndpointOpt,
+    output: OutputOpt = None,
+    quiet: QuietOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """Replace the fault rules of a running sandbox (takes effect on the next call)."""
+    from awsideman.sandbox.faults import FaultRules, FaultRulesError
+
+    render = renderer(ctx, output, quiet, no_color)
+    try:
+        rules = FaultRules.from_file(file)
+    except FaultRulesError as exc:
+        raise UsageError(str(exc)) from None
+    applied = _client(endpoint, lambda c: c.set_faults(rules))
+    if render.json:
+        render.document({"endpoint_url": endpoint, "faults": applied})
+    else:
+        render.line(f"Fault rules from {file} active at {endpoint} ({len(rules.rules)} rules, "
+                    f"quotas {'on' if rules.quotas else 'off'}, seed {rules.seed}).")
+
+
+@app.command()
+def counters(
+    ctx: typer.Context,
+    endpoint: EndpointOpt,
+    output: OutputOpt = None,
+    quiet: QuietOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """Show the calls a running sandbox has seen, and the faults it injected, per operation."""
+    render = renderer(ctx, output, quiet, no_color)
+    calls, injected = _client(endpoint, lambda c: (c.counters(), c.fault_counters()))
+    if render.json:
+        render.document({"endpoint_url": endpoint, "calls": calls, "faults": injected})
+        return
+    rows = []
+    for key in sorted(calls):
+        kinds = {k.rsplit(":", 1)[1]: n for k, n in injected.items() if k.rsplit(":", 1)[0] == key}
+        rows.append((key, calls[key], ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())) or "-"))
+    render.table(f"Calls at {endpoint}", ("operation", "calls", "faults injected"), rows)
+
+
+def _client(endpoint: str, action: Any) -> Any:
+    from awsideman.sandbox.faults import FaultRulesError
+    from awsideman.sandbox.server import SandboxClient, SandboxUnavailableError
+
+    try:
+        return action(SandboxClient(endpoint))
+    except FaultRulesError as exc:
+        raise UsageError(str(exc)) from None
+    except SandboxUnavailableError as exc:
+        raise AwsidemanError(str(exc), remediation=["Start one with `awsideman sandbox up --port 0`, "
+                                                     "then pass its URL with --endpoint."]) from None

@@ -1,0 +1,1 @@
+"""Pure parts: model, planner, errors, retry, journal. No boto3, no printing."""

@@ -1,0 +1,462 @@
+"""ErrorAnalyzer: any exception (or pasted error text) -> category, severity, recoverable, remediation.
+
+The analyser is the single source of truth for "is this worth retrying?" (the retry policy asks
+it) and "what should the operator do?" (reports, ``analyze-error`` and the CLI's last-resort
+handler ask it). The classification data lives in ``core/error_table.py``; this module only
+extracts the facts from an exception (code, Reason, HTTP status, errno, class) and looks them up.
+
+Every message and remediation step that leaves this module is sanitised.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import json
+import os
+import re
+import string
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from awsideman.core import error_table as T
+from awsideman.core.error_table import Rule
+from awsideman.core.exceptions import AwsidemanError
+from awsideman.core.sanitize import sanitize
+
+__all__ = ["ErrorInfo", "ErrorAnalyzer", "error_exit_code", "Rule"]
+
+_DENIED_CODES = frozenset(c for c, r in T.CODE_RULES.items() if r.category == T.AUTHORIZATION)
+_ACTION_RE = re.compile(r"not authorized to perform:?\s+([a-z0-9-]+:[A-Za-z0-9*]+)")
+_OP_ID_RE = re.compile(r"\bop-[0-9]{8}T[0-9]{6}Z-[0-9a-z]{6}\b")
+_NO_OP = "UnknownOperation"
+_CLI_LINE_RE = re.compile(
+    r"An error occurred \((?P<code>[^)]+)\)(?: \(reached max retries: \d+\))?"
+    r"(?: when calling the (?P<op>\w+) operation)?(?: \(reached max retries: \d+\))?:\s*(?P<msg>.*)"
+)
+_EXC_LINE_RE = re.compile(
+    r"(?:^|[\s(\[])(?:[a-z_][\w]*\.)*(?P<cls>[A-Z]\w*(?:Error|Exception|NotFound|Expired))\s*:\s*(?P<msg>.*)"
+)
+_ERRNO_RE = re.compile(r"\[Errno (\d+)\][^:]*(?::\s*'?([^']*)'?)?")
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    """What an error means: the JSON contract is ``to_dict()`` (DESIGN section 1)."""
+
+    category: str
+    severity: str
+    recoverable: bool
+    code: str
+    message: str
+    remediation: tuple[str, ...] = field(default_factory=tuple)
+    operation: str | None = None
+    retry_after: float | None = None
+    http_status: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return ``{category, severity, code, message, recoverable, remediation}`` plus set extras."""
+        data: dict[str, Any] = {
+            "category": self.category,
+            "severity": self.severity,
+            "code": self.code,
+            "message": self.message,
+            "recoverable": self.recoverable,
+            "remediation": list(self.remediation),
+        }
+        for key in ("operation", "retry_after", "http_status"):
+            value = getattr(self, key)
+            if value is not None:
+                data[key] = value
+        return data
+
+
+class _Blank(dict[str, str]):
+    # Leaves an unfilled placeholder visible ("{op_id}" -> "OP_ID") instead of raising KeyError.
+    def __missing__(self, key: str) -> str:
+        return key.upper()
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What was extracted from an error before lookup (internal)."""
+
+    code: str
+    message: str
+    operation: str | None = None
+    service: str | None = None
+    reason: str | None = None
+    http_status: int | None = None
+    retry_after: float | None = None
+    path: str | None = None
+    op_id: str | None = None
+
+
+class ErrorAnalyzer:
+    """Classify exceptions and error text using the rules in ``core/error_table.py``.
+
+    ``overrides`` maps an AWS error code, exception class name, errno name, Reason or project
+    error class name to a ``Rule`` and wins over the built-in table. ``profile`` / ``region`` make
+    remediation concrete (default: ``AWS_PROFILE`` / ``AWS_REGION`` from the environment).
+    """
+
+    def __init__(
+        self,
+        overrides: Mapping[str, Rule] | None = None,
+        *,
+        profile: str | None = None,
+        region: str | None = None,
+    ) -> None:
+        self.overrides = dict(overrides or {})
+        self.profile = profile if profile is not None else os.environ.get("AWS_PROFILE")
+        self.region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+
+    # -- public --------------------------------------------------------------------------------
+    def analyze(self, exc: BaseException, operation: str | None = None) -> ErrorInfo:
+        """Classify ``exc``; ``operation`` is the API call (``ListUsers`` or ``identitystore:ListUsers``)."""
+        service, op = _split_operation(operation)
+        if isinstance(exc, ClientError):
+            return self._client_error(exc, op, service)
+        if isinstance(exc, AwsidemanError):
+            return self._project_error(exc, op)
+        rule = self._class_rule(type(exc))
+        if rule is not None:
+            facts = _Facts(type(exc).__name__, str(exc) or type(exc).__name__, op, service,
+                           path=_path_of(exc))
+            return self._build(rule, facts)
+        if isinstance(exc, OSError) and exc.errno is not None:
+            return self._os_error(exc, op)
+        return self._build(T.UNKNOWN_RULE, _Facts(type(exc).__name__, str(exc) or type(exc).__name__, op))
+
+    def analyze_text(self, text: str, code: str | None = None) -> ErrorInfo:
+        """Classify a pasted error: an AWS CLI / boto3 line, a Python exception line or a JSON error."""
+        text = (text or "").strip()
+        parsed = _parse_json(text)
+        if parsed is not None:
+            infos = self._from_json(parsed, code)
+            if infos:
+                return infos[0]
+        return self._from_line(text, code)
+
+    def analyze_all(self, text: str) -> list[ErrorInfo]:
+        """Every error found in a log or JSON document (one per error line / JSON error object)."""
+        parsed = _parse_json(text.strip())
+        if parsed is not None:
+            return self._from_json(parsed, None)
+        infos = []
+        for line in text.splitlines():
+            if _CLI_LINE_RE.search(line) or _EXC_LINE_RE.search(line):
+                infos.append(self._from_line(line.strip(), None))
+        return infos
+
+    # -- extraction ------------------------------------------------------------------------------
+    def _client_error(self, exc: ClientError, op: str | None, service: str | None) -> ErrorInfo:
+        response = exc.response or {}
+        error = response.get("Error") or {}
+        meta = response.get("ResponseMetadata") or {}
+        # Rebuilt errors (pasted text, JSON) carry a placeholder operation name: not worth showing.
+        op = op or (exc.operation_name if exc.operation_name not in (None, "", _NO_OP) else None)
+        facts = _Facts(
+            code=str(error.get("Code") or "Unknown"),
+            message=str(exc),
+            operation=op,
+            service=service,
+            reason=response.get("Reason") or error.get("Reason"),
+            http_status=_int(meta.get("HTTPStatusCode")),
+            retry_after=_retry_after(response, error, meta),
+        )
+        raw_message = str(error.get("Message") or "")
+        return self._build(self._aws_rule(facts, raw_message), facts)
+
+    def _aws_rule(self, facts: _Facts, raw_message: str) -> Rule:
+        """Reason first (it is the most specific), then code, then HTTP status."""
+        code = facts.code.rsplit("#", 1)[-1]
+        if code.startswith("KMS.") and code not in self.overrides:  # S3 SSE-KMS: "KMS.DisabledException"
+            return self._lookup(T.CODE_RULES, code[4:]) or self._lookup(T.CODE_RULES, "DisabledException")
+        if facts.reason:
+            rule = self._lookup(T.REASON_RULES, facts.reason)
+            if rule is None and facts.reason.startswith(T.KMS_REASON_PREFIX):
+                rule = self._lookup(T.CODE_RULES, "DisabledException")
+            if rule is not None:
+                return rule
+        if code == "ConflictException" and code not in self.overrides:
+            lowered = raw_message.lower()
+            for fragment, rule in T.CONFLICT_MESSAGE_RULES:
+                if fragment in lowered:
+                    return rule
+        rule = self._lookup(T.CODE_RULES, code)
+        if code in _DENIED_CODES and _is_kms(facts, raw_message):
+            # A KMS denial (direct, or behind S3 SSE-KMS) is fixed in the key policy, not IAM alone.
+            return self._lookup(T.CODE_RULES, "KMSAccessDeniedException") or T.UNKNOWN_RULE
+        if rule is None and code.isdigit():
+            rule = T.STATUS_RULES.get(int(code))
+        if rule is None and facts.http_status is not None:
+            rule = T.STATUS_RULES.get(facts.http_status)
+            if rule is None and facts.http_status >= 500:
+                rule = T.CODE_RULES["InternalServerException"]
+        return rule or T.UNKNOWN_RULE
+
+    def _project_error(self, exc: AwsidemanError, op: str | None) -> ErrorInfo:
+        rule = self._class_rule(type(exc), T.PROJECT_RULES) or T.UNKNOWN_RULE
+        cause = exc.__cause__ or exc.__context__
+        op_id = getattr(exc, "operation_id", None) or getattr(exc, "op_id", None)
+        if op_id is None:
+            found = _OP_ID_RE.search(exc.message or "")
+            op_id = found.group(0) if found else None
+        facts = _Facts(str(exc.code), exc.message or str(exc), op, op_id=op_id,
+                       path=getattr(exc, "path", None))
+        steps = tuple(exc.remediation)
+        if rule.category == T.UNKNOWN and cause is not None and cause is not exc:
+            # An error that wraps another (IncompleteBackupError from a throttled call): the cause
+            # says what went wrong, the wrapper says how to continue.
+            inner = self.analyze(cause, op)
+            rule = replace(rule, category=inner.category, severity=_max_severity(rule.severity, inner.severity))
+            steps = steps + inner.remediation
+        info = self._build(rule, facts)
+        return replace(info, remediation=_dedupe(tuple(sanitize(s) for s in steps) + info.remediation))
+
+    def _os_error(self, exc: OSError, op: str | None) -> ErrorInfo:
+        name = T.ERRNO_NAMES.get(exc.errno) or _errno.errorcode.get(exc.errno or 0, "OSError")
+        rule = self._lookup(T.ERRNO_RULES, name) or T.ERRNO_DEFAULT
+        return self._build(rule, _Facts(name, str(exc), op, path=_path_of(exc)))
+
+    def _from_line(self, text: str, code: str | None) -> ErrorInfo:
+        cli = _CLI_LINE_RE.search(text)
+        if cli:
+            return self._synthetic(code or cli["code"], cli["msg"], cli["op"], text)
+        exc_line = _EXC_LINE_RE.search(text)
+        if exc_line and code is None:
+            info = self._from_class_name(exc_line["cls"], exc_line["msg"], text)
+            if info is not None:
+                return info
+        if code:
+            return self._from_code(code, text)
+        lowered = text.lower()
+        for fragment, hint in T.MESSAGE_HINTS:
+            if fragment in lowered:
+                return self._from_code(hint, text)
+        return self._build(T.UNKNOWN_RULE, _Facts("Unknown", text or "(empty)"))
+
+    def _from_code(self, code: str, text: str) -> ErrorInfo:
+        """A bare code from --code or a hint: AWS code, exception class, errno or project code."""
+        info = self._from_class_name(code, text, text)
+        return info if info is not None else self._synthetic(code, text, None, text)
+
+    def _from_class_name(self, name: str, message: str, text: str) -> ErrorInfo | None:
+        errno_match = _ERRNO_RE.search(text)
+        if errno_match and name in ("OSError", "IOError", "PermissionError", "FileNotFoundError"):
+            num = int(errno_match.group(1))
+            return self._os_error(OSError(num, os.strerror(num), errno_match.group(2) or None), None)
+        if name in T.ERRNO_RULES:
+            return self._build(self._lookup(T.ERRNO_RULES, name) or T.ERRNO_DEFAULT, _Facts(name, text))
+        project = _project_class(name)
+        if project is not None:
+            try:
+                return self._project_error(project(message), None)
+            except TypeError:  # a subclass with a different constructor
+                return None
+        klass = _known_class(name)
+        rule = self._class_rule(klass) if klass is not None else self._lookup(T.EXCEPTION_RULES, name)
+        if rule is None:
+            return None
+        return self._build(rule, _Facts(name, text))
+
+    def _synthetic(self, code: str, message: str, op: str | None, text: str) -> ErrorInfo:
+        # Rebuild the ClientError the CLI line came from so both paths share one classifier.
+        code = code.strip()
+        error = {"Error": {"Code": code, "Message": message}}
+        status = int(code) if code.isdigit() else None
+        if status:
+            error["ResponseMetadata"] = {"HTTPStatusCode": status}
+        info = self._client_error(ClientError(error, op or _NO_OP), op, None)
+        return replace(info, message=sanitize(text) if text else info.message)
+
+    def _from_json(self, data: Any, code: str | None) -> list[ErrorInfo]:
+        infos: list[ErrorInfo] = []
+        for item in _json_errors(data):
+            err = item.get("Error") if isinstance(item.get("Error"), Mapping) else item
+            err_code = code or _first(err, "Code", "code", "__type", "errorCode") or "Unknown"
+            err_code = str(err_code).rsplit("#", 1)[-1].split(":")[0]
+            message = _first(err, "Message", "message", "errorMessage") or ""
+            response = {"Error": {"Code": err_code, "Message": str(message)}}
+            for key in ("Reason", "RetryAfterSeconds"):
+                value = item.get(key, err.get(key) if isinstance(err, Mapping) else None)
+                if value is not None:
+                    response[key] = value
+            op = _first(item, "operation", "Operation")
+            project = _project_class(err_code)
+            if project is not None:
+                infos.append(self._project_error(project(str(message)), op))
+            elif err_code in T.EXCEPTION_RULES or err_code in T.ERRNO_RULES:
+                infos.append(self._from_code(err_code, str(message)))
+            else:
+                info = self._client_error(ClientError(response, op or _NO_OP), op, None)
+                infos.append(replace(info, message=sanitize(f"{err_code}: {message}" if message else err_code)))
+        return infos
+
+    # -- lookup and build ------------------------------------------------------------------------
+    def _lookup(self, table: Mapping[str, Rule], key: str) -> Rule | None:
+        return self.overrides.get(key) or table.get(key)
+
+    def _class_rule(self, klass: type, table: Mapping[str, Rule] = T.EXCEPTION_RULES) -> Rule | None:
+        # Walk the MRO so a subclass inherits its parent's rule; stop at the generic bases so an
+        # OSError is classified by errno rather than by its class.
+        for base in klass.__mro__:
+            if base in (OSError, Exception, BaseException, object):
+                return None
+            rule = self._lookup(table, base.__name__)
+            if rule is not None:
+                return rule
+        return None
+
+    def _build(self, rule: Rule, facts: _Facts) -> ErrorInfo:
+        values = _Blank(self._template_values(facts))
+        formatter = string.Formatter()
+        steps = tuple(sanitize(formatter.vformat(step, (), values)) for step in rule.remediation)
+        recoverable = rule.recoverable
+        return ErrorInfo(
+            category=rule.category,
+            severity=rule.severity,
+            recoverable=recoverable,
+            code=facts.code,
+            message=sanitize(facts.message),
+            remediation=_dedupe(steps),
+            operation=facts.operation,
+            retry_after=facts.retry_after if recoverable else None,
+            http_status=facts.http_status,
+        )
+
+    def _template_values(self, facts: _Facts) -> dict[str, str]:
+        service = facts.service or (T.service_for_operation(facts.operation) if facts.operation else None)
+        fallback = ""
+        if facts.operation:
+            prefix = T.SERVICE_PREFIXES.get(service or "", service or "sso")
+            fallback = f"{prefix}:{facts.operation}"
+            fallback = T.ACTION_OVERRIDES.get(fallback, fallback)
+        action = _denied_action(facts.message, fallback) or "the denied action (see the message)"
+        values = {
+            "action": action,
+            "operation": facts.operation or "the call",
+            "service": service or "the service",
+            "code": facts.code,
+            "profile": f"--profile {self.profile}" if self.profile else "--profile PROFILE",
+            "profile_name": f"profile {self.profile}" if self.profile else "your profile",
+            "region": self.region or "REGION",
+            "path": facts.path or "the path in the message",
+            "op_id": facts.op_id or "OP_ID",
+        }
+        return values
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def error_exit_code(exc: BaseException, info: ErrorInfo) -> int:
+    """Exit code for an error: its own ``exit_code`` for awsideman errors, 2 for configuration, else 1."""
+    if isinstance(exc, AwsidemanError):
+        return int(exc.exit_code)
+    return 2 if info.category == T.CONFIGURATION else 1
+
+
+def _split_operation(operation: str | None) -> tuple[str | None, str | None]:
+    if not operation:
+        return None, None
+    for sep in (":", "."):
+        if sep in operation:
+            service, _, op = operation.partition(sep)
+            return service or None, op or None
+    return None, operation
+
+
+def _is_kms(facts: _Facts, raw_message: str) -> bool:
+    service = facts.service or (T.service_for_operation(facts.operation) if facts.operation else None)
+    return service == "kms" or _denied_action(raw_message, "").startswith("kms:")
+
+
+def _denied_action(message: str, fallback: str) -> str:
+    found = _ACTION_RE.search(message or "")
+    return found.group(1) if found else fallback
+
+
+def _retry_after(response: Mapping[str, Any], error: Mapping[str, Any], meta: Mapping[str, Any]) -> float | None:
+    headers = {str(k).lower(): v for k, v in (meta.get("HTTPHeaders") or {}).items()}
+    for value in (response.get("RetryAfterSeconds"), error.get("RetryAfterSeconds"), headers.get("retry-after")):
+        number = _float(value)
+        if number is not None and number >= 0:
+            return number
+    return None
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _int(value: Any) -> int | None:
+    number = _float(value)
+    return int(number) if number is not None else None
+
+
+def _path_of(exc: BaseException) -> str | None:
+    path = getattr(exc, "filename", None) or getattr(exc, "path", None)
+    return str(path) if path else None
+
+
+def _dedupe(steps: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(s for s in steps if s))
+
+
+def _max_severity(a: str, b: str) -> str:
+    return max(a, b, key=T.SEVERITIES.index)
+
+
+def _project_class(name: str) -> type[AwsidemanError] | None:
+    """The awsideman exception class with this class name or ``code`` (e.g. CorruptBackup)."""
+    from awsideman.core import exceptions
+
+    for obj in vars(exceptions).values():
+        if isinstance(obj, type) and issubclass(obj, AwsidemanError) and name in (obj.__name__, obj.code):
+            return obj
+    return None
+
+
+def _known_class(name: str) -> type | None:
+    import builtins
+
+    import botocore.exceptions
+
+    klass = getattr(botocore.exceptions, name, None) or getattr(builtins, name, None)
+    return klass if isinstance(klass, type) and issubclass(klass, BaseException) else None
+
+
+def _parse_json(text: str) -> Any:
+    if not text or text[0] not in "{[":
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _json_errors(data: Any) -> list[Mapping[str, Any]]:
+    """Error objects in a JSON document: one error, a list, or a result with ``errors: [...]``."""
+    if isinstance(data, list):
+        return [item for entry in data for item in _json_errors(entry)]
+    if not isinstance(data, Mapping):
+        return []
+    if isinstance(data.get("errors"), list):
+        return [e for e in data["errors"] if isinstance(e, Mapping)]
+    if any(k in data for k in ("Error", "__type", "Code", "code", "errorCode")):
+        return [data]
+    return []
+
+
+def _first(mapping: Any, *keys: str) -> Any:
+    if not isinstance(mapping, Mapping):
+        return None
+    for key in keys:
+        if mapping.get(key) not in (None, ""):
+            return mapping[key]
+    return None

@@ -1,0 +1,97 @@
+"""The project's own exceptions: tiny classes under one base, messages say what to do next.
+
+Each carries the exit code the CLI maps it to (DESIGN section 1).
+"""
+
+from __future__ import annotations
+
+
+class AwsidemanError(Exception):
+    """Base of every error the tool raises on purpose."""
+
+    exit_code = 1
+    code = "AwsidemanError"
+
+    def __init__(self, message: str, *, remediation: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.remediation = list(remediation or [])
+
+
+class UsageError(AwsidemanError):
+    """Bad flag, bad id or input the user can correct."""
+
+    exit_code = 2
+    code = "UsageError"
+
+
+class ConfigError(UsageError):
+    """Configuration file, key or value is invalid."""
+
+    code = "ConfigError"
+
+
+class InvalidIdError(UsageError):
+    """A backup or operation id is malformed (or tries a path trick)."""
+
+    code = "InvalidId"
+
+
+class BackupNotFoundError(UsageError):
+    """No backup with this id in the store."""
+
+    code = "BackupNotFound"
+
+
+class OperationNotFoundError(UsageError):
+    """No operation with this id in the journal."""
+
+    code = "OperationNotFound"
+
+
+class CorruptBackupError(AwsidemanError):
+    """A backup failed checksum, format or consistency checks."""
+
+    code = "CorruptBackup"
+
+
+class UnsupportedFormatError(CorruptBackupError):
+    """A backup written in a format version this tool cannot read."""
+
+    code = "UnsupportedFormatVersion"
+
+
+class StorageError(AwsidemanError):
+    """The backup store cannot be read or written."""
+
+    code = "StorageError"
+
+
+class EncryptionError(AwsidemanError):
+    """Envelope encryption or decryption failed (wrong, disabled or missing key)."""
+
+    code = "EncryptionError"
+
+
+class InstanceNotFoundError(AwsidemanError):
+    """No Identity Center instance could be found or chosen."""
+
+    code = "InstanceNotFound"
+
+
+class CredentialsError(AwsidemanError):
+    """No usable AWS credentials or region."""
+
+    code = "CredentialsError"
+
+
+class JournalError(AwsidemanError):
+    """The operation journal is locked, corrupt or from a newer version."""
+
+    code = "JournalError"
+
+
+class IncompleteBackupError(AwsidemanError):
+    """A backup step failed after retries and partial backups were not allowed."""
+
+    code = "IncompleteBackup"

@@ -1,0 +1,173 @@
+"""Snapshot model: dataclasses keyed by natural keys, and canonical JSON.
+
+Service-generated ids (user, group, permission set ARNs) change when a resource is
+recreated, so every cross-reference is stored by natural key (user name, group display
+name, permission set name) with the id seen at backup time kept alongside for reference.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+FORMAT_VERSION = 1
+RESOURCE_KINDS = ("users", "groups", "permission-sets", "assignments")
+# memberships travel with groups: they need both users and groups to mean anything.
+
+
+@dataclass(frozen=True)
+class User:
+    """An identity store user; `attributes` holds every attribute the API returned."""
+
+    user_name: str
+    user_id: str
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return self.user_name
+
+
+@dataclass(frozen=True)
+class Group:
+    display_name: str
+    group_id: str
+    description: str | None = None
+    external_ids: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return self.display_name
+
+
+@dataclass(frozen=True)
+class Membership:
+    group_name: str
+    user_name: str
+    group_id: str
+    user_id: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.group_name, self.user_name)
+
+
+@dataclass(frozen=True)
+class PermissionSet:
+    """A permission set with every attribute that shapes the access it grants."""
+
+    name: str
+    arn: str
+    description: str | None = None
+    session_duration: str | None = None
+    relay_state: str | None = None
+    inline_policy: str | None = None
+    managed_policies: list[str] = field(default_factory=list)
+    customer_managed_policies: list[dict[str, str]] = field(default_factory=list)
+    permissions_boundary: dict[str, Any] | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """An account assignment by natural keys, with the ids seen at backup time."""
+
+    account_id: str
+    permission_set_name: str
+    principal_type: str  # USER or GROUP
+    principal_name: str
+    permission_set_arn: str
+    principal_id: str
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.account_id, self.permission_set_name, self.principal_type, self.principal_name)
+
+
+@dataclass
+class Snapshot:
+    """Everything a backup holds, in a stable order."""
+
+    users: list[User] = field(default_factory=list)
+    groups: list[Group] = field(default_factory=list)
+    memberships: list[Membership] = field(default_factory=list)
+    permission_sets: list[PermissionSet] = field(default_factory=list)
+    assignments: list[Assignment] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.sort()
+
+    def sort(self) -> None:
+        for name in ("users", "groups", "memberships", "permission_sets", "assignments"):
+            getattr(self, name).sort(key=lambda item: item.key)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "users": len(self.users),
+            "groups": len(self.groups),
+            "memberships": len(self.memberships),
+            "permission_sets": len(self.permission_sets),
+            "assignments": len(self.assignments),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "users": [asdict(u) for u in self.users],
+            "groups": [asdict(g) for g in self.groups],
+            "memberships": [asdict(m) for m in self.memberships],
+            "permission_sets": [asdict(p) for p in self.permission_sets],
+            "assignments": [asdict(a) for a in self.assignments],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Snapshot:
+        """Rebuild from canonical JSON; raises KeyError/TypeError on a malformed document."""
+        return cls(
+            users=[User(**u) for u in data["users"]],
+            groups=[Group(**g) for g in data["groups"]],
+            memberships=[Membership(**m) for m in data["memberships"]],
+            permission_sets=[PermissionSet(**p) for p in data["permission_sets"]],
+            assignments=[Assignment(**a) for a in data["assignments"]],
+        )
+
+    def consistency_problems(self, resources: set[str] | None = None) -> list[str]:
+        """References that point at nothing in this snapshot (empty list when consistent).
+
+        Only references to kinds the backup holds are checked: a backup of assignments alone
+        legitimately names principals it does not contain.
+        """
+        held = set(RESOURCE_KINDS) if resources is None else resources
+        users = {u.user_name for u in self.users}
+        groups = {g.display_name for g in self.groups}
+        sets = {p.name for p in self.permission_sets}
+        problems = []
+        for m in self.memberships:
+            if m.group_name not in groups:
+                problems.append(f"membership {m.group_name}/{m.user_name}: group not in backup")
+            if m.user_name not in users:
+                problems.append(f"membership {m.group_name}/{m.user_name}: user not in backup")
+        for a in self.assignments:
+            kind = "users" if a.principal_type == "USER" else "groups"
+            principals = users if a.principal_type == "USER" else groups
+            if kind in held and a.principal_name not in principals:
+                problems.append(f"assignment {a.key}: {a.principal_type.lower()} not in backup")
+            if "permission-sets" in held and a.permission_set_name not in sets:
+                problems.append(f"assignment {a.key}: permission set not in backup")
+        for kind, items in (("user", self.users), ("group", self.groups),
+                            ("permission set", self.permission_sets),
+                            ("membership", self.memberships), ("assignment", self.assignments)):
+            keys = [item.key for item in items]
+            if len(keys) != len(set(keys)):
+                problems.append(f"duplicate {kind} keys")
+        return problems
+
+
+def canonical_json(data: Any) -> bytes:
+    """Sorted keys, no insignificant whitespace: the same data always gives the same bytes."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

@@ -1,0 +1,254 @@
+"""The one retry owner: a tenacity policy driven by ``ErrorAnalyzer``.
+
+Rule (DESIGN section 2): botocore's own retries are switched off — the aws gateway builds its
+clients with ``botocore.config.Config(retries={"total_max_attempts": 1})`` — and every AWS call
+goes through ``RetryPolicy.call``. Two retry layers would multiply attempts (botocore's 3-5
+times ours) and hide throttling from the rate limiter and the report.
+
+The parts follow botocore's ``retries/`` package: a read-only ``AttemptContext`` is all that
+``is_retryable`` and ``delay_amount`` look at (both can be asked twice without side effects);
+state that changes (``RetryStats``, the optional rate limiter) is updated only in ``call``.
+
+- Retried: what the analyser calls ``recoverable`` (throttling, 5xx, connection errors,
+  identitystore CONCURRENT_MODIFICATION, ...; see ``error_table.THROTTLING_CODES`` /
+  ``TRANSIENT_CODES``). Anything else costs exactly one call.
+- Wait: exponential (``base_delay * exponential_base ** (attempt - 1)``), capped at ``max_delay``,
+  with full jitter (uniform in [0, cap]); a larger ``RetryAfterSeconds`` from the service wins.
+- Give up: after ``max_retries`` retries, or as soon as the next wait would end past
+  ``deadline`` seconds from the first attempt — then the last error is raised unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import tenacity
+
+from awsideman.core.errors import ErrorAnalyzer, ErrorInfo
+from awsideman.core.error_table import RATE_LIMITING
+from awsideman.core.sanitize import sanitize
+
+if TYPE_CHECKING:
+    from awsideman.core.ratelimit import RateLimiter
+
+T = TypeVar("T")
+log = logging.getLogger("awsideman.retry")
+
+
+@dataclass(frozen=True)
+class RetryConfig:
+    """Retry limits; times in seconds. ``max_retries`` counts retries, so attempts = max_retries + 1."""
+
+    max_retries: int = 8
+    base_delay: float = 0.25
+    max_delay: float = 20.0
+    exponential_base: float = 2.0
+    jitter: bool = True
+    deadline: float = 900.0
+
+    def __post_init__(self) -> None:
+        problems = []
+        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int) or self.max_retries < 0:
+            problems.append(f"max_retries must be an integer >= 0, not {self.max_retries!r}")
+        for name in ("base_delay", "max_delay", "deadline"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                problems.append(f"{name} must be a number >= 0, not {value!r}")
+        if not problems and self.max_delay < self.base_delay:
+            problems.append(f"max_delay ({self.max_delay}) must be >= base_delay ({self.base_delay})")
+        base = self.exponential_base
+        if isinstance(base, bool) or not isinstance(base, (int, float)) or base < 1:
+            problems.append(f"exponential_base must be a number >= 1, not {base!r}")
+        if not isinstance(self.jitter, bool):
+            problems.append(f"jitter must be true or false, not {self.jitter!r}")
+        if problems:
+            raise ValueError("invalid retry config: " + "; ".join(problems))
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any] | None) -> RetryConfig:
+        """Build from a config mapping (dashes or underscores); unknown keys raise ValueError naming them."""
+        data = {str(k).replace("-", "_"): v for k, v in (data or {}).items()}
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown retry keys: {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class AttemptContext:
+    """Read-only facts about one failed attempt: all a retry decision may look at."""
+
+    service: str
+    operation: str
+    attempt_number: int
+    elapsed: float
+    exception: BaseException
+    info: ErrorInfo
+
+    @property
+    def error_code(self) -> str:
+        return self.info.code
+
+
+class RetryStats:
+    """Thread-safe counters per ``service:operation`` for the operation report."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ops: dict[str, dict[str, float]] = {}
+
+    def add(self, key: str, **counts: float) -> None:
+        """Add ``counts`` (calls, attempts, retries, give_ups, failures, waited_seconds) to ``key``."""
+        with self._lock:
+            row = self._ops.setdefault(
+                key, {"calls": 0, "attempts": 0, "retries": 0, "give_ups": 0, "failures": 0, "waited_seconds": 0.0}
+            )
+            for name, value in counts.items():
+                row[name] += value
+
+    def snapshot(self) -> dict[str, Any]:
+        """``{"operations": {key: counters}, "attempts": n, "retries": n, "give_ups": n, ...}``."""
+        with self._lock:
+            ops = {key: dict(row) for key, row in sorted(self._ops.items())}
+        totals: dict[str, Any] = {
+            name: sum(row[name] for row in ops.values())
+            for name in ("calls", "attempts", "retries", "give_ups", "failures", "waited_seconds")
+        }
+        totals["waited_seconds"] = round(totals["waited_seconds"], 3)
+        return {"operations": ops, **totals}
+
+
+class RetryPolicy:
+    """Run AWS calls with retries decided by the analyser (see the module docstring).
+
+    ``sleep``, ``clock`` and ``rng`` are injectable so tests never really wait. ``on_retry`` is
+    called as ``on_retry(context, delay)`` before each wait. An optional shared ``limiter``
+    (``RateLimiter``) is acquired before every attempt and told about throttles and successes.
+    """
+
+    def __init__(
+        self,
+        config: RetryConfig | None = None,
+        analyzer: ErrorAnalyzer | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+        on_retry: Callable[[AttemptContext, float], None] | None = None,
+        limiter: RateLimiter | None = None,
+    ) -> None:
+        self.config = config or RetryConfig()
+        self.analyzer = analyzer or ErrorAnalyzer()
+        self.stats = RetryStats()
+        self.limiter = limiter
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._rng_lock = threading.Lock()  # random.Random is not safe to share across threads
+        self._on_retry = on_retry
+
+    # -- the two questions (pure) -------------------------------------------------------------
+    def is_retryable(self, context: AttemptContext) -> bool:
+        """Only errors the analyser calls recoverable are worth another attempt."""
+        return isinstance(context.exception, Exception) and context.info.recoverable
+
+    def delay_amount(self, context: AttemptContext) -> float:
+        """Seconds before the next attempt: the backoff cap for this attempt (jittered), or RetryAfter."""
+        cfg = self.config
+        cap = min(cfg.max_delay, cfg.base_delay * cfg.exponential_base ** (context.attempt_number - 1))
+        delay = self._uniform(0.0, cap) if cfg.jitter else cap
+        retry_after = context.info.retry_after
+        return max(delay, retry_after) if retry_after is not None else delay
+
+    # -- running -------------------------------------------------------------------------------
+    def call(self, fn: Callable[[], T], *, service: str, operation: str) -> T:
+        """Call ``fn()`` until it succeeds, fails for good, runs out of retries or hits the deadline."""
+        key = f"{service}:{operation}"
+        start = self._clock()
+        contexts: dict[int, AttemptContext] = {}
+        self.stats.add(key, calls=1)
+
+        def context_of(state: tenacity.RetryCallState) -> AttemptContext | None:
+            # Analysed once per attempt; both tenacity hooks read the same frozen context.
+            outcome = state.outcome
+            if outcome is None or not outcome.failed:
+                return None
+            if state.attempt_number not in contexts:
+                exc = outcome.exception()
+                info = self.analyzer.analyze(exc, f"{service}:{operation}")
+                contexts[state.attempt_number] = AttemptContext(
+                    service, operation, state.attempt_number, self._clock() - start, exc, info
+                )
+            return contexts[state.attempt_number]
+
+        def retry(state: tenacity.RetryCallState) -> bool:
+            context = context_of(state)
+            return context is not None and self.is_retryable(context)
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            context = context_of(state)
+            return self.delay_amount(context) if context is not None else 0.0
+
+        def stop(state: tenacity.RetryCallState) -> bool:
+            context = context_of(state)
+            out_of_retries = state.attempt_number > self.config.max_retries
+            past_deadline = context is not None and (
+                context.elapsed + (state.upcoming_sleep or 0.0) > self.config.deadline
+            )
+            if out_of_retries or past_deadline:
+                log.debug("giving up on %s after %d attempt(s): %s", key, state.attempt_number,
+                          "deadline" if past_deadline and not out_of_retries else "retries exhausted")
+            return out_of_retries or past_deadline
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            context = context_of(state)
+            delay = state.upcoming_sleep or 0.0
+            self.stats.add(key, retries=1, waited_seconds=delay)
+            if context is None:
+                return
+            log.debug("retrying %s (attempt %d failed: %s: %s) in %.2fs", key, context.attempt_number,
+                      context.info.code, sanitize(context.info.message), delay)
+            if self._on_retry is not None:
+                self._on_retry(context, delay)
+
+        retrying = tenacity.Retrying(
+            sleep=self._sleep, retry=retry, wait=wait, stop=stop, before_sleep=before_sleep, reraise=True
+        )
+
+        def attempt() -> T:
+            self.stats.add(key, attempts=1)
+            if self.limiter is not None:
+                self.limiter.acquire(service, operation)
+            try:
+                result = fn()
+            except Exception as exc:
+                self._tell_limiter(exc, service, operation)
+                raise
+            if self.limiter is not None:
+                self.limiter.on_success(service, operation)
+            return result
+
+        try:
+            return retrying(attempt)
+        except Exception:
+            last = contexts[max(contexts)] if contexts else None
+            gave_up = last is not None and self.is_retryable(last)
+            self.stats.add(key, failures=1, give_ups=1 if gave_up else 0)
+            raise
+
+    def _tell_limiter(self, exc: Exception, service: str, operation: str) -> None:
+        if self.limiter is None:
+            return
+        if self.analyzer.analyze(exc, f"{service}:{operation}").category == RATE_LIMITING:
+            self.limiter.on_throttle(service, operation)
+
+    def _uniform(self, low: float, high: float) -> float:
+        with self._rng_lock:
+            return self._rng.uniform(low, high)

@@ -1,0 +1,90 @@
+"""The only module that prints: Rich output for people, one JSON document for machines.
+
+Everything else returns data; commands hand it here. In JSON mode stdout carries exactly
+one document and all progress/diagnostics go to stderr (or nowhere with --quiet).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from awsideman.core.sanitize import sanitize
+
+
+@dataclass
+class Renderer:
+    """Output settings plus the two consoles (results on stdout, everything else on stderr)."""
+
+    output: str = "text"
+    quiet: bool = False
+    no_color: bool = False
+    debug: bool = False
+    out: Console = field(init=False)
+    err: Console = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.out = Console(file=sys.stdout, no_color=self.no_color, highlight=False, soft_wrap=True)
+        self.err = Console(file=sys.stderr, no_color=self.no_color, highlight=False, soft_wrap=True)
+
+    @property
+    def json(self) -> bool:
+        return self.output == "json"
+
+    # -- results ---------------------------------------------------------------------------
+    def document(self, data: Any) -> None:
+        """Print one JSON document on stdout (the machine contract)."""
+        sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+        sys.stdout.flush()
+
+    def line(self, text: str = "", style: str | None = None) -> None:
+        """A line of human output on stdout (results, not progress)."""
+        self.out.print(sanitize(text), style=style, markup=False)
+
+    def raw(self, text: str) -> None:
+        """Text on stdout exactly as given (e.g. `export X=...` lines meant for eval)."""
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.flush()
+
+    def table(self, title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        table = Table(title=title, show_lines=False, header_style="bold")
+        for column in columns:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*(sanitize("" if cell is None else str(cell)) for cell in row))
+        self.out.print(table)
+
+    def fields(self, title: str | None, mapping: Mapping[str, Any]) -> None:
+        """A two-column key/value block."""
+        if title:
+            self.out.print(title, style="bold", markup=False)
+        width = max((len(k) for k in mapping), default=0)
+        for key, value in mapping.items():
+            self.out.print(f"  {key.ljust(width)}  {sanitize(str(value))}", markup=False)
+
+    # -- diagnostics (stderr) -----------------------------------------------------------------
+    def progress(self, text: str) -> None:
+        """Progress for people: stderr, silent with --quiet or in JSON mode."""
+        if not self.quiet and not self.json:
+            self.err.print(sanitize(text), style="dim", markup=False)
+
+    def warn(self, text: str) -> None:
+        if not self.json or not self.quiet:
+            self.err.print(sanitize(text), style="yellow", markup=False)
+
+    def error(self, message: str, remediation: Sequence[str] = (), *, title: str = "Error") -> None:
+        """A human error report on stderr (JSON mode puts errors in the document instead)."""
+        self.err.print(f"{title}: {sanitize(message)}", style="bold red", markup=False)
+        for step in remediation:
+            self.err.print(f"  - {sanitize(step)}", markup=False)
+
+    def trace(self, text: str) -> None:
+        """Stack traces and request logs: only with --debug."""
+        if self.debug:
+            self.err.print(sanitize(text), style="dim", markup=False)

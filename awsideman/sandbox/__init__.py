@@ -1,0 +1,1 @@
+"""Local emulator for IAM Identity Center: moto gap fills, seeding, fault injection."""

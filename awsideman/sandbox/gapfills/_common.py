@@ -1,0 +1,65 @@
+"""Small helpers shared by the gap fills: patching, locking, pagination."""
+
+from __future__ import annotations
+
+import base64
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from moto.core.exceptions import JsonRESTError
+
+T = TypeVar("T")
+
+# Implementation note: moto itself takes no locks. In server mode werkzeug serves requests on
+# threads, and our gap fills keep several indexes that must change together, so every gap
+# fill that reads-then-writes state holds this one re-entrant lock.
+LOCK = threading.RLock()
+
+_MARK = "__awsideman_gapfill__"
+
+
+def install(cls: type, name: str, func: Callable[..., Any]) -> None:
+    """Set ``cls.name = func`` unless a gap fill is already there (keeps apply() idempotent)."""
+    current = cls.__dict__.get(name)
+    if current is not None and getattr(current, _MARK, False):
+        return
+    setattr(func, _MARK, True)
+    setattr(cls, name, func)
+
+
+class ValidationException(JsonRESTError):
+    """sso-admin ValidationException (moto has none for this service)."""
+
+    code = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(error_type="ValidationException", message=message)
+
+
+def _encode(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"gf:{offset}".encode()).decode()
+
+
+def _decode(token: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(token.encode()).decode()
+        prefix, _, number = text.partition(":")
+        if prefix != "gf" or not number.isdigit():
+            raise ValueError(token)
+        return int(number)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationException("The NextToken provided is invalid.") from exc
+
+
+def page(
+    items: Sequence[T], max_results: Any, next_token: str | None, default: int = 100
+) -> tuple[list[T], str | None]:
+    """Slice ``items`` like an AWS list call: (this page, NextToken or None)."""
+    start = _decode(next_token) if next_token else 0
+    size = int(max_results) if max_results else default
+    if size < 1:
+        raise ValidationException("MaxResults must be at least 1.")
+    chunk = list(items[start : start + size])
+    more = start + size < len(items)
+    return chunk, (_encode(start + size) if more else None)

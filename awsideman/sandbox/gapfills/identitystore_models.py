@@ -1,0 +1,265 @@
+"""Backend gap fills for moto's identitystore: updates, uniqueness, cascades, every attribute.
+
+Every public function here becomes a method of ``IdentityStoreBackend``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from moto.identitystore.exceptions import (
+    ConflictException,
+    ResourceNotFoundException,
+    ValidationException,
+)
+from moto.identitystore.models import IdentityStoreBackend, Name
+
+from ._common import LOCK, install
+
+# Attributes newer botocore sends that moto's User tuple has no field for.
+EXTRA_USER_ATTRIBUTES = ("Website", "Birthdate", "Photos", "Roles")
+SINGLE_ITEM_LISTS = ("Emails", "Addresses", "PhoneNumbers")  # "Fixed number of 1 item" in the API
+
+_SCALARS = {
+    a.lower(): a
+    for a in (
+        "UserName",
+        "DisplayName",
+        "NickName",
+        "ProfileUrl",
+        "UserType",
+        "Title",
+        "PreferredLanguage",
+        "Locale",
+        "Timezone",
+        "Website",
+        "Birthdate",
+    )
+}
+_LISTS = {a.lower(): a for a in ("Emails", "Addresses", "PhoneNumbers", "Photos", "Roles")}
+_NAME_PARTS = {f.lower(): f for f in Name._fields}
+_SUB_KEYS = {
+    k.lower(): k
+    for k in (
+        "Value",
+        "Type",
+        "Primary",
+        "Display",
+        "StreetAddress",
+        "Locality",
+        "Region",
+        "PostalCode",
+        "Country",
+        "Formatted",
+    )
+}
+_REQUIRED = {"username", "displayname", "name.givenname", "name.familyname"}
+
+
+def _store(self: IdentityStoreBackend, identity_store_id: str) -> Any:
+    return self._IdentityStoreBackend__get_identity_store(identity_store_id)
+
+
+def _extras(store: Any) -> dict[str, dict[str, Any]]:
+    """user id -> attributes moto's User tuple cannot hold."""
+    if "_awsideman_extras" not in store.__dict__:
+        store.__dict__["_awsideman_extras"] = {}
+    return store.__dict__["_awsideman_extras"]
+
+
+def user_extras(self: IdentityStoreBackend, identity_store_id: str, user_id: str) -> dict[str, Any]:
+    """The extra attributes stored for a user (empty if none)."""
+    return dict(_extras(_store(self, identity_store_id)).get(user_id, {}))
+
+
+def _check_single_items(values: dict[str, Any]) -> None:
+    for attribute in SINGLE_ITEM_LISTS:
+        items = values.get(attribute)
+        if items is not None and len(items) > 1:
+            raise ValidationException(message=f"{attribute}: only 1 item is supported")
+
+
+def _wrap_create_user(original: Callable[..., Any]) -> Callable[..., Any]:
+    def create_user(
+        self: IdentityStoreBackend, identity_store_id: str, *args: Any, extras: Any = None
+    ) -> Any:
+        """Create a user; at most one email/address/phone; keep attributes moto ignores."""
+        # args follow moto's order: user_name, name, display_name, nick_name, profile_url,
+        # emails, addresses, phone_numbers, ...
+        _check_single_items({"Emails": args[5], "Addresses": args[6], "PhoneNumbers": args[7]})
+        with LOCK:
+            user_id, store_id = original(self, identity_store_id, *args)
+            kept = {k: v for k, v in (extras or {}).items() if v is not None}
+            if kept:
+                _extras(_store(self, identity_store_id))[user_id] = kept
+            return user_id, store_id
+
+    return create_user
+
+
+def _normalise(value: Any) -> Any:
+    """Accept SCIM-style lower-case keys in list items and store the API's spelling."""
+    if isinstance(value, list):
+        return [_normalise(v) for v in value]
+    if isinstance(value, dict):
+        return {_SUB_KEYS.get(k.lower(), k): v for k, v in value.items()}
+    return value
+
+
+def _apply_user_operation(user: Any, extra: dict[str, Any], path: str, value: Any) -> Any:
+    """Return the user tuple with one AttributePath set (or removed when value is None)."""
+    key = path.lower()
+    if value is None and key in _REQUIRED:
+        raise ValidationException(message=f"{path}: The attribute {path} is required")
+    if key == "name":
+        return user._replace(Name=Name.from_dict(_normalise_name(value)) if value else None)
+    if key.startswith("name.") and key[5:] in _NAME_PARTS:
+        parts = user.Name._asdict() if user.Name else dict.fromkeys(Name._fields)
+        parts[_NAME_PARTS[key[5:]]] = value
+        return user._replace(Name=Name(**parts))
+    attribute = _SCALARS.get(key) or _LISTS.get(key)
+    if attribute is None:
+        raise ValidationException(message=f"Invalid attribute path: {path}")
+    value = _normalise(value)
+    if attribute in SINGLE_ITEM_LISTS:
+        _check_single_items({attribute: value})
+    if attribute in EXTRA_USER_ATTRIBUTES:
+        if value is None:
+            extra.pop(attribute, None)
+        else:
+            extra[attribute] = value
+        return user
+    return user._replace(**{attribute: value})
+
+
+def _normalise_name(value: dict[str, Any]) -> dict[str, Any]:
+    full = {f: None for f in Name._fields}
+    full.update({_NAME_PARTS.get(k.lower(), k): v for k, v in value.items()})
+    return full
+
+
+def update_user(
+    self: IdentityStoreBackend, identity_store_id: str, user_id: str, operations: list[dict[str, Any]]
+) -> None:
+    """UpdateUser: apply every {AttributePath, AttributeValue}; all or nothing."""
+    with LOCK:
+        store = _store(self, identity_store_id)
+        if user_id not in store.users:
+            raise ResourceNotFoundException(message="USER not found.", resource_type="USER")
+        user = store.users[user_id]
+        extra = dict(_extras(store).get(user_id, {}))
+        for operation in operations or []:
+            user = _apply_user_operation(
+                user, extra, operation["AttributePath"], operation.get("AttributeValue")
+            )
+        if any(u.UserName == user.UserName and uid != user_id for uid, u in store.users.items()):
+            raise ConflictException(message="Duplicate UserName", reason="UNIQUENESS_CONSTRAINT_VIOLATION")
+        store.users[user_id] = user
+        _extras(store)[user_id] = extra
+
+
+def update_group(
+    self: IdentityStoreBackend, identity_store_id: str, group_id: str, operations: list[dict[str, Any]]
+) -> None:
+    """UpdateGroup: displayName (unique) and description."""
+    with LOCK:
+        store = _store(self, identity_store_id)
+        if group_id not in store.groups:
+            raise ResourceNotFoundException(message="GROUP not found.", resource_type="GROUP")
+        group = store.groups[group_id]
+        for operation in operations or []:
+            path, value = operation["AttributePath"], operation.get("AttributeValue")
+            if path.lower() == "displayname":
+                if not value:
+                    raise ValidationException(message="displayName: The attribute displayName is required")
+                group = group._replace(DisplayName=value)
+            elif path.lower() == "description":
+                group = group._replace(Description=value)
+            else:
+                raise ValidationException(message=f"Invalid attribute path: {path}")
+        if any(g.DisplayName == group.DisplayName and gid != group_id for gid, g in store.groups.items()):
+            raise ConflictException(
+                message="Duplicate GroupDisplayName", reason="UNIQUENESS_CONSTRAINT_VIOLATION"
+            )
+        store.groups[group_id] = group
+
+
+def _pairs(store: Any) -> dict[tuple[str, str], str]:
+    """(group id, user id) -> membership id; built lazily so pre-existing data is indexed."""
+    if "_awsideman_pairs" not in store.__dict__:
+        store.__dict__["_awsideman_pairs"] = {
+            (m["GroupId"], m["MemberId"]["UserId"]): mid for mid, m in store.group_memberships.items()
+        }
+    return store.__dict__["_awsideman_pairs"]
+
+
+def _wrap_create_group_membership(original: Callable[..., Any]) -> Callable[..., Any]:
+    def create_group_membership(
+        self: IdentityStoreBackend, identity_store_id: str, group_id: str, member_id: dict[str, str]
+    ) -> Any:
+        """A user is a member of a group once: a repeat is a uniqueness ConflictException."""
+        with LOCK:
+            store = _store(self, identity_store_id)
+            pair = (group_id, (member_id or {}).get("UserId", ""))
+            existing = _pairs(store).get(pair)
+            if existing is not None and existing in store.group_memberships:
+                raise ConflictException(
+                    message="Member is already in the group", reason="UNIQUENESS_CONSTRAINT_VIOLATION"
+                )
+            membership_id, store_id = original(self, identity_store_id, group_id, member_id)
+            _pairs(store)[pair] = membership_id
+            return membership_id, store_id
+
+    return create_group_membership
+
+
+def delete_group_membership(self: IdentityStoreBackend, identity_store_id: str, membership_id: str) -> None:
+    """Unknown membership -> ResourceNotFoundException (moto ignored it)."""
+    with LOCK:
+        store = _store(self, identity_store_id)
+        membership = store.group_memberships.pop(membership_id, None)
+        if membership is None:
+            raise ResourceNotFoundException(
+                message="GROUP_MEMBERSHIP not found.", resource_type="GROUP_MEMBERSHIP"
+            )
+        _pairs(store).pop((membership["GroupId"], membership["MemberId"]["UserId"]), None)
+
+
+def _drop_memberships(store: Any, field: str, principal_id: str) -> None:
+    for membership_id, membership in list(store.group_memberships.items()):
+        owner = membership["GroupId"] if field == "GroupId" else membership["MemberId"]["UserId"]
+        if owner == principal_id:
+            del store.group_memberships[membership_id]
+            _pairs(store).pop((membership["GroupId"], membership["MemberId"]["UserId"]), None)
+
+
+def delete_user(self: IdentityStoreBackend, identity_store_id: str, user_id: str) -> None:
+    """Delete a user and its memberships; unknown id -> ResourceNotFoundException."""
+    with LOCK:
+        store = _store(self, identity_store_id)
+        if store.users.pop(user_id, None) is None:
+            raise ResourceNotFoundException(message="USER not found.", resource_type="USER")
+        _extras(store).pop(user_id, None)
+        _drop_memberships(store, "UserId", user_id)
+
+
+def delete_group(self: IdentityStoreBackend, identity_store_id: str, group_id: str) -> None:
+    """Delete a group and its memberships; unknown id -> ResourceNotFoundException."""
+    with LOCK:
+        store = _store(self, identity_store_id)
+        if store.groups.pop(group_id, None) is None:
+            raise ResourceNotFoundException(message="GROUP not found.", resource_type="GROUP")
+        _drop_memberships(store, "GroupId", group_id)
+
+
+def install_models() -> None:
+    """Put the gap fills on IdentityStoreBackend (idempotent)."""
+    for func in (user_extras, update_user, update_group, delete_group_membership, delete_user, delete_group):
+        install(IdentityStoreBackend, func.__name__, func)
+    install(IdentityStoreBackend, "create_user", _wrap_create_user(IdentityStoreBackend.create_user))
+    install(
+        IdentityStoreBackend,
+        "create_group_membership",
+        _wrap_create_group_membership(IdentityStoreBackend.create_group_membership),
+    )

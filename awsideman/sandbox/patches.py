@@ -1,0 +1,48 @@
+"""Make moto 5.2.5 behave like the real IAM Identity Center APIs this project depends on.
+
+Call :func:`apply` once before ``moto.mock_aws()`` or before starting a ``ThreadedMotoServer``
+in the same process; it is idempotent. What it fills in is listed in :data:`GAP_FILLS`.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from .gapfills import identitystore_models, identitystore_responses, ssoadmin_models, ssoadmin_responses
+
+GAP_FILLS = (
+    "sso-admin: permissions boundaries (Put/Get/Delete)",
+    "sso-admin: permission set tags (CreatePermissionSet Tags, Tag/Untag/ListTagsForResource, paged)",
+    "sso-admin: async statuses IN_PROGRESS then SUCCEEDED (assignment create/delete, provisioning)",
+    "sso-admin: CreateAccountAssignment validates permission set, principal, target; never duplicates",
+    "sso-admin: provisioned-account listings follow assignments and ProvisionPermissionSet; paged",
+    "sso-admin: DeletePermissionSet with assignments -> ConflictException; duplicate name -> Conflict",
+    "sso-admin: AWS managed policy ARNs keep their IAM path (job-function/...)",
+    "sso-admin: UpdatePermissionSet keeps fields it was not given; SessionDuration defaults to PT1H",
+    "sso-admin: ListAccountAssignments[ForPrincipal] paged; List*Status calls",
+    "identitystore: UpdateUser, UpdateGroup",
+    "identitystore: duplicate membership -> ConflictException UNIQUENESS_CONSTRAINT_VIOLATION",
+    "identitystore: DeleteUser/DeleteGroup cascade to memberships; unknown ids -> ResourceNotFound",
+    "identitystore: every user attribute kept and returned; one email/address/phone at most",
+)
+
+_lock = threading.Lock()
+_applied = False
+
+
+def apply() -> None:
+    """Install every gap fill on moto's sso-admin and identitystore classes (idempotent)."""
+    global _applied
+    with _lock:
+        if _applied:
+            return
+        ssoadmin_models.install_models()
+        ssoadmin_responses.install_responses()
+        identitystore_models.install_models()
+        identitystore_responses.install_responses()
+        _applied = True
+
+
+def is_applied() -> bool:
+    """True once :func:`apply` has run in this process."""
+    return _applied

@@ -1,0 +1,1 @@
+"""Orchestration: backup, report. Plain Python, no terminal."""

@@ -1,0 +1,207 @@
+"""Collects an instance's raw state in checkpointed steps, with bounded concurrency.
+
+Each step is one unit of resumable work (users, groups, one group's memberships, one
+permission set, one permission set's accounts, one (permission set, account) or one
+principal's assignments). A step that still fails after retries is recorded as missing and
+the rest carries on, so a partial backup holds everything that could be read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from functools import partial
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from awsideman.adapters.identity_center import IdentityCenterReader
+from awsideman.core.errors import ErrorAnalyzer, ErrorInfo
+from awsideman.services.checkpoints import Checkpoints
+
+# Errors after which every further call would fail the same way: stop at once, keep checkpoints.
+FATAL_CATEGORIES = frozenset({"authentication", "configuration"})
+
+
+@dataclass(frozen=True)
+class Missing:
+    """A step that could not be read: what, why, and what to do."""
+
+    resource: str
+    step: str
+    error: ErrorInfo
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"resource": self.resource, "step": self.step, "code": self.error.code,
+                "category": self.error.category, "reason": self.error.message,
+                "remediation": list(self.error.remediation)}
+
+
+# (step name, resource kind it belongs to, the call that reads it)
+Step = tuple[str, str, Callable[[], Any]]
+
+
+class CollectionAborted(Exception):
+    """A fatal error (e.g. expired credentials) stopped the collection; checkpoints are kept."""
+
+    def __init__(self, original: BaseException) -> None:
+        super().__init__(str(original))
+        self.original = original
+
+
+@dataclass
+class Collected:
+    """Raw step results by step name, and what could not be read."""
+
+    steps: dict[str, Any] = field(default_factory=dict)
+    missing: list[Missing] = field(default_factory=list)
+    strategy: str | None = None
+
+
+class Collector:
+    """Runs the steps needed for the chosen resources."""
+
+    def __init__(self, reader: IdentityCenterReader, checkpoints: Checkpoints, *,
+                 resources: Iterable[str], concurrency: int = 8, strategy: str = "auto",
+                 analyzer: ErrorAnalyzer | None = None,
+                 progress: Callable[[str], None] | None = None) -> None:
+        self.reader = reader
+        self.checkpoints = checkpoints
+        self.resources = set(resources)
+        self.concurrency = concurrency
+        self.strategy = strategy
+        self.analyzer = analyzer or ErrorAnalyzer()
+        self.progress = progress or (lambda _msg: None)
+        self.result = Collected()
+        self._fatal_error: BaseException | None = None
+
+    # -- the plan -------------------------------------------------------------------------------
+    def run(self) -> Collected:
+        wants_assignments = "assignments" in self.resources
+        need_principals = wants_assignments or bool(self.resources & {"users", "groups"})
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="collect") as pool:
+            self._pool = pool
+            first: list[Step] = []
+            if need_principals:
+                first += [("users", "users", self.reader.users), ("groups", "groups", self.reader.groups)]
+            if wants_assignments or "permission-sets" in self.resources:
+                first.append(("permission_sets", "permission-sets", self.reader.permission_set_arns))
+            self._run(first)
+            self.progress("Read users, groups and the permission set list")
+            self._run(self._membership_steps() + self._permission_set_steps()
+                      + self._provisioned_account_steps())
+            self.progress("Read memberships and permission sets")
+            if wants_assignments:
+                self._collect_assignments()
+                self.progress("Read account assignments")
+        return self.result
+
+    def _membership_steps(self) -> list[Step]:
+        groups = self.result.steps.get("groups")
+        if not {"users", "groups"} <= self.resources or groups is None:
+            return []
+        return [(f"memberships:{g['GroupId']}", "memberships",
+                 partial(self.reader.group_memberships, g["GroupId"])) for g in groups]
+
+    def _permission_set_steps(self) -> list[Step]:
+        arns = self.result.steps.get("permission_sets") or []
+        return [(f"permission_set:{arn}", "permission-sets",
+                 partial(self.reader.permission_set, arn)) for arn in arns]
+
+    def _provisioned_account_steps(self, fallback: bool = False) -> list[Step]:
+        if "assignments" not in self.resources or (self.strategy == "principal" and not fallback):
+            return []
+        arns = self.result.steps.get("permission_sets") or []
+        return [(f"provisioned_accounts:{arn}", "assignments",
+                 partial(self.reader.accounts_for_permission_set, arn)) for arn in arns]
+
+    # -- assignments: choose the cheaper listing, fall back when one is denied -------------------
+    def _collect_assignments(self) -> None:
+        pairs = self._provisioned_pairs()
+        principals = self._principals()
+        strategy = self.checkpoints.get("assignments:strategy") or self._choose(pairs, principals)
+        self.checkpoints.put("assignments:strategy", strategy)
+        self.result.strategy = strategy
+        if strategy == "principal":
+            failed = self._run(self._principal_steps(principals), record_missing=False)
+            if not failed:
+                return
+            if pairs is None:  # the other route was never read (strategy forced or it failed)
+                self._forget_missing("provisioned_accounts:")
+                self._run(self._provisioned_account_steps(fallback=True))
+                pairs = self._provisioned_pairs()
+            self._forget_steps("assignments:principal:")
+            self.result.strategy = "permission-set"
+            self.checkpoints.put("assignments:strategy", "permission-set")
+        if pairs is None:
+            return
+        self._run([(f"assignments:{arn}:{account}", "assignments",
+                    partial(self.reader.account_assignments, account, arn))
+                   for arn, account in pairs])
+
+    def _choose(self, pairs: list[tuple[str, str]] | None, principals: list[tuple[str, str]]) -> str:
+        if self.strategy != "auto":
+            return self.strategy
+        if pairs is None:  # could not list provisioned accounts: the principal route is all we have
+            return "principal"
+        # Each route costs at least one call per unit: (permission set, account) pairs vs principals.
+        return "principal" if len(principals) < len(pairs) else "permission-set"
+
+    def _provisioned_pairs(self) -> list[tuple[str, str]] | None:
+        arns = self.result.steps.get("permission_sets")
+        if arns is None:
+            return None
+        pairs = []
+        for arn in arns:
+            accounts = self.result.steps.get(f"provisioned_accounts:{arn}")
+            if accounts is None:
+                return None
+            pairs += [(arn, account) for account in accounts]
+        return pairs
+
+    def _principals(self) -> list[tuple[str, str]]:
+        users = self.result.steps.get("users") or []
+        groups = self.result.steps.get("groups") or []
+        return ([("USER", u["UserId"]) for u in users] + [("GROUP", g["GroupId"]) for g in groups])
+
+    def _principal_steps(self, principals: list[tuple[str, str]]) -> list[Step]:
+        return [(f"assignments:principal:{ptype}:{pid}", "assignments",
+                 partial(self.reader.assignments_for_principal, ptype, pid))
+                for ptype, pid in principals]
+
+    def _forget_steps(self, prefix: str) -> None:
+        for step in [s for s in self.result.steps if s.startswith(prefix)]:
+            del self.result.steps[step]
+
+    def _forget_missing(self, prefix: str) -> None:
+        self.result.missing = [m for m in self.result.missing if not m.step.startswith(prefix)]
+
+    # -- running steps ---------------------------------------------------------------------------
+    def _run(self, steps: list[Step], record_missing: bool = True) -> bool:
+        """Run steps concurrently; return True when any failed."""
+        futures = [(name, resource, self._pool.submit(self._step, name, fn)) for name, resource, fn in steps]
+        failed = False
+        for name, resource, future in futures:
+            outcome = future.result()
+            if isinstance(outcome, ErrorInfo):
+                failed = True
+                if record_missing:
+                    self.result.missing.append(Missing(resource, name, outcome))
+            else:
+                self.result.steps[name] = outcome
+        if self._fatal_error is not None:
+            raise CollectionAborted(self._fatal_error)
+        return failed
+
+    def _step(self, name: str, fn: Callable[[], Any]) -> Any:
+        done = self.checkpoints.get(name)
+        if done is not None:
+            return done
+        try:
+            data = fn()
+        except Exception as exc:
+            info = self.analyzer.analyze(exc)
+            if info.category in FATAL_CATEGORIES:
+                self._fatal_error = exc
+            return info
+        self.checkpoints.put(name, data)
+        return data

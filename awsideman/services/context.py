@@ -1,0 +1,44 @@
+"""Builds the shared machinery a service needs from Settings: gateway, journal, store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cached_property
+
+from awsideman.adapters.aws import AwsGateway
+from awsideman.adapters.identity_center import Instance, discover_instance
+from awsideman.adapters.storage import BackupStore, open_store
+from awsideman.config import Settings
+from awsideman.core.journal import Journal
+from awsideman.core.ratelimit import RateLimiter
+from awsideman.core.retry import RetryPolicy
+
+
+class Context:
+    """Lazily created collaborators for one command run (nothing touches AWS until asked)."""
+
+    def __init__(self, settings: Settings, progress: Callable[[str], None] | None = None) -> None:
+        self.settings = settings
+        self.progress = progress or (lambda _msg: None)
+
+    @cached_property
+    def gateway(self) -> AwsGateway:
+        s = self.settings
+        policy = RetryPolicy(s.retry, limiter=RateLimiter(s.rate_limit))
+        return AwsGateway(profile=s.profile, region=s.region, retry=policy, max_pool=s.concurrency + 4)
+
+    @cached_property
+    def instance(self) -> Instance:
+        return discover_instance(self.gateway, self.settings.instance_arn, self.settings.identity_store_id)
+
+    @cached_property
+    def journal(self) -> Journal:
+        return Journal.open(self.settings.journal_path)
+
+    def store(self, url: str | None) -> BackupStore:
+        return open_store(url or self.settings.default_store, lambda: self.gateway,
+                          self.settings.s3_sse_kms_key)
+
+    def close(self) -> None:
+        if "journal" in self.__dict__:
+            self.journal.close()

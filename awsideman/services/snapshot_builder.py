@@ -1,0 +1,101 @@
+"""Turns the collector's raw API results into a Snapshot keyed by natural keys.
+
+Pure functions: no API calls. Anything that cannot be named (its principal or permission set
+was not read) is reported back as missing rather than stored with a dangling reference.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from awsideman.core.model import Assignment, Group, Membership, PermissionSet, Snapshot, User
+
+_USER_ID_FIELDS = ("UserId", "UserName", "IdentityStoreId")
+
+
+def build_snapshot(steps: dict[str, Any], resources: set[str]) -> tuple[Snapshot, list[str]]:
+    """The snapshot for the chosen resources, and notes on anything left out."""
+    users = [_user(u) for u in steps.get("users") or []]
+    groups = [_group(g) for g in steps.get("groups") or []]
+    sets = [_permission_set(v) for k, v in steps.items() if k.startswith("permission_set:")]
+    notes: list[str] = []
+    memberships = _memberships(steps, users, groups) if {"users", "groups"} <= resources else []
+    assignments = _assignments(steps, users, groups, sets, notes) if "assignments" in resources else []
+    snapshot = Snapshot(
+        users=users if "users" in resources else [],
+        groups=groups if "groups" in resources else [],
+        memberships=memberships,
+        permission_sets=sets if "permission-sets" in resources else [],
+        assignments=assignments,
+    )
+    return snapshot, notes
+
+
+def _user(raw: dict[str, Any]) -> User:
+    attributes = {k: v for k, v in raw.items() if k not in _USER_ID_FIELDS}
+    return User(user_name=raw["UserName"], user_id=raw["UserId"], attributes=attributes)
+
+
+def _group(raw: dict[str, Any]) -> Group:
+    return Group(display_name=raw["DisplayName"], group_id=raw["GroupId"],
+                 description=raw.get("Description"), external_ids=list(raw.get("ExternalIds") or []))
+
+
+def _permission_set(raw: dict[str, Any]) -> PermissionSet:
+    described = raw["PermissionSet"]
+    return PermissionSet(
+        name=described["Name"],
+        arn=described["PermissionSetArn"],
+        description=described.get("Description"),
+        session_duration=described.get("SessionDuration"),
+        relay_state=described.get("RelayState"),
+        inline_policy=raw.get("InlinePolicy") or None,
+        managed_policies=sorted(raw.get("ManagedPolicies") or []),
+        customer_managed_policies=sorted(
+            ({"Name": p["Name"], "Path": p.get("Path", "/")} for p in raw.get("CustomerManagedPolicyReferences") or []),
+            key=lambda p: (p["Path"], p["Name"])),
+        permissions_boundary=raw.get("PermissionsBoundary") or None,
+        tags={t["Key"]: t.get("Value", "") for t in raw.get("Tags") or []},
+    )
+
+
+def _memberships(steps: dict[str, Any], users: list[User], groups: list[Group]) -> list[Membership]:
+    user_names = {u.user_id: u.user_name for u in users}
+    result = []
+    for group in groups:
+        for raw in steps.get(f"memberships:{group.group_id}") or []:
+            user_id = raw.get("MemberId", {}).get("UserId")
+            if user_id in user_names:
+                result.append(Membership(group.display_name, user_names[user_id], group.group_id, user_id))
+    return result
+
+
+def _raw_assignments(steps: dict[str, Any]) -> list[dict[str, Any]]:
+    seen: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    for name, value in steps.items():
+        if name.startswith("assignments:") and name != "assignments:strategy":
+            for raw in value or []:
+                key = (raw["AccountId"], raw["PermissionSetArn"], raw["PrincipalType"], raw["PrincipalId"])
+                seen[key] = raw
+    return list(seen.values())
+
+
+def _assignments(steps: dict[str, Any], users: list[User], groups: list[Group],
+                 sets: list[PermissionSet], notes: list[str]) -> list[Assignment]:
+    names = {("USER", u.user_id): u.user_name for u in users}
+    names.update({("GROUP", g.group_id): g.display_name for g in groups})
+    set_names = {p.arn: p.name for p in sets}
+    result = []
+    orphans = 0
+    for raw in _raw_assignments(steps):
+        principal = names.get((raw["PrincipalType"], raw["PrincipalId"]))
+        set_name = set_names.get(raw["PermissionSetArn"])
+        if principal is None or set_name is None:
+            orphans += 1
+            continue
+        result.append(Assignment(raw["AccountId"], set_name, raw["PrincipalType"], principal,
+                                 raw["PermissionSetArn"], raw["PrincipalId"]))
+    if orphans:
+        notes.append(f"{orphans} assignment(s) refer to a principal or permission set that could not be "
+                     "read or no longer exists; they are not in the backup")
+    return result

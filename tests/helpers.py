@@ -1,0 +1,53 @@
+"""Shared test helpers: compare a snapshot with what the seeder set, field by field."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from awsideman.config import load_settings
+from awsideman.core.model import Snapshot
+from awsideman.services.context import Context
+
+
+def make_context(**overrides: Any) -> Context:
+    """A service context from the (sandbox) environment, with settings overridden."""
+    settings = dataclasses.replace(load_settings(), **overrides)
+    return Context(settings)
+
+
+def assert_matches_seed(snapshot: Snapshot, seeded: Any) -> None:
+    """Every attribute the seeder set is in the snapshot, and nothing else is."""
+    users = {u.user_name: u for u in snapshot.users}
+    assert sorted(users) == sorted(seeded.users)
+    for name, sent in seeded.users.items():
+        stored = users[name].attributes
+        for key, value in sent.items():
+            if key == "UserName":
+                continue
+            assert stored.get(key) == value, f"user {name}: {key}: {stored.get(key)!r} != {value!r}"
+    groups = {g.display_name: g for g in snapshot.groups}
+    assert sorted(groups) == sorted(seeded.groups)
+    for name, sent in seeded.groups.items():
+        assert groups[name].description == sent.get("Description"), name
+    assert sorted(m.key for m in snapshot.memberships) == sorted(seeded.memberships)
+    sets = {p.name: p for p in snapshot.permission_sets}
+    assert sorted(sets) == sorted(seeded.permission_sets)
+    for name, sent in seeded.permission_sets.items():
+        stored = sets[name]
+        assert stored.description == sent.get("Description"), name
+        assert stored.session_duration == sent.get("SessionDuration"), name
+        assert stored.relay_state == sent.get("RelayState"), name
+        expected_inline = sent.get("InlinePolicy") or None
+        got_inline = json.loads(stored.inline_policy) if stored.inline_policy else None
+        assert got_inline == (json.loads(expected_inline) if expected_inline else None), name
+        assert stored.managed_policies == sorted(sent.get("ManagedPolicyArns") or []), name
+        expected_cmp = sorted(sent.get("CustomerManagedPolicyReferences") or [],
+                              key=lambda p: (p["Path"], p["Name"]))
+        assert stored.customer_managed_policies == expected_cmp, name
+        assert stored.permissions_boundary == sent.get("PermissionsBoundary"), name
+        assert stored.tags == {t["Key"]: t["Value"] for t in sent.get("Tags") or []}, name
+    got = sorted((a.principal_type, a.principal_name, a.permission_set_name, a.account_id)
+                 for a in snapshot.assignments)
+    assert got == sorted(seeded.assignments)

@@ -1,0 +1,52 @@
+"""A backup of the seeded `small` instance holds every attribute the seeder set."""
+
+from __future__ import annotations
+
+import pytest
+
+from awsideman.services.backup import BackupRequest, BackupService
+from tests.helpers import assert_matches_seed, make_context
+
+
+@pytest.mark.parametrize("strategy", ["auto", "permission-set", "principal"])
+def test_backup_of_small_matches_seed_field_by_field(sandbox, strategy):
+    seeded = sandbox.seed("small", seed=3)
+    service = BackupService(make_context(assignment_strategy=strategy))
+    result = service.create(BackupRequest())
+    assert result.status == "succeeded"
+    expected = {k: v for k, v in seeded.counts().items() if k != "accounts"}
+    assert result.counts == expected
+    _, snapshot = service.load(result.backup_id, None)
+    assert_matches_seed(snapshot, seeded)
+
+
+def test_same_instance_gives_byte_identical_payload(sandbox):
+    sandbox.seed("tiny", seed=1)
+    service = BackupService(make_context())
+    first = service.show(service.create(BackupRequest()).backup_id, None)
+    second = service.show(service.create(BackupRequest()).backup_id, None)
+    assert first["payload"]["sha256"] == second["payload"]["sha256"]
+
+
+def test_resources_subset_holds_only_those_kinds(sandbox):
+    seeded = sandbox.seed("tiny", seed=2)
+    service = BackupService(make_context())
+    result = service.create(BackupRequest(resources=["permission-sets", "assignments"]))
+    manifest, snapshot = service.load(result.backup_id, None)
+    assert manifest["resources"] == ["assignments", "permission-sets"]
+    assert snapshot.users == [] and snapshot.groups == [] and snapshot.memberships == []
+    assert len(snapshot.permission_sets) == len(seeded.permission_sets)
+    assert len(snapshot.assignments) == len(seeded.assignments)
+
+
+def test_principal_route_denied_falls_back_to_permission_set_route(sandbox):
+    seeded = sandbox.seed("small", seed=4)
+    sandbox.set_faults({"rules": [{"operation": "ListAccountAssignmentsForPrincipal",
+                                   "fail_after": 0, "error": "AccessDeniedException"}]})
+    service = BackupService(make_context(assignment_strategy="principal"))
+    result = service.create(BackupRequest())
+    assert result.status == "succeeded"
+    _, snapshot = service.load(result.backup_id, None)
+    assert_matches_seed(snapshot, seeded)
+    counters = sandbox.counters()
+    assert counters.get("sso-admin:ListAccountAssignments", 0) > 0
