@@ -30,7 +30,9 @@ class Renderer:
     err: Console = field(init=False)
 
     def __post_init__(self) -> None:
-        self.out = Console(file=sys.stdout, no_color=self.no_color, highlight=False, soft_wrap=True)
+        # Piped output is read by scripts and grep: never truncate ids to fit 80 columns.
+        width = None if sys.stdout.isatty() else 240
+        self.out = Console(file=sys.stdout, no_color=self.no_color, highlight=False, soft_wrap=True, width=width)
         self.err = Console(file=sys.stderr, no_color=self.no_color, highlight=False, soft_wrap=True)
 
     @property

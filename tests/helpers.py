@@ -51,3 +51,20 @@ def assert_matches_seed(snapshot: Snapshot, seeded: Any) -> None:
     got = sorted((a.principal_type, a.principal_name, a.permission_set_name, a.account_id)
                  for a in snapshot.assignments)
     assert got == sorted(seeded.assignments)
+
+
+def awsideman_command() -> list[str]:
+    """The installed `awsideman` executable (what users run), else `python -m awsideman`."""
+    import shutil
+    import sys
+
+    found = shutil.which("awsideman")
+    return [found] if found else [sys.executable, "-m", "awsideman"]
+
+
+def run_cli(env: dict[str, str], *args: str, timeout: float = 120, input: str | None = None) -> Any:
+    """Run the real executable; returns the CompletedProcess (text mode)."""
+    import subprocess
+
+    return subprocess.run([*awsideman_command(), *args], env=env, capture_output=True, text=True,
+                          timeout=timeout, input=input, stdin=None if input is not None else subprocess.DEVNULL)

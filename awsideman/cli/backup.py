@@ -70,9 +70,9 @@ def _created_text(render: Renderer, result: Any) -> None:
         render.warn(note)
     if result.missing:
         render.line("Missing from this backup:", style="bold yellow")
-        for item in result.missing:
-            render.line(f"  - {item['step']}: {item['code']}: {item['reason']}")
-            for step in item["remediation"]:
+        for group in result.missing:
+            render.line(f"  - {group['count']} {group['resource']} step(s): {group['code']}: {group['reason']}")
+            for step in group["remediation"]:
                 render.line(f"      {step}")
 
 
@@ -124,8 +124,8 @@ def show(ctx: typer.Context, backup_id: BackupIdArg, store: StoreOpt = None, out
         "encryption": manifest["payload"]["encryption"].get("type"),
         "payload sha256": manifest["payload"]["sha256"], "tool version": manifest.get("tool_version"),
     })
-    for item in manifest.get("missing") or []:
-        render.line(f"  missing {item['step']}: {item['code']}: {item['reason']}")
+    for group in manifest.get("missing") or []:
+        render.line(f"  missing {group['count']} {group['resource']} step(s): {group['code']}: {group['reason']}")
 
 
 @app.command("verify")

@@ -80,10 +80,18 @@ THROTTLING_STATUS = 429
 
 # -- remediation building blocks ---------------------------------------------------------------
 _RETRY_LATER = "Transient: awsideman retries it automatically; if it persists, re-run the command later."
-_RESUME = "Re-run the same command; `awsideman backup create --resume OP_ID` or `awsideman restore --resume OP_ID` continues an interrupted operation."
-_SSO_LOGIN = "Refresh the credentials: `aws sso login {profile}` (SSO profiles) or export new keys / session token."
+_RESUME = (
+    "Re-run the same command; `awsideman backup create --resume OP_ID` or "
+    "`awsideman restore --resume OP_ID` continues an interrupted operation."
+)
+_SSO_LOGIN = (
+    "Refresh the credentials: `aws sso login {profile}` (SSO profiles) or export new keys / session token."
+)
 _CHECK_PROFILE = "Check which identity you use: `aws sts get-caller-identity {profile}`."
-_GRANT = "Grant `{action}` to the role or user you run awsideman as (the permission set or IAM policy behind {profile_name})."
+_GRANT = (
+    "Grant `{action}` to the role or user you run awsideman as "
+    "(the permission set or IAM policy behind {profile_name})."
+)
 _RATE = (
     "Lower the call rate: `rate_limit:` in the awsideman config (sso-admin shares ~20 calls/s "
     "across all its APIs; identitystore allows ~20 calls/s per API)."

@@ -153,9 +153,10 @@ class ErrorAnalyzer:
 
     # -- extraction ------------------------------------------------------------------------------
     def _client_error(self, exc: ClientError, op: str | None, service: str | None) -> ErrorInfo:
-        response = exc.response or {}
-        error = response.get("Error") or {}
-        meta = response.get("ResponseMetadata") or {}
+        # botocore types these as TypedDicts, but services add fields (Reason, RetryAfterSeconds).
+        response: Any = exc.response or {}
+        error: Any = response.get("Error") or {}
+        meta: Any = response.get("ResponseMetadata") or {}
         # Rebuilt errors (pasted text, JSON) carry a placeholder operation name: not worth showing.
         op = op or (exc.operation_name if exc.operation_name not in (None, "", _NO_OP) else None)
         facts = _Facts(
@@ -163,7 +164,7 @@ class ErrorAnalyzer:
             message=str(exc),
             operation=op,
             service=service,
-            reason=response.get("Reason") or error.get("Reason"),
+            reason=str(response.get("Reason") or error.get("Reason") or "") or None,
             http_status=_int(meta.get("HTTPStatusCode")),
             retry_after=_retry_after(response, error, meta),
         )
@@ -174,7 +175,8 @@ class ErrorAnalyzer:
         """Reason first (it is the most specific), then code, then HTTP status."""
         code = facts.code.rsplit("#", 1)[-1]
         if code.startswith("KMS.") and code not in self.overrides:  # S3 SSE-KMS: "KMS.DisabledException"
-            return self._lookup(T.CODE_RULES, code[4:]) or self._lookup(T.CODE_RULES, "DisabledException")
+            return (self._lookup(T.CODE_RULES, code[4:]) or self._lookup(T.CODE_RULES, "DisabledException")
+                    or T.UNKNOWN_RULE)
         if facts.reason:
             rule = self._lookup(T.REASON_RULES, facts.reason)
             if rule is None and facts.reason.startswith(T.KMS_REASON_PREFIX):
@@ -266,7 +268,7 @@ class ErrorAnalyzer:
     def _synthetic(self, code: str, message: str, op: str | None, text: str) -> ErrorInfo:
         # Rebuild the ClientError the CLI line came from so both paths share one classifier.
         code = code.strip()
-        error = {"Error": {"Code": code, "Message": message}}
+        error: Any = {"Error": {"Code": code, "Message": message}}
         status = int(code) if code.isdigit() else None
         if status:
             error["ResponseMetadata"] = {"HTTPStatusCode": status}
@@ -280,7 +282,7 @@ class ErrorAnalyzer:
             err_code = code or _first(err, "Code", "code", "__type", "errorCode") or "Unknown"
             err_code = str(err_code).rsplit("#", 1)[-1].split(":")[0]
             message = _first(err, "Message", "message", "errorMessage") or ""
-            response = {"Error": {"Code": err_code, "Message": str(message)}}
+            response: Any = {"Error": {"Code": err_code, "Message": str(message)}}
             for key in ("Reason", "RetryAfterSeconds"):
                 value = item.get(key, err.get(key) if isinstance(err, Mapping) else None)
                 if value is not None:

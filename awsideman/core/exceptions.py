@@ -80,8 +80,9 @@ class InstanceNotFoundError(AwsidemanError):
 
 
 class CredentialsError(AwsidemanError):
-    """No usable AWS credentials or region."""
+    """No usable AWS credentials or region: configuration the user must supply."""
 
+    exit_code = 2
     code = "CredentialsError"
 
 

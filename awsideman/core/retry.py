@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import tenacity
 
-from awsideman.core.errors import ErrorAnalyzer, ErrorInfo
 from awsideman.core.error_table import RATE_LIMITING
+from awsideman.core.errors import ErrorAnalyzer, ErrorInfo
 from awsideman.core.sanitize import sanitize
 
 if TYPE_CHECKING:
@@ -182,6 +182,8 @@ class RetryPolicy:
                 return None
             if state.attempt_number not in contexts:
                 exc = outcome.exception()
+                if exc is None:  # failed outcomes always carry one; this keeps the types honest
+                    return None
                 info = self.analyzer.analyze(exc, f"{service}:{operation}")
                 contexts[state.attempt_number] = AttemptContext(
                     service, operation, state.attempt_number, self._clock() - start, exc, info

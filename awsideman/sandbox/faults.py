@@ -15,7 +15,8 @@ Rule file (YAML or JSON)::
       - operation: sso-admin:ListAccountAssignments   # Name, service:Name, service:* or *
         throttle: 0.1            # probabilities, summing to at most 1
         server_error: 0.05
-        reset: 0.01
+        reset: 0.01              # connection reset before the service saw the call
+        lost_response: 0.01      # the service applied the call, then the connection dropped
         latency_ms: 20
       - operation: ListPermissionSets
         fail_after: 3            # calls 1..3 succeed, every later call fails with `error`
@@ -41,7 +42,7 @@ import yaml
 
 ACCOUNT_ID = "123456789012"
 SCOPES = ("shared", "per-operation")
-PROBABILITIES = ("throttle", "server_error", "reset")
+PROBABILITIES = ("throttle", "server_error", "reset", "lost_response")
 RULE_KEYS = ("operation", *PROBABILITIES, "latency_ms", "fail_after", "error")
 TOP_KEYS = ("seed", "latency_ms", "quotas", "rules")
 QUOTA_KEYS = ("rate", "burst", "scope")
@@ -83,6 +84,7 @@ class OperationRule:
     throttle: float = 0.0
     server_error: float = 0.0
     reset: float = 0.0
+    lost_response: float = 0.0
     latency_ms: float = 0.0
     fail_after: int | None = None
     error: str = "AccessDeniedException"
@@ -218,7 +220,7 @@ def _parse_rule(value: Any, source: str | None, path: str) -> OperationRule:
     probs = {k: _number(value.get(k, 0), source, f"{path}.{k}", high=1.0,
                         what="a number between 0 and 1") for k in PROBABILITIES}
     if sum(probs.values()) > 1.0 + 1e-9:
-        raise _fail(source, path, "throttle + server_error + reset must not exceed 1")
+        raise _fail(source, path, f"{' + '.join(PROBABILITIES)} must not exceed 1")
     fail_after = value.get("fail_after")
     if fail_after is not None and (isinstance(fail_after, bool) or not isinstance(fail_after, int)
                                    or fail_after < 0):
@@ -236,7 +238,7 @@ def _parse_rule(value: Any, source: str | None, path: str) -> OperationRule:
 # -- decisions -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Fault:
-    """One injected failure: `kind` is throttle, server_error, reset or error."""
+    """One injected failure: `kind` is throttle, server_error, reset, lost_response or error."""
 
     kind: str
     service: str
@@ -329,16 +331,13 @@ class FaultInjector:
         if wait > 0:
             return Fault("throttle", service, operation, "ThrottlingException", "Rate exceeded",
                          retry_after=max(1, math.ceil(wait)))
-        if rule is None or not (rule.throttle or rule.server_error or rule.reset):
+        if rule is None or not any(getattr(rule, k) for k in PROBABILITIES):
             return None
-        draw = self._random.random()
-        if draw < rule.throttle:
-            return Fault("throttle", service, operation, "ThrottlingException", "Rate exceeded", retry_after=1)
-        if draw < rule.throttle + rule.server_error:
-            return Fault("server_error", service, operation, "InternalServerException",
-                         "An internal error occurred. Try again.", retry_after=1)
-        if draw < rule.throttle + rule.server_error + rule.reset:
-            return Fault("reset", service, operation)
+        draw, edge = self._random.random(), 0.0
+        for kind in PROBABILITIES:
+            edge += getattr(rule, kind)
+            if draw < edge:
+                return _random_fault(kind, service, operation)
         return None
 
     def _take_token(self, service: str, operation: str) -> float:
@@ -350,6 +349,15 @@ class FaultInjector:
         if bucket is None:
             bucket = self._buckets[key] = TokenBucket(quota, self._clock)
         return bucket.take()
+
+
+def _random_fault(kind: str, service: str, operation: str) -> Fault:
+    if kind == "throttle":
+        return Fault(kind, service, operation, "ThrottlingException", "Rate exceeded", retry_after=1)
+    if kind == "server_error":
+        return Fault(kind, service, operation, "InternalServerException",
+                     "An internal error occurred. Try again.", retry_after=1)
+    return Fault(kind, service, operation)
 
 
 def _error_message(code: str, service: str, operation: str) -> str:
@@ -377,7 +385,7 @@ _KMS_CODES = {"InternalServerException": "KMSInternalException"}
 
 
 def error_response(fault: Fault) -> tuple[int, dict[str, str], bytes]:
-    """(status, headers, body) of the real-shaped error for `fault` (not for resets)."""
+    """(status, headers, body) of the real-shaped error for `fault` (not for resets/lost responses)."""
     request_id = str(uuid.uuid4())
     status = _STATUS[fault.kind]
     protocol = PROTOCOLS.get(fault.service, "json")
@@ -436,7 +444,11 @@ def _before_send(request: Any, event_name: str = "", **_: Any) -> Any:
     from botocore.awsrequest import AWSResponse
     from botocore.exceptions import ConnectionClosedError
 
-    if fault.kind == "reset":
+    if fault.kind == "lost_response":
+        from moto.core.models import botocore_stubber
+
+        botocore_stubber(event_name=event_name, request=request)  # moto applies it; the answer is lost
+    if fault.kind in ("reset", "lost_response"):
         # botocore catches exceptions from before-send exactly like transport errors
         raise ConnectionClosedError(endpoint_url=request.url)
     status, headers, body = error_response(fault)

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import threading
 
-from .gapfills import identitystore_models, identitystore_responses, ssoadmin_models, ssoadmin_responses
+from .gapfills import (
+    identitystore_models,
+    identitystore_responses,
+    kms_models,
+    ssoadmin_models,
+    ssoadmin_responses,
+)
 
 GAP_FILLS = (
     "sso-admin: permissions boundaries (Put/Get/Delete)",
@@ -24,6 +30,8 @@ GAP_FILLS = (
     "identitystore: duplicate membership -> ConflictException UNIQUENESS_CONSTRAINT_VIOLATION",
     "identitystore: DeleteUser/DeleteGroup cascade to memberships; unknown ids -> ResourceNotFound",
     "identitystore: every user attribute kept and returned; one email/address/phone at most",
+    "kms: disabled / pending-deletion keys refuse Encrypt, GenerateDataKey and Decrypt; "
+    "a KeyId that did not encrypt the blob -> IncorrectKeyException",
 )
 
 _lock = threading.Lock()
@@ -40,6 +48,7 @@ def apply() -> None:
         ssoadmin_responses.install_responses()
         identitystore_models.install_models()
         identitystore_responses.install_responses()
+        kms_models.install_models()
         _applied = True
 
 

@@ -118,8 +118,10 @@ def _peek_body(environ: Any) -> bytes:
     """Read the body and put it back for the next reader."""
     import io
 
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    body = environ["wsgi.input"].read(length) if length else b""
+    body = environ.get("sandbox.body")
+    if body is None:  # read the socket once; later readers get a fresh copy
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["sandbox.body"] = environ["wsgi.input"].read(length) if length else b""
     environ["wsgi.input"] = io.BytesIO(body)
     return body
 
@@ -192,6 +194,10 @@ class SandboxApp:
         fault = self.injector.decide(service, operation)
         if fault is None:
             return self.moto_app(environ, start_response)
+        if fault.kind == "lost_response":
+            _peek_body(environ)
+            _drain(self.moto_app(environ, lambda *_args, **_kw: lambda _data: None))
+            _drop_connection(environ)
         if fault.kind == "reset":
             _drop_connection(environ)
         status, headers, body = error_response(fault)
@@ -236,6 +242,17 @@ class SandboxApp:
 
 _REASONS = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
             500: "Internal Server Error", 503: "Service Unavailable"}
+
+
+def _drain(response: Iterable[bytes]) -> None:
+    """Run moto's answer to completion (the call takes effect) and throw it away."""
+    try:
+        for _ in response:
+            pass
+    finally:
+        close = getattr(response, "close", None)
+        if close is not None:
+            close()
 
 
 def _drop_connection(environ: dict[str, Any]) -> None:

@@ -30,7 +30,7 @@ from awsideman.core.ids import new_backup_id, validate_backup_id, validate_opera
 from awsideman.core.journal import utc_timestamp
 from awsideman.core.model import RESOURCE_KINDS, Snapshot
 from awsideman.services.checkpoints import JournalCheckpoints
-from awsideman.services.collector import CollectionAborted, Collector
+from awsideman.services.collector import CollectionAborted, Collector, missing_report
 from awsideman.services.context import Context
 from awsideman.services.snapshot_builder import build_snapshot
 
@@ -89,14 +89,17 @@ class BackupService:
     # -- create ------------------------------------------------------------------------------
     def create(self, request: BackupRequest) -> BackupResult:
         journal = self.context.journal
+        # Credentials, region and instance are checked before an operation exists: a run that
+        # cannot start leaves nothing to resume.
+        instance = self.context.instance
         if request.resume:
-            operation = self._resumable(request)
+            operation = self._resumable(request, instance.instance_arn)
         else:
             store = self.context.store(request.store)
             operation = journal.start_operation("backup", {
                 "resources": request.resources, "description": request.description,
                 "store": store.url, "kms_key": request.kms_key or self.context.settings.kms_key,
-                "allow_partial": request.allow_partial})
+                "allow_partial": request.allow_partial}, instance_arn=instance.instance_arn)
             request.store = store.url
         started = time.monotonic()
         try:
@@ -117,7 +120,7 @@ class BackupService:
         journal.cleanup(self.context.settings.retention_days)
         return result
 
-    def _resumable(self, request: BackupRequest) -> Any:
+    def _resumable(self, request: BackupRequest, instance_arn: str) -> Any:
         journal = self.context.journal
         op_id = validate_operation_id(request.resume)
         operation = journal.get_operation(op_id)
@@ -127,6 +130,9 @@ class BackupService:
             raise UsageError(f"{op_id} already finished ({operation.status}) as backup "
                              f"{operation.backup_id}; nothing to resume",
                              remediation=[f"awsideman backup show {operation.backup_id}"])
+        if operation.instance_arn and operation.instance_arn != instance_arn:
+            raise UsageError(f"{op_id} backed up {operation.instance_arn}, but the configured instance "
+                             f"is {instance_arn}; resume it with the same profile and region")
         params = operation.params
         request.resources = params.get("resources") or request.resources
         request.description = params.get("description")
@@ -145,12 +151,12 @@ class BackupService:
                               strategy=ctx.settings.assignment_strategy, analyzer=self.analyzer,
                               progress=ctx.progress).run()
         snapshot, notes = build_snapshot(collected.steps, set(request.resources))
-        missing = [m.to_dict() for m in collected.missing]
+        missing = missing_report(collected.missing)
         for item in collected.missing:
             ctx.journal.record_error(operation_id, item.error, step=item.step)
         result = BackupResult(operation_id=operation_id, status="partial" if missing else "succeeded",
                               counts=snapshot.counts(), missing=missing, notes=notes,
-                              errors=_unique_errors(collected.missing), reused_steps=checkpoints.reused)
+                              errors=[_error_of(group) for group in missing], reused_steps=checkpoints.reused)
         if missing and not request.allow_partial:
             raise IncompleteBackupError(
                 f"{len(missing)} step(s) failed after retries ({_missing_summary(missing)}); "
@@ -249,18 +255,15 @@ def _tag_with_operation(error: BaseException, operation_id: str) -> None:
         error.next_command = resume  # type: ignore[attr-defined]
 
 
-def _unique_errors(missing: list[Any]) -> list[dict[str, Any]]:
-    seen: dict[tuple[str, str], dict[str, Any]] = {}
-    for item in missing:
-        seen.setdefault((item.error.code, item.resource), item.error.to_dict())
-    return list(seen.values())
+def _error_of(group: dict[str, Any]) -> dict[str, Any]:
+    """The JSON contract's error entry for one group of missing steps."""
+    return {"category": group["category"], "code": group["code"], "message": group["reason"],
+            "severity": group["severity"], "recoverable": group["recoverable"],
+            "remediation": group["remediation"]}
 
 
 def _missing_summary(missing: list[dict[str, Any]]) -> str:
-    kinds: dict[str, int] = {}
-    for item in missing:
-        kinds[item["resource"]] = kinds.get(item["resource"], 0) + 1
-    return ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))
+    return ", ".join(f"{group['count']} {group['resource']} ({group['code']})" for group in missing)
 
 
 def _summary(result: BackupResult) -> dict[str, Any]:

@@ -9,9 +9,9 @@ the rest carries on, so a partial backup holds everything that could be read.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from functools import partial
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from awsideman.adapters.identity_center import IdentityCenterReader
@@ -24,16 +24,23 @@ FATAL_CATEGORIES = frozenset({"authentication", "configuration"})
 
 @dataclass(frozen=True)
 class Missing:
-    """A step that could not be read: what, why, and what to do."""
+    """A step that could not be read: what, and the analysed error saying why."""
 
     resource: str
     step: str
     error: ErrorInfo
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"resource": self.resource, "step": self.step, "code": self.error.code,
-                "category": self.error.category, "reason": self.error.message,
-                "remediation": list(self.error.remediation)}
+
+def missing_report(missing: list[Missing]) -> list[dict[str, Any]]:
+    """Missing steps grouped by resource and error: what, why, remediation, and every step."""
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    for item in sorted(missing, key=lambda m: m.step):
+        entry = groups.setdefault((item.resource, item.error.code), {
+            "resource": item.resource, "code": item.error.code, "category": item.error.category,
+            "severity": item.error.severity, "recoverable": item.error.recoverable,
+            "reason": item.error.message, "remediation": list(item.error.remediation), "steps": []})
+        entry["steps"].append(item.step)
+    return [dict(entry, count=len(entry["steps"])) for _, entry in sorted(groups.items())]
 
 
 # (step name, resource kind it belongs to, the call that reads it)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+from typing import Any
 
 import pytest
 from botocore.exceptions import (
@@ -41,9 +42,11 @@ from awsideman.core.exceptions import (
 ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
 
 
-def client_error(code: str, message: str = "", op: str = "ListUsers", status: int = 400, **extra: object) -> ClientError:
+def client_error(
+    code: str, message: str = "", op: str = "ListUsers", status: int = 400, **extra: object
+) -> ClientError:
     """A ClientError exactly as botocore builds it from a parsed error response."""
-    response: dict = {
+    response: Any = {
         "Error": {"Code": code, "Message": message},
         "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": extra.pop("headers", {})},
     }
@@ -126,7 +129,8 @@ CASES = [
     ("read-timeout", ReadTimeoutError(endpoint_url=URL), None, "network", True, "--resume"),
     ("closed", ConnectionClosedError(endpoint_url=URL), None, "network", True, "retries"),
     ("proxy", ProxyConnectionError(proxy_url="http://proxy:3128"), None, "network", True, "HTTPS_PROXY"),
-    ("ssl", SSLError(endpoint_url=URL, error="certificate verify failed"), None, "network", False, "AWS_CA_BUNDLE"),
+    ("ssl", SSLError(endpoint_url=URL, error=Exception("certificate verify failed")), None, "network", False,
+     "AWS_CA_BUNDLE"),
     ("no-credentials", NoCredentialsError(), None, "configuration", False, "AWS_PROFILE"),
     ("partial-credentials", PartialCredentialsError(provider="env", cred_var="aws_secret_access_key"), None,
      "configuration", False, "missing"),
@@ -186,7 +190,8 @@ def test_enospc_is_critical():
 def test_retry_after_read_from_response_error_or_header():
     analyzer = ErrorAnalyzer()
     top = client_error("ThrottlingException", "slow down", RetryAfterSeconds=7)
-    nested = ClientError({"Error": {"Code": "ThrottlingException", "Message": "x", "RetryAfterSeconds": "3"}}, "ListUsers")
+    nested_response: Any = {"Error": {"Code": "ThrottlingException", "Message": "x", "RetryAfterSeconds": "3"}}
+    nested = ClientError(nested_response, "ListUsers")
     header = client_error("TooManyRequestsException", "x", status=429, headers={"Retry-After": "2"})
     assert analyzer.analyze(top).retry_after == 7.0
     assert analyzer.analyze(nested).retry_after == 3.0

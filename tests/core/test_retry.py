@@ -6,6 +6,8 @@ import dataclasses
 import logging
 import random
 import threading
+from collections.abc import Sequence
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
@@ -15,7 +17,7 @@ from awsideman.core.retry import AttemptContext, RetryConfig, RetryPolicy
 
 
 def client_error(code: str, message: str = "x", op: str = "ListUsers", **extra: object) -> ClientError:
-    response: dict = {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": 400}}
+    response: Any = {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": 400}}
     response.update(extra)
     return ClientError(response, op)
 
@@ -38,7 +40,7 @@ class FakeTime:
 class Flaky:
     """Raises the given errors in turn, then returns ``result``; counts calls."""
 
-    def __init__(self, errors: list[BaseException], result: object = "ok", cost: float = 0.0,
+    def __init__(self, errors: Sequence[BaseException], result: object = "ok", cost: float = 0.0,
                  time: FakeTime | None = None) -> None:
         self.errors = list(errors)
         self.result = result
@@ -55,7 +57,7 @@ class Flaky:
         return self.result
 
 
-def policy(time: FakeTime, **config: object) -> RetryPolicy:
+def policy(time: FakeTime, **config: Any) -> RetryPolicy:
     config.setdefault("jitter", False)
     return RetryPolicy(RetryConfig(**config), sleep=time.sleep, clock=time.clock)
 

@@ -66,7 +66,8 @@ rules:
     rules = FaultRules.from_file(path)
     assert rules.seed == 7 and rules.latency_ms == 5
     assert rules.quotas == {"sso-admin": Quota(10, 15, "shared"), "identitystore": Quota(5, 5, "per-operation")}
-    assert rules.rules[0] == OperationRule("sso-admin:ListAccountAssignments", 0.1, 0.05, 0.01, 20)
+    assert rules.rules[0] == OperationRule(
+        "sso-admin:ListAccountAssignments", throttle=0.1, server_error=0.05, reset=0.01, latency_ms=20)
     assert rules.rules[1].fail_after == 3
     assert FaultRules.from_dict(rules.to_dict()) == rules
 
@@ -91,7 +92,7 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
     ("rules:\n  - {server_error: -0.1}\n", "faults.yaml: rules[0].server_error: must be a number between 0 and 1"),
     ("rules:\n  - {reset: yes}\n", "faults.yaml: rules[0].reset: must be a number between 0 and 1"),
     ("rules:\n  - {throttle: 0.6, server_error: 0.6}\n",
-     "faults.yaml: rules[0]: throttle + server_error + reset must not exceed 1"),
+     "faults.yaml: rules[0]: throttle + server_error + reset + lost_response must not exceed 1"),
     ("rules:\n  - {operation: 'List*'}\n", "faults.yaml: rules[0].operation: unknown operation pattern 'List*'"),
     ("rules:\n  - {operation: 'sso admin:X'}\n", "faults.yaml: rules[0].operation: unknown operation pattern"),
     ("rules:\n  - {throtle: 0.1}\n", "faults.yaml: rules[0].throtle: unknown key"),
@@ -254,6 +255,16 @@ def test_reset_is_a_transport_error(emulator) -> None:
     emulator.set_faults({"rules": [{"operation": "ListInstances", "reset": 1}]})
     with pytest.raises(ConnectionClosedError):
         emulator.client("sso-admin", config=NO_RETRY).list_instances()
+
+
+def test_lost_response_applies_the_call_then_drops_the_connection(emulator) -> None:
+    store = emulator.client("sso-admin").list_instances()["Instances"][0]["IdentityStoreId"]
+    ids = emulator.client("identitystore", config=NO_RETRY)
+    emulator.set_faults({"rules": [{"operation": "CreateGroup", "lost_response": 1}]})
+    with pytest.raises(ConnectionClosedError):
+        ids.create_group(IdentityStoreId=store, DisplayName="admins")
+    groups = ids.list_groups(IdentityStoreId=store)["Groups"]
+    assert [g["DisplayName"] for g in groups] == ["admins"]  # the service did it; the client cannot know
 
 
 def test_fail_after_denies_every_later_call(emulator) -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import selectors
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -36,23 +37,28 @@ def run_cli(capsys, *args: str) -> tuple[int, str, str]:
 
 def read_until_summary(process: subprocess.Popen, timeout: float = 30.0) -> list[str]:
     """stdout lines of `sandbox up` up to its `# awsideman sandbox at ...` summary."""
-    lines: list[str] = []
-    selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ)
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:  # a thread, since select() cannot see lines already buffered by readline()
+        for line in process.stdout:
+            lines.put(line.rstrip("\n"))
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    seen: list[str] = []
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not selector.select(timeout=0.5):
-            if process.poll() is not None:
-                break
-            continue
-        line = process.stdout.readline()
-        if not line:
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
             break
-        lines.append(line.rstrip("\n"))
+        if line is None:
+            break
+        seen.append(line)
         if line.startswith("# awsideman sandbox at "):
-            return lines
+            return seen
     process.kill()
-    raise AssertionError(f"sandbox up printed no summary: {lines} / {process.stderr.read()}")
+    raise AssertionError(f"sandbox up printed no summary: {seen} / {process.stderr.read()}")
 
 
 def exported(lines: list[str]) -> dict[str, str]:

@@ -160,3 +160,11 @@ def test_one_test_cannot_use_both_fixtures(pytester) -> None:
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*cannot use both `sandbox` and `served_sandbox`*"])
+
+
+def test_in_process_sandbox_ignores_real_aws_settings(real_looking_aws_env, sandbox) -> None:
+    import boto3
+
+    assert "AWS_PROFILE" not in os.environ and "AWS_ENDPOINT_URL_SSO_ADMIN" not in os.environ
+    assert boto3.client("sso-admin").list_instances()["Instances"]
+    assert sandbox.counters() == {"sso-admin:ListInstances": 1}

@@ -1,0 +1,140 @@
+"""Checkpointed backups end to end: kill and resume, partial backups, the operations list."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+
+import pytest
+
+from tests.helpers import awsideman_command, run_cli
+
+DENY_ASSIGNMENT_LISTINGS = {"rules": [
+    {"operation": "ListAccountAssignments", "fail_after": 0, "error": "AccessDeniedException"},
+    {"operation": "ListAccountAssignmentsForPrincipal", "fail_after": 0, "error": "AccessDeniedException"},
+]}
+
+
+def _json(proc):
+    assert proc.stdout.strip(), proc.stderr
+    return json.loads(proc.stdout)
+
+
+def _payload_sha(env, backup_id):
+    return _json(run_cli(env, "-o", "json", "backup", "show", backup_id))["payload"]["sha256"]
+
+
+def _snapshot(env, backup_id):
+    import gzip
+    import os
+
+    path = os.path.join(env["AWSIDEMAN_HOME"], "backups", backup_id, "snapshot.json.gz")
+    with open(path, "rb") as handle:
+        return json.loads(gzip.decompress(handle.read()))
+
+
+def _kill_when(served, env, operation, at_least):
+    """Start a backup and SIGKILL it once the emulator has seen `at_least` calls of `operation`."""
+    proc = subprocess.Popen([*awsideman_command(), "backup", "create"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while served.counters().get(operation, 0) < at_least:
+        assert proc.poll() is None, "backup finished before the kill point: " + proc.stderr.read().decode()
+        assert time.monotonic() < deadline, "kill point never reached"
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    return proc
+
+
+def test_killed_backup_resumes_to_the_same_snapshot_with_fewer_calls(served_sandbox):
+    served, env = served_sandbox, served_sandbox.env
+    served.seed("small", seed=21)
+    clean = _json(run_cli(env, "-o", "json", "backup", "create"))
+    served.set_faults({"latency_ms": 15})  # slow enough to land the kill mid-run
+    served.reset_counters()
+    _kill_when(served, env, "sso-admin:ListAccountAssignments", 5)
+
+    operations = _json(run_cli(env, "-o", "json", "report", "list"))
+    killed = operations[0]
+    assert killed["kind"] == "backup" and killed["status"] == "interrupted"
+    assert killed["backup_id"] is None
+    assert _json(run_cli(env, "-o", "json", "backup", "list"))["backups"] == [
+        b for b in _json(run_cli(env, "-o", "json", "backup", "list"))["backups"]
+        if b["backup_id"] == clean["backup_id"]]  # the killed run left no visible backup
+
+    served.set_faults({})
+    resumed = run_cli(env, "-o", "json", "backup", "create", "--resume", killed["operation_id"])
+    assert resumed.returncode == 0, resumed.stderr
+    result = _json(resumed)
+    assert result["operation_id"] == killed["operation_id"] and result["status"] == "succeeded"
+    assert result["reused_steps"] > 0
+    assert result["api_calls"] < clean["api_calls"]
+    assert _payload_sha(env, result["backup_id"]) == _payload_sha(env, clean["backup_id"])
+
+    again = run_cli(env, "backup", "create", "--resume", killed["operation_id"])
+    assert again.returncode == 2 and "already finished" in again.stderr
+
+
+def test_denied_assignment_listing_fails_without_allow_partial(served_sandbox):
+    served, env = served_sandbox, served_sandbox.env
+    served.seed("small", seed=22)
+    served.set_faults(DENY_ASSIGNMENT_LISTINGS)
+    proc = run_cli(env, "backup", "create")
+    assert proc.returncode == 1, proc.stderr
+    assert "AccessDenied" in proc.stderr and "--resume op-" in proc.stderr and "--allow-partial" in proc.stderr
+    assert _json(run_cli(env, "-o", "json", "backup", "list"))["backups"] == []
+    assert _json(run_cli(env, "-o", "json", "report", "list"))[0]["status"] == "failed"
+
+    as_json = run_cli(env, "-o", "json", "backup", "create")
+    document = _json(as_json)
+    assert as_json.returncode == 1 and document["status"] == "failed"
+    assert document["operation_id"].startswith("op-")
+    assert document["errors"][0]["code"] == "IncompleteBackup"
+
+
+def test_partial_backup_equals_full_minus_what_is_missing(served_sandbox):
+    served, env = served_sandbox, served_sandbox.env
+    served.seed("small", seed=23)
+    full = _json(run_cli(env, "-o", "json", "backup", "create"))
+    served.set_faults(DENY_ASSIGNMENT_LISTINGS)
+    proc = run_cli(env, "-o", "json", "backup", "create", "--allow-partial")
+    assert proc.returncode == 3, proc.stderr
+    partial = _json(proc)
+    assert partial["status"] == "partial"
+    assert {m["resource"] for m in partial["missing"]} == {"assignments"}
+    assert partial["missing"][0]["code"] == "AccessDeniedException"
+    assert any("sso:ListAccountAssignments" in step for step in partial["missing"][0]["remediation"])
+    assert partial["errors"][0]["category"] == "authorization"
+
+    served.set_faults({})
+    verified = run_cli(env, "-o", "json", "backup", "verify", partial["backup_id"])
+    assert verified.returncode == 0 and _json(verified)["partial"] is True
+    shown = _json(run_cli(env, "-o", "json", "backup", "show", partial["backup_id"]))
+    assert shown["partial"] is True and shown["missing"] == partial["missing"]
+
+    got, expected = _snapshot(env, partial["backup_id"]), _snapshot(env, full["backup_id"])
+    assert got["assignments"] == [] and expected["assignments"]
+    expected["assignments"] = []
+    assert got == expected
+    assert _json(run_cli(env, "-o", "json", "report", "list"))[0]["status"] == "partial"
+
+
+def test_report_list_shows_newest_first_and_limits(served_sandbox):
+    env = served_sandbox.env
+    served_sandbox.seed("tiny", seed=24)
+    ids = [_json(run_cli(env, "-o", "json", "backup", "create"))["operation_id"] for _ in range(3)]
+    rows = _json(run_cli(env, "report", "list", "--limit", "2", "-o", "json"))
+    assert [r["operation_id"] for r in rows] == ids[::-1][:2]
+    assert set(rows[0]) == {"operation_id", "kind", "status", "started_at", "finished_at", "backup_id"}
+    assert all(r["status"] == "succeeded" and r["backup_id"].startswith("bk-") for r in rows)
+    text = run_cli(env, "--no-color", "report", "list")
+    assert text.returncode == 0 and ids[0] in text.stdout
+
+
+@pytest.mark.parametrize("bad", ["op-../../x", "bk-20260101T000000Z-abcdef", "op-20260101T000000Z-abcdef"])
+def test_resume_of_unknown_or_malformed_operation_exits_2(served_sandbox, bad):
+    proc = run_cli(served_sandbox.env, "backup", "create", "--resume", bad)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
