@@ -59,6 +59,56 @@ def up(
     render.progress("Sandbox stopped.")
 
 
+@app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def run(
+    ctx: typer.Context,
+    command: Annotated[list[str], typer.Argument(help="The command to run against the sandbox (after --).")],
+    seed: Annotated[str, typer.Option("--seed", help="Seed data of this size (tiny, small, large).")] = "small",
+    seed_value: Annotated[int, typer.Option("--seed-value", help="Random seed of the seed data.")] = 0,
+    faults: Annotated[str | None, typer.Option("--faults", help="Fault rule file (YAML or JSON).",
+                                               show_default=False)] = None,
+    home: Annotated[str | None, typer.Option(
+        "--home", help="AWSIDEMAN_HOME for the command (default: $AWSIDEMAN_HOME/sandbox-home).",
+        show_default=False)] = None,
+    output: OutputOpt = None,
+    quiet: QuietOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """Start a seeded emulator, run COMMAND with its environment, stop; exit with COMMAND's code.
+
+    Example: awsideman sandbox run --seed small -- awsideman backup create
+    """
+    import os
+    import subprocess
+    from pathlib import Path
+
+    from awsideman.config import default_home
+    from awsideman.sandbox import seeder
+    from awsideman.sandbox.faults import FaultRules, FaultRulesError
+    from awsideman.sandbox.server import SandboxServer
+
+    render = renderer(ctx, output, quiet, no_color)
+    if seed not in seeder.SIZES:
+        raise UsageError(f"--seed: unknown size {seed!r}; choose one of {', '.join(seeder.SIZES)}")
+    try:
+        rules = FaultRules.from_file(faults) if faults else FaultRules()
+    except FaultRulesError as exc:
+        raise UsageError(f"--faults: {exc}") from None
+    folder = Path(home).expanduser() if home else default_home() / "sandbox-home"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with SandboxServer(port=0, rules=rules) as server:
+        counts = _seed(server, seed, seed_value)
+        render.progress(f"Sandbox at {server.endpoint_url} seeded {seed} "
+                        f"({', '.join(f'{n} {k}' for k, n in counts.items())}); AWSIDEMAN_HOME={folder}")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(server.env(), AWSIDEMAN_HOME=str(folder))
+        try:
+            code = subprocess.call(command, env=env)
+        except OSError as exc:
+            raise UsageError(f"cannot run {command[0]!r}: {exc.strerror}") from None
+    raise typer.Exit(code)
+
+
 def _seed(server: Any, size: str, seed_value: int) -> dict[str, int]:
     from botocore.config import Config
 

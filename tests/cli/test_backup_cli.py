@@ -110,3 +110,15 @@ def test_missing_region_and_credentials_say_what_to_set(env):
 def test_unknown_profile_is_a_config_error(env):
     proc = run_cli(env, "--profile", "nope-not-here", "backup", "create")
     assert proc.returncode == 2 and "nope-not-here" in proc.stderr
+
+
+def test_corrupt_journal_is_a_clear_error_and_is_kept(env):
+    journal = os.path.join(env["AWSIDEMAN_HOME"], "state.db")
+    with open(journal, "wb") as handle:
+        handle.write(b"this is not a database" * 100)
+    for args in (("backup", "create"), ("report", "list")):
+        proc = run_cli(env, *args)
+        assert proc.returncode == 1, proc.stderr
+        assert "state.db" in proc.stderr and "Traceback" not in proc.stderr
+    with open(journal, "rb") as handle:
+        assert handle.read(22) == b"this is not a database"  # never silently reset

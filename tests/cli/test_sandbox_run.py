@@ -1,0 +1,36 @@
+"""`awsideman sandbox run`: the README's main job, end to end."""
+
+from __future__ import annotations
+
+import os
+
+from tests.helpers import run_cli
+
+
+def _env(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS")}
+    env["AWSIDEMAN_HOME"] = str(tmp_path / "home")
+    return env
+
+
+def test_run_backs_up_a_seeded_sandbox_and_passes_the_exit_code(tmp_path):
+    env = _env(tmp_path)
+    home = tmp_path / "rehearsal"
+    ok = run_cli(env, "sandbox", "run", "--seed", "tiny", "--home", str(home), "--",
+                 "awsideman", "-o", "json", "backup", "create")
+    assert ok.returncode == 0, ok.stderr
+    assert '"status": "succeeded"' in ok.stdout
+    assert len(list((home / "backups").iterdir())) == 1
+    failing = run_cli(env, "sandbox", "run", "--seed", "tiny", "--home", str(home), "--",
+                      "awsideman", "backup", "verify", "bk-20260101T000000Z-abcdef")
+    assert failing.returncode == 2 and "No backup" in failing.stderr
+
+
+def test_run_refuses_unknown_size_and_bad_rule_file(tmp_path):
+    env = _env(tmp_path)
+    proc = run_cli(env, "sandbox", "run", "--seed", "huge", "--", "true")
+    assert proc.returncode == 2 and "huge" in proc.stderr and "tiny" in proc.stderr
+    rules = tmp_path / "faults.yaml"
+    rules.write_text("rules:\n  - operation: '*'\n    throttle: 2\n")
+    proc = run_cli(env, "sandbox", "run", "--faults", str(rules), "--", "true")
+    assert proc.returncode == 2 and "throttle" in proc.stderr and "faults.yaml" in proc.stderr

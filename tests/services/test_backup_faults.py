@@ -1,0 +1,77 @@
+"""Retry and rate limiting proven with the emulator's fault injection (issue 4)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from awsideman.core.exceptions import IncompleteBackupError
+from awsideman.core.ratelimit import RateLimitConfig
+from awsideman.core.retry import RetryConfig
+from awsideman.services.backup import BackupRequest, BackupService
+from tests.helpers import make_context
+
+FAST_RETRY = RetryConfig(max_retries=15, base_delay=0.01, max_delay=0.2, deadline=60)
+NO_LIMIT = RateLimitConfig(enabled=False)
+
+
+def _sha(service: BackupService, backup_id: str) -> str:
+    return str(service.show(backup_id, None)["payload"]["sha256"])
+
+
+def test_backup_under_throttling_5xx_and_resets_equals_a_clean_run(sandbox):
+    sandbox.seed("small", seed=31)
+    service = BackupService(make_context(retry=FAST_RETRY, rate_limit=NO_LIMIT))
+    clean = service.create(BackupRequest())
+    sandbox.set_faults({"seed": 4, "rules": [
+        {"operation": "*", "throttle": 0.30, "server_error": 0.05, "reset": 0.02}]})
+    stormy_service = BackupService(make_context(retry=FAST_RETRY, rate_limit=NO_LIMIT))
+    stormy = stormy_service.create(BackupRequest())
+    faults = sandbox.faults.fault_counters()
+    kinds = {key.rsplit(":", 1)[1] for key in faults}
+    assert {"throttle", "server_error", "reset"} <= kinds, faults
+    assert stormy.status == "succeeded" and stormy.retries >= sum(faults.values()) > 10
+    assert _sha(stormy_service, stormy.backup_id) == _sha(service, clean.backup_id)
+
+
+def test_a_permanent_error_costs_exactly_one_call(sandbox):
+    sandbox.seed("tiny", seed=32)
+    sandbox.set_faults({"rules": [{"operation": "ListPermissionSets", "fail_after": 0,
+                                   "error": "AccessDeniedException"}]})
+    service = BackupService(make_context(retry=FAST_RETRY))
+    result = service.create(BackupRequest(allow_partial=True))
+    assert result.status == "partial"
+    assert sandbox.counters()["sso-admin:ListPermissionSets"] == 1
+    assert result.missing[0]["steps"] == ["permission_sets"]
+
+
+def test_the_retry_deadline_is_respected(sandbox):
+    sandbox.seed("tiny", seed=33)
+    # HTTP 500s without Retry-After: the policy's own backoff, not the server, sets the pace.
+    sandbox.set_faults({"rules": [{"operation": "ListPermissionSets", "server_error": 1.0}]})
+    retry = RetryConfig(max_retries=1000, base_delay=0.05, max_delay=0.2, deadline=1.0)
+    service = BackupService(make_context(retry=retry))
+    started = time.monotonic()
+    with pytest.raises(IncompleteBackupError, match="permission-sets .InternalServerException"):
+        service.create(BackupRequest())
+    elapsed = time.monotonic() - started
+    # Gives up when the next wait would cross the 1 s deadline, long before 1000 retries.
+    assert 0.5 <= elapsed < 1.6
+    assert 5 < sandbox.counters()["sso-admin:ListPermissionSets"] < 60
+
+
+@pytest.mark.parametrize("limited", [True, False])
+def test_the_limiter_keeps_a_run_under_the_emulators_quota(sandbox, limited):
+    sandbox.seed("small", seed=34)
+    sandbox.set_faults({"quotas": "real"})
+    sandbox.faults.reset_counters()
+    limits = RateLimitConfig() if limited else NO_LIMIT
+    service = BackupService(make_context(retry=FAST_RETRY, rate_limit=limits, concurrency=8))
+    result = service.create(BackupRequest())
+    throttles = sum(n for key, n in sandbox.faults.fault_counters().items() if key.endswith(":throttle"))
+    assert result.status == "succeeded"
+    if limited:
+        assert throttles <= 1, sandbox.faults.fault_counters()
+    else:  # the same run without the limiter does hit the quota: the assertion above can fail
+        assert throttles > 5
