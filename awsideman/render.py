@@ -7,6 +7,7 @@ one document and all progress/diagnostics go to stderr (or nowhere with --quiet)
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -86,7 +87,26 @@ class Renderer:
         for step in remediation:
             self.err.print(f"  - {sanitize(step)}", markup=False)
 
+    def enable_debug_logging(self) -> None:
+        """Route awsideman's debug logs (requests, retries) to stderr, sanitised."""
+        logger = logging.getLogger("awsideman")
+        if not any(isinstance(h, _ConsoleHandler) for h in logger.handlers):
+            logger.addHandler(_ConsoleHandler(self.err))
+        logger.setLevel(logging.DEBUG)
+
     def trace(self, text: str) -> None:
         """Stack traces and request logs: only with --debug."""
         if self.debug:
             self.err.print(sanitize(text), style="dim", markup=False)
+
+
+class _ConsoleHandler(logging.Handler):
+    """A log handler that sanitises every record before it reaches the terminal."""
+
+    def __init__(self, console: Console) -> None:
+        super().__init__(logging.DEBUG)
+        self.console = console
+        self.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.console.print(sanitize(self.format(record)), style="dim", markup=False)

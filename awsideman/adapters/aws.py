@@ -8,6 +8,7 @@ page is one retried, rate-limited call.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -19,6 +20,8 @@ from botocore.exceptions import ClientError, ProfileNotFound
 
 from awsideman.core.exceptions import ConfigError, CredentialsError
 from awsideman.core.retry import RetryPolicy
+
+log = logging.getLogger("awsideman.aws")
 
 
 def _snake(operation: str) -> str:
@@ -71,6 +74,7 @@ class AwsGateway:
         def attempt() -> dict[str, Any]:
             with self._lock:
                 self.calls[f"{service}:{operation}"] += 1
+            log.debug("request %s:%s %s", service, operation, sorted(params))
             return dict(method(**params))
 
         return self._retry.call(attempt, service=service, operation=operation)

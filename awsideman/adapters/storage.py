@@ -27,6 +27,9 @@ _BACKUP_ID = re.compile(r"^bk-\d{8}T\d{6}Z-[a-z0-9]{6}$")
 class BackupStore(Protocol):
     url: str
 
+    def preflight(self) -> None:
+        """Fail now (StorageError) if a backup could not be written here later."""
+
     def write(self, backup_id: str, files: dict[str, bytes]) -> None: ...
 
     def read(self, backup_id: str, name: str) -> bytes: ...
@@ -52,6 +55,9 @@ class LocalStore:
         if not os.access(self.root, os.W_OK | os.X_OK):
             raise StorageError(f"The backup store folder {self.root} is not writable",
                                remediation=["Fix its permissions or choose another --store."])
+
+    def preflight(self) -> None:
+        self._ensure_root()
 
     def write(self, backup_id: str, files: dict[str, bytes]) -> None:
         self._ensure_root()
@@ -145,6 +151,9 @@ class S3Store:
                                    remediation=[f"Allow s3:{operation.replace('V2', '')} on "
                                                 f"arn:aws:s3:::{self.bucket}/*."]) from exc
             raise
+
+    def preflight(self) -> None:
+        self._s3("ListObjectsV2", "list backups", Prefix=self._key("") or "", MaxKeys=1)
 
     def write(self, backup_id: str, files: dict[str, bytes]) -> None:
         extra: dict[str, str] = {}

@@ -46,6 +46,8 @@ def root(
                      no_color=no_color)
     if output is not None:
         state.set_output(output)
+    if debug:
+        state.renderer().enable_debug_logging()
     ctx.obj = state
 
 

@@ -96,6 +96,7 @@ class BackupService:
             operation = self._resumable(request, instance.instance_arn)
         else:
             store = self.context.store(request.store)
+            store.preflight()  # before minutes of API calls, not after
             operation = journal.start_operation("backup", {
                 "resources": request.resources, "description": request.description,
                 "store": store.url, "kms_key": request.kms_key or self.context.settings.kms_key,

@@ -122,3 +122,19 @@ def test_corrupt_journal_is_a_clear_error_and_is_kept(env):
         assert "state.db" in proc.stderr and "Traceback" not in proc.stderr
     with open(journal, "rb") as handle:
         assert handle.read(22) == b"this is not a database"  # never silently reset
+
+
+def test_debug_logs_requests_and_retries_but_never_credentials(served_sandbox, env):
+    secret_env = dict(env, AWS_ACCESS_KEY_ID="AKIAIOSFODNN7EXAMPLE",
+                      AWS_SECRET_ACCESS_KEY="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                      AWS_SESSION_TOKEN="IQoJb3JpZ2luX2VjEXAMPLETOKENxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx")
+    served_sandbox.set_faults({"seed": 1, "rules": [{"operation": "ListPermissionSets", "server_error": 0.7}]})
+    proc = run_cli(secret_env, "--debug", "backup", "create")
+    assert proc.returncode == 0, proc.stderr
+    assert "request sso-admin:ListPermissionSets" in proc.stderr
+    assert "retrying sso-admin:ListPermissionSets" in proc.stderr
+    everything = proc.stdout + proc.stderr
+    for secret in ("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI", "IQoJb3JpZ2lu"):
+        assert secret not in everything
+    quiet = run_cli(secret_env, "backup", "create")
+    assert "request sso-admin" not in quiet.stderr

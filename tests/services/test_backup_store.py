@@ -105,7 +105,7 @@ def test_malformed_backup_ids_are_refused(seeded, bad):
             call(bad, None)
 
 
-def test_unwritable_store_is_a_clear_error_and_leaves_nothing(seeded, tmp_path):
+def test_unwritable_store_is_a_clear_error_before_any_read(sandbox, seeded, tmp_path):
     if os.geteuid() == 0:
         store = "/proc/awsideman-cannot-write-here"
     else:
@@ -113,8 +113,10 @@ def test_unwritable_store_is_a_clear_error_and_leaves_nothing(seeded, tmp_path):
         locked.mkdir(mode=0o500)
         store = str(locked / "backups")
     service = BackupService(make_context())
+    sandbox.faults.reset_counters()
     with pytest.raises(StorageError, match="store folder"):
         service.create(BackupRequest(store=store))
+    assert "identitystore:ListUsers" not in sandbox.counters()
 
 
 def test_s3_store_round_trip_with_sse_kms(sandbox):
@@ -137,10 +139,12 @@ def test_s3_store_round_trip_with_sse_kms(sandbox):
     assert listed.get("KeyCount", 0) == 0
 
 
-def test_missing_bucket_is_a_clear_error(seeded):
+def test_missing_bucket_is_a_clear_error_before_any_read(sandbox, seeded):
     service = BackupService(make_context())
+    sandbox.faults.reset_counters()
     with pytest.raises(StorageError, match="does not exist"):
         service.create(BackupRequest(store="s3://no-such-bucket/x"))
+    assert "identitystore:ListUsers" not in sandbox.counters()
 
 
 def test_envelope_encryption_round_trip_and_key_failures(sandbox):
