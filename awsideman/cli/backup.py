@@ -21,10 +21,10 @@ BackupIdArg = Annotated[str, typer.Argument(help="Backup id (bk-YYYYMMDDTHHMMSSZ
 EXIT_PARTIAL = 3
 
 
-def _service(ctx: typer.Context, render: Renderer) -> tuple[BackupService, Context]:
+def _service(ctx: typer.Context, render: Renderer) -> BackupService:
     context = Context(ctx.find_root().obj.settings(), progress=render.progress)
     ctx.call_on_close(context.close)
-    return BackupService(context), context
+    return BackupService(context)
 
 
 @app.command("create")
@@ -49,7 +49,7 @@ def create(
                          "and --store; do not pass them again")
     request = BackupRequest(resources=parse_resources(resources), description=description, store=store,
                             allow_partial=allow_partial, resume=resume, kms_key=kms_key)
-    service, _ = _service(ctx, render)
+    service = _service(ctx, render)
     result = service.create(request)
     if render.json:
         render.document(result.to_dict())
@@ -81,7 +81,7 @@ def list_backups(ctx: typer.Context, store: StoreOpt = None, output: OutputOpt =
                  quiet: QuietOpt = False, no_color: NoColorOpt = False) -> None:
     """List the backups in a store, newest first."""
     render = renderer(ctx, output, quiet, no_color)
-    service, _ = _service(ctx, render)
+    service = _service(ctx, render)
     url, rows = service.list(store)
     if render.json:
         render.document({"store": url, "backups": rows})
@@ -108,7 +108,7 @@ def show(ctx: typer.Context, backup_id: BackupIdArg, store: StoreOpt = None, out
          quiet: QuietOpt = False, no_color: NoColorOpt = False) -> None:
     """Summarise one backup: source, counts, encryption, what is missing."""
     render = renderer(ctx, output, quiet, no_color)
-    service, _ = _service(ctx, render)
+    service = _service(ctx, render)
     manifest = service.show(backup_id, store)
     if render.json:
         render.document(manifest)
@@ -133,7 +133,7 @@ def verify(ctx: typer.Context, backup_id: BackupIdArg, store: StoreOpt = None, o
            quiet: QuietOpt = False, no_color: NoColorOpt = False) -> None:
     """Check checksum, format version, decryptability and internal consistency (exit 1 if bad)."""
     render = renderer(ctx, output, quiet, no_color)
-    service, _ = _service(ctx, render)
+    service = _service(ctx, render)
     result = service.verify(backup_id, store)
     if render.json:
         render.document(result)
@@ -149,7 +149,7 @@ def delete(ctx: typer.Context, backup_id: BackupIdArg, store: StoreOpt = None,
            output: OutputOpt = None, quiet: QuietOpt = False, no_color: NoColorOpt = False) -> None:
     """Delete one backup."""
     render = renderer(ctx, output, quiet, no_color)
-    service, _ = _service(ctx, render)
+    service = _service(ctx, render)
     manifest = service.show(backup_id, store)  # validates the id and that it exists before asking
     if not yes:
         if not sys.stdin.isatty():

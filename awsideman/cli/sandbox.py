@@ -33,17 +33,10 @@ def up(
     no_color: NoColorOpt = False,
 ) -> None:
     """Run the emulator in the foreground until Ctrl-C or SIGTERM; print how to use it."""
-    from awsideman.sandbox import seeder
-    from awsideman.sandbox.faults import FaultRules, FaultRulesError
     from awsideman.sandbox.server import SandboxServer
 
     render = renderer(ctx, output, quiet, no_color)
-    if seed is not None and seed not in seeder.SIZES:
-        raise UsageError(f"--seed: unknown size {seed!r}; choose one of {', '.join(seeder.SIZES)}")
-    try:
-        rules = FaultRules.from_file(faults) if faults else FaultRules()
-    except FaultRulesError as exc:
-        raise UsageError(f"--faults: {exc}") from None
+    rules = _checked_options(seed, faults)
     server = SandboxServer(port=port, rules=rules, verbose=verbose)
     try:
         server.start()
@@ -83,17 +76,10 @@ def run(
     from pathlib import Path
 
     from awsideman.config import default_home
-    from awsideman.sandbox import seeder
-    from awsideman.sandbox.faults import FaultRules, FaultRulesError
     from awsideman.sandbox.server import SandboxServer
 
     render = renderer(ctx, output, quiet, no_color)
-    if seed not in seeder.SIZES:
-        raise UsageError(f"--seed: unknown size {seed!r}; choose one of {', '.join(seeder.SIZES)}")
-    try:
-        rules = FaultRules.from_file(faults) if faults else FaultRules()
-    except FaultRulesError as exc:
-        raise UsageError(f"--faults: {exc}") from None
+    rules = _checked_options(seed, faults)
     folder = Path(home).expanduser() if home else default_home() / "sandbox-home"
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     with SandboxServer(port=0, rules=rules) as server:
@@ -107,6 +93,19 @@ def run(
         except OSError as exc:
             raise UsageError(f"cannot run {command[0]!r}: {exc.strerror}") from None
     raise typer.Exit(code)
+
+
+def _checked_options(seed: str | None, faults: str | None) -> Any:
+    """The fault rules to start with; a bad size or rule file is a usage error (exit 2)."""
+    from awsideman.sandbox import seeder
+    from awsideman.sandbox.faults import FaultRules, FaultRulesError
+
+    if seed is not None and seed not in seeder.SIZES:
+        raise UsageError(f"--seed: unknown size {seed!r}; choose one of {', '.join(seeder.SIZES)}")
+    try:
+        return FaultRules.from_file(faults) if faults else FaultRules()
+    except FaultRulesError as exc:
+        raise UsageError(f"--faults: {exc}") from None
 
 
 def _seed(server: Any, size: str, seed_value: int) -> dict[str, int]:

@@ -4,7 +4,7 @@ verify and delete."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from awsideman.adapters import crypto
@@ -27,8 +27,8 @@ from awsideman.core.exceptions import (
     UsageError,
 )
 from awsideman.core.ids import new_backup_id, validate_backup_id, validate_operation_id
-from awsideman.core.journal import utc_timestamp
-from awsideman.core.model import RESOURCE_KINDS, Snapshot
+from awsideman.core.journal import Operation, utc_timestamp
+from awsideman.core.model import RESOURCE_KINDS, Snapshot, canonical_json
 from awsideman.services.checkpoints import JournalCheckpoints
 from awsideman.services.collector import CollectionAborted, Collector, missing_report
 from awsideman.services.context import Context
@@ -64,7 +64,7 @@ class BackupResult:
     message: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return asdict(self)
 
 
 def parse_resources(value: str | None) -> list[str]:
@@ -121,7 +121,7 @@ class BackupService:
         journal.cleanup(self.context.settings.retention_days)
         return result
 
-    def _resumable(self, request: BackupRequest, instance_arn: str) -> Any:
+    def _resumable(self, request: BackupRequest, instance_arn: str) -> Operation:
         journal = self.context.journal
         op_id = validate_operation_id(request.resume)
         operation = journal.get_operation(op_id)
@@ -153,8 +153,11 @@ class BackupService:
                               progress=ctx.progress).run()
         snapshot, notes = build_snapshot(collected.steps, set(request.resources))
         missing = missing_report(collected.missing)
-        for item in collected.missing:
-            ctx.journal.record_error(operation_id, item.error, step=item.step)
+        recorded: set[tuple[str, str]] = set()
+        for item in collected.missing:  # one journal row per kind of failure, not per step
+            if (item.resource, item.error.code) not in recorded:
+                recorded.add((item.resource, item.error.code))
+                ctx.journal.record_error(operation_id, item.error, step=item.step)
         result = BackupResult(operation_id=operation_id, status="partial" if missing else "succeeded",
                               counts=snapshot.counts(), missing=missing, notes=notes,
                               errors=[_error_of(group) for group in missing], reused_steps=checkpoints.reused)
@@ -187,8 +190,6 @@ class BackupService:
                                  description=request.description, source=source,
                                  resources=request.resources, snapshot=snapshot, stored_payload=payload,
                                  encryption=encryption, missing=missing, operation_id=operation_id)
-        from awsideman.core.model import canonical_json
-
         store.write(backup_id, {PAYLOAD: payload, MANIFEST: canonical_json(manifest)})
 
     # -- read side ---------------------------------------------------------------------------
