@@ -281,7 +281,8 @@ def print_summary(data: dict[str, Any]) -> None:
     print(f"quota bound: {data['quota_bound_seconds']} s ({data['quota_bound_bucket']}, minimum calls); "
           f"{data['quota_bound_actual_seconds']} s for the calls accepted")
     ratio = data["wall_ratio"]
-    print(f"wall / bound: {ratio} target <= {TARGET_WALL_RATIO}: {ok(ratio is not None and ratio <= TARGET_WALL_RATIO)}")
+    met = ratio is not None and ratio <= TARGET_WALL_RATIO
+    print(f"wall / bound: {ratio} target <= {TARGET_WALL_RATIO}: {ok(met)}")
     if data["limiter"]:
         print(f"tool's limiter: {data['limiter']}")
 
