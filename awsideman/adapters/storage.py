@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -22,6 +23,7 @@ from awsideman.core.backup_format import MANIFEST
 from awsideman.core.exceptions import BackupNotFoundError, StorageError, UsageError
 
 _BACKUP_ID = re.compile(r"^bk-\d{8}T\d{6}Z-[a-z0-9]{6}$")
+STALE_STAGING_SECONDS = 24 * 3600
 
 
 class BackupStore(Protocol):
@@ -61,6 +63,7 @@ class LocalStore:
 
     def write(self, backup_id: str, files: dict[str, bytes]) -> None:
         self._ensure_root()
+        self._remove_stale_staging()
         final = self.root / backup_id
         if final.exists():
             raise StorageError(f"Backup {backup_id} already exists in {self.root}")
@@ -75,6 +78,14 @@ class LocalStore:
             shutil.rmtree(staging, ignore_errors=True)
             raise StorageError(f"Cannot write backup {backup_id} to {self.root}: {exc.strerror or exc}",
                                remediation=["Check free space and permissions of the store folder."]) from exc
+
+    def _remove_stale_staging(self) -> None:
+        """Staging folders a killed write left behind (old enough that no live write owns them)."""
+        cutoff = time.time() - STALE_STAGING_SECONDS
+        for folder in self.root.glob(".tmp-bk-*"):
+            with contextlib.suppress(OSError):
+                if folder.stat().st_mtime < cutoff:
+                    shutil.rmtree(folder)
 
     def read(self, backup_id: str, name: str) -> bytes:
         path = self.root / backup_id / name

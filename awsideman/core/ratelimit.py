@@ -38,6 +38,9 @@ class RateLimitConfig:
     decrease_factor: float = 0.7
     increase_per_success: float = 0.5
     min_rate: float = 1.0
+    # Throttles arriving within this window are one congestion event (cut once), as TCP cuts
+    # once per round trip: otherwise a burst of throttled in-flight calls collapses the rate.
+    decrease_interval: float = 1.0
 
     def __post_init__(self) -> None:
         problems = []
@@ -49,6 +52,8 @@ class RateLimitConfig:
             problems.append(f"enabled must be true or false, not {self.enabled!r}")
         if isinstance(self.decrease_factor, bool) or not 0 < self.decrease_factor < 1:
             problems.append(f"decrease_factor must be between 0 and 1, not {self.decrease_factor!r}")
+        if isinstance(self.decrease_interval, bool) or not self.decrease_interval >= 0:
+            problems.append(f"decrease_interval must be >= 0 seconds, not {self.decrease_interval!r}")
         if isinstance(self.increase_per_success, bool) or not self.increase_per_success >= 0:
             problems.append(f"increase_per_success must be >= 0, not {self.increase_per_success!r}")
         if problems:
@@ -82,6 +87,7 @@ class _Bucket:
         self.capacity = max(1.0, burst)
         self.tokens = self.capacity
         self.stamp = now
+        self.last_decrease: float | None = None
 
     def refill(self, now: float) -> None:
         if now > self.stamp:
@@ -145,10 +151,14 @@ class RateLimiter:
         if key is None:
             return
         with self._lock:
-            bucket = self._bucket(key, self._clock())
-            bucket.refill(self._clock())
-            bucket.rate = max(self.config.min_rate, bucket.rate * self.config.decrease_factor)
+            now = self._clock()
+            bucket = self._bucket(key, now)
+            bucket.refill(now)
             self._throttles += 1
+            recent = bucket.last_decrease is not None and now - bucket.last_decrease < self.config.decrease_interval
+            if not recent:
+                bucket.rate = max(self.config.min_rate, bucket.rate * self.config.decrease_factor)
+                bucket.last_decrease = now
 
     def on_success(self, service: str, operation: str) -> None:
         """A call succeeded: creep back toward the configured rate (additive increase)."""

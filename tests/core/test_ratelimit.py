@@ -92,6 +92,7 @@ def test_throttle_decreases_and_success_recovers():
     rl = limiter(time, sso_admin_rate=20)
     rl.on_throttle("sso-admin", "CreateAccountAssignment")
     assert rl.current_rate("sso-admin", "ListInstances") == pytest.approx(14.0)  # shared bucket
+    time.now += 1.0  # a second throttle only cuts again after the decrease interval
     rl.on_throttle("sso-admin", "ListInstances")
     assert rl.current_rate("sso-admin", "X") == pytest.approx(9.8)
     for _ in range(100):
@@ -104,10 +105,24 @@ def test_throttle_has_a_floor_and_slows_calls_down():
     rl = limiter(time, identitystore_rate=20, burst=1, min_rate=1.0)
     for _ in range(50):
         rl.on_throttle("identitystore", "ListUsers")
+        time.now += 1.0
     assert rl.current_rate("identitystore", "ListUsers") == 1.0
     assert rl.current_rate("identitystore", "ListGroups") == 20.0  # other APIs unaffected
     rl.acquire("identitystore", "ListUsers")
     assert rl.acquire("identitystore", "ListUsers") == pytest.approx(1.0)
+
+
+def test_a_burst_of_throttles_is_one_congestion_event():
+    time = FakeTime()
+    rl = limiter(time, sso_admin_rate=20)
+    for _ in range(30):  # 30 in-flight calls throttled within 100 ms
+        rl.on_throttle("sso-admin", "ListAccountAssignments")
+        time.now += 0.1 / 30
+    assert rl.current_rate("sso-admin", "X") == pytest.approx(14.0)
+    assert rl.snapshot()["throttles"] == 30
+    time.now += 1.0
+    rl.on_throttle("sso-admin", "ListAccountAssignments")
+    assert rl.current_rate("sso-admin", "X") == pytest.approx(9.8)
 
 
 def test_lock_is_not_held_while_sleeping():

@@ -58,6 +58,12 @@ def test_half_written_backup_is_invisible(seeded):
     assert [r["backup_id"] for r in service.list(None)[1]] == [result.backup_id]
     with pytest.raises(BackupNotFoundError):
         service.verify("bk-20260101T000000Z-abcdef", None)
+    # The next write removes staging folders old enough to belong to no live write.
+    fresh = folder.parent / ".tmp-bk-20260101T000000Z-abcdef-x2"
+    fresh.mkdir()
+    os.utime(staging, (0, 0))
+    service.create(BackupRequest())
+    assert not staging.exists() and fresh.exists()
 
 
 @pytest.mark.parametrize("damage, error, words", [
