@@ -203,8 +203,8 @@ def test_limiter_is_acquired_and_told_about_throttles():
     limiter = RateLimiter(RateLimitConfig(), clock=time.clock, sleep=time.sleep)
     retry = RetryPolicy(RetryConfig(jitter=False), sleep=time.sleep, clock=time.clock, limiter=limiter)
     retry.call(Flaky([client_error("ThrottlingException")] * 2), service="sso-admin", operation="ListInstances")
-    # two throttles: 20 * 0.7 * 0.7, then one success adds 0.5 back
-    assert limiter.current_rate("sso-admin", "ListInstances") == pytest.approx(20 * 0.49 + 0.5)
+    # two throttles 0.25 s apart are one congestion event: 20 * 0.7, then one success adds 0.5
+    assert limiter.current_rate("sso-admin", "ListInstances") == pytest.approx(20 * 0.7 + 0.5)
     assert limiter.snapshot()["throttles"] == 2
 
 
