@@ -94,6 +94,10 @@ class Renderer:
             logger.addHandler(_ConsoleHandler(self.err))
         logger.setLevel(logging.DEBUG)
 
+    def help(self, text: str) -> None:
+        """Help text shown instead of running a command (stderr, as click does)."""
+        sys.stderr.write(text if text.endswith("\n") else text + "\n")
+
     def trace(self, text: str) -> None:
         """Stack traces and request logs: only with --debug."""
         if self.debug:

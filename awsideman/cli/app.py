@@ -11,6 +11,7 @@ import typer
 from awsideman import __version__
 from awsideman.cli.state import AppState
 from awsideman.core.errors import ErrorAnalyzer, error_exit_code
+from awsideman.core.exceptions import UsageError
 from awsideman.render import Renderer
 
 app = typer.Typer(
@@ -24,7 +25,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        sys.stdout.write(f"awsideman {__version__}\n")
+        Renderer().raw(f"awsideman {__version__}")
         raise typer.Exit(0)
 
 
@@ -83,28 +84,51 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Exit as done:
         sys.exit(done.exit_code)
     except (typer.Abort, KeyboardInterrupt):
-        sys.stderr.write("Aborted.\n")
+        _fallback_renderer(args).error("interrupted", title="Aborted")
         sys.exit(130)
     except SystemExit:
         raise
     except Exception as exc:  # the one place every failure becomes a message and an exit code
-        import click
+        if "NoArgsIsHelpError" in _mro_names(exc):  # `awsideman backup`: the group's help
+            _fallback_renderer(args).help(exc.format_message())  # type: ignore[attr-defined]
+            sys.exit(2)
+        _report_failure(args, _as_usage_error(exc))
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
-        render = _fallback_renderer(args)
-        info = ErrorAnalyzer().analyze(exc)
-        render.trace("".join(traceback.format_exception(exc)))
-        code = error_exit_code(exc, info)
-        operation_id = getattr(exc, "operation_id", None)
-        next_command = getattr(exc, "next_command", None)
-        remediation = [*info.remediation, *([f"Then resume: {next_command}"] if next_command else [])]
-        if render.json:
-            error = dict(info.to_dict(), remediation=remediation)
-            render.document({"operation_id": operation_id, "status": "failed", "errors": [error]})
-        else:
-            render.error(info.message, remediation)
-            if operation_id:
-                render.error(operation_id, title="Operation")
-        sys.exit(code)
+
+def _mro_names(exc: Exception) -> set[str]:
+    return {cls.__name__ for cls in type(exc).__mro__}
+
+
+def _as_usage_error(exc: Exception) -> Exception:
+    """Click's own usage errors (unknown flag, missing argument) as our UsageError (exit 2).
+
+    Matched by class name: typer may vendor its own copy of click (typer._click).
+    """
+    names = _mro_names(exc)
+    if "ClickException" not in names:
+        return exc
+    ctx = getattr(exc, "ctx", None)
+    hints = []
+    if "UsageError" in names and ctx is not None:
+        hints = [ctx.get_usage(), f"Try '{ctx.command_path} --help'."]
+    error = UsageError(exc.format_message(), remediation=hints)  # type: ignore[attr-defined]
+    error.exit_code = 2 if "UsageError" in names else int(getattr(exc, "exit_code", 1))
+    return error
+
+
+def _report_failure(args: list[str], exc: Exception) -> None:
+    render = _fallback_renderer(args)
+    info = ErrorAnalyzer().analyze(exc)
+    render.trace("".join(traceback.format_exception(exc)))
+    code = error_exit_code(exc, info)
+    operation_id = getattr(exc, "operation_id", None)
+    next_command = getattr(exc, "next_command", None)
+    remediation = [*info.remediation, *([f"Then resume: {next_command}"] if next_command else [])]
+    if render.json:
+        error = dict(info.to_dict(), remediation=remediation)
+        render.document({"operation_id": operation_id, "status": "failed", "errors": [error]})
+    else:
+        render.error(info.message, remediation)
+        if operation_id:
+            render.error(operation_id, title="Operation")
+    sys.exit(code)
