@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import traceback
 from typing import Annotated, Optional
 
@@ -11,7 +13,7 @@ import typer
 from awsideman import __version__
 from awsideman.cli.state import AppState
 from awsideman.core.errors import ErrorAnalyzer, error_exit_code
-from awsideman.core.exceptions import UsageError
+from awsideman.core.exceptions import Terminated, UsageError
 from awsideman.render import Renderer
 
 app = typer.Typer(
@@ -77,15 +79,16 @@ def _fallback_renderer(argv: list[str]) -> Renderer:
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry: run the app and turn every failure into a message and exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
+    _stop_on_sigterm()
     try:
         # Without standalone mode click returns (not raises) the code of a typer.Exit.
         code = app(args=args, prog_name="awsideman", standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
     except typer.Exit as done:
         sys.exit(done.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
-        _fallback_renderer(args).error("interrupted", title="Aborted")
-        sys.exit(130)
+    except (typer.Abort, KeyboardInterrupt) as stop:
+        _fallback_renderer(args).error(str(stop) or "interrupted", title="Aborted")
+        sys.exit(128 + getattr(stop, "signum", signal.SIGINT))
     except SystemExit:
         raise
     except Exception as exc:  # the one place every failure becomes a message and an exit code
@@ -93,6 +96,16 @@ def main(argv: list[str] | None = None) -> None:
             _fallback_renderer(args).help(exc.format_message())  # type: ignore[attr-defined]
             sys.exit(2)
         _report_failure(args, _as_usage_error(exc))
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C, so the journal records the operation as interrupted."""
+
+    def stop(signum: int, _frame: object) -> None:
+        raise Terminated(signum)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
 
 
 def _mro_names(exc: Exception) -> set[str]:

@@ -387,6 +387,7 @@ PROJECT_RULES: dict[str, Rule] = {
         "Fix the cause above, then `awsideman backup create --resume {op_id}` continues where it stopped "
         "(or re-run with --allow-partial to keep a backup marked partial).",
     )),
+    "OperationInterrupted": Rule(UNKNOWN, "medium", False, ()),  # its own remediation names the resume
     "AwsidemanError": Rule(UNKNOWN, "high", False, (_rollback,)),
 }
 

@@ -96,3 +96,21 @@ class IncompleteBackupError(AwsidemanError):
     """A backup step failed after retries and partial backups were not allowed."""
 
     code = "IncompleteBackup"
+
+
+class Terminated(KeyboardInterrupt):
+    """The process was asked to stop (SIGTERM from cron, timeout or systemd)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"stopped by signal {signum}")
+        self.signum = signum
+
+
+class OperationInterrupted(AwsidemanError):
+    """An operation stopped by Ctrl-C or SIGTERM; its journal state allows a resume."""
+
+    code = "Interrupted"
+
+    def __init__(self, message: str, *, signum: int = 2, remediation: list[str] | None = None) -> None:
+        super().__init__(message, remediation=remediation)
+        self.exit_code = 128 + signum  # the shell's convention for death by signal

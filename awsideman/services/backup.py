@@ -24,6 +24,7 @@ from awsideman.core.exceptions import (
     AwsidemanError,
     CorruptBackupError,
     IncompleteBackupError,
+    OperationInterrupted,
     UsageError,
 )
 from awsideman.core.ids import new_backup_id, validate_backup_id, validate_operation_id
@@ -111,6 +112,14 @@ class BackupService:
             if not isinstance(exc, KeyboardInterrupt):
                 journal.record_error(operation.id, self.analyzer.analyze(original))
             journal.finish_operation(operation.id, status, summary={"error": str(original)[:500]})
+            resume = f"awsideman backup create --resume {operation.id}"
+            if isinstance(exc, KeyboardInterrupt):
+                # Our own error, not KeyboardInterrupt: the CLI framework would swallow that one.
+                stopped = OperationInterrupted(f"Backup {operation.id} interrupted ({exc or 'Ctrl-C'}); "
+                                               "its finished steps are kept", signum=getattr(exc, "signum", 2),
+                                               remediation=[f"Resume: {resume}"])
+                _tag_with_operation(stopped, operation.id)
+                raise stopped from exc
             _tag_with_operation(original, operation.id)
             if isinstance(exc, CollectionAborted):
                 raise original from exc
@@ -252,9 +261,8 @@ class BackupService:
 def _tag_with_operation(error: BaseException, operation_id: str) -> None:
     """Let the CLI name the operation and the resume command in its error report."""
     error.operation_id = operation_id  # type: ignore[attr-defined]
-    resume = f"awsideman backup create --resume {operation_id}"
-    if not isinstance(error, IncompleteBackupError):
-        error.next_command = resume  # type: ignore[attr-defined]
+    if not isinstance(error, (IncompleteBackupError, OperationInterrupted)):  # these name it already
+        error.next_command = f"awsideman backup create --resume {operation_id}"  # type: ignore[attr-defined]
 
 
 def _error_of(group: dict[str, Any]) -> dict[str, Any]:

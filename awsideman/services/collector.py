@@ -85,8 +85,9 @@ class Collector:
     def run(self) -> Collected:
         wants_assignments = "assignments" in self.resources
         need_principals = wants_assignments or bool(self.resources & {"users", "groups"})
-        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="collect") as pool:
-            self._pool = pool
+        pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="collect")
+        self._pool = pool
+        try:
             first: list[Step] = []
             if need_principals:
                 first += [("users", "users", self.reader.users), ("groups", "groups", self.reader.groups)]
@@ -100,6 +101,11 @@ class Collector:
             if wants_assignments:
                 self._collect_assignments()
                 self.progress("Read account assignments")
+        except BaseException:
+            # Interrupted or aborted: drop queued steps instead of running them all first.
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
         return self.result
 
     def _membership_steps(self) -> list[Step]:
