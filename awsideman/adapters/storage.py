@@ -21,6 +21,7 @@ from urllib.parse import unquote, urlparse
 from awsideman.adapters.aws import AwsGateway, client_error_code
 from awsideman.core.backup_format import MANIFEST
 from awsideman.core.exceptions import BackupNotFoundError, StorageError, UsageError
+from awsideman.core.files import make_private_dirs
 
 _BACKUP_ID = re.compile(r"^bk-\d{8}T\d{6}Z-[a-z0-9]{6}$")
 STALE_STAGING_SECONDS = 24 * 3600
@@ -50,7 +51,7 @@ class LocalStore:
 
     def _ensure_root(self) -> None:
         try:
-            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            make_private_dirs(self.root)
         except OSError as exc:
             raise StorageError(f"Cannot create the backup store folder {self.root}: {exc.strerror}",
                                remediation=["Choose a writable --store folder."]) from exc

@@ -76,12 +76,13 @@ def run(
     from pathlib import Path
 
     from awsideman.config import default_home
+    from awsideman.core.files import make_private_dirs
     from awsideman.sandbox.server import SandboxServer
 
     render = renderer(ctx, output, quiet, no_color)
     rules = _checked_options(seed, faults)
     folder = Path(home).expanduser() if home else default_home() / "sandbox-home"
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make_private_dirs(folder)
     with SandboxServer(port=0, rules=rules) as server:
         counts = _seed(server, seed, seed_value)
         render.progress(f"Sandbox at {server.endpoint_url} seeded {seed} "

@@ -196,3 +196,15 @@ def test_encrypting_with_a_disabled_key_writes_nothing(sandbox):
     with pytest.raises(EncryptionError):
         service.create(BackupRequest(kms_key=key))
     assert service.list(None)[1] == []
+
+
+def test_missing_parent_folders_of_a_store_are_created_private(seeded, tmp_path):
+    store = tmp_path / "a" / "b" / "backups"
+    service = BackupService(make_context())
+    old = os.umask(0o022)
+    try:
+        service.create(BackupRequest(store=str(store)))
+    finally:
+        os.umask(old)
+    for folder in (tmp_path / "a", tmp_path / "a" / "b", store):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
