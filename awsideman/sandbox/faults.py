@@ -20,7 +20,7 @@ Rule file (YAML or JSON)::
         latency_ms: 20
       - operation: ListPermissionSets
         fail_after: 3            # calls 1..3 succeed, every later call fails with `error`
-        error: AccessDeniedException
+        error: AccessDeniedException   # or one of PERMANENT_ERRORS, e.g. ExpiredTokenException
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ RULE_KEYS = ("operation", *PROBABILITIES, "latency_ms", "fail_after", "error")
 TOP_KEYS = ("seed", "latency_ms", "quotas", "rules")
 QUOTA_KEYS = ("rate", "burst", "scope")
 PERMANENT_ERRORS = ("AccessDeniedException", "ResourceNotFoundException", "ValidationException",
-                    "ConflictException", "ServiceQuotaExceededException")
+                    "ConflictException", "ServiceQuotaExceededException", "ExpiredTokenException")
 _PATTERN = re.compile(r"^(?:\*|(?:(?P<service>[a-z0-9-]+):)?(?P<op>\*|[A-Za-z][A-Za-z0-9]*))$")
 
 # Implementation note: these are the documented shapes of the quotas (DESIGN section 3):
@@ -370,6 +370,7 @@ def _error_message(code: str, service: str, operation: str) -> str:
         "ValidationException": "The request failed validation.",
         "ConflictException": "Operation conflicts with the current state of the resource.",
         "ServiceQuotaExceededException": "The request would exceed a service quota.",
+        "ExpiredTokenException": "The security token included in the request is expired",
     }.get(code, code)
 
 
@@ -378,7 +379,7 @@ def _error_message(code: str, service: str, operation: str) -> str:
 # botocore's parsers produce the same `Error.Code` the product code will meet in production.
 _STATUS = {"throttle": 400, "server_error": 500, "error": 400}
 _QUERY_CODES = {"ThrottlingException": "Throttling", "InternalServerException": "InternalFailure",
-                "AccessDeniedException": "AccessDenied"}
+                "AccessDeniedException": "AccessDenied", "ExpiredTokenException": "ExpiredToken"}
 _S3_CODES = {"ThrottlingException": ("SlowDown", 503), "InternalServerException": ("InternalError", 500),
              "AccessDeniedException": ("AccessDenied", 403)}
 _KMS_CODES = {"InternalServerException": "KMSInternalException"}

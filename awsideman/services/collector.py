@@ -80,6 +80,7 @@ class Collector:
         self.progress = progress or (lambda _msg: None)
         self.result = Collected()
         self._fatal_error: BaseException | None = None
+        self._fatal_info: ErrorInfo | None = None
 
     # -- the plan -------------------------------------------------------------------------------
     def run(self) -> Collected:
@@ -209,11 +210,14 @@ class Collector:
         done = self.checkpoints.get(name)
         if done is not None:
             return done
+        if self._fatal_error is not None:  # queued behind a fatal error: every call would fail alike
+            return self._fatal_info
         try:
             data = fn()
         except Exception as exc:
             info = self.analyzer.analyze(exc)
             if info.category in FATAL_CATEGORIES:
+                self._fatal_info = info
                 self._fatal_error = exc
             return info
         self.checkpoints.put(name, data)

@@ -159,3 +159,31 @@ def test_sigterm_records_the_backup_as_interrupted_and_names_the_resume(served_s
     served.set_faults({})
     resumed = run_cli(env, "-o", "json", "backup", "create", "--resume", killed["operation_id"])
     assert resumed.returncode == 0 and _json(resumed)["reused_steps"] > 0
+
+
+def test_expired_credentials_mid_run_stop_at_once_and_resume_later(served_sandbox):
+    served, env = served_sandbox, served_sandbox.env
+    served.seed("small", seed=26)
+    served.set_faults({"rules": [{"operation": "ListAccountAssignments", "fail_after": 3,
+                                  "error": "ExpiredTokenException"}]})
+    proc = run_cli(env, "backup", "create")
+    assert proc.returncode == 1, proc.stderr
+    assert "expired" in proc.stderr.lower() and "aws sso login" in proc.stderr
+    assert "--resume op-" in proc.stderr and "Traceback" not in proc.stderr
+    calls = served.counters()["sso-admin:ListAccountAssignments"]
+    assert calls <= 3 + 8  # stopped at once: only the calls already in flight on 8 workers
+    failed = _json(run_cli(env, "-o", "json", "report", "list"))[0]
+    assert failed["status"] == "failed"
+    served.set_faults({})
+    resumed = run_cli(env, "-o", "json", "backup", "create", "--resume", failed["operation_id"])
+    assert resumed.returncode == 0, resumed.stderr
+    assert _json(resumed)["reused_steps"] > 0
+
+
+def test_denied_instance_discovery_is_clear_and_starts_no_operation(served_sandbox):
+    served, env = served_sandbox, served_sandbox.env
+    served.seed("tiny", seed=27)
+    served.set_faults({"rules": [{"operation": "ListInstances", "fail_after": 0, "error": "AccessDeniedException"}]})
+    proc = run_cli(env, "backup", "create")
+    assert proc.returncode == 1 and "sso:ListInstances" in proc.stderr and "--resume" not in proc.stderr
+    assert _json(run_cli(env, "-o", "json", "report", "list")) == []
