@@ -31,7 +31,7 @@ GAP_FILLS = (
     "identitystore: DeleteUser/DeleteGroup cascade to memberships; unknown ids -> ResourceNotFound",
     "identitystore: every user attribute kept and returned; one email/address/phone at most",
     "kms: disabled / pending-deletion keys refuse Encrypt, GenerateDataKey and Decrypt; "
-    "a KeyId that did not encrypt the blob -> IncorrectKeyException",
+    "a KeyId that did not encrypt the blob -> IncorrectKeyException; EnableKey/DisableKey take ARNs",
 )
 
 _lock = threading.Lock()

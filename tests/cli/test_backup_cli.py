@@ -141,3 +141,20 @@ def test_debug_logs_requests_and_retries_but_never_credentials(served_sandbox, e
         assert secret not in everything
     quiet = run_cli(secret_env, "backup", "create")
     assert "request sso-admin" not in quiet.stderr
+
+
+def test_s3_store_with_client_side_encryption_end_to_end(served_sandbox, env):
+    served_sandbox.client("s3").create_bucket(Bucket="org-backups")
+    key = served_sandbox.client("kms").create_key()["KeyMetadata"]["Arn"]
+    store = "s3://org-backups/idc"
+    created = run_cli(env, "-o", "json", "backup", "create", "--store", store, "--kms-key", key)
+    assert created.returncode == 0, created.stderr
+    backup_id = _json(created)["backup_id"]
+    shown = _json(run_cli(env, "-o", "json", "backup", "show", backup_id, "--store", store))
+    assert shown["payload"]["encryption"]["type"] == "kms-envelope"
+    assert _json(run_cli(env, "-o", "json", "backup", "verify", backup_id, "--store", store))["valid"]
+    served_sandbox.client("kms").disable_key(KeyId=key)
+    refused = run_cli(env, "backup", "verify", backup_id, "--store", store)
+    assert refused.returncode == 1 and "DisabledException" in refused.stderr and "enable-key" in refused.stderr
+    missing = run_cli(env, "backup", "list", "--store", "s3://no-such-bucket")
+    assert missing.returncode == 1 and "does not exist" in missing.stderr

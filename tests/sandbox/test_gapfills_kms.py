@@ -43,3 +43,12 @@ def test_decrypt_with_another_key_id_is_incorrect_key(sandbox):
     with pytest.raises(ClientError) as caught:
         kms.decrypt(CiphertextBlob=blob, KeyId=other)
     assert _code(caught) == "IncorrectKeyException"
+
+
+def test_enable_and_disable_take_a_key_arn(sandbox):
+    kms = sandbox.client("kms")
+    arn = kms.create_key()["KeyMetadata"]["Arn"]
+    kms.disable_key(KeyId=arn)
+    assert kms.describe_key(KeyId=arn)["KeyMetadata"]["Enabled"] is False
+    kms.enable_key(KeyId=arn)
+    assert kms.describe_key(KeyId=arn)["KeyMetadata"]["Enabled"] is True

@@ -50,3 +50,11 @@ def test_principal_route_denied_falls_back_to_permission_set_route(sandbox):
     assert_matches_seed(snapshot, seeded)
     counters = sandbox.counters()
     assert counters.get("sso-admin:ListAccountAssignments", 0) > 0
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_every_seeded_variant_survives_the_round_trip(sandbox, seed):
+    seeded = sandbox.seed("tiny", seed=100 + seed)
+    service = BackupService(make_context())
+    _, snapshot = service.load(service.create(BackupRequest()).backup_id, None)
+    assert_matches_seed(snapshot, seeded)

@@ -2,7 +2,8 @@
 
 moto 5.2.5 encrypts and decrypts with disabled keys and answers a KeyId mismatch with
 AccessDeniedException; real KMS says DisabledException / KMSInvalidStateException and
-IncorrectKeyException, which is what backup encryption must be tested against.
+IncorrectKeyException, which is what backup encryption must be tested against. moto's
+EnableKey/DisableKey also fail (HTTP 500) on a key ARN, which KMS accepts.
 """
 
 from __future__ import annotations
@@ -49,3 +50,12 @@ def install_models() -> None:
 
     backend_cls.encrypt = encrypt  # generate_data_key encrypts through this too
     backend_cls.decrypt = decrypt
+    for name in ("enable_key", "disable_key"):  # moto takes only bare key ids; KMS takes ARNs too
+        setattr(backend_cls, name, _resolving(getattr(backend_cls, name)))
+
+
+def _resolving(method: Any) -> Any:
+    def wrapper(self: Any, key_id: str) -> Any:
+        return method(self, self.any_id_to_key_id(key_id))
+
+    return wrapper
