@@ -77,3 +77,47 @@ def _kms_error(exc: Exception, key_id: str, action: str) -> EncryptionError:
                             remediation=[hints.get(code, "Check the KMS key and your permissions on it.")])
     error.code = code if code in hints else EncryptionError.code
     return error
+
+
+_CHECKPOINT_CONTEXT = {"awsideman:purpose": "backup-checkpoints"}
+
+
+class CheckpointSealer:
+    """AES-256-GCM for one operation's checkpoints, with a data key that KMS wrapped."""
+
+    def __init__(self, key: bytes) -> None:
+        self._aead = AESGCM(key)
+
+    def seal(self, data: bytes, context: str) -> bytes:
+        nonce = os.urandom(12)
+        return nonce + self._aead.encrypt(nonce, data, context.encode())
+
+    def open(self, data: bytes, context: str) -> bytes:
+        try:
+            return self._aead.decrypt(data[:12], data[12:], context.encode())
+        except InvalidTag as exc:
+            raise EncryptionError("A sealed checkpoint does not decrypt with its operation's key "
+                                  "(altered journal)") from exc
+
+
+def new_checkpoint_sealer(gateway: AwsGateway, key_id: str) -> tuple[dict[str, Any], CheckpointSealer]:
+    """A fresh data key under ``key_id``: the wrapped form for the journal, and the sealer."""
+    try:
+        key = gateway.call("kms", "GenerateDataKey", KeyId=key_id, KeySpec="AES_256",
+                           EncryptionContext=_CHECKPOINT_CONTEXT)
+    except Exception as exc:
+        raise _kms_error(exc, key_id, "create a data key with") from exc
+    sealing = {"kms_key_id": key.get("KeyId", key_id),
+               "encrypted_data_key": base64.b64encode(key["CiphertextBlob"]).decode()}
+    return sealing, CheckpointSealer(key["Plaintext"])
+
+
+def open_checkpoint_sealer(gateway: AwsGateway, sealing: dict[str, Any]) -> CheckpointSealer:
+    """The sealer of an unfinished operation, from the wrapped key the journal kept."""
+    key_id = str(sealing.get("kms_key_id"))
+    try:
+        key = gateway.call("kms", "Decrypt", CiphertextBlob=base64.b64decode(sealing["encrypted_data_key"]),
+                           KeyId=key_id, EncryptionContext=_CHECKPOINT_CONTEXT)
+    except Exception as exc:
+        raise _kms_error(exc, key_id, "decrypt the checkpoint key with") from exc
+    return CheckpointSealer(key["Plaintext"])

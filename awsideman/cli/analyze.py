@@ -87,7 +87,7 @@ def _read_file(path: Path) -> str:
 def _journal_errors(ctx: typer.Context, operation_id: str) -> list[dict[str, Any]]:
     # Imported here so the rest of the command works even if the journal cannot be loaded.
     from awsideman.core.ids import validate_operation_id
-    from awsideman.core.journal import Journal
+    from awsideman.journal import Journal
 
     validate_operation_id(operation_id)
     settings = ctx.find_root().obj.settings()

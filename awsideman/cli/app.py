@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import sys
-import threading
 import traceback
 from typing import Annotated, Optional
 
@@ -12,8 +11,9 @@ import typer
 
 from awsideman import __version__
 from awsideman.cli.state import AppState
+from awsideman.core.cancel import install_handlers, process_stop
 from awsideman.core.errors import ErrorAnalyzer, error_exit_code
-from awsideman.core.exceptions import Terminated, UsageError
+from awsideman.core.exceptions import UsageError
 from awsideman.render import Renderer
 
 app = typer.Typer(
@@ -79,7 +79,7 @@ def _fallback_renderer(argv: list[str]) -> Renderer:
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry: run the app and turn every failure into a message and exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
-    _stop_on_sigterm()
+    install_handlers(process_stop())
     try:
         # Without standalone mode click returns (not raises) the code of a typer.Exit.
         code = app(args=args, prog_name="awsideman", standalone_mode=False)
@@ -96,16 +96,6 @@ def main(argv: list[str] | None = None) -> None:
             _fallback_renderer(args).help(exc.format_message())  # type: ignore[attr-defined]
             sys.exit(2)
         _report_failure(args, _as_usage_error(exc))
-
-
-def _stop_on_sigterm() -> None:
-    """SIGTERM unwinds like Ctrl-C, so the journal records the operation as interrupted."""
-
-    def stop(signum: int, _frame: object) -> None:
-        raise Terminated(signum)
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, stop)
 
 
 def _mro_names(exc: Exception) -> set[str]:

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from awsideman.cli.options import NoColorOpt, OutputOpt, QuietOpt, renderer
+from awsideman.core.cancel import process_stop
 from awsideman.core.exceptions import UsageError
 from awsideman.render import Renderer
 from awsideman.services.backup import BackupRequest, BackupService, parse_resources
@@ -22,7 +23,7 @@ EXIT_PARTIAL = 3
 
 
 def _service(ctx: typer.Context, render: Renderer) -> BackupService:
-    context = Context(ctx.find_root().obj.settings(), progress=render.progress)
+    context = Context(ctx.find_root().obj.settings(), progress=render.progress, stop=process_stop())
     ctx.call_on_close(context.close)
     return BackupService(context)
 
@@ -66,7 +67,7 @@ def _created_text(render: Renderer, result: Any) -> None:
                          **{k.replace("_", " "): v for k, v in result.counts.items()},
                          "api calls": result.api_calls, "retries": result.retries,
                          "steps reused": result.reused_steps, "seconds": result.duration_seconds})
-    for note in result.notes:
+    for note in [*result.notes, *result.warnings]:
         render.warn(note)
     if result.missing:
         render.line("Missing from this backup:", style="bold yellow")

@@ -8,7 +8,7 @@ import typer
 
 from awsideman.cli.options import NoColorOpt, OutputOpt, QuietOpt, renderer
 from awsideman.core.exceptions import UsageError
-from awsideman.core.journal import Journal
+from awsideman.journal import Journal
 
 app = typer.Typer(help="What operations ran and how they ended.", no_args_is_help=True)
 

@@ -462,3 +462,14 @@ def _first(mapping: Any, *keys: str) -> Any:
         if mapping.get(key) not in (None, ""):
             return mapping[key]
     return None
+
+
+def is_expected(exc: BaseException) -> bool:
+    """An error of the world (AWS, network, storage, our own checks), not a bug in awsideman.
+
+    Code that turns failures into data (a missing step of a partial backup) handles only these;
+    anything else (KeyError, TypeError, ...) is a bug and must surface as an internal error.
+    """
+    from botocore.exceptions import BotoCoreError
+
+    return isinstance(exc, (ClientError, BotoCoreError, AwsidemanError, OSError))

@@ -92,6 +92,25 @@ class JournalError(AwsidemanError):
     code = "JournalError"
 
 
+class OperationBusyError(JournalError):
+    """The operation is being run by another live process."""
+
+    code = "OperationBusy"
+
+
+class LockHeldError(AwsidemanError):
+    """Another restore or rollback holds the instance's lock."""
+
+    exit_code = 6
+    code = "LockHeld"
+
+
+class InternalError(AwsidemanError):
+    """A bug in awsideman (not an AWS, storage or input problem)."""
+
+    code = "InternalError"
+
+
 class IncompleteBackupError(AwsidemanError):
     """A backup step failed after retries and partial backups were not allowed."""
 

@@ -35,6 +35,7 @@ from awsideman.core.errors import ErrorAnalyzer, ErrorInfo
 from awsideman.core.sanitize import sanitize
 
 if TYPE_CHECKING:
+    from awsideman.core.cancel import StopSignal
     from awsideman.core.ratelimit import RateLimiter
 
 T = TypeVar("T")
@@ -131,6 +132,8 @@ class RetryPolicy:
     ``sleep``, ``clock`` and ``rng`` are injectable so tests never really wait. ``on_retry`` is
     called as ``on_retry(context, delay)`` before each wait. An optional shared ``limiter``
     (``RateLimiter``) is acquired before every attempt and told about throttles and successes.
+    An optional ``stop`` (``StopSignal``) is checked before every attempt and is the backoff
+    sleep, so a stop request ends retries at once instead of after the next wait.
     """
 
     def __init__(
@@ -143,12 +146,14 @@ class RetryPolicy:
         rng: random.Random | None = None,
         on_retry: Callable[[AttemptContext, float], None] | None = None,
         limiter: RateLimiter | None = None,
+        stop: StopSignal | None = None,
     ) -> None:
         self.config = config or RetryConfig()
         self.analyzer = analyzer or ErrorAnalyzer()
         self.stats = RetryStats()
         self.limiter = limiter
-        self._sleep = sleep
+        self.stop = stop
+        self._sleep = stop.sleep if stop is not None and sleep is time.sleep else sleep
         self._clock = clock
         self._rng = rng or random.Random()
         self._rng_lock = threading.Lock()  # random.Random is not safe to share across threads
@@ -225,9 +230,13 @@ class RetryPolicy:
         )
 
         def attempt() -> T:
+            if self.stop is not None:
+                self.stop.check()
             self.stats.add(key, attempts=1)
             if self.limiter is not None:
                 self.limiter.acquire(service, operation)
+                if self.stop is not None:  # the limiter's wait may have outlasted a stop request
+                    self.stop.check()
             try:
                 result = fn()
             except Exception as exc:

@@ -24,15 +24,16 @@ from awsideman.core.exceptions import (
     AwsidemanError,
     CorruptBackupError,
     IncompleteBackupError,
-    OperationInterrupted,
     UsageError,
 )
 from awsideman.core.ids import new_backup_id, validate_backup_id, validate_operation_id
-from awsideman.core.journal import Operation, utc_timestamp
 from awsideman.core.model import RESOURCE_KINDS, Snapshot, canonical_json
+from awsideman.journal import Operation, utc_timestamp
+from awsideman.services import crashpoints
 from awsideman.services.checkpoints import JournalCheckpoints
-from awsideman.services.collector import CollectionAborted, Collector, missing_report
+from awsideman.services.collector import Collected, Collector, missing_report
 from awsideman.services.context import Context
+from awsideman.services.lifecycle import OperationRun, OperationSpec, run_operation
 from awsideman.services.snapshot_builder import build_snapshot
 
 
@@ -63,6 +64,7 @@ class BackupResult:
     reused_steps: int = 0
     duration_seconds: float = 0.0
     message: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -89,46 +91,43 @@ class BackupService:
 
     # -- create ------------------------------------------------------------------------------
     def create(self, request: BackupRequest) -> BackupResult:
-        journal = self.context.journal
+        """Collect, write and record one backup (or continue one with ``request.resume``)."""
+        ctx = self.context
         # Credentials, region and instance are checked before an operation exists: a run that
         # cannot start leaves nothing to resume.
-        instance = self.context.instance
-        if request.resume:
-            operation = self._resumable(request, instance.instance_arn)
-        else:
-            store = self.context.store(request.store)
+        instance = ctx.instance
+        previous = self._resumable(request, instance.instance_arn) if request.resume else None
+        if previous is None:
+            store = ctx.store(request.store)
             store.preflight()  # before minutes of API calls, not after
-            operation = journal.start_operation("backup", {
-                "resources": request.resources, "description": request.description,
-                "store": store.url, "kms_key": request.kms_key or self.context.settings.kms_key,
-                "allow_partial": request.allow_partial}, instance_arn=instance.instance_arn)
             request.store = store.url
+        kms_key = request.kms_key or ctx.settings.kms_key
+        sealing, sealer = self._sealer(previous, kms_key)
+        spec = OperationSpec("backup", params={
+            "resources": request.resources, "description": request.description, "store": request.store,
+            "kms_key": kms_key, "allow_partial": request.allow_partial}, instance_arn=instance.instance_arn,
+            resume=request.resume, sealing=sealing, next_command=lambda op: f"awsideman backup create --resume {op}")
         started = time.monotonic()
+        with run_operation(ctx.journal, spec, stop=ctx.stop, analyzer=self.analyzer) as run:
+            result = self._already_written(run.operation, request) or self._collect_and_write(run, request, sealer)
+            result.duration_seconds = round(time.monotonic() - started, 3)
+            run.finish(result.status, backup_id=result.backup_id, summary=_summary(result))
+        result.warnings += run.warnings
         try:
-            result = self._collect_and_write(operation.id, request)
-        except BaseException as exc:
-            status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-            original = exc.original if isinstance(exc, CollectionAborted) else exc
-            if not isinstance(exc, KeyboardInterrupt):
-                journal.record_error(operation.id, self.analyzer.analyze(original))
-            journal.finish_operation(operation.id, status, summary={"error": str(original)[:500]})
-            resume = f"awsideman backup create --resume {operation.id}"
-            if isinstance(exc, KeyboardInterrupt):
-                # Our own error, not KeyboardInterrupt: the CLI framework would swallow that one.
-                stopped = OperationInterrupted(f"Backup {operation.id} interrupted ({exc or 'Ctrl-C'}); "
-                                               "its finished steps are kept", signum=getattr(exc, "signum", 2),
-                                               remediation=[f"Resume: {resume}"])
-                _tag_with_operation(stopped, operation.id)
-                raise stopped from exc
-            _tag_with_operation(original, operation.id)
-            if isinstance(exc, CollectionAborted):
-                raise original from exc
-            raise
-        result.duration_seconds = round(time.monotonic() - started, 3)
-        journal.finish_operation(operation.id, result.status, backup_id=result.backup_id,
-                                 summary=_summary(result))
-        journal.cleanup(self.context.settings.retention_days)
+            ctx.journal.cleanup(ctx.settings.retention_days)
+        except AwsidemanError as exc:
+            result.warnings.append(f"Old operations could not be cleaned up: {exc.message}")
         return result
+
+    def _sealer(self, previous: Operation | None, kms_key: str | None) -> tuple[dict[str, Any] | None, Any]:
+        """An encrypted backup's checkpoints are sealed with a data key of the backup's KMS key."""
+        if previous is not None:
+            if not previous.sealing:
+                return None, None
+            return None, crypto.open_checkpoint_sealer(self.context.gateway, previous.sealing)
+        if not kms_key:
+            return None, None
+        return crypto.new_checkpoint_sealer(self.context.gateway, kms_key)
 
     def _resumable(self, request: BackupRequest, instance_arn: str) -> Operation:
         journal = self.context.journal
@@ -149,18 +148,36 @@ class BackupService:
         request.store = params.get("store")
         request.kms_key = request.kms_key or params.get("kms_key")
         request.allow_partial = request.allow_partial or bool(params.get("allow_partial"))
-        return journal.resume_operation(op_id)
+        return operation
 
-    def _collect_and_write(self, operation_id: str, request: BackupRequest) -> BackupResult:
+    def _already_written(self, operation: Operation, request: BackupRequest) -> BackupResult | None:
+        """A resumed operation whose backup reached the store before the process died: say so."""
+        if not operation.backup_id:
+            return None
+        store = self.context.store(request.store)
+        try:
+            manifest = self.manifest(store, operation.backup_id)
+        except AwsidemanError:
+            return None  # not (completely) written: the resume writes it under the same id
+        if manifest.get("operation_id") != operation.id:
+            return None
+        return BackupResult(operation_id=operation.id, status="partial" if manifest["partial"] else "succeeded",
+                            backup_id=operation.backup_id, store=store.url, counts=manifest["counts"],
+                            missing=manifest.get("missing") or [],
+                            notes=[f"Backup {operation.backup_id} was already written by this operation before it "
+                                   "stopped; nothing was read or written again."])
+
+    def _collect_and_write(self, run: OperationRun, request: BackupRequest, sealer: Any) -> BackupResult:
         ctx = self.context
-        instance = ctx.instance
-        checkpoints = JournalCheckpoints(ctx.journal, operation_id)
-        reader = IdentityCenterReader(ctx.gateway, instance)
+        operation_id = run.id
+        checkpoints = JournalCheckpoints(ctx.journal, operation_id, sealer)
+        reader = IdentityCenterReader(ctx.gateway, ctx.instance)
         collected = Collector(reader, checkpoints, resources=request.resources,
                               concurrency=ctx.settings.concurrency,
                               strategy=ctx.settings.assignment_strategy, analyzer=self.analyzer,
-                              progress=ctx.progress).run()
+                              progress=ctx.progress, stop=ctx.stop, refresh=bool(request.resume)).run()
         snapshot, notes = build_snapshot(collected.steps, set(request.resources))
+        notes += _resume_notes(collected, run.operation)
         missing = missing_report(collected.missing)
         recorded: set[tuple[str, str]] = set()
         for item in collected.missing:  # one journal row per kind of failure, not per step
@@ -169,7 +186,8 @@ class BackupService:
                 ctx.journal.record_error(operation_id, item.error, step=item.step)
         result = BackupResult(operation_id=operation_id, status="partial" if missing else "succeeded",
                               counts=snapshot.counts(), missing=missing, notes=notes,
-                              errors=[_error_of(group) for group in missing], reused_steps=checkpoints.reused)
+                              errors=[_error_of(group) for group in missing],
+                              reused_steps=sum(collected.reused.values()))
         if missing and not request.allow_partial:
             raise IncompleteBackupError(
                 f"{len(missing)} step(s) failed after retries ({_missing_summary(missing)}); "
@@ -177,10 +195,15 @@ class BackupService:
                 remediation=[*missing[0]["remediation"],
                              f"Resume when fixed: awsideman backup create --resume {operation_id}",
                              "Or keep what could be read: add --allow-partial"])
-        backup_id = new_backup_id()
+        # The id is journaled before the store write: a process killed in between is resumed
+        # into the same backup id, never a second copy.
+        backup_id = run.operation.backup_id or new_backup_id()
+        ctx.journal.record_backup_id(operation_id, backup_id)
+        crashpoints.reached("backup:before-store-write")
         store = ctx.store(request.store)
         self._write(store, backup_id, snapshot, request, missing, operation_id,
                     strategy=collected.strategy)
+        crashpoints.reached("backup:after-store-write")
         result.backup_id = backup_id
         result.store = store.url
         result.api_calls = ctx.gateway.call_count()
@@ -258,13 +281,6 @@ class BackupService:
         return store.url
 
 
-def _tag_with_operation(error: BaseException, operation_id: str) -> None:
-    """Let the CLI name the operation and the resume command in its error report."""
-    error.operation_id = operation_id  # type: ignore[attr-defined]
-    if not isinstance(error, (IncompleteBackupError, OperationInterrupted)):  # these name it already
-        error.next_command = f"awsideman backup create --resume {operation_id}"  # type: ignore[attr-defined]
-
-
 def _error_of(group: dict[str, Any]) -> dict[str, Any]:
     """The JSON contract's error entry for one group of missing steps."""
     return {"category": group["category"], "code": group["code"], "message": group["reason"],
@@ -279,3 +295,13 @@ def _missing_summary(missing: list[dict[str, Any]]) -> str:
 def _summary(result: BackupResult) -> dict[str, Any]:
     return {"counts": result.counts, "missing": len(result.missing), "api_calls": result.api_calls,
             "retries": result.retries, "store": result.store, "reused_steps": result.reused_steps}
+
+
+def _resume_notes(collected: Collected, operation: Operation) -> list[str]:
+    """Say exactly which parts of a resumed backup were read before the resume (and may be older)."""
+    if not collected.reused:
+        return []
+    parts = ", ".join(f"{count} {kind.replace('_', ' ')}" for kind, count in sorted(collected.reused.items()))
+    return [f"Resumed: users, groups, memberships and the permission set list were read again; these steps "
+            f"come from checkpoints taken since {operation.started_at}: {parts}. Changes made to them since "
+            "then are not in this backup."]

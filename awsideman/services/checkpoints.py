@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Protocol
 
-from awsideman.core.journal import Journal
+from awsideman.journal import Journal, Sealer
 
 
 class Checkpoints(Protocol):
@@ -17,14 +17,14 @@ class Checkpoints(Protocol):
 class JournalCheckpoints:
     """Checkpoints committed to the operation journal as each step finishes.
 
-    Each saved checkpoint also refreshes the operation's heartbeat (the journal does that), so a
-    live backup is never mistaken for an interrupted one.
+    With a ``sealer`` (an encrypted backup) the data is encrypted before it reaches the journal.
     """
 
-    def __init__(self, journal: Journal, operation_id: str) -> None:
+    def __init__(self, journal: Journal, operation_id: str, sealer: Sealer | None = None) -> None:
         self._journal = journal
         self._operation_id = operation_id
-        self._done = journal.checkpoints(operation_id)
+        self._sealer = sealer
+        self._done = journal.checkpoints(operation_id, sealer)
         self._lock = threading.Lock()
         self.reused = len(self._done)
 
@@ -33,6 +33,6 @@ class JournalCheckpoints:
             return self._done.get(step)
 
     def put(self, step: str, data: Any) -> None:
-        self._journal.save_checkpoint(self._operation_id, step, data)
+        self._journal.save_checkpoint(self._operation_id, step, data, self._sealer)
         with self._lock:
             self._done[step] = data

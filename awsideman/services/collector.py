@@ -15,11 +15,18 @@ from functools import partial
 from typing import Any
 
 from awsideman.adapters.identity_center import IdentityCenterReader
-from awsideman.core.errors import ErrorAnalyzer, ErrorInfo
+from awsideman.core.cancel import StopSignal
+from awsideman.core.errors import ErrorAnalyzer, ErrorInfo, is_expected
+from awsideman.core.exceptions import InternalError
 from awsideman.services.checkpoints import Checkpoints
 
 # Errors after which every further call would fail the same way: stop at once, keep checkpoints.
 FATAL_CATEGORIES = frozenset({"authentication", "configuration"})
+# Cheap listings re-read by a resumed run, so it never builds on a stale list of principals
+# or permission sets; memberships are re-read too (one call per group) because a membership
+# added meanwhile shows in no listing.
+REFRESHED_STEPS = ("users", "groups", "permission_sets")
+REFRESHED_PREFIXES = ("memberships:",)
 
 
 @dataclass(frozen=True)
@@ -47,14 +54,6 @@ def missing_report(missing: list[Missing]) -> list[dict[str, Any]]:
 Step = tuple[str, str, Callable[[], Any]]
 
 
-class CollectionAborted(Exception):
-    """A fatal error (e.g. expired credentials) stopped the collection; checkpoints are kept."""
-
-    def __init__(self, original: BaseException) -> None:
-        super().__init__(str(original))
-        self.original = original
-
-
 @dataclass
 class Collected:
     """Raw step results by step name, and what could not be read."""
@@ -62,6 +61,7 @@ class Collected:
     steps: dict[str, Any] = field(default_factory=dict)
     missing: list[Missing] = field(default_factory=list)
     strategy: str | None = None
+    reused: dict[str, int] = field(default_factory=dict)  # checkpointed steps used, by step kind
 
 
 class Collector:
@@ -70,7 +70,8 @@ class Collector:
     def __init__(self, reader: IdentityCenterReader, checkpoints: Checkpoints, *,
                  resources: Iterable[str], concurrency: int = 8, strategy: str = "auto",
                  analyzer: ErrorAnalyzer | None = None,
-                 progress: Callable[[str], None] | None = None) -> None:
+                 progress: Callable[[str], None] | None = None, stop: StopSignal | None = None,
+                 refresh: bool = False) -> None:
         self.reader = reader
         self.checkpoints = checkpoints
         self.resources = set(resources)
@@ -78,6 +79,8 @@ class Collector:
         self.strategy = strategy
         self.analyzer = analyzer or ErrorAnalyzer()
         self.progress = progress or (lambda _msg: None)
+        self.stop = stop or StopSignal()
+        self.refresh = refresh
         self.result = Collected()
         self._fatal_error: BaseException | None = None
         self._fatal_info: ErrorInfo | None = None
@@ -103,8 +106,9 @@ class Collector:
                 self._collect_assignments()
                 self.progress("Read account assignments")
         except BaseException:
-            # Interrupted or aborted: drop queued steps instead of running them all first.
-            pool.shutdown(wait=False, cancel_futures=True)
+            # Interrupted or aborted: drop queued steps, and join the ones in flight (they stop
+            # at their next check) before anyone records the operation's end.
+            pool.shutdown(wait=True, cancel_futures=True)
             raise
         pool.shutdown(wait=True)
         return self.result
@@ -189,6 +193,9 @@ class Collector:
     def _forget_missing(self, prefix: str) -> None:
         self.result.missing = [m for m in self.result.missing if not m.step.startswith(prefix)]
 
+    def _refreshed(self, name: str) -> bool:
+        return self.refresh and (name in REFRESHED_STEPS or name.startswith(REFRESHED_PREFIXES))
+
     # -- running steps ---------------------------------------------------------------------------
     def _run(self, steps: list[Step], record_missing: bool = True) -> bool:
         """Run steps concurrently; return True when any failed."""
@@ -203,18 +210,26 @@ class Collector:
             else:
                 self.result.steps[name] = outcome
         if self._fatal_error is not None:
-            raise CollectionAborted(self._fatal_error)
+            raise self._fatal_error
         return failed
 
     def _step(self, name: str, fn: Callable[[], Any]) -> Any:
-        done = self.checkpoints.get(name)
+        done = None if self._refreshed(name) else self.checkpoints.get(name)
         if done is not None:
+            kind = name.split(":", 1)[0]
+            self.result.reused[kind] = self.result.reused.get(kind, 0) + 1
             return done
         if self._fatal_error is not None:  # queued behind a fatal error: every call would fail alike
             return self._fatal_info
+        self.stop.check()
         try:
             data = fn()
         except Exception as exc:
+            if not is_expected(exc):
+                raise InternalError(f"Internal error (a bug in awsideman) while reading {name}: "
+                                    f"{type(exc).__name__}: {exc}",
+                                    remediation=["Run again with --debug for the stack trace, and report it.",
+                                                 "The checkpoints are kept: a resume repeats only this step."]) from exc
             info = self.analyzer.analyze(exc)
             if info.category in FATAL_CATEGORIES:
                 self._fatal_info = info

@@ -9,22 +9,27 @@ from awsideman.adapters.aws import AwsGateway
 from awsideman.adapters.identity_center import Instance, discover_instance
 from awsideman.adapters.storage import BackupStore, open_store
 from awsideman.config import Settings
-from awsideman.core.journal import Journal
+from awsideman.core.cancel import StopSignal
 from awsideman.core.ratelimit import RateLimiter
 from awsideman.core.retry import RetryPolicy
+from awsideman.journal import Journal
 
 
 class Context:
     """Lazily created collaborators for one command run (nothing touches AWS until asked)."""
 
-    def __init__(self, settings: Settings, progress: Callable[[str], None] | None = None) -> None:
+    def __init__(self, settings: Settings, progress: Callable[[str], None] | None = None,
+                 stop: StopSignal | None = None) -> None:
         self.settings = settings
         self.progress = progress or (lambda _msg: None)
+        # One stop signal for everything this run does: API attempts, retry and limiter waits.
+        self.stop = stop or StopSignal()
 
     @cached_property
     def gateway(self) -> AwsGateway:
         s = self.settings
-        policy = RetryPolicy(s.retry, limiter=RateLimiter(s.rate_limit))
+        limiter = RateLimiter(s.rate_limit, sleep=self.stop.sleep)
+        policy = RetryPolicy(s.retry, limiter=limiter, stop=self.stop)
         return AwsGateway(profile=s.profile, region=s.region, retry=policy, max_pool=s.concurrency + 4)
 
     @cached_property

@@ -19,7 +19,7 @@ def build_snapshot(steps: dict[str, Any], resources: set[str]) -> tuple[Snapshot
     groups = [_group(g) for g in steps.get("groups") or []]
     sets = [_permission_set(v) for k, v in steps.items() if k.startswith("permission_set:")]
     notes: list[str] = []
-    memberships = _memberships(steps, users, groups) if {"users", "groups"} <= resources else []
+    memberships = _memberships(steps, users, groups, notes) if {"users", "groups"} <= resources else []
     assignments = _assignments(steps, users, groups, sets, notes) if "assignments" in resources else []
     snapshot = Snapshot(
         users=users if "users" in resources else [],
@@ -59,14 +59,22 @@ def _permission_set(raw: dict[str, Any]) -> PermissionSet:
     )
 
 
-def _memberships(steps: dict[str, Any], users: list[User], groups: list[Group]) -> list[Membership]:
+def _memberships(steps: dict[str, Any], users: list[User], groups: list[Group],
+                 notes: list[str]) -> list[Membership]:
     user_names = {u.user_id: u.user_name for u in users}
     result = []
+    unnamed: list[str] = []
     for group in groups:
         for raw in steps.get(f"memberships:{group.group_id}") or []:
             user_id = raw.get("MemberId", {}).get("UserId")
             if user_id in user_names:
                 result.append(Membership(group.display_name, user_names[user_id], group.group_id, user_id))
+            else:
+                unnamed.append(f"{group.display_name}/{user_id}")
+    if unnamed:
+        # A member whose user is not in the user listing (created or deleted while reading).
+        notes.append(f"{len(unnamed)} membership(s) name a user that is not in the user listing and are not "
+                     f"in the backup: {', '.join(unnamed[:10])}{' ...' if len(unnamed) > 10 else ''}")
     return result
 
 

@@ -134,7 +134,7 @@ def test_operation_errors_from_the_journal(home):
     from botocore.exceptions import ClientError
 
     from awsideman.core.errors import ErrorAnalyzer
-    from awsideman.core.journal import Journal
+    from awsideman.journal import Journal
 
     denied = ClientError({"Error": {"Code": "AccessDeniedException", "Message": "denied"}}, "ListAccountAssignments")
     with Journal.open(home / "state.db") as journal:

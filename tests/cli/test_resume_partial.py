@@ -140,27 +140,6 @@ def test_resume_of_unknown_or_malformed_operation_exits_2(served_sandbox, bad):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
 
 
-def test_sigterm_records_the_backup_as_interrupted_and_names_the_resume(served_sandbox):
-    served, env = served_sandbox, served_sandbox.env
-    served.seed("small", seed=25)
-    served.set_faults({"latency_ms": 15})
-    proc = subprocess.Popen([*awsideman_command(), "backup", "create"], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while served.counters().get("sso-admin:DescribePermissionSet", 0) < 2:
-        assert proc.poll() is None and time.monotonic() < deadline
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGTERM)
-    _, stderr = proc.communicate(timeout=30)
-    assert proc.returncode == 128 + signal.SIGTERM, stderr
-    assert "--resume op-" in stderr and "Traceback" not in stderr
-    killed = _json(run_cli(env, "-o", "json", "report", "list"))[0]
-    assert killed["status"] == "interrupted" and killed["finished_at"]
-    served.set_faults({})
-    resumed = run_cli(env, "-o", "json", "backup", "create", "--resume", killed["operation_id"])
-    assert resumed.returncode == 0 and _json(resumed)["reused_steps"] > 0
-
-
 def test_expired_credentials_mid_run_stop_at_once_and_resume_later(served_sandbox):
     served, env = served_sandbox, served_sandbox.env
     served.seed("small", seed=26)

@@ -1,4 +1,4 @@
-"""Tests for awsideman.core.journal against real SQLite files (no mocks)."""
+"""Tests for awsideman.journal against real SQLite files (no mocks)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from awsideman.core.exceptions import InvalidIdError, JournalError, OperationNotFoundError
-from awsideman.core.journal import SCHEMA_VERSION, Journal, parse_timestamp, utc_timestamp
+from awsideman.journal import SCHEMA_VERSION, Journal, parse_timestamp, utc_timestamp
 
 T0 = datetime(2024, 3, 1, 9, 0, 0, tzinfo=UTC)
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
@@ -68,7 +68,7 @@ def raw(path: Path):
 
 def run_child(db_path: Path, body: str, **popen) -> subprocess.Popen:
     """Run Python code in a separate process with ``journal`` opened on ``db_path``."""
-    code = f"from awsideman.core.journal import Journal\njournal = Journal.open({str(db_path)!r})\n" + (
+    code = f"from awsideman.journal import Journal\njournal = Journal.open({str(db_path)!r})\n" + (
         textwrap.dedent(body)
     )
     return subprocess.Popen([sys.executable, "-c", code], text=True, stdout=subprocess.PIPE, **popen)
@@ -137,10 +137,7 @@ def test_unknown_operation(journal: Journal):
     for call in (
         lambda: journal.get_operation(missing),
         lambda: journal.finish_operation(missing, "failed"),
-        lambda: journal.resume_operation(missing),
-        lambda: journal.heartbeat(missing),
-        lambda: journal.save_checkpoint(missing, "users", []),
-        lambda: journal.checkpoints(missing),
+        lambda: journal.claim_operation(missing, claimable=["failed"]),
     ):
         with pytest.raises(OperationNotFoundError, match=missing):
             call()
@@ -461,7 +458,7 @@ def test_operation_with_an_exited_pid_is_interrupted(journal: Journal, db_path: 
     exited.wait()
     op = journal.start_operation("backup", {})
     with raw(db_path) as conn:
-        conn.execute("UPDATE operations SET pid = ? WHERE id = ?", (exited.pid, op.id))
+        conn.execute("UPDATE operations SET pid = ?, owner = 'other' WHERE id = ?", (exited.pid, op.id))
     assert journal.get_operation(op.id).status == "interrupted"
 
 
@@ -480,12 +477,12 @@ def test_operation_of_a_live_process_stays_running_and_cannot_be_resumed(db_path
         with Journal.open(db_path) as journal:
             assert journal.get_operation(op_id).status == "running"
             with pytest.raises(JournalError, match="still running"):
-                journal.resume_operation(op_id)
+                journal.claim_operation(op_id, claimable=["interrupted"])
     finally:
         child.communicate("\n", timeout=60)
     with Journal.open(db_path) as journal:
         assert journal.get_operation(op_id).status == "interrupted"
-        resumed = journal.resume_operation(op_id)
+        resumed = journal.claim_operation(op_id, claimable=["interrupted"])
     assert resumed.status == "running"
     assert resumed.pid == os.getpid()
     assert resumed.finished_at is None
@@ -506,31 +503,12 @@ def test_own_pid_from_an_earlier_process_is_interrupted(journal: Journal, db_pat
     assert journal.get_operation(mine.id).status == "running"
 
 
-def test_other_host_goes_by_heartbeat(db_path: Path, clock: Clock):
-    with Journal.open(db_path, clock=clock, stale_after=600) as journal:
-        op = journal.start_operation("backup", {})
-        with raw(db_path) as conn:
-            conn.execute("UPDATE operations SET host = 'another-host', pid = 1 WHERE id = ?", (op.id,))
-        clock.advance(seconds=500)
-        assert journal.get_operation(op.id).status == "running"
-        journal.heartbeat(op.id)
-        clock.advance(seconds=500)
-        assert journal.get_operation(op.id).status == "running"
-        clock.advance(seconds=101)
-        op = journal.get_operation(op.id)
-        assert op.status == "interrupted"
-        assert op.finished_at == "2024-03-01T09:08:20Z"
-
-
-def test_heartbeat_of_the_live_owner_takes_the_operation_back(journal: Journal, db_path: Path):
+def test_reused_pid_with_another_start_time_is_interrupted(journal: Journal, db_path: Path):
+    # A live process that merely got the dead owner's pid (start time differs) is not the owner.
     op = journal.start_operation("backup", {})
     with raw(db_path) as conn:
-        conn.execute(
-            "UPDATE operations SET status = 'interrupted', finished_at = updated_at WHERE id = ?", (op.id,)
-        )
-    journal.heartbeat(op.id)
-    again = journal.get_operation(op.id)
-    assert (again.status, again.finished_at) == ("running", None)
+        conn.execute("UPDATE operations SET owner = 'earlier', pid = 1, pid_started = '0' WHERE id = ?", (op.id,))
+    assert journal.get_operation(op.id).status == "interrupted"
 
 
 def test_resume_of_a_failed_operation(journal: Journal, clock: Clock):
@@ -538,7 +516,7 @@ def test_resume_of_a_failed_operation(journal: Journal, clock: Clock):
     journal.save_checkpoint(op.id, "users", [1])
     journal.finish_operation(op.id, "failed")
     clock.advance(minutes=1)
-    resumed = journal.resume_operation(op.id)
+    resumed = journal.claim_operation(op.id, claimable=["failed"])
     assert (resumed.status, resumed.finished_at, resumed.updated_at) == (
         "running",
         None,
@@ -599,7 +577,7 @@ def test_cleanup_removes_old_interrupted_backups(db_path: Path, clock: Clock):
     with Journal.open(db_path, clock=clock) as journal:
         op = journal.start_operation("backup", {})
         with raw(db_path) as conn:
-            conn.execute("UPDATE operations SET pid = ? WHERE id = ?", (exited.pid, op.id))
+            conn.execute("UPDATE operations SET pid = ?, owner = 'other' WHERE id = ?", (exited.pid, op.id))
         clock.advance(days=10)
         assert journal.cleanup(7) == 1
         assert journal.list_operations() == []

@@ -1,0 +1,94 @@
+"""One writer per instance: the lock a restore or rollback holds while it changes live state.
+
+Backups never take it. A lock whose holder process is dead is stale and is taken over, and
+the taker is told so (the caller reports it), because a dead holder may have left changes
+half-made that its journal can roll back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from awsideman.core.exceptions import LockHeldError
+from awsideman.journal.db import Database
+from awsideman.journal.liveness import owner_alive, this_process
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """Who holds an instance's lock."""
+
+    instance_arn: str
+    operation_id: str
+    pid: int | None
+    acquired_at: str
+    alive: bool
+
+
+class LocksMixin(Database):
+    """The ``locks`` table."""
+
+    def lock_holder(self, instance_arn: str) -> LockHolder | None:
+        with self._read() as conn:
+            row = conn.execute("SELECT * FROM locks WHERE instance_arn = ?", (instance_arn,)).fetchone()
+        if row is None:
+            return None
+        return LockHolder(row["instance_arn"], row["operation_id"], row["pid"], row["acquired_at"],
+                          owner_alive(row["owner"], row["pid"], row["pid_started"]))
+
+    def acquire_lock(self, instance_arn: str, operation_id: str) -> LockHolder | None:
+        """Take the instance's lock for ``operation_id``; return the stale holder taken over, if any.
+
+        Raises ``LockHeldError`` (exit 6) naming the holder when a live process holds it.
+        Re-acquiring a lock this process already holds for the same operation is allowed.
+        """
+        owner, pid, started = this_process()
+        with self._write() as conn:
+            row = conn.execute("SELECT * FROM locks WHERE instance_arn = ?", (instance_arn,)).fetchone()
+            stale = None
+            if row is not None:
+                holder = LockHolder(row["instance_arn"], row["operation_id"], row["pid"], row["acquired_at"],
+                                    owner_alive(row["owner"], row["pid"], row["pid_started"]))
+                mine = row["owner"] == owner and row["operation_id"] == operation_id
+                if holder.alive and not mine:
+                    raise _held(holder)
+                stale = None if mine else holder
+            conn.execute(
+                "INSERT INTO locks (instance_arn, operation_id, owner, pid, pid_started, acquired_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (instance_arn) DO UPDATE SET"
+                " operation_id = excluded.operation_id, owner = excluded.owner, pid = excluded.pid,"
+                " pid_started = excluded.pid_started, acquired_at = excluded.acquired_at",
+                (instance_arn, operation_id, owner, pid, started, self._stamp()))
+        return stale
+
+    def wait_for_lock(self, instance_arn: str, operation_id: str, *, timeout: float,
+                      sleep: Callable[[float], None], poll: float = 0.5) -> LockHolder | None:
+        """``acquire_lock``, retrying for up to ``timeout`` seconds (``sleep`` may raise to stop)."""
+        waited = 0.0
+        while True:
+            try:
+                return self.acquire_lock(instance_arn, operation_id)
+            except LockHeldError:
+                if waited >= timeout:
+                    raise
+            step = min(poll, timeout - waited)
+            sleep(step)
+            waited += step
+
+    def release_lock(self, instance_arn: str, operation_id: str) -> None:
+        """Release the lock if this process holds it for ``operation_id`` (idempotent)."""
+        owner, _, _ = this_process()
+        with self._write() as conn:
+            conn.execute("DELETE FROM locks WHERE instance_arn = ? AND operation_id = ? AND owner = ?",
+                         (instance_arn, operation_id, owner))
+
+
+def _held(holder: LockHolder) -> LockHeldError:
+    error = LockHeldError(
+        f"Operation {holder.operation_id} (pid {holder.pid}, since {holder.acquired_at}) is changing "
+        f"{holder.instance_arn}; only one restore or rollback may run per instance.",
+        remediation=["Wait for it to finish (`awsideman report list`), or pass --lock-timeout SECONDS to wait.",
+                     f"Inspect it: awsideman report show {holder.operation_id}"])
+    error.holder = holder.operation_id  # type: ignore[attr-defined]
+    return error

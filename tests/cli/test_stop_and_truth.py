@@ -1,0 +1,174 @@
+"""Issue "before restore", end to end: stop means stop, one owner per operation, no plaintext
+left behind, and results that tell the truth at every kill point. Real executable, served emulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import awsideman_command, run_cli
+
+BUSY = {"seed": 5, "latency_ms": 20, "quotas": "real", "rules": [{"operation": "*", "throttle": 0.3}]}
+
+
+def _json(proc):
+    assert proc.stdout.strip(), proc.stderr
+    return json.loads(proc.stdout)
+
+
+def _start(env, *args):
+    return subprocess.Popen([*awsideman_command(), *args], env=env, text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+
+
+def _wait_for_calls(served, proc, operation, at_least):
+    deadline = time.monotonic() + 120
+    while served.counters().get(operation, 0) < at_least:
+        assert proc.poll() is None, "finished before the stop point: " + proc.stderr.read()
+        assert time.monotonic() < deadline, "stop point never reached"
+        time.sleep(0.01)
+
+
+def _last_operation(env):
+    return _json(run_cli(env, "-o", "json", "report", "list"))[0]
+
+
+def _backups(env):
+    return _json(run_cli(env, "-o", "json", "backup", "list"))["backups"]
+
+
+def _journal_bytes(env) -> bytes:
+    home = Path(env["AWSIDEMAN_HOME"])
+    return b"".join(p.read_bytes() for p in home.glob("state.db*"))
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_a_busy_backup_at_once_and_the_resume_matches_a_clean_run(served_sandbox, signum):
+    served, env = served_sandbox, served_sandbox.env
+    served.seed("small", seed=31)
+    clean = _json(run_cli(env, "-o", "json", "backup", "create"))
+    served.set_faults(BUSY)
+    served.reset_counters()
+    proc = _start(env, "backup", "create")
+    _wait_for_calls(served, proc, "sso-admin:DescribePermissionSet", 3)
+    proc.send_signal(signum)
+    try:
+        _, stderr = proc.communicate(timeout=1.0)
+    except subprocess.TimeoutExpired:
+        _, stderr = proc.communicate(timeout=30)  # late, but let the counter assertion say how late
+    calls_at_one_second = sum(served.counters().values())
+    time.sleep(0.5)
+    # No API call started more than 1 s after the signal (the process may still be exiting).
+    assert sum(served.counters().values()) == calls_at_one_second
+    assert proc.returncode == 128 + signum, stderr
+    assert "--resume op-" in stderr and "Traceback" not in stderr
+    stopped = _last_operation(env)
+    assert stopped["status"] == "interrupted"
+
+    served.set_faults({})
+    resumed = run_cli(env, "-o", "json", "backup", "create", "--resume", stopped["operation_id"])
+    assert resumed.returncode == 0, resumed.stderr
+    shown = [_json(run_cli(env, "-o", "json", "backup", "show", b))["payload"]["sha256"]
+             for b in (clean["backup_id"], _json(resumed)["backup_id"])]
+    assert shown[0] == shown[1]
+
+
+@pytest.mark.e2e
+def test_two_concurrent_resumes_of_one_operation_exactly_one_runs(served_sandbox):
+    served, env = served_sandbox, served_sandbox.env
+    served.seed("small", seed=32)
+    served.set_faults({"latency_ms": 15})
+    killed = _start(env, "backup", "create")
+    _wait_for_calls(served, killed, "sso-admin:DescribePermissionSet", 2)
+    killed.kill()
+    killed.wait(timeout=10)
+    op_id = _last_operation(env)["operation_id"]
+    racers = [_start(env, "-o", "json", "backup", "create", "--resume", op_id) for _ in range(2)]
+    results = [(r.wait(timeout=120), r.stdout.read(), r.stderr.read()) for r in racers]
+    codes = sorted(code for code, _, _ in results)
+    assert codes[0] == 0 and codes[1] != 0, results
+    loser = next(doc for code, doc, _ in results if code != 0)
+    assert "still running" in loser or "cannot be continued" in loser or "already finished" in loser
+    assert len(_backups(env)) == 1
+
+
+@pytest.mark.e2e
+def test_no_user_attribute_in_clear_in_the_journal_after_success_or_a_killed_encrypted_backup(served_sandbox):
+    served, env = served_sandbox, served_sandbox.env
+    seeded = served.seed("small", seed=33)
+    emails = [e["Value"].encode() for u in seeded.users.values() for e in u.get("Emails", [])]
+    assert emails
+    assert run_cli(env, "backup", "create").returncode == 0
+    assert not [e for e in emails if e in _journal_bytes(env)]
+
+    key = served.client("kms").create_key()["KeyMetadata"]["Arn"]
+    served.set_faults({"latency_ms": 15})
+    served.reset_counters()
+    killed = _start(env, "backup", "create", "--kms-key", key)
+    _wait_for_calls(served, killed, "sso-admin:ListTagsForResource", 3)  # some steps checkpointed
+    killed.kill()
+    killed.wait(timeout=10)
+    assert _last_operation(env)["status"] == "interrupted"
+    assert not [e for e in emails if e in _journal_bytes(env)]
+    served.set_faults({})
+    resumed = run_cli(env, "-o", "json", "backup", "create", "--resume", _last_operation(env)["operation_id"])
+    assert resumed.returncode == 0, resumed.stderr
+    assert _json(resumed)["reused_steps"] > 0
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("point", ["backup:before-store-write", "backup:after-store-write"])
+def test_a_kill_between_store_write_and_journal_record_never_duplicates(served_sandbox, point):
+    served, env = served_sandbox, served_sandbox.env
+    served.seed("tiny", seed=34)
+    crash = run_cli(dict(env, AWSIDEMAN_CRASH_AT=point), "backup", "create")
+    assert crash.returncode == -signal.SIGKILL
+    killed = _last_operation(env)
+    assert killed["status"] == "interrupted" and killed["backup_id"].startswith("bk-")
+    written = [b["backup_id"] for b in _backups(env)]
+    assert written == ([killed["backup_id"]] if point == "backup:after-store-write" else [])
+
+    resumed = run_cli(env, "-o", "json", "backup", "create", "--resume", killed["operation_id"])
+    assert resumed.returncode == 0, resumed.stderr
+    result = _json(resumed)
+    assert result["backup_id"] == killed["backup_id"]
+    if point == "backup:after-store-write":
+        assert any("already written" in note for note in result["notes"])
+    assert [b["backup_id"] for b in _backups(env)] == [killed["backup_id"]]
+    assert _last_operation(env)["status"] == "succeeded"
+
+
+@pytest.mark.e2e
+def test_a_resume_after_a_user_and_a_membership_were_added_contains_them(served_sandbox):
+    served, env = served_sandbox, served_sandbox.env
+    served.seed("small", seed=35)
+    served.set_faults({"latency_ms": 15})
+    killed = _start(env, "backup", "create")
+    _wait_for_calls(served, killed, "sso-admin:DescribePermissionSet", 2)
+    killed.kill()
+    killed.wait(timeout=10)
+    served.set_faults({})
+    ids = served.client("identitystore")
+    store_id = served.client("sso-admin").list_instances()["Instances"][0]["IdentityStoreId"]
+    user = ids.create_user(IdentityStoreId=store_id, UserName="late.user", DisplayName="Late User",
+                           Name={"GivenName": "Late", "FamilyName": "User"})["UserId"]
+    group = ids.list_groups(IdentityStoreId=store_id)["Groups"][0]
+    ids.create_group_membership(IdentityStoreId=store_id, GroupId=group["GroupId"], MemberId={"UserId": user})
+
+    resumed = run_cli(env, "-o", "json", "backup", "create", "--resume", _last_operation(env)["operation_id"])
+    assert resumed.returncode == 0, resumed.stderr
+    backup_id = _json(resumed)["backup_id"]
+    import gzip
+
+    snapshot = json.loads(gzip.decompress(
+        (Path(env["AWSIDEMAN_HOME"]) / "backups" / backup_id / "snapshot.json.gz").read_bytes()))
+    assert "late.user" in {u["user_name"] for u in snapshot["users"]}
+    assert (group["DisplayName"], "late.user") in {(m["group_name"], m["user_name"]) for m in snapshot["memberships"]}
+    assert os.environ.get("AWSIDEMAN_CRASH_AT") is None
