@@ -67,17 +67,22 @@ class AwsGateway:
                 self._clients[service] = self._session.client(service, config=self._config)  # type: ignore[call-overload]
             return self._clients[service]
 
-    def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
-        """One API call (PascalCase operation name), rate-limited and retried by policy."""
+    def call(self, service: str, operation: str, *, idempotent: bool = True, **params: Any) -> dict[str, Any]:
+        """One API call (PascalCase operation name), rate-limited and retried by policy.
+
+        ``idempotent=False`` for writes that must not be sent twice (see ``RetryPolicy.call``).
+        """
         method = getattr(self.client(service), _snake(operation))
 
         def attempt() -> dict[str, Any]:
             with self._lock:
                 self.calls[f"{service}:{operation}"] += 1
             log.debug("request %s:%s %s", service, operation, sorted(params))
-            return dict(method(**params))
+            response = dict(method(**params))
+            response.pop("ResponseMetadata", None)
+            return response
 
-        return self._retry.call(attempt, service=service, operation=operation)
+        return self._retry.call(attempt, service=service, operation=operation, idempotent=idempotent)
 
     def pages(self, service: str, operation: str, key: str, **params: Any) -> Iterator[Any]:
         """Items under `key` from every page of a NextToken-paginated operation."""

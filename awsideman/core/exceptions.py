@@ -105,6 +105,16 @@ class LockHeldError(AwsidemanError):
     code = "LockHeld"
 
 
+class AmbiguousWriteError(AwsidemanError):
+    """A write whose response was lost: it may or may not have been applied (look it up)."""
+
+    code = "AmbiguousWrite"
+
+    def __init__(self, message: str, *, original: BaseException) -> None:
+        super().__init__(message, remediation=["Look the resource up by its natural key before sending it again."])
+        self.original = original
+
+
 class InternalError(AwsidemanError):
     """A bug in awsideman (not an AWS, storage or input problem)."""
 

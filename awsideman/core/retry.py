@@ -30,8 +30,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import tenacity
 
-from awsideman.core.error_table import RATE_LIMITING
+from awsideman.core.error_table import RATE_LIMITING, RESOURCE_CONFLICT
 from awsideman.core.errors import ErrorAnalyzer, ErrorInfo
+from awsideman.core.exceptions import AmbiguousWriteError
 from awsideman.core.sanitize import sanitize
 
 if TYPE_CHECKING:
@@ -40,6 +41,11 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 log = logging.getLogger("awsideman.retry")
+
+# Failures that prove a request was never applied: safe to send a non-idempotent write again.
+# Everything else that is transient (5xx, a connection reset or timeout after the request left)
+# is ambiguous for a write: the caller must look the resource up before sending it again.
+NOT_SENT_CODES = frozenset({"EndpointConnectionError", "ConnectTimeoutError"})
 
 
 @dataclass(frozen=True)
@@ -164,6 +170,12 @@ class RetryPolicy:
         """Only errors the analyser calls recoverable are worth another attempt."""
         return isinstance(context.exception, Exception) and context.info.recoverable
 
+    def was_not_applied(self, context: AttemptContext) -> bool:
+        """The service refused the request before applying it (throttled, busy, never reached)."""
+        info = context.info
+        return info.category == RATE_LIMITING or (info.category == RESOURCE_CONFLICT and info.recoverable) or (
+            info.code in NOT_SENT_CODES or type(context.exception).__name__ in NOT_SENT_CODES)
+
     def delay_amount(self, context: AttemptContext) -> float:
         """Seconds before the next attempt: the backoff cap for this attempt (jittered), or RetryAfter."""
         cfg = self.config
@@ -173,8 +185,13 @@ class RetryPolicy:
         return max(delay, retry_after) if retry_after is not None else delay
 
     # -- running -------------------------------------------------------------------------------
-    def call(self, fn: Callable[[], T], *, service: str, operation: str) -> T:
-        """Call ``fn()`` until it succeeds, fails for good, runs out of retries or hits the deadline."""
+    def call(self, fn: Callable[[], T], *, service: str, operation: str, idempotent: bool = True) -> T:
+        """Call ``fn()`` until it succeeds, fails for good, runs out of retries or hits the deadline.
+
+        A non-idempotent call (``idempotent=False``: every Create* here) is sent again only after
+        a failure that proves it was not applied; an ambiguous one (lost response) raises
+        ``AmbiguousWriteError`` so the caller looks the resource up instead of duplicating it.
+        """
         key = f"{service}:{operation}"
         start = self._clock()
         contexts: dict[int, AttemptContext] = {}
@@ -197,7 +214,8 @@ class RetryPolicy:
 
         def retry(state: tenacity.RetryCallState) -> bool:
             context = context_of(state)
-            return context is not None and self.is_retryable(context)
+            return context is not None and self.is_retryable(context) and (
+                idempotent or self.was_not_applied(context))
 
         def wait(state: tenacity.RetryCallState) -> float:
             context = context_of(state)
@@ -248,10 +266,14 @@ class RetryPolicy:
 
         try:
             return retrying(attempt)
-        except Exception:
+        except Exception as exc:
             last = contexts[max(contexts)] if contexts else None
             gave_up = last is not None and self.is_retryable(last)
             self.stats.add(key, failures=1, give_ups=1 if gave_up else 0)
+            if not idempotent and gave_up and last is not None and not self.was_not_applied(last):
+                raise AmbiguousWriteError(
+                    f"The answer to {operation} was lost ({last.info.code}); it may or may not have been applied",
+                    original=exc) from exc
             raise
 
     def _tell_limiter(self, exc: Exception, service: str, operation: str) -> None:

@@ -253,3 +253,31 @@ def test_from_mapping():
     assert RetryConfig.from_mapping(None) == RetryConfig()
     with pytest.raises(ValueError, match="max_retires.*retry_forever|retry_forever.*max_retires"):
         RetryConfig.from_mapping({"max_retires": 3, "retry_forever": True})
+
+
+# -- non-idempotent writes ----------------------------------------------------------------------
+
+
+def test_a_write_is_resent_only_when_it_was_provably_not_applied():
+    time = FakeTime()
+    throttled = Flaky([client_error("ThrottlingException", op="CreateUser"),
+                       EndpointConnectionError(endpoint_url="https://x")])
+    assert policy(time).call(throttled, service="identitystore", operation="CreateUser", idempotent=False) == "ok"
+    assert throttled.calls == 3
+
+
+@pytest.mark.parametrize("lost", [
+    client_error("InternalServerException", op="CreateUser", HTTPStatusCode=500),
+    ConnectionResetError(104, "Connection reset by peer"),
+])
+def test_a_write_whose_answer_was_lost_is_not_resent(lost):
+    from awsideman.core.exceptions import AmbiguousWriteError
+
+    time = FakeTime()
+    write = Flaky([lost])
+    with pytest.raises(AmbiguousWriteError, match="CreateUser") as raised:
+        policy(time).call(write, service="identitystore", operation="CreateUser", idempotent=False)
+    assert write.calls == 1 and raised.value.original is lost
+    read = Flaky([lost])
+    assert policy(time).call(read, service="identitystore", operation="ListUsers") == "ok"
+    assert read.calls == 2
