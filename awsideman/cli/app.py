@@ -55,12 +55,13 @@ def root(
 
 
 def _register() -> None:
-    from awsideman.cli import analyze, backup, report, sandbox
+    from awsideman.cli import analyze, backup, report, restore, sandbox
 
     app.add_typer(backup.app, name="backup")
     app.add_typer(report.app, name="report")
     app.add_typer(sandbox.app, name="sandbox")
     app.command("analyze-error")(analyze.analyze_error)
+    app.command("restore")(restore.restore)
 
 
 _register()

@@ -388,6 +388,15 @@ PROJECT_RULES: dict[str, Rule] = {
         "(or re-run with --allow-partial to keep a backup marked partial).",
     )),
     "OperationInterrupted": Rule(UNKNOWN, "medium", False, ()),  # its own remediation names the resume
+    "AsyncRequestFailed": Rule(VALIDATION, "high", False, (
+        "The service refused the change for the reason quoted (e.g. the account's IAM role quota, a "
+        "missing customer managed policy in the account): fix that, then `awsideman restore --resume {op_id}`.",
+    )),
+    "LockHeldError": Rule(RESOURCE_CONFLICT, "medium", False, ()),
+    "AmbiguousWriteError": Rule(NETWORK, "medium", False, ()),
+    "InternalError": Rule(UNKNOWN, "critical", False, (
+        "This is a bug in awsideman: re-run with --debug for the stack trace and report it.",
+    )),  # its own remediation names the resume
     "AwsidemanError": Rule(UNKNOWN, "high", False, (_rollback,)),
 }
 

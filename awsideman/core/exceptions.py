@@ -115,6 +115,12 @@ class AmbiguousWriteError(AwsidemanError):
         self.original = original
 
 
+class AsyncRequestFailed(AwsidemanError):
+    """An asynchronous request (assignment, provisioning) ended FAILED: an error like any other."""
+
+    code = "AsyncRequestFailed"
+
+
 class InternalError(AwsidemanError):
     """A bug in awsideman (not an AWS, storage or input problem)."""
 

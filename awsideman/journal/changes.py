@@ -119,6 +119,19 @@ class ChangesMixin(Database):
                     f"Change #{seq} of {operation_id} cannot move from {row['state']} to {target.value}.")
             conn.execute("UPDATE operations SET updated_at = ? WHERE id = ?", (now, operation_id))
 
+    def record_request(self, operation_id: str, seq: int, request_id: str) -> None:
+        """Keep the id of an asynchronous request the change started (it stays INTENT until settled).
+
+        With it, a process that dies while the request runs leaves enough for the next one to
+        ask the service how the request ended instead of guessing.
+        """
+        with self._write() as conn:
+            cursor = conn.execute(
+                "UPDATE changes SET request_id = ?, updated_at = ? WHERE operation_id = ? AND seq = ? AND state = ?",
+                (request_id, self._stamp(), operation_id, seq, ChangeState.INTENT.value))
+            if cursor.rowcount == 0:
+                raise ChangeTransitionError(f"Change #{seq} of {operation_id} is not an open intent.")
+
     def changes(self, operation_id: str) -> list[ChangeRecord]:
         """Return the operation's journaled changes in sequence order."""
         with self._read() as conn:

@@ -36,3 +36,15 @@ class JournalCheckpoints:
         self._journal.save_checkpoint(self._operation_id, step, data, self._sealer)
         with self._lock:
             self._done[step] = data
+
+
+class NoCheckpoints:
+    """For reads that are not resumable (the live read of a restore plan): nothing is kept."""
+
+    reused = 0
+
+    def get(self, step: str) -> Any | None:
+        return None
+
+    def put(self, step: str, data: Any) -> None:
+        return None

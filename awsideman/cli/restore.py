@@ -1,0 +1,126 @@
+"""`awsideman restore BACKUP_ID`: plan, confirm, apply (thin: the service does the work)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any, Optional
+
+import typer
+
+from awsideman.cli.options import NoColorOpt, OutputOpt, QuietOpt, renderer
+from awsideman.core.cancel import process_stop
+from awsideman.core.exceptions import UsageError
+from awsideman.core.planner import CONFLICT_MODES
+from awsideman.render import Renderer
+from awsideman.services.backup import parse_resources
+from awsideman.services.context import Context
+from awsideman.services.restore import RestoreRequest, RestoreResult, RestoreService
+
+EXIT_CODES = {"succeeded": 0, "planned": 0, "partial": 3, "rolled_back": 4, "rollback_failed": 5}
+
+
+def restore(
+    ctx: typer.Context,
+    backup_id: Annotated[str, typer.Argument(help="Backup id (bk-YYYYMMDDTHHMMSSZ-xxxxxx).")],
+    store: Annotated[Optional[str], typer.Option("--store", help="Folder, file:///path or s3://bucket/prefix.")] = None,  # noqa: UP045
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and change nothing.")] = False,
+    conflict: Annotated[str, typer.Option(
+        "--conflict", help="overwrite: make differing resources like the backup; skip: leave them; "
+        "fail: change nothing if anything differs.")] = "overwrite",
+    prune: Annotated[bool, typer.Option("--prune", help="Also delete what the backup does not have (in scope).")] = False,
+    resources: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--resources", help="Comma-separated: users,groups,permission-sets,assignments (default: all).")] = None,
+    auto_rollback: Annotated[bool, typer.Option(
+        "--auto-rollback/--no-auto-rollback", help="On a failure, undo what was applied (default on).")] = True,
+    allow_partial: Annotated[bool, typer.Option(
+        "--allow-partial", help="Restore a backup marked partial (what it misses is left alone).")] = False,
+    lock_timeout: Annotated[float, typer.Option(
+        "--lock-timeout", help="Wait up to SECONDS for another restore/rollback of the instance.")] = 0.0,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    output: OutputOpt = None, quiet: QuietOpt = False, no_color: NoColorOpt = False,
+) -> None:
+    """Restore a backup into the instance: plan, confirm, apply with the journal."""
+    render = renderer(ctx, output, quiet, no_color)
+    if conflict not in CONFLICT_MODES:
+        raise UsageError(f"--conflict must be one of {', '.join(CONFLICT_MODES)}, not {conflict!r}")
+    if lock_timeout < 0:
+        raise UsageError(f"--lock-timeout must be >= 0 seconds, not {lock_timeout}")
+    interactive = sys.stdin.isatty() and not render.json
+    if not dry_run and not yes and not interactive:
+        raise UsageError("Refusing to restore without --yes when there is no terminal to confirm at",
+                         remediation=[f"Review the plan first: awsideman restore {backup_id} --dry-run",
+                                      "Then run it again with --yes."])
+    request = RestoreRequest(backup_id=backup_id, store=store, dry_run=dry_run, conflict=conflict, prune=prune,
+                             resources=parse_resources(resources), auto_rollback=auto_rollback,
+                             allow_partial=allow_partial, lock_timeout=lock_timeout)
+    context = Context(ctx.find_root().obj.settings(), progress=render.progress, stop=process_stop())
+    ctx.call_on_close(context.close)
+
+    def confirm(plan: Any) -> bool:
+        if yes:
+            return True
+        _plan_text(render, _as_result_view(plan))
+        return typer.confirm(f"Apply these {len(plan.changes)} change(s) to {plan.target.get('instance_arn')}?")
+
+    result = RestoreService(context).run(request, confirm=confirm)
+    if render.json:
+        render.document(result.to_dict())
+    else:
+        _result_text(render, result)
+    code = EXIT_CODES.get(result.status, 5 if result.leftover else 1)
+    if code:
+        raise typer.Exit(code)
+
+
+def _as_result_view(plan: Any) -> dict[str, Any]:
+    return {"plan": plan.summary(), "changes": [{"address": c.address, "action": c.action, "diff": c.diff}
+                                               for c in plan.changes],
+            "source": plan.source or {}, "target": plan.target or {}}
+
+
+def _plan_text(render: Renderer, view: dict[str, Any]) -> None:
+    source, target = view["source"], view["target"]
+    render.fields("Restore plan", {"from": f"{source.get('instance_arn')} ({source.get('identity_store_id')})",
+                                   "into": f"{target.get('instance_arn')} ({target.get('identity_store_id')})"})
+    rows = [[resource, action, count] for resource, actions in view["plan"].items() for action, count in actions.items()]
+    if rows:
+        render.table("Changes by resource kind and action", ["resource", "action", "count"], rows)
+    for change in view["changes"]:
+        if change["action"] == "update":
+            render.line(f"  ~ {change['address']}")
+            for attr, values in change["diff"].items():
+                render.line(f"      {attr}: {_short(values.get('before'))} -> {_short(values.get('after'))}")
+
+
+def _short(value: Any) -> str:
+    text = "(none)" if value is None else str(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _result_text(render: Renderer, result: RestoreResult) -> None:
+    _plan_text(render, {"plan": result.plan, "changes": result.changes, "source": result.source,
+                        "target": result.target})
+    for item in result.skipped:
+        render.warn(f"skipped (differs, --conflict skip): {item['address']}")
+    for item in result.conflicts:
+        render.warn(f"differs (--conflict fail): {item['address']}")
+    for item in result.not_touched:
+        render.warn(f"not touched: {item}")
+    if result.dry_run:
+        render.line(f"Dry run: {len(result.changes)} change(s) planned, none made.", style="bold")
+        return
+    headline = {"succeeded": ("Restore succeeded", "bold green"), "partial": ("Restore finished with skipped items",
+                "bold yellow"), "rolled_back": ("Restore FAILED and was rolled back completely", "bold yellow"),
+                "rollback_failed": ("Restore FAILED and the rollback did NOT complete", "bold red"),
+                "failed": ("Restore FAILED", "bold red")}.get(result.status, (result.status, "bold"))
+    render.line(f"{headline[0]}: {result.backup_id}", style=headline[1])
+    render.fields(None, {"operation": result.operation_id or "(none)", **result.counts,
+                         "api calls": result.api_calls, "mutating calls": result.mutating_calls,
+                         "seconds": result.duration_seconds})
+    for error in result.errors:
+        render.error(f"{error.get('resource', '')}: {error.get('code')}: {error.get('message')}",
+                     error.get("remediation") or [])
+    for item in result.leftover:
+        render.error(f"{item['resource']}: {item['what']}", item["remediation"], title="Left over")
+    for note in [*result.notes, *result.warnings]:
+        render.warn(note)

@@ -1,0 +1,227 @@
+"""The apply engine: journaled, dependency-ordered, concurrent changes within the quotas.
+
+For each change (DESIGN sections 5 and 6.3): the change and its inverse are committed to the
+journal as an INTENT, then the call is made; a synchronous change is then marked APPLIED, an
+asynchronous one (assignment create/delete, provisioning) keeps its request id on the intent
+and is marked APPLIED or FAILED when polling settles it.
+
+Scheduling: a change starts once every change it depends on has been applied. Synchronous
+calls run on ``concurrency`` worker threads (the shared rate limiter paces them); at most
+``max_outstanding`` asynchronous requests are outstanding at once (the service refuses a 16th)
+and never two for the same (permission set, account) (the service allows one at a time).
+Outstanding requests are settled by the writer's ``poll``, a few listing calls per round.
+
+On the first failure nothing new starts; what is in flight finishes (and outstanding requests
+are polled to their end), so the outcome lists exactly what was applied. On a stop request
+nothing new starts either, but outstanding requests are left running: their intents keep the
+request ids, which the next ``rollback`` or ``restore --resume`` reconciles.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from awsideman.core.cancel import StopSignal
+from awsideman.core.changes import Change, IrreversibleChangeError
+from awsideman.core.errors import ErrorAnalyzer, ErrorInfo, is_expected
+from awsideman.core.exceptions import AsyncRequestFailed, InternalError
+from awsideman.journal import ChangeState, Journal
+from awsideman.services.change_calls import Outcome, execute
+from awsideman.services.resolver import Resolver
+
+MAX_OUTSTANDING = 15  # the service's fixed limit on outstanding asynchronous requests
+POLL_INTERVAL = 0.5
+
+
+@dataclass
+class Failure:
+    """A change that failed, with the analysed error."""
+
+    change: Change
+    error: ErrorInfo
+
+
+@dataclass
+class ApplyOutcome:
+    """What a run of the engine did."""
+
+    applied: list[Change] = field(default_factory=list)
+    failed: list[Failure] = field(default_factory=list)
+    not_started: list[Change] = field(default_factory=list)
+    unsettled: list[Change] = field(default_factory=list)  # async requests left running (stopped)
+    stopped: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not (self.failed or self.not_started or self.unsettled or self.stopped)
+
+
+@dataclass
+class _Running:
+    change: Change
+    seq: int
+
+
+class ApplyEngine:
+    """Runs a list of changes for one journaled operation (see the module docstring)."""
+
+    def __init__(self, writer: Any, resolver: Resolver, journal: Journal, operation_id: str, *,
+                 stop: StopSignal, analyzer: ErrorAnalyzer | None = None, concurrency: int = 8,
+                 max_outstanding: int = MAX_OUTSTANDING, poll_interval: float = POLL_INTERVAL,
+                 kind_prefix: str = "", on_applied: Callable[[Change], None] | None = None,
+                 progress: Callable[[str], None] | None = None) -> None:
+        self.writer, self.resolver, self.journal, self.operation_id = writer, resolver, journal, operation_id
+        self.stop, self.analyzer = stop, analyzer or ErrorAnalyzer()
+        self.concurrency, self.max_outstanding, self.poll_interval = concurrency, max_outstanding, poll_interval
+        self.kind_prefix = kind_prefix
+        self.on_applied = on_applied or (lambda _change: None)
+        self.progress = progress or (lambda _msg: None)
+
+    def run(self, changes: list[Change]) -> ApplyOutcome:
+        """Apply ``changes`` (in dependency order) and report what happened to each."""
+        run = _Run(self, changes)
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="apply") as pool:
+            run.loop(pool)
+        return run.outcome
+
+    # -- one change, on a worker thread ------------------------------------------------------
+    def start(self, change: Change) -> tuple[_Running, Outcome]:
+        """Journal the intent, then make the call; raises the call's error after journaling it."""
+        self.stop.check()
+        try:
+            inverse = change.inverse().to_dict()
+        except IrreversibleChangeError:
+            inverse = None
+        seq = self.journal.record_intent(self.operation_id, f"{self.kind_prefix}{change.resource}:{change.action}",
+                                         change.to_dict(), inverse, address=change.address)
+        running = _Running(change, seq)
+        try:
+            outcome = execute(change, self.writer, self.resolver)
+        except Exception as exc:
+            self.fail(running, exc)
+            raise
+        if outcome.request is not None:
+            self.journal.record_request(self.operation_id, seq, outcome.request.request_id)
+        else:
+            self.applied(running, outcome.detail)
+        return running, outcome
+
+    def applied(self, running: _Running, detail: str | None) -> None:
+        self.journal.mark_change(self.operation_id, running.seq, ChangeState.APPLIED, detail=detail)
+        self.on_applied(running.change)
+
+    def fail(self, running: _Running, exc: BaseException) -> ErrorInfo:
+        info = self.analyzer.analyze(exc)
+        self.journal.mark_change(self.operation_id, running.seq, ChangeState.FAILED, error=info.to_dict(),
+                                 detail=info.message)
+        return info
+
+
+class _Run:
+    """The scheduling state of one ``ApplyEngine.run`` (main thread only)."""
+
+    def __init__(self, engine: ApplyEngine, changes: list[Change]) -> None:
+        self.engine = engine
+        self.pending = list(changes)
+        self.addresses = {c.address for c in changes}
+        self.done: set[str] = set()
+        self.blocked: set[str] = set()
+        self.in_flight: dict[Future[tuple[_Running, Outcome]], Change] = {}
+        self.outstanding: dict[str, tuple[_Running, Any]] = {}
+        self.busy_pairs: set[tuple[str, str]] = set()
+        self.outcome = ApplyOutcome()
+        self.stopping = False
+        self.last_poll = 0.0
+
+    def loop(self, pool: ThreadPoolExecutor) -> None:
+        while True:
+            if not self.stopping:
+                self.launch(pool)
+            if not self.in_flight and not self.outstanding:
+                break
+            finished, _ = wait(list(self.in_flight), timeout=self.engine.poll_interval / 2, return_when=FIRST_COMPLETED)
+            for future in finished:
+                self.settle(future)
+            self.poll()
+            if self.engine.stop.requested:
+                self.stopping = self.outcome.stopped = True
+                if not self.in_flight:
+                    break
+        self.outcome.unsettled = [running.change for running, _ in self.outstanding.values()]
+        self.outcome.not_started = [c for c in self.pending]
+
+    def launch(self, pool: ThreadPoolExecutor) -> None:
+        for change in list(self.pending):
+            if len(self.in_flight) >= self.engine.concurrency:
+                return
+            if any(dep in self.blocked for dep in change.depends_on):
+                continue
+            if not self.ready(change):
+                continue
+            if change.is_async:
+                async_busy = len(self.outstanding) + sum(c.is_async for c in self.in_flight.values())
+                if async_busy >= self.engine.max_outstanding or change.exclusive_key in self.busy_pairs:
+                    continue
+                self.busy_pairs.add(change.exclusive_key)  # type: ignore[arg-type]
+            self.pending.remove(change)
+            self.in_flight[pool.submit(self.engine.start, change)] = change
+
+    def ready(self, change: Change) -> bool:
+        return all(dep in self.done or dep not in self.addresses for dep in change.depends_on)
+
+    def settle(self, future: Future[tuple[_Running, Outcome]]) -> None:
+        change = self.in_flight.pop(future)
+        try:
+            running, outcome = future.result()
+        except KeyboardInterrupt:
+            self.release(change)
+            self.pending.insert(0, change)  # stopped before its intent: it never started
+            return
+        except Exception as exc:
+            self.release(change)
+            if not is_expected(exc):
+                raise InternalError(f"Internal error (a bug in awsideman) applying {change.address}: "
+                                    f"{type(exc).__name__}: {exc}") from exc
+            self.failed(change, self.engine.analyzer.analyze(exc))
+            return
+        if outcome.request is None:
+            self.succeeded(change)
+        else:
+            self.outstanding[outcome.request.request_id] = (running, outcome.request)
+            self.poll(force=getattr(outcome.request, "status", "IN_PROGRESS") != "IN_PROGRESS")
+
+    def poll(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not self.outstanding or (not force and now - self.last_poll < self.engine.poll_interval):
+            return
+        self.last_poll = now
+        settled = self.engine.writer.poll([request for _, request in self.outstanding.values()])
+        for request_id, request in settled.items():
+            if request.status == "IN_PROGRESS" or request_id not in self.outstanding:
+                continue
+            running, _ = self.outstanding.pop(request_id)
+            self.release(running.change)
+            if request.status == "SUCCEEDED":
+                self.engine.applied(running, f"request {request_id} SUCCEEDED")
+                self.succeeded(running.change)
+            else:
+                reason = getattr(request, "failure_reason", None) or "no reason given"
+                error = AsyncRequestFailed(f"{running.change.address}: request {request_id} ended FAILED: {reason}")
+                self.failed(running.change, self.engine.fail(running, error))
+
+    def release(self, change: Change) -> None:
+        if change.exclusive_key is not None:
+            self.busy_pairs.discard(change.exclusive_key)
+
+    def succeeded(self, change: Change) -> None:
+        self.done.add(change.address)
+        self.outcome.applied.append(change)
+
+    def failed(self, change: Change, info: ErrorInfo) -> None:
+        self.blocked.add(change.address)
+        self.outcome.failed.append(Failure(change, info))
+        self.stopping = True  # nothing new starts after a failure retries could not fix

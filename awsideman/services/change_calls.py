@@ -1,0 +1,117 @@
+"""One change, made against the target: natural keys resolved to ids, then the writer's call.
+
+A registry of implementations per (resource, action), as alembic keeps one per operation
+type: the planner's changes know no boto3, and this module knows no scheduling or journal.
+A synchronous change returns a short detail for the journal; an asynchronous one returns the
+request it started (the engine polls it). Deleting what is already gone is done, not an error:
+every change must be safe to run again after a crash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from awsideman.core.changes import Change
+from awsideman.services.resolver import Resolver
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a change did: a detail for the journal, or the asynchronous request it started."""
+
+    detail: str | None = None
+    request: Any = None  # adapters.identity_center_writes.AsyncRequest
+
+
+def execute(change: Change, writer: Any, resolver: Resolver) -> Outcome:
+    """Make ``change`` in the target (one resource; several calls for a permission set)."""
+    return _CALLS[(change.resource, change.action)](change, writer, resolver)
+
+
+def _created(result: Any) -> tuple[str, str]:
+    ident = str(getattr(result, "id", result))
+    lost = bool(getattr(result, "found_after_lost_response", False) or getattr(result, "existed", False))
+    return ident, f"{ident} (found by natural key: the response was lost or it already existed)" if lost else ident
+
+
+def _create_named(resource: str, create: str) -> Callable[[Change, Any, Resolver], Outcome]:
+    def run(change: Change, writer: Any, resolver: Resolver) -> Outcome:
+        ident, detail = _created(getattr(writer, create)(change.after))
+        resolver.learn(resource, change.key[0], ident)
+        return Outcome(f"created {detail}")
+    return run
+
+
+def _update_named(resource: str, update: str) -> Callable[[Change, Any, Resolver], Outcome]:
+    def run(change: Change, writer: Any, resolver: Resolver) -> Outcome:
+        ident = resolver.require(resource, change.key[0])
+        getattr(writer, update)(ident, change.diff)
+        return Outcome(f"updated {', '.join(sorted(change.diff))}")
+    return run
+
+
+def _delete_named(resource: str, delete: str) -> Callable[[Change, Any, Resolver], Outcome]:
+    def run(change: Change, writer: Any, resolver: Resolver) -> Outcome:
+        ident = resolver.find(resource, change.key[0])
+        if ident is None:
+            return Outcome("already absent")
+        getattr(writer, delete)(ident)
+        resolver.forget(resource, change.key[0])
+        return Outcome(f"deleted {ident}")
+    return run
+
+
+def _create_membership(change: Change, writer: Any, resolver: Resolver) -> Outcome:
+    group, user = change.key
+    result = writer.create_membership(resolver.require("group", group), resolver.require("user", user))
+    return Outcome(f"created {_created(result)[1]}")
+
+
+def _delete_membership(change: Change, writer: Any, resolver: Resolver) -> Outcome:
+    group_id, user_id = resolver.find("group", change.key[0]), resolver.find("user", change.key[1])
+    membership = writer.membership_id(group_id, user_id) if group_id and user_id else None
+    if membership is None:
+        return Outcome("already absent")
+    writer.delete_membership(membership)
+    return Outcome(f"deleted {membership}")
+
+
+def _create_assignment(change: Change, writer: Any, resolver: Resolver) -> Outcome:
+    account, ps, principal_type, name = change.key
+    arn = resolver.require("permission_set", ps)
+    return Outcome(request=writer.create_assignment(account, arn, principal_type,
+                                                    resolver.principal(principal_type, name)))
+
+
+def _delete_assignment(change: Change, writer: Any, resolver: Resolver) -> Outcome:
+    account, ps, principal_type, name = change.key
+    arn = resolver.find("permission_set", ps)
+    principal = resolver.find("user" if principal_type == "USER" else "group", name)
+    if arn is None or principal is None or not writer.assignment_exists(account, arn, principal_type, principal):
+        return Outcome("already absent")
+    return Outcome(request=writer.delete_assignment(account, arn, principal_type, principal))
+
+
+def _provision(change: Change, writer: Any, resolver: Resolver) -> Outcome:
+    ps, account = change.key
+    return Outcome(request=writer.provision(resolver.require("permission_set", ps), account))
+
+
+_CALLS: dict[tuple[str, str], Callable[[Change, Any, Resolver], Outcome]] = {
+    ("user", "create"): _create_named("user", "create_user"),
+    ("user", "update"): _update_named("user", "update_user"),
+    ("user", "delete"): _delete_named("user", "delete_user"),
+    ("group", "create"): _create_named("group", "create_group"),
+    ("group", "update"): _update_named("group", "update_group"),
+    ("group", "delete"): _delete_named("group", "delete_group"),
+    ("permission_set", "create"): _create_named("permission_set", "create_permission_set"),
+    ("permission_set", "update"): _update_named("permission_set", "update_permission_set"),
+    ("permission_set", "delete"): _delete_named("permission_set", "delete_permission_set"),
+    ("membership", "create"): _create_membership,
+    ("membership", "delete"): _delete_membership,
+    ("assignment", "create"): _create_assignment,
+    ("assignment", "delete"): _delete_assignment,
+    ("provision", "provision"): _provision,
+}
