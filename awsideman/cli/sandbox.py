@@ -99,7 +99,7 @@ def run(
 def _checked_options(seed: str | None, faults: str | None) -> Any:
     """The fault rules to start with; a bad size or rule file is a usage error (exit 2)."""
     from awsideman.sandbox import seeder
-    from awsideman.sandbox.faults import FaultRules, FaultRulesError
+    from awsideman.sandbox.fault_rules import FaultRules, FaultRulesError
 
     if seed is not None and seed not in seeder.SIZES:
         raise UsageError(f"--seed: unknown size {seed!r}; choose one of {', '.join(seeder.SIZES)}")
@@ -178,7 +178,7 @@ def set_faults(
     no_color: NoColorOpt = False,
 ) -> None:
     """Replace the fault rules of a running sandbox (takes effect on the next call)."""
-    from awsideman.sandbox.faults import FaultRules, FaultRulesError
+    from awsideman.sandbox.fault_rules import FaultRules, FaultRulesError
 
     render = renderer(ctx, output, quiet, no_color)
     try:
@@ -215,7 +215,7 @@ def counters(
 
 
 def _client(endpoint: str, action: Any) -> Any:
-    from awsideman.sandbox.faults import FaultRulesError
+    from awsideman.sandbox.fault_rules import FaultRulesError
     from awsideman.sandbox.server import SandboxClient, SandboxUnavailableError
 
     try:

@@ -21,8 +21,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from awsideman.sandbox import faults, patches, seeder
-from awsideman.sandbox.faults import FaultInjector
+from awsideman.sandbox import inprocess, patches, seeder
+from awsideman.sandbox.injector import FaultInjector
 from awsideman.sandbox.server import REGION, RulesLike, SandboxServer, sandbox_env, sandbox_session
 
 # Seeding is fixture work, not the code under test: let botocore ride out injected faults.
@@ -138,11 +138,11 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[InProce
     injector = FaultInjector()
     try:
         with mock_aws():
-            faults.install(injector)
+            inprocess.install(injector)
             try:
                 yield InProcessSandbox(injector, home)
             finally:
-                faults.uninstall()
+                inprocess.uninstall()
     finally:
         _release()
 

@@ -30,7 +30,9 @@ from urllib.parse import parse_qs
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from awsideman.sandbox import patches
-from awsideman.sandbox.faults import FaultInjector, FaultRules, FaultRulesError, error_response
+from awsideman.sandbox.fault_responses import error_response
+from awsideman.sandbox.fault_rules import FaultRules, FaultRulesError, coerce_rules
+from awsideman.sandbox.injector import FaultInjector
 
 REGION = "us-east-1"
 CONTROL_PREFIX = "/_sandbox/"
@@ -380,8 +382,6 @@ class SandboxClient:
         return self._call("GET", "faults")
 
     def set_faults(self, rules: RulesLike) -> dict[str, Any]:
-        from awsideman.sandbox.faults import coerce_rules
-
         return self._call("PUT", "faults", coerce_rules(rules).to_dict())
 
     def reset(self, *, faults: bool = False) -> None:
