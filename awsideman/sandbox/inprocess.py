@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 from awsideman.sandbox.fault_responses import error_response
+from awsideman.sandbox.gapfills.async_policy import drop_policy, use_policy
 from awsideman.sandbox.injector import FaultInjector
 
 
@@ -61,7 +62,9 @@ def install(injector: FaultInjector) -> None:
     from botocore.handlers import BUILTIN_HANDLERS
 
     with _install_lock:
+        drop_policy(_active)
         _active = injector
+        use_policy(injector)  # the async requests moto now serves follow this injector's rules
         spec = ("before-send", _before_send)
         if spec not in BUILTIN_HANDLERS:
             BUILTIN_HANDLERS.insert(0, spec)
@@ -73,6 +76,7 @@ def uninstall() -> None:
     from botocore.handlers import BUILTIN_HANDLERS
 
     with _install_lock:
+        drop_policy(_active)
         _active = None
         while ("before-send", _before_send) in BUILTIN_HANDLERS:
             BUILTIN_HANDLERS.remove(("before-send", _before_send))

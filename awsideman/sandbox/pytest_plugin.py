@@ -22,6 +22,7 @@ import pytest
 from botocore.config import Config
 
 from awsideman.sandbox import inprocess, patches, seeder
+from awsideman.sandbox.call_log import CallsSince
 from awsideman.sandbox.injector import FaultInjector
 from awsideman.sandbox.server import REGION, RulesLike, SandboxServer, sandbox_env, sandbox_session
 
@@ -92,6 +93,13 @@ class InProcessSandbox:
     def reset_counters(self) -> None:
         self.faults.reset_counters()
 
+    def calls_since(self, instant: float) -> CallsSince:
+        return self.faults.calls_since(instant)
+
+    def advance(self, seconds: float) -> None:
+        """Let async requests end (and quota buckets refill) as if `seconds` had passed."""
+        self.faults.advance(seconds)
+
 
 class ServedSandbox:
     """What the `served_sandbox` fixture yields."""
@@ -123,6 +131,13 @@ class ServedSandbox:
 
     def reset_counters(self) -> None:
         self.server.reset_counters()
+
+    def calls_since(self, instant: float) -> CallsSince:
+        return self.server.calls_since(instant)
+
+    def advance(self, seconds: float) -> None:
+        """Let async requests end (and quota buckets refill) as if `seconds` had passed."""
+        self.server.advance(seconds)
 
 
 @pytest.fixture
