@@ -237,9 +237,7 @@ class SandboxApp:
             since = float(parse_qs(query).get("since", ["0"])[0])
             return 200, self.injector.calls_since(since).to_dict()
         if (method, action) == ("POST", "clock/advance"):
-            seconds = json.loads(body or b"{}").get("seconds")
-            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
-                raise ValueError('body must be {"seconds": S} with S >= 0')
+            seconds = _seconds(json.loads(body or b"{}"))
             self.injector.advance(seconds)
             return 200, {"advanced": seconds}
         if (method, action) == ("GET", "faults"):
@@ -255,6 +253,14 @@ class SandboxApp:
                 self.injector.set_rules(None)
             return 200, {"reset": "state"}
         return 404, {"error": f"no control endpoint {method} /_sandbox/{action}"}
+
+
+def _seconds(document: Any) -> float:
+    """The `seconds` of a clock/advance body: a number >= 0."""
+    seconds = document.get("seconds") if isinstance(document, dict) else None
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+        raise ValueError('body must be {"seconds": S} with S >= 0')
+    return float(seconds)
 
 
 _REASONS = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
