@@ -38,7 +38,7 @@ from typing import Any
 from botocore.config import Config
 
 from awsideman.sandbox import seeder
-from awsideman.sandbox.faults import REAL_QUOTAS
+from awsideman.sandbox.fault_rules import REAL_QUOTAS
 from awsideman.sandbox.server import SandboxServer, sandbox_session
 
 SSO, IDS, STS = "sso-admin", "identitystore", "sts"

@@ -37,7 +37,7 @@ def up(
 
     render = renderer(ctx, output, quiet, no_color)
     rules = _checked_options(seed, faults)
-    server = SandboxServer(port=port, rules=rules, verbose=verbose)
+    server = SandboxServer(port=port, verbose=verbose)
     try:
         server.start()
     except OSError as exc:
@@ -45,6 +45,7 @@ def up(
                          "choose another port or --port 0 for any free one") from None
     try:
         counts = _seed(server, seed, seed_value) if seed else {}
+        server.set_faults(rules)
         _announce(render, server, seed, counts, faults)
         _wait_for_stop()
     finally:
@@ -83,8 +84,9 @@ def run(
     rules = _checked_options(seed, faults)
     folder = Path(home).expanduser() if home else default_home() / "sandbox-home"
     make_private_dirs(folder)
-    with SandboxServer(port=0, rules=rules) as server:
+    with SandboxServer(port=0) as server:
         counts = _seed(server, seed, seed_value)
+        server.set_faults(rules)
         render.progress(f"Sandbox at {server.endpoint_url} seeded {seed} "
                         f"({', '.join(f'{n} {k}' for k, n in counts.items())}); AWSIDEMAN_HOME={folder}")
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -99,7 +101,7 @@ def run(
 def _checked_options(seed: str | None, faults: str | None) -> Any:
     """The fault rules to start with; a bad size or rule file is a usage error (exit 2)."""
     from awsideman.sandbox import seeder
-    from awsideman.sandbox.faults import FaultRules, FaultRulesError
+    from awsideman.sandbox.fault_rules import FaultRules, FaultRulesError
 
     if seed is not None and seed not in seeder.SIZES:
         raise UsageError(f"--seed: unknown size {seed!r}; choose one of {', '.join(seeder.SIZES)}")
@@ -110,6 +112,8 @@ def _checked_options(seed: str | None, faults: str | None) -> Any:
 
 
 def _seed(server: Any, size: str, seed_value: int) -> dict[str, int]:
+    """Seed before the fault rules apply: the data must be exactly the seeded set, whatever
+    the rules inject (an async_fail rule would otherwise drop assignments)."""
     from botocore.config import Config
 
     from awsideman.sandbox import seeder
@@ -178,7 +182,7 @@ def set_faults(
     no_color: NoColorOpt = False,
 ) -> None:
     """Replace the fault rules of a running sandbox (takes effect on the next call)."""
-    from awsideman.sandbox.faults import FaultRules, FaultRulesError
+    from awsideman.sandbox.fault_rules import FaultRules, FaultRulesError
 
     render = renderer(ctx, output, quiet, no_color)
     try:
@@ -189,20 +193,29 @@ def set_faults(
     if render.json:
         render.document({"endpoint_url": endpoint, "faults": applied})
     else:
+        limit = rules.async_max_outstanding
+        cap = f"at most {limit} outstanding" if limit else "no outstanding limit"
         render.line(f"Fault rules from {file} active at {endpoint} ({len(rules.rules)} rules, "
-                    f"quotas {'on' if rules.quotas else 'off'}, seed {rules.seed}).")
+                    f"quotas {'on' if rules.quotas else 'off'}, seed {rules.seed}, async requests "
+                    f"{rules.async_seconds:g} s, {cap}).")
 
 
 @app.command()
 def counters(
     ctx: typer.Context,
     endpoint: EndpointOpt,
+    since: Annotated[float | None, typer.Option(
+        "--since", help="Only calls that started at or after this instant (epoch seconds).",
+        show_default=False)] = None,
     output: OutputOpt = None,
     quiet: QuietOpt = False,
     no_color: NoColorOpt = False,
 ) -> None:
     """Show the calls a running sandbox has seen, and the faults it injected, per operation."""
     render = renderer(ctx, output, quiet, no_color)
+    if since is not None:
+        _calls_since(render, endpoint, since)
+        return
     calls, injected = _client(endpoint, lambda c: (c.counters(), c.fault_counters()))
     if render.json:
         render.document({"endpoint_url": endpoint, "calls": calls, "faults": injected})
@@ -214,8 +227,19 @@ def counters(
     render.table(f"Calls at {endpoint}", ("operation", "calls", "faults injected"), rows)
 
 
+def _calls_since(render: Any, endpoint: str, since: float) -> None:
+    found = _client(endpoint, lambda c: c.calls_since(since))
+    if render.json:
+        render.document({"endpoint_url": endpoint, **found.to_dict()})
+        return
+    rows = [(key, n) for key, n in sorted(found.calls.items())]
+    render.table(f"Calls started at or after {since} at {endpoint}", ("operation", "calls"), rows)
+    if not found.complete:
+        render.line("Incomplete: the sandbox's call log dropped older entries that may be after --since.")
+
+
 def _client(endpoint: str, action: Any) -> Any:
-    from awsideman.sandbox.faults import FaultRulesError
+    from awsideman.sandbox.fault_rules import FaultRulesError
     from awsideman.sandbox.server import SandboxClient, SandboxUnavailableError
 
     try:

@@ -12,6 +12,7 @@ from .gapfills import (
     identitystore_models,
     identitystore_responses,
     kms_models,
+    ssoadmin_async,
     ssoadmin_models,
     ssoadmin_responses,
 )
@@ -19,7 +20,10 @@ from .gapfills import (
 GAP_FILLS = (
     "sso-admin: permissions boundaries (Put/Get/Delete)",
     "sso-admin: permission set tags (CreatePermissionSet Tags, Tag/Untag/ListTagsForResource, paged)",
-    "sso-admin: async statuses IN_PROGRESS then SUCCEEDED (assignment create/delete, provisioning)",
+    "sso-admin: async requests (assignment create/delete, provisioning) IN_PROGRESS for a set time, "
+    "then SUCCEEDED or an injected FAILED; effects visible once SUCCEEDED; Describe/List*Status filtered",
+    "sso-admin: at most 15 outstanding async requests per instance -> ThrottlingException",
+    "sso-admin: one async operation per permission set and account at a time -> ConflictException",
     "sso-admin: CreateAccountAssignment validates permission set, principal, target; never duplicates",
     "sso-admin: provisioned-account listings follow assignments and ProvisionPermissionSet; paged",
     "sso-admin: DeletePermissionSet with assignments -> ConflictException; duplicate name -> Conflict",
@@ -28,7 +32,8 @@ GAP_FILLS = (
     "sso-admin: ListAccountAssignments[ForPrincipal] paged; List*Status calls",
     "identitystore: UpdateUser, UpdateGroup",
     "identitystore: duplicate membership -> ConflictException UNIQUENESS_CONSTRAINT_VIOLATION",
-    "identitystore: DeleteUser/DeleteGroup cascade to memberships; unknown ids -> ResourceNotFound",
+    "identitystore: DeleteUser/DeleteGroup cascade to memberships and account assignments; "
+    "unknown ids -> ResourceNotFound",
     "identitystore: every user attribute kept and returned; one email/address/phone at most",
     "kms: disabled / pending-deletion keys refuse Encrypt, GenerateDataKey and Decrypt; "
     "a KeyId that did not encrypt the blob -> IncorrectKeyException; EnableKey/DisableKey take ARNs",
@@ -45,6 +50,7 @@ def apply() -> None:
         if _applied:
             return
         ssoadmin_models.install_models()
+        ssoadmin_async.install_models()
         ssoadmin_responses.install_responses()
         identitystore_models.install_models()
         identitystore_responses.install_responses()

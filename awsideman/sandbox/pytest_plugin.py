@@ -21,8 +21,9 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from awsideman.sandbox import faults, patches, seeder
-from awsideman.sandbox.faults import FaultInjector
+from awsideman.sandbox import inprocess, patches, seeder
+from awsideman.sandbox.call_log import CallsSince
+from awsideman.sandbox.injector import FaultInjector
 from awsideman.sandbox.server import REGION, RulesLike, SandboxServer, sandbox_env, sandbox_session
 
 # Seeding is fixture work, not the code under test: let botocore ride out injected faults.
@@ -92,6 +93,13 @@ class InProcessSandbox:
     def reset_counters(self) -> None:
         self.faults.reset_counters()
 
+    def calls_since(self, instant: float) -> CallsSince:
+        return self.faults.calls_since(instant)
+
+    def advance(self, seconds: float) -> None:
+        """Let async requests end (and quota buckets refill) as if `seconds` had passed."""
+        self.faults.advance(seconds)
+
 
 class ServedSandbox:
     """What the `served_sandbox` fixture yields."""
@@ -124,6 +132,13 @@ class ServedSandbox:
     def reset_counters(self) -> None:
         self.server.reset_counters()
 
+    def calls_since(self, instant: float) -> CallsSince:
+        return self.server.calls_since(instant)
+
+    def advance(self, seconds: float) -> None:
+        """Let async requests end (and quota buckets refill) as if `seconds` had passed."""
+        self.server.advance(seconds)
+
 
 @pytest.fixture
 def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[InProcessSandbox]:
@@ -138,11 +153,11 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[InProce
     injector = FaultInjector()
     try:
         with mock_aws():
-            faults.install(injector)
+            inprocess.install(injector)
             try:
                 yield InProcessSandbox(injector, home)
             finally:
-                faults.uninstall()
+                inprocess.uninstall()
     finally:
         _release()
 

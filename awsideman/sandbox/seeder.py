@@ -12,13 +12,17 @@ test can compare a backup with it field by field.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 # (principal type, principal natural name, permission set name, account id)
 AssignmentKey = tuple[str, str, str, str]
@@ -87,7 +91,8 @@ def seed(
 
     ``session_or_clients`` is a ``boto3.Session`` or a dict with "sso-admin" and
     "identitystore" clients. Assignment creation is asynchronous and not polled here (speed);
-    the emulator lists assignments as soon as they are created.
+    without async fault rules the emulator finishes every request at once. With them, seed
+    before setting `async_fail` rules: a request that ends FAILED leaves no assignment.
     """
     if size not in SIZES:
         raise ValueError(f"unknown seed size {size!r}; valid sizes: {', '.join(SIZES)}")
@@ -210,14 +215,34 @@ def _create_permission_sets(sso: Any, instance_arn: str, result: SeedResult) -> 
 def _create_assignments(sso: Any, instance_arn: str, result: SeedResult) -> None:
     for principal_type, principal_name, ps_name, account_id in result.assignments:
         ids = result.user_ids if principal_type == "USER" else result.group_ids
-        sso.create_account_assignment(
-            InstanceArn=instance_arn,
-            TargetId=account_id,
-            TargetType="AWS_ACCOUNT",
-            PermissionSetArn=result.permission_set_arns[ps_name],
-            PrincipalType=principal_type,
-            PrincipalId=ids[principal_name],
-        )
+        request = {
+            "InstanceArn": instance_arn,
+            "TargetId": account_id,
+            "TargetType": "AWS_ACCOUNT",
+            "PermissionSetArn": result.permission_set_arns[ps_name],
+            "PrincipalType": principal_type,
+            "PrincipalId": ids[principal_name],
+        }
+        _until_admitted(functools.partial(sso.create_account_assignment, **request))
+
+
+# Refusals that mean "earlier requests are still IN_PROGRESS": the limit of 15 outstanding
+# requests (ThrottlingException) and one operation per permission set and account (Conflict).
+_BUSY = ("ThrottlingException", "ConflictException")
+
+
+def _until_admitted(call: Callable[[], Any], *, deadline_s: float = 300.0,
+                    sleep: Callable[[float], None] = time.sleep) -> Any:
+    """Repeat an asynchronous write while the service is busy with earlier ones."""
+    delay, give_up = 0.01, time.monotonic() + deadline_s
+    while True:
+        try:
+            return call()
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] not in _BUSY or time.monotonic() > give_up:
+                raise
+        sleep(delay)
+        delay = min(delay * 2, 0.5)
 
 
 # ---- data drawn from the generator: everything below is pure and deterministic ----

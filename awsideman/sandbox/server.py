@@ -5,7 +5,11 @@ SigV4 credential scope / X-Amz-Target. Paths under `/_sandbox/` are control endp
 never reach moto:
 
     GET  /_sandbox/counters        {"calls": {"svc:Op": n}, "faults": {"svc:Op:kind": n}}
-    POST /_sandbox/counters/reset
+    POST /_sandbox/counters/reset  (also forgets call start times)
+    GET  /_sandbox/calls?since=T   calls started at or after T (epoch seconds, wall clock):
+                                   {"since": T, "calls": {"svc:Op": n}, "total": n, "complete": bool}
+    POST /_sandbox/clock/advance   body {"seconds": S}: async requests end and quota buckets
+                                   refill as if S seconds had passed; {"advanced": S}
     GET  /_sandbox/faults          the current rules (JSON)
     PUT  /_sandbox/faults          replace the rules live (JSON body; 400 with the reason if invalid)
     POST /_sandbox/reset           empty moto's state and the counters; body {"faults": true}
@@ -30,7 +34,11 @@ from urllib.parse import parse_qs
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from awsideman.sandbox import patches
-from awsideman.sandbox.faults import FaultInjector, FaultRules, FaultRulesError, error_response
+from awsideman.sandbox.call_log import CallsSince
+from awsideman.sandbox.fault_responses import error_response
+from awsideman.sandbox.fault_rules import FaultRules, FaultRulesError, coerce_rules
+from awsideman.sandbox.gapfills.async_policy import drop_policy, use_policy
+from awsideman.sandbox.injector import FaultInjector
 
 REGION = "us-east-1"
 CONTROL_PREFIX = "/_sandbox/"
@@ -209,22 +217,29 @@ class SandboxApp:
                  action: str) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
         try:
-            status, document = self._dispatch(method, action, _peek_body(environ))
+            status, document = self._dispatch(method, action, _peek_body(environ), environ.get("QUERY_STRING", ""))
         except FaultRulesError as exc:
             status, document = 400, {"error": str(exc)}
         except ValueError as exc:
-            status, document = 400, {"error": f"request body is not valid JSON: {exc}"}
+            status, document = 400, {"error": f"bad control request: {exc}"}
         body = json.dumps(document, sort_keys=True).encode()
         start_response(f"{status} {_REASONS.get(status, 'OK')}",
                        [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
         return [body]
 
-    def _dispatch(self, method: str, action: str, body: bytes) -> tuple[int, Any]:
+    def _dispatch(self, method: str, action: str, body: bytes, query: str) -> tuple[int, Any]:
         if (method, action) == ("GET", "counters"):
             return 200, {"calls": self.injector.counters(), "faults": self.injector.fault_counters()}
         if (method, action) == ("POST", "counters/reset"):
             self.injector.reset_counters()
             return 200, {"reset": "counters"}
+        if (method, action) == ("GET", "calls"):
+            since = float(parse_qs(query).get("since", ["0"])[0])
+            return 200, self.injector.calls_since(since).to_dict()
+        if (method, action) == ("POST", "clock/advance"):
+            seconds = _seconds(json.loads(body or b"{}"))
+            self.injector.advance(seconds)
+            return 200, {"advanced": seconds}
         if (method, action) == ("GET", "faults"):
             return 200, self.injector.rules.to_dict()
         if (method, action) == ("PUT", "faults"):
@@ -238,6 +253,14 @@ class SandboxApp:
                 self.injector.set_rules(None)
             return 200, {"reset": "state"}
         return 404, {"error": f"no control endpoint {method} /_sandbox/{action}"}
+
+
+def _seconds(document: Any) -> float:
+    """The `seconds` of a clock/advance body: a number >= 0."""
+    seconds = document.get("seconds") if isinstance(document, dict) else None
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+        raise ValueError('body must be {"seconds": S} with S >= 0')
+    return float(seconds)
 
 
 _REASONS = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
@@ -316,6 +339,7 @@ class SandboxServer:
         app = SandboxApp(DomainDispatcherApplication(create_backend_app), self.injector)
         self._server = make_server(self.host, self.port, app, threaded=True,
                                    request_handler=_request_handler(self.verbose))
+        use_policy(self.injector)  # the async requests served here follow this injector's rules
         self._thread = threading.Thread(target=self._server.serve_forever, name="awsideman-sandbox",
                                         daemon=True)
         self._thread.start()
@@ -325,6 +349,7 @@ class SandboxServer:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            drop_policy(self.injector)
         if self._thread is not None:
             self._thread.join(timeout=10)
         self._server = self._thread = None
@@ -359,6 +384,12 @@ class SandboxServer:
     def reset_counters(self) -> None:
         self.injector.reset_counters()
 
+    def calls_since(self, instant: float) -> CallsSince:
+        return self.injector.calls_since(instant)
+
+    def advance(self, seconds: float) -> None:
+        self.injector.advance(seconds)
+
 
 class SandboxClient:
     """Talks to a running sandbox's control endpoints (e.g. one started by `sandbox up`)."""
@@ -376,12 +407,18 @@ class SandboxClient:
     def reset_counters(self) -> None:
         self._call("POST", "counters/reset")
 
+    def calls_since(self, instant: float) -> CallsSince:
+        """Calls that started at or after `instant` (epoch seconds, e.g. `time.time()`)."""
+        return CallsSince.from_dict(self._call("GET", f"calls?since={instant!r}"))
+
+    def advance(self, seconds: float) -> None:
+        """Move the sandbox's clock: async requests end as if `seconds` had passed."""
+        self._call("POST", "clock/advance", {"seconds": seconds})
+
     def faults(self) -> dict[str, Any]:
         return self._call("GET", "faults")
 
     def set_faults(self, rules: RulesLike) -> dict[str, Any]:
-        from awsideman.sandbox.faults import coerce_rules
-
         return self._call("PUT", "faults", coerce_rules(rules).to_dict())
 
     def reset(self, *, faults: bool = False) -> None:

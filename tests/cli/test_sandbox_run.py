@@ -34,3 +34,20 @@ def test_run_refuses_unknown_size_and_bad_rule_file(tmp_path):
     rules.write_text("rules:\n  - operation: '*'\n    throttle: 2\n")
     proc = run_cli(env, "sandbox", "run", "--faults", str(rules), "--", "true")
     assert proc.returncode == 2 and "throttle" in proc.stderr and "faults.yaml" in proc.stderr
+
+
+def test_run_seeds_before_the_fault_rules_apply(tmp_path):
+    """An async_fail rule must not eat the seeded assignments: seeding happens without rules."""
+    import sys
+
+    from awsideman.sandbox.seeder import SIZES
+
+    rules = tmp_path / "faults.yaml"
+    rules.write_text("async_seconds: 30\nrules:\n  - {operation: CreateAccountAssignment, async_fail: 1}\n")
+    script = ("import boto3; sso = boto3.client('sso-admin'); arn = sso.list_instances()['Instances'][0]"
+              "['InstanceArn']; found = sso.list_account_assignment_creation_status(InstanceArn=arn, MaxResults=100)"
+              "['AccountAssignmentsCreationStatus']; print(sorted({s['Status'] for s in found}), len(found))")
+    proc = run_cli(_env(tmp_path), "sandbox", "run", "--seed", "tiny", "--faults", str(rules), "--",
+                   sys.executable, "-c", script)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[-2] == f"['SUCCEEDED'] {SIZES['tiny'].assignments}"

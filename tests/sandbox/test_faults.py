@@ -10,8 +10,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError
 from botocore.handlers import BUILTIN_HANDLERS
 
-from awsideman.sandbox import faults
-from awsideman.sandbox.faults import FaultInjector, FaultRules, FaultRulesError, OperationRule, Quota
+from awsideman.sandbox import inprocess
+from awsideman.sandbox.fault_rules import FaultRules, FaultRulesError, OperationRule, Quota
+from awsideman.sandbox.injector import FaultInjector
 
 NO_RETRY = Config(retries={"total_max_attempts": 1})
 STORE = "d-1234567890"
@@ -321,11 +322,11 @@ def test_handler_runs_before_moto_and_is_removed_after(sandbox) -> None:
     from moto.core.models import botocore_stubber
 
     specs = [spec for spec in BUILTIN_HANDLERS if spec[0] == "before-send"]
-    assert specs[0] == ("before-send", faults._before_send)
+    assert specs[0] == ("before-send", inprocess._before_send)
     assert ("before-send", botocore_stubber) in specs[1:]
-    faults.uninstall()
-    assert ("before-send", faults._before_send) not in BUILTIN_HANDLERS
-    faults.install(sandbox.faults)
+    inprocess.uninstall()
+    assert ("before-send", inprocess._before_send) not in BUILTIN_HANDLERS
+    inprocess.install(sandbox.faults)
 
 
 def test_sessions_made_by_product_code_are_affected(sandbox) -> None:
@@ -339,5 +340,5 @@ def test_sessions_made_by_product_code_are_affected(sandbox) -> None:
 
 
 def test_handler_is_inert_without_an_injector() -> None:
-    faults.uninstall()
-    assert faults._before_send(request=None, event_name="before-send.sso-admin.ListInstances") is None
+    inprocess.uninstall()
+    assert inprocess._before_send(request=None, event_name="before-send.sso-admin.ListInstances") is None

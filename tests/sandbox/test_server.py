@@ -12,7 +12,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import EndpointConnectionError
 
-from awsideman.sandbox.faults import FaultRulesError
+from awsideman.sandbox.fault_rules import FaultRulesError
 from awsideman.sandbox.server import SandboxClient, SandboxServer, SandboxUnavailableError
 
 NO_RETRY = Config(retries={"total_max_attempts": 1})

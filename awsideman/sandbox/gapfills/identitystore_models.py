@@ -16,6 +16,7 @@ from moto.identitystore.exceptions import (
 from moto.identitystore.models import IdentityStoreBackend, Name
 
 from ._common import LOCK, install
+from .ssoadmin_async import drop_principal
 
 # Attributes newer botocore sends that moto's User tuple has no field for.
 EXTRA_USER_ATTRIBUTES = ("Website", "Birthdate", "Photos", "Roles")
@@ -235,22 +236,24 @@ def _drop_memberships(store: Any, field: str, principal_id: str) -> None:
 
 
 def delete_user(self: IdentityStoreBackend, identity_store_id: str, user_id: str) -> None:
-    """Delete a user and its memberships; unknown id -> ResourceNotFoundException."""
+    """Delete a user, its memberships and its account assignments; unknown id -> ResourceNotFound."""
     with LOCK:
         store = _store(self, identity_store_id)
         if store.users.pop(user_id, None) is None:
             raise ResourceNotFoundException(message="USER not found.", resource_type="USER")
         _extras(store).pop(user_id, None)
         _drop_memberships(store, "UserId", user_id)
+        drop_principal(self.account_id, self.region_name, identity_store_id, "USER", user_id)
 
 
 def delete_group(self: IdentityStoreBackend, identity_store_id: str, group_id: str) -> None:
-    """Delete a group and its memberships; unknown id -> ResourceNotFoundException."""
+    """Delete a group, its memberships and its account assignments; unknown id -> ResourceNotFound."""
     with LOCK:
         store = _store(self, identity_store_id)
         if store.groups.pop(group_id, None) is None:
             raise ResourceNotFoundException(message="GROUP not found.", resource_type="GROUP")
         _drop_memberships(store, "GroupId", group_id)
+        drop_principal(self.account_id, self.region_name, identity_store_id, "GROUP", group_id)
 
 
 def install_models() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 from moto.iam.aws_managed_policies import aws_managed_policies_data
 from moto.identitystore.models import identitystore_backends
 from moto.ssoadmin.exceptions import ConflictException, ResourceNotFoundException
-from moto.ssoadmin.models import AccountAssignment, ManagedPolicy, PermissionSet, SSOAdminBackend
+from moto.ssoadmin.models import ManagedPolicy, PermissionSet, SSOAdminBackend
 
 from ._common import LOCK, ValidationException, install
 from .ssoadmin_state import AssignmentKey, state_of
@@ -25,27 +25,27 @@ MAX_TAGS = 50
 _AWS_POLICIES: dict[str, Any] = {}
 
 
-def _validate_target(target_type: str | None, target_id: str | None) -> None:
+def validate_target(target_type: str | None, target_id: str | None) -> None:
     if target_type != "AWS_ACCOUNT":
         raise ValidationException(f"TargetType {target_type!r} is not AWS_ACCOUNT")
     if not target_id or not ACCOUNT_ID.match(target_id):
         raise ValidationException(f"TargetId {target_id!r} is not a 12-digit AWS account id")
 
 
-def _find_instance(self: SSOAdminBackend, instance_arn: str) -> Any:
+def find_instance(self: SSOAdminBackend, instance_arn: str) -> Any:
     for instance in self.instances:
         if instance.instance_arn == instance_arn:
             return instance
     raise ResourceNotFoundException(f"Could not find Instance with arn {instance_arn}")
 
 
-def _check_principal(
+def check_principal(
     self: SSOAdminBackend, instance_arn: str, principal_type: str, principal_id: str
 ) -> None:
     """The principal must exist in the instance's identity store, as the real service checks."""
     if principal_type not in ("USER", "GROUP"):
         raise ValidationException(f"PrincipalType {principal_type!r} is not USER or GROUP")
-    instance = _find_instance(self, instance_arn)
+    instance = find_instance(self, instance_arn)
     backend = identitystore_backends[self.account_id][self.region_name]
     store = backend.identity_stores.get(instance.identity_store_id)
     members = None if store is None else (store.users if principal_type == "USER" else store.groups)
@@ -53,82 +53,6 @@ def _check_principal(
         raise ResourceNotFoundException(
             f"{principal_type} {principal_id} does not exist in identity store {instance.identity_store_id}"
         )
-
-
-def _summary(key: AssignmentKey) -> dict[str, str]:
-    _, account, ps_arn, ptype, pid = key
-    return {
-        "TargetId": account,
-        "TargetType": "AWS_ACCOUNT",
-        "PermissionSetArn": ps_arn,
-        "PrincipalType": ptype,
-        "PrincipalId": pid,
-    }
-
-
-def create_account_assignment(
-    self: SSOAdminBackend,
-    instance_arn: str,
-    target_id: str,
-    target_type: str,
-    permission_set_arn: str,
-    principal_type: str,
-    principal_id: str,
-) -> dict[str, Any]:
-    """Validate, store once (a repeat is accepted but stores nothing new), provision, go async."""
-    _validate_target(target_type, target_id)
-    with LOCK:
-        self._find_permission_set(instance_arn, permission_set_arn)
-        _check_principal(self, instance_arn, principal_type, principal_id)
-        state = state_of(self)
-        key = (instance_arn, target_id, permission_set_arn, principal_type, principal_id)
-        if key not in state.assignments:
-            assignment = AccountAssignment(
-                instance_arn, target_id, target_type, permission_set_arn, principal_type, principal_id
-            )
-            state.add_assignment(key, assignment)
-            self.account_assignments.append(assignment)
-        # Creating an assignment provisions the latest permission set to the account.
-        state.provision(permission_set_arn, target_id)
-        return state.new_request("create", _summary(key))
-
-
-def delete_account_assignment(
-    self: SSOAdminBackend,
-    instance_arn: str,
-    target_id: str,
-    target_type: str,
-    permission_set_arn: str,
-    principal_type: str,
-    principal_id: str,
-) -> dict[str, Any]:
-    """Remove the assignment; the last one for a permission set in an account deprovisions it."""
-    _validate_target(target_type, target_id)
-    with LOCK:
-        state = state_of(self)
-        key = (instance_arn, target_id, permission_set_arn, principal_type, principal_id)
-        if key not in state.assignments:
-            raise ResourceNotFoundException("Could not find the account assignment")
-        assignment = state.remove_assignment(key)
-        self.account_assignments.remove(assignment)
-        self.deleted_account_assignments.append(assignment)
-        if not state.by_ps_account.get((permission_set_arn, target_id)):
-            state.provisioned.get(permission_set_arn, {}).pop(target_id, None)
-        return state.new_request("delete", _summary(key))
-
-
-def describe_account_assignment_creation_status(
-    self: SSOAdminBackend, account_assignment_creation_request_id: str, instance_arn: str
-) -> dict[str, Any]:
-    with LOCK:
-        return state_of(self).describe_request("create", account_assignment_creation_request_id)
-
-
-def describe_account_assignment_deletion_status(
-    self: SSOAdminBackend, account_assignment_deletion_request_id: str, instance_arn: str
-) -> dict[str, Any]:
-    with LOCK:
-        return state_of(self).describe_request("delete", account_assignment_deletion_request_id)
 
 
 def list_account_assignments(
@@ -170,7 +94,7 @@ def create_permission_set(
 ) -> dict[str, Any]:
     """Names are unique per instance; SessionDuration defaults to PT1H; tags are kept."""
     with LOCK:
-        _find_instance(self, instance_arn)
+        find_instance(self, instance_arn)
         if any(p.name == name and p.instance_arn == instance_arn for p in self.permission_sets):
             raise ConflictException(f"PermissionSet with name {name} already exists")
         _check_tags(tags or [])
@@ -206,7 +130,7 @@ def update_permission_set(
 def delete_permission_set(
     self: SSOAdminBackend, instance_arn: str, permission_set_arn: str
 ) -> dict[str, Any]:
-    """Refuse while assignments use the permission set (ConflictException, as AWS does)."""
+    """Refuse while assignments or async requests use the permission set (ConflictException)."""
     with LOCK:
         permission_set = self._find_permission_set(instance_arn, permission_set_arn)
         state = state_of(self)
@@ -214,6 +138,10 @@ def delete_permission_set(
             raise ConflictException(
                 f"PermissionSet {permission_set_arn} is assigned to accounts; delete its assignments first"
             )
+        if any(r.body.get("PermissionSetArn") == permission_set_arn for r in state.requests.pending()):
+            ps_id = permission_set_arn.rsplit("/", 1)[-1]
+            raise ConflictException(f"Another operation is in progress for permission set {ps_id}. "
+                                    "Try again after it completes.")
         self.permission_sets.remove(permission_set)
         state.provisioned.pop(permission_set_arn, None)
         state.versions.pop(permission_set_arn, None)
@@ -297,7 +225,7 @@ def _check_tags(tags: list[dict[str, str]]) -> None:
 def _tag_holder(self: SSOAdminBackend, instance_arn: str, resource_arn: str) -> list[dict[str, str]]:
     """The live tag list of a permission set or instance (created empty if missing)."""
     if resource_arn == instance_arn:
-        _find_instance(self, instance_arn)
+        find_instance(self, instance_arn)
         return state_of(self).instance_tags.setdefault(instance_arn, [])
     permission_set = self._find_permission_set(instance_arn, resource_arn)
     if permission_set.tags is None:
@@ -329,39 +257,6 @@ def list_tags_for_resource(
 ) -> list[dict[str, str]]:
     with LOCK:
         return [dict(t) for t in _tag_holder(self, instance_arn, resource_arn)]
-
-
-def provision_permission_set(
-    self: SSOAdminBackend,
-    instance_arn: str,
-    permission_set_arn: str,
-    target_type: str | None = None,
-    target_id: str | None = None,
-) -> dict[str, Any]:
-    """AWS_ACCOUNT provisions to one account; ALL_PROVISIONED_ACCOUNTS refreshes the known ones."""
-    with LOCK:
-        self._find_permission_set(instance_arn, permission_set_arn)
-        state = state_of(self)
-        body: dict[str, Any] = {"PermissionSetArn": permission_set_arn}
-        if target_type == "AWS_ACCOUNT":
-            _validate_target(target_type, target_id)
-            state.provision(permission_set_arn, target_id or "")
-            body["AccountId"] = target_id
-        elif target_type == "ALL_PROVISIONED_ACCOUNTS":
-            for account in list(state.provisioned.get(permission_set_arn, {})):
-                state.provision(permission_set_arn, account)
-        else:
-            raise ValidationException(
-                f"TargetType {target_type!r} is not AWS_ACCOUNT or ALL_PROVISIONED_ACCOUNTS"
-            )
-        return state.new_request("provision", body)
-
-
-def describe_permission_set_provisioning_status(
-    self: SSOAdminBackend, instance_arn: str, provision_permission_set_request_id: str
-) -> dict[str, Any]:
-    with LOCK:
-        return state_of(self).describe_request("provision", provision_permission_set_request_id)
 
 
 def _status_matches(state: Any, ps_arn: str, version: int, provisioning_status: str | None) -> bool:
@@ -432,10 +327,6 @@ _MUTATORS = (
 )
 
 _PLAIN = (
-    create_account_assignment,
-    delete_account_assignment,
-    describe_account_assignment_creation_status,
-    describe_account_assignment_deletion_status,
     list_account_assignments,
     list_account_assignments_for_principal,
     create_permission_set,
@@ -448,8 +339,6 @@ _PLAIN = (
     tag_resource,
     untag_resource,
     list_tags_for_resource,
-    provision_permission_set,
-    describe_permission_set_provisioning_status,
     list_accounts_for_provisioned_permission_set,
     list_permission_sets_provisioned_to_account,
 )

@@ -11,8 +11,7 @@ from typing import Any
 
 from moto.ssoadmin.responses import SSOAdminResponse
 
-from ._common import LOCK, install, page
-from .ssoadmin_state import state_of
+from ._common import install, page
 
 # Real AWS pages tags without taking MaxResults; a small page makes clients prove they follow
 # NextToken.
@@ -192,9 +191,11 @@ def list_permission_sets_provisioned_to_account(self: SSOAdminResponse) -> str:
 
 
 def _list_statuses(self: SSOAdminResponse, kind: str) -> list[dict[str, Any]]:
-    status = (self._get_param("Filter") or {}).get("Status")
-    with LOCK:
-        return state_of(self.ssoadmin_backend).list_requests(kind, status)
+    return self.ssoadmin_backend.list_async_statuses(
+        kind=kind,
+        instance_arn=self._get_param("InstanceArn"),
+        status=(self._get_param("Filter") or {}).get("Status"),
+    )
 
 
 def list_account_assignment_creation_status(self: SSOAdminResponse) -> str:

@@ -2,6 +2,8 @@
 
 moto's ``BaseBackend.reset()`` wipes ``backend.__dict__`` (that is how ``mock_aws()`` starts
 clean), so the state lives in the backend's ``__dict__`` and is created on first use.
+``state_of()`` also brings the state up to date: every asynchronous request that has ended
+since the last look is settled first, so no reader ever sees a stale view.
 """
 
 from __future__ import annotations
@@ -9,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from moto.core.utils import unix_time
-from moto.moto_api._internal import mock_random
-from moto.ssoadmin.exceptions import ResourceNotFoundException
+from moto.ssoadmin.models import AccountAssignment
+
+from .async_policy import current_policy
+from .async_requests import OPERATIONS, AsyncRequest, AsyncRequests, Target
 
 # (instance_arn, account_id, permission_set_arn, principal_type, principal_id)
 AssignmentKey = tuple[str, str, str, str, str]
@@ -19,13 +22,12 @@ AssignmentKey = tuple[str, str, str, str, str]
 
 @dataclass
 class SsoState:
-    """Indexes and async request records for one sso-admin backend."""
+    """Indexes and async requests for one sso-admin backend."""
 
     assignments: dict[AssignmentKey, Any] = field(default_factory=dict)
     by_ps_account: dict[tuple[str, str], dict[AssignmentKey, None]] = field(default_factory=dict)
     by_principal: dict[tuple[str, str], dict[AssignmentKey, None]] = field(default_factory=dict)
-    # request id -> {"kind": create|delete|provision, "body": {...}, "describes": n}
-    requests: dict[str, dict[str, Any]] = field(default_factory=dict)
+    requests: AsyncRequests = field(default_factory=AsyncRequests)
     # permission set arn -> {account id: version provisioned there}; dicts keep insertion order
     provisioned: dict[str, dict[str, int]] = field(default_factory=dict)
     # permission set arn -> version, bumped by every change to the permission set
@@ -53,43 +55,70 @@ class SsoState:
         """Record a change, so accounts provisioned earlier become out of date."""
         self.versions[ps_arn] = self.version(ps_arn) + 1
 
-    def provision(self, ps_arn: str, account_id: str) -> None:
-        self.provisioned.setdefault(ps_arn, {})[account_id] = self.version(ps_arn)
+    def provision(self, ps_arn: str, account_id: str, version: int | None = None) -> None:
+        self.provisioned.setdefault(ps_arn, {})[account_id] = self.version(ps_arn) if version is None else version
 
-    def new_request(self, kind: str, body: dict[str, Any]) -> dict[str, Any]:
-        """Start an async request; the caller sees IN_PROGRESS like real AWS returns."""
-        request_id = str(mock_random.uuid4())
-        stored = {**body, "RequestId": request_id, "CreatedDate": unix_time()}
-        self.requests[request_id] = {"kind": kind, "body": stored, "describes": 0}
-        return {**stored, "Status": "IN_PROGRESS"}
+    def start_request(self, kind: str, instance_arn: str, body: dict[str, Any], targets: set[Target],
+                      effect: dict[str, Any]) -> dict[str, Any]:
+        """Admit and start an async request; the caller sees IN_PROGRESS like real AWS returns."""
+        policy = current_policy()
+        frozen = frozenset(targets)
+        self.requests.admit(policy, kind, instance_arn, frozen)
+        plan = policy.plan_async("sso-admin", OPERATIONS[kind])
+        return self.requests.start(kind, instance_arn, body, frozen, effect, plan, policy.now()).view()
 
-    def describe_request(self, kind: str, request_id: str) -> dict[str, Any]:
-        """IN_PROGRESS on the first describe, SUCCEEDED afterwards (so pollers really poll)."""
-        record = self.requests.get(request_id or "")
-        if record is None or record["kind"] != kind:
-            raise ResourceNotFoundException(f"Could not find request with id {request_id}")
-        record["describes"] += 1
-        status = "IN_PROGRESS" if record["describes"] == 1 else "SUCCEEDED"
-        return {**record["body"], "Status": status}
+    def settle(self, backend: Any) -> None:
+        """Finish every request that has ended: FAILED ones change nothing, SUCCEEDED ones apply."""
+        for request in self.requests.due(current_policy().now()):
+            if request.failure_reason is None:
+                _EFFECTS[request.kind](self, backend, request)
+            request.status = "FAILED" if request.failure_reason else "SUCCEEDED"
 
-    def list_requests(self, kind: str, status: str | None) -> list[dict[str, Any]]:
-        """Metadata of requests of one kind, as the List*Status calls return it."""
-        out = []
-        for request_id, record in self.requests.items():
-            if record["kind"] != kind:
-                continue
-            current = "IN_PROGRESS" if record["describes"] == 0 else "SUCCEEDED"
-            if status and status != current:
-                continue
-            out.append(
-                {"RequestId": request_id, "Status": current, "CreatedDate": record["body"]["CreatedDate"]}
-            )
-        return out
+    def fail_pending(self, predicate: Any, reason: str) -> None:
+        """Make IN_PROGRESS requests matching `predicate` end FAILED (their subject is gone)."""
+        for request in self.requests.pending():
+            if predicate(request):
+                request.failure_reason = reason
+
+    def unassign(self, backend: Any, key: AssignmentKey) -> None:
+        """Remove an assignment; the last one of a permission set in an account deprovisions it."""
+        assignment = self.remove_assignment(key)
+        backend.account_assignments.remove(assignment)
+        backend.deleted_account_assignments.append(assignment)
+        _, account, ps_arn, _, _ = key
+        if not self.by_ps_account.get((ps_arn, account)):
+            self.provisioned.get(ps_arn, {}).pop(account, None)
+
+
+def _create_done(state: SsoState, backend: Any, request: AsyncRequest) -> None:
+    key: AssignmentKey = request.effect["key"]
+    if key not in state.assignments:  # a repeat is accepted but stores nothing new
+        assignment = AccountAssignment(key[0], key[1], "AWS_ACCOUNT", key[2], key[3], key[4])
+        state.add_assignment(key, assignment)
+        backend.account_assignments.append(assignment)
+    # Creating an assignment provisions the permission set (as it was when asked) to the account.
+    state.provision(key[2], key[1], request.effect["version"])
+
+
+def _delete_done(state: SsoState, backend: Any, request: AsyncRequest) -> None:
+    key: AssignmentKey = request.effect["key"]
+    if key in state.assignments:  # its principal may have been deleted meanwhile
+        state.unassign(backend, key)
+
+
+def _provision_done(state: SsoState, backend: Any, request: AsyncRequest) -> None:
+    ps_arn = request.body["PermissionSetArn"]
+    for account in request.effect["accounts"]:
+        state.provision(ps_arn, account, request.effect["version"])
+
+
+_EFFECTS = {"create": _create_done, "delete": _delete_done, "provision": _provision_done}
 
 
 def state_of(backend: Any) -> SsoState:
-    """The gap-fill state of a backend, created on first use (and after every reset)."""
+    """The gap-fill state of a backend, created on first use (and after every reset), settled."""
     found = backend.__dict__.get("_awsideman_state")
     if found is None:
         found = backend.__dict__["_awsideman_state"] = SsoState()
+    found.settle(backend)
     return found
