@@ -27,7 +27,8 @@ def restore(
     conflict: Annotated[str, typer.Option(
         "--conflict", help="overwrite: make differing resources like the backup; skip: leave them; "
         "fail: change nothing if anything differs.")] = "overwrite",
-    prune: Annotated[bool, typer.Option("--prune", help="Also delete what the backup does not have (in scope).")] = False,
+    prune: Annotated[bool, typer.Option(
+        "--prune", help="Also delete what the backup does not have (in scope).")] = False,
     resources: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--resources", help="Comma-separated: users,groups,permission-sets,assignments (default: all).")] = None,
     auto_rollback: Annotated[bool, typer.Option(
@@ -82,7 +83,8 @@ def _plan_text(render: Renderer, view: dict[str, Any]) -> None:
     source, target = view["source"], view["target"]
     render.fields("Restore plan", {"from": f"{source.get('instance_arn')} ({source.get('identity_store_id')})",
                                    "into": f"{target.get('instance_arn')} ({target.get('identity_store_id')})"})
-    rows = [[resource, action, count] for resource, actions in view["plan"].items() for action, count in actions.items()]
+    rows = [[resource, action, count]
+            for resource, actions in view["plan"].items() for action, count in actions.items()]
     if rows:
         render.table("Changes by resource kind and action", ["resource", "action", "count"], rows)
     for change in view["changes"]:
