@@ -181,6 +181,8 @@ class IdentityCenterWriter:
 
     def update_permission_set(self, arn: str, diff: dict[str, Any]) -> None:
         ref: dict[str, Any] = {"InstanceArn": self.instance.instance_arn, "PermissionSetArn": arn}
+        # Known limit: UpdatePermissionSet keeps a field it is not given and refuses "" (minimum
+        # length 1), so a description or relay state cannot be cleared through the API.
         described: dict[str, Any] = {k: diff[k]["after"] for k in ("description", "session_duration", "relay_state")
                                      if k in diff}
         params = _permission_set_params(described)
@@ -341,6 +343,8 @@ def _operation(path: str, value: Any) -> dict[str, Any]:
     return {"AttributePath": path} if value is None else {"AttributePath": path, "AttributeValue": value}
 
 
+_API_NAMES = {"description": "Description", "session_duration": "SessionDuration", "relay_state": "RelayState"}
+
+
 def _permission_set_params(record: dict[str, Any]) -> dict[str, Any]:
-    names = {"description": "Description", "session_duration": "SessionDuration", "relay_state": "RelayState"}
-    return {api: record[key] for key, api in names.items() if record.get(key)}
+    return {api: record[key] for key, api in _API_NAMES.items() if record.get(key)}
