@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
+from awsideman.core.attributes import comparable_snapshot, permission_set_record
 from awsideman.core.changes import Change
+from awsideman.core.planner import make_plan
 from awsideman.core.simulate import SimulatedInstance, SimulationError, simulate
-from tests.core.snapshots import group, permission_set, snapshot, user
+from tests.core.snapshots import MANAGED, POLICY, group, permission_set, snapshot, user
 
 MEMBER = Change("membership", "create", ("Admins", "alice"), after={"group_name": "Admins", "user_name": "alice"})
 ALICE = Change("user", "create", ("alice",), after={"user_name": "alice", "attributes": {}})
@@ -62,3 +66,17 @@ def test_provisioned_copies_follow_assignments_and_provisioning():
     assert instance.stale() == []
     instance.apply(Change("assignment", "delete", ("1", "Admin", "USER", "a"), before={}))
     assert instance.provisioned() == {}  # the last assignment's delete deprovisions
+
+
+def test_a_partly_applied_update_is_compensated_against_what_landed():
+    live = snapshot(sets=[permission_set("Admin", description="a", managed_policies=MANAGED[:1])])
+    desired = snapshot(sets=[permission_set("Admin", description="b", inline_policy=POLICY,
+                                            managed_policies=MANAGED[1:])])
+    [update] = make_plan(desired, live).changes
+    instance = SimulatedInstance(live)
+    instance.apply(replace(update, diff={"description": update.diff["description"]}))  # then it failed
+    landed = permission_set_record(instance.snapshot().permission_sets[0])
+    compensation = update.inverse().with_before(landed)
+    assert list(compensation.diff) == ["description"]
+    instance.apply(compensation)
+    assert comparable_snapshot(instance.snapshot()) == comparable_snapshot(live)
