@@ -132,6 +132,10 @@ class Change:
         recomputed; provision is its own inverse (it re-provisions whatever the permission set
         holds once reverted: `rollback_order` puts it after that revert). Raises
         `IrreversibleChangeError` rather than invent missing state.
+
+        A change that may have happened only in part (a permission set update is several API
+        calls; an answer lost in transit) is compensated with ``inverse().with_before(live)``:
+        the diff is then taken against what the target holds now.
         """
         if not self.reversible:
             raise IrreversibleChangeError(

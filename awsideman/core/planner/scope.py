@@ -49,6 +49,9 @@ class Untouchable:
     match: dict[str, str] = field(default_factory=dict)
     reason: str = "not in the backup"
 
+    def __hash__(self) -> int:
+        return hash((self.resource, tuple(sorted(self.match.items())), self.reason))
+
     def matches(self, resource: str, obj: Any) -> bool:
         return (resource == self.resource and obj is not None
                 and all(getattr(obj, name, None) == value for name, value in self.match.items()))
@@ -78,53 +81,62 @@ def untouchables_from_missing(missing: list[dict[str, Any]], backup: Snapshot) -
     memberships, a principal's assignments); a permission set that could not be read is known
     only by its ARN, which matches the live one only when restoring into the same instance.
     """
+    names = _Names.of(backup)
     rules: list[Untouchable] = []
     for entry in missing:
         reason = f"not in the backup: {entry.get('code', 'unreadable')} ({entry.get('resource', '?')})"
         for step in entry.get("steps") or []:
-            rules += _rules_for_step(step, entry.get("resource", ""), reason, backup)
-    unique: list[Untouchable] = []
-    for rule in rules:
-        if rule not in unique:
-            unique.append(rule)
-    return unique
+            for rule in _rules_for_step(step, entry.get("resource", ""), reason, names):
+                if rule not in rules:
+                    rules.append(rule)
+    return rules
 
 
-def _rules_for_step(step: str, kind: str, reason: str, backup: Snapshot) -> list[Untouchable]:
-    group_names = {g.group_id: g.display_name for g in backup.groups}
-    principal_names = {("USER", u.user_id): u.user_name for u in backup.users}
-    principal_names.update({("GROUP", g.group_id): g.display_name for g in backup.groups})
-    set_names = {p.arn: p.name for p in backup.permission_sets}
+@dataclass(frozen=True)
+class _Names:
+    """Backup-time ids -> natural keys."""
 
-    def rule(resource: str, **match: str) -> Untouchable:
-        return Untouchable(resource, match, reason)
+    groups: dict[str, str]
+    principals: dict[tuple[str, str], str]
+    sets: dict[str, str]
 
-    def by_set(arn: str, **match: str) -> Untouchable:
-        name = set_names.get(arn)
-        return rule("assignment", permission_set_name=name, **match) if name else \
-            rule("assignment", permission_set_arn=arn, **match)
+    @classmethod
+    def of(cls, backup: Snapshot) -> _Names:
+        principals = {("USER", u.user_id): u.user_name for u in backup.users}
+        principals.update({("GROUP", g.group_id): g.display_name for g in backup.groups})
+        return cls({g.group_id: g.display_name for g in backup.groups}, principals,
+                   {p.arn: p.name for p in backup.permission_sets})
 
+    def assignments_of_set(self, arn: str, reason: str, **match: str) -> Untouchable:
+        name = self.sets.get(arn)
+        key = {"permission_set_name": name} if name else {"permission_set_arn": arn}
+        return Untouchable("assignment", {**key, **match}, reason)
+
+
+def _rules_for_step(step: str, kind: str, reason: str, names: _Names) -> list[Untouchable]:
     if step in ("users", "groups"):
         principal_type = "USER" if step == "users" else "GROUP"
-        return [rule(step[:-1]), rule("membership"), rule("assignment", principal_type=principal_type)]
+        return [Untouchable(step[:-1], {}, reason), Untouchable("membership", {}, reason),
+                Untouchable("assignment", {"principal_type": principal_type}, reason)]
     if step == "permission_sets":
-        return [rule("permission_set"), rule("assignment")]
+        return [Untouchable("permission_set", {}, reason), Untouchable("assignment", {}, reason)]
     name, _, rest = step.partition(":")
     if name == "memberships":
-        group = group_names.get(rest)
-        return [rule("membership", group_name=group) if group else rule("membership", group_id=rest)]
+        group = names.groups.get(rest)
+        return [Untouchable("membership", {"group_name": group} if group else {"group_id": rest}, reason)]
     if name == "permission_set":
-        return [rule("permission_set", arn=rest), rule("assignment", permission_set_arn=rest)]
+        return [Untouchable("permission_set", {"arn": rest}, reason),
+                Untouchable("assignment", {"permission_set_arn": rest}, reason)]
     if name == "provisioned_accounts":
-        return [by_set(rest)]
+        return [names.assignments_of_set(rest, reason)]
     if name == "assignments" and rest.startswith("principal:"):
         _, principal_type, principal_id = rest.split(":", 2)
-        known = principal_names.get((principal_type, principal_id))
-        return [rule("assignment", principal_type=principal_type, principal_name=known) if known else
-                rule("assignment", principal_type=principal_type, principal_id=principal_id)]
+        known = names.principals.get((principal_type, principal_id))
+        principal = {"principal_name": known} if known else {"principal_id": principal_id}
+        return [Untouchable("assignment", {"principal_type": principal_type, **principal}, reason)]
     if name == "assignments" and ":" in rest:
         arn, account = rest.rsplit(":", 1)
-        return [by_set(arn, account_id=account)]
+        return [names.assignments_of_set(arn, reason, account_id=account)]
     # A step this version does not know: hold back its whole kind (or everything) rather than guess.
     resource = _RESOURCE_OF_KIND.get(kind)
-    return [rule(resource)] if resource else [rule(other) for other in _SCOPE_OF]
+    return [Untouchable(resource, {}, reason)] if resource else [Untouchable(r, {}, reason) for r in _SCOPE_OF]
