@@ -4,6 +4,7 @@ The analyser is the single source of truth for "is this worth retrying?" (the re
 it) and "what should the operator do?" (reports, ``analyze-error`` and the CLI's last-resort
 handler ask it). The classification data lives in ``core/error_table.py``; this module only
 extracts the facts from an exception (code, Reason, HTTP status, errno, class) and looks them up.
+Pasted text is taken apart by ``core/error_text.py`` first, then classified here the same way.
 
 Every message and remediation step that leaves this module is sanitised.
 """
@@ -11,7 +12,6 @@ Every message and remediation step that leaves this module is sanitised.
 from __future__ import annotations
 
 import errno as _errno
-import json
 import os
 import re
 import string
@@ -22,6 +22,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from awsideman.core import error_table as T
+from awsideman.core import error_text
 from awsideman.core.error_table import Rule
 from awsideman.core.exceptions import AwsidemanError
 from awsideman.core.sanitize import sanitize
@@ -32,14 +33,6 @@ _DENIED_CODES = frozenset(c for c, r in T.CODE_RULES.items() if r.category == T.
 _ACTION_RE = re.compile(r"not authorized to perform:?\s+([a-z0-9-]+:[A-Za-z0-9*]+)")
 _OP_ID_RE = re.compile(r"\bop-[0-9]{8}T[0-9]{6}Z-[0-9a-z]{6}\b")
 _NO_OP = "UnknownOperation"
-_CLI_LINE_RE = re.compile(
-    r"An error occurred \((?P<code>[^)]+)\)(?: \(reached max retries: \d+\))?"
-    r"(?: when calling the (?P<op>\w+) operation)?(?: \(reached max retries: \d+\))?:\s*(?P<msg>.*)"
-)
-_EXC_LINE_RE = re.compile(
-    r"(?:^|[\s(\[])(?:[a-z_][\w]*\.)*(?P<cls>[A-Z]\w*(?:Error|Exception|NotFound|Expired))\s*:\s*(?P<msg>.*)"
-)
-_ERRNO_RE = re.compile(r"\[Errno (\d+)\][^:]*(?::\s*'?([^']*)'?)?")
 
 
 @dataclass(frozen=True)
@@ -133,7 +126,7 @@ class ErrorAnalyzer:
     def analyze_text(self, text: str, code: str | None = None) -> ErrorInfo:
         """Classify a pasted error: an AWS CLI / boto3 line, a Python exception line or a JSON error."""
         text = (text or "").strip()
-        parsed = _parse_json(text)
+        parsed = error_text.parse_json(text)
         if parsed is not None:
             infos = self._from_json(parsed, code)
             if infos:
@@ -142,14 +135,10 @@ class ErrorAnalyzer:
 
     def analyze_all(self, text: str) -> list[ErrorInfo]:
         """Every error found in a log or JSON document (one per error line / JSON error object)."""
-        parsed = _parse_json(text.strip())
+        parsed = error_text.parse_json(text.strip())
         if parsed is not None:
             return self._from_json(parsed, None)
-        infos = []
-        for line in text.splitlines():
-            if _CLI_LINE_RE.search(line) or _EXC_LINE_RE.search(line):
-                infos.append(self._from_line(line.strip(), None))
-        return infos
+        return [self._from_line(line, None) for line in error_text.error_lines(text)]
 
     # -- extraction ------------------------------------------------------------------------------
     def _client_error(self, exc: ClientError, op: str | None, service: str | None) -> ErrorInfo:
@@ -225,12 +214,12 @@ class ErrorAnalyzer:
         return self._build(rule, _Facts(name, str(exc), op, path=_path_of(exc)))
 
     def _from_line(self, text: str, code: str | None) -> ErrorInfo:
-        cli = _CLI_LINE_RE.search(text)
+        cli = error_text.cli_line(text)
         if cli:
-            return self._synthetic(code or cli["code"], cli["msg"], cli["op"], text)
-        exc_line = _EXC_LINE_RE.search(text)
+            return self._synthetic(code or cli.code, cli.message, cli.operation, text)
+        exc_line = error_text.exception_line(text)
         if exc_line and code is None:
-            info = self._from_class_name(exc_line["cls"], exc_line["msg"], text)
+            info = self._from_class_name(exc_line.class_name, exc_line.message, text)
             if info is not None:
                 return info
         if code:
@@ -247,10 +236,10 @@ class ErrorAnalyzer:
         return info if info is not None else self._synthetic(code, text, None, text)
 
     def _from_class_name(self, name: str, message: str, text: str) -> ErrorInfo | None:
-        errno_match = _ERRNO_RE.search(text)
-        if errno_match and name in ("OSError", "IOError", "PermissionError", "FileNotFoundError"):
-            num = int(errno_match.group(1))
-            return self._os_error(OSError(num, os.strerror(num), errno_match.group(2) or None), None)
+        mention = error_text.errno_mention(text)
+        if mention and name in ("OSError", "IOError", "PermissionError", "FileNotFoundError"):
+            num = mention.number
+            return self._os_error(OSError(num, os.strerror(num), mention.path), None)
         if name in T.ERRNO_RULES:
             return self._build(self._lookup(T.ERRNO_RULES, name) or T.ERRNO_DEFAULT, _Facts(name, text))
         project = _project_class(name)
@@ -277,23 +266,15 @@ class ErrorAnalyzer:
 
     def _from_json(self, data: Any, code: str | None) -> list[ErrorInfo]:
         infos: list[ErrorInfo] = []
-        for item in _json_errors(data):
-            err = item.get("Error") if isinstance(item.get("Error"), Mapping) else item
-            err_code = code or _first(err, "Code", "code", "__type", "errorCode") or "Unknown"
-            err_code = str(err_code).rsplit("#", 1)[-1].split(":")[0]
-            message = _first(err, "Message", "message", "errorMessage") or ""
-            response: Any = {"Error": {"Code": err_code, "Message": str(message)}}
-            for key in ("Reason", "RetryAfterSeconds"):
-                value = item.get(key, err.get(key) if isinstance(err, Mapping) else None)
-                if value is not None:
-                    response[key] = value
-            op = _first(item, "operation", "Operation")
+        for found in error_text.json_errors(data, code):
+            err_code, message, op = found.code, found.message, found.operation
             project = _project_class(err_code)
             if project is not None:
-                infos.append(self._project_error(project(str(message)), op))
+                infos.append(self._project_error(project(message), op))
             elif err_code in T.EXCEPTION_RULES or err_code in T.ERRNO_RULES:
-                infos.append(self._from_code(err_code, str(message)))
+                infos.append(self._from_code(err_code, message))
             else:
+                response: Any = {"Error": {"Code": err_code, "Message": message}, **found.extra}
                 info = self._client_error(ClientError(response, op or _NO_OP), op, None)
                 infos.append(replace(info, message=sanitize(f"{err_code}: {message}" if message else err_code)))
         return infos
@@ -431,39 +412,6 @@ def _known_class(name: str) -> type | None:
 
     klass = getattr(botocore.exceptions, name, None) or getattr(builtins, name, None)
     return klass if isinstance(klass, type) and issubclass(klass, BaseException) else None
-
-
-def _parse_json(text: str) -> Any:
-    if not text or text[0] not in "{[":
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
-
-
-def _json_errors(data: Any) -> list[Mapping[str, Any]]:
-    """Error objects in a JSON document: one error, a list, or a result with ``errors: [...]``."""
-    if isinstance(data, list):
-        return [item for entry in data for item in _json_errors(entry)]
-    if not isinstance(data, Mapping):
-        return []
-    if isinstance(data.get("errors"), list):
-        return [e for e in data["errors"] if isinstance(e, Mapping)]
-    if any(k in data for k in ("Error", "__type", "Code", "code", "errorCode")):
-        return [data]
-    return []
-
-
-def _first(mapping: Any, *keys: str) -> Any:
-    if not isinstance(mapping, Mapping):
-        return None
-    for key in keys:
-        if mapping.get(key) not in (None, ""):
-            return mapping[key]
-    return None
-
-
 def is_expected(exc: BaseException) -> bool:
     """An error of the world (AWS, network, storage, our own checks), not a bug in awsideman.
 

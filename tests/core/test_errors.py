@@ -286,7 +286,7 @@ def test_error_exit_code(exc, expected):
     assert error_exit_code(exc, ErrorAnalyzer().analyze(exc)) == expected
 
 
-# -- pasted text ---------------------------------------------------------------------------------
+# -- pasted text, classified (taking it apart is test_error_text.py's) ---------------------------
 TEXT_CASES = [
     ("An error occurred (ThrottlingException) when calling the ListUsers operation (reached max retries: 4): "
      "Rate exceeded", None, "rate_limiting", True, "ThrottlingException"),
