@@ -244,8 +244,17 @@ REASON_RULES: dict[str, Rule] = {
 # Any other KMS_* reason is an encryption problem too.
 KMS_REASON_PREFIX = "KMS_"
 
+# The 16th outstanding asynchronous sso-admin request is refused with "There are too many
+# requests processing"; most regions send ThrottlingException, some ConflictException. Both mean
+# "wait for one to finish": rate limiting, retried, never a conflict to report.
+_ASYNC_CAP = Rule(RATE_LIMITING, "low", True, (
+    "At most 15 CreateAccountAssignment / DeleteAccountAssignment / ProvisionPermissionSet requests "
+    "may be outstanding per instance (a limit that cannot be raised); awsideman waits and retries.",
+))
+
 # sso-admin ConflictException: (lower-case substring of the message, rule), first match wins.
 CONFLICT_MESSAGE_RULES: tuple[tuple[str, Rule], ...] = (
+    ("too many requests", _ASYNC_CAP),
     ("already exist", replace(CODE_RULES["EntityAlreadyExists"], severity="medium")),
     ("duplicate", CODE_RULES["EntityAlreadyExists"]),
     ("concurrent", REASON_RULES["CONCURRENT_MODIFICATION"]),

@@ -1,0 +1,80 @@
+"""Benchmark: API calls and wall time of `awsideman restore` into an emptied instance (not a test).
+
+Seeds the served emulator with `--size`, backs it up, empties the emulator (a new, empty
+instance: the restore also proves cross-instance resolution by natural keys), switches on
+20 ms latency, the real quotas and asynchronous requests that take `--async-seconds` each
+(with the 15-request cap), and runs `awsideman restore BACKUP --yes -o json`.
+
+It prints calls against the minimum (one write per resource and attribute family, plus the
+live read of an empty instance) and wall time against the lower bound: the largest of
+sso-admin calls / 20, the busiest identitystore write / 20, assignments / 15 x async seconds,
+and users first, then memberships or assignments.
+
+Usage:
+    python bench/restore.py                  # size large, 1 s asynchronous requests
+    python bench/restore.py --size small
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+
+from botocore.config import Config
+
+from awsideman.sandbox import seeder
+from awsideman.sandbox.server import SandboxServer, sandbox_session
+
+
+def cli(env: dict[str, str], *args: str) -> dict:
+    proc = subprocess.run([sys.executable, "-m", "awsideman", "-o", "json", *args], env=env, capture_output=True,
+                          text=True)
+    if not proc.stdout.strip():
+        raise SystemExit(proc.stderr)
+    return json.loads(proc.stdout)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", default="large", choices=sorted(seeder.SIZES))
+    parser.add_argument("--async-seconds", type=float, default=1.0)
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    args = parser.parse_args()
+    with SandboxServer() as server, tempfile.TemporaryDirectory() as home:
+        env = dict(os.environ, **server.env(), AWSIDEMAN_HOME=home)
+        session = sandbox_session()
+        config = Config(retries={"mode": "standard", "max_attempts": 10})
+        clients = {n: session.client(n, endpoint_url=server.endpoint_url, config=config)
+                   for n in ("sso-admin", "identitystore")}
+        seeded = seeder.seed(clients, args.size, seed=0)
+        backup = cli(env, "backup", "create")
+        server.reset()
+        clients["sso-admin"].create_instance(Name="emptied") if not clients["sso-admin"].list_instances()[
+            "Instances"] else None
+        server.set_faults({"latency_ms": args.latency_ms, "quotas": "real", "async_seconds": args.async_seconds})
+        server.reset_counters()
+        started = time.monotonic()
+        result = cli(env, "restore", backup["backup_id"], "--yes")
+        wall = time.monotonic() - started
+        calls = Counter(server.counters())
+        counts = seeded.counts()
+        sso = sum(n for op, n in calls.items() if op.startswith("sso-admin:"))
+        busiest_ids_write = max((n for op, n in calls.items() if op.startswith("identitystore:Create")), default=0)
+        bound = max(sso / 20, busiest_ids_write / 20, counts["assignments"] / 15 * args.async_seconds,
+                    counts["users"] / 20 + max(counts["memberships"], counts["assignments"]) / 20)
+        writes = {op: n for op, n in sorted(calls.items()) if op.split(":")[1].startswith(
+            ("Create", "Put", "Attach", "Provision", "Tag"))}
+        print(json.dumps({"status": result["status"], "applied": len(result["applied"]), "wall_seconds": round(wall, 1),
+                          "lower_bound_seconds": round(bound, 1), "wall_over_bound": round(wall / bound, 3),
+                          "calls": sum(calls.values()), "writes": writes, "all_calls": dict(sorted(calls.items())),
+                          "counts": counts}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
