@@ -88,7 +88,7 @@ class IdentityCenterReader:
 
     def permission_set(self, arn: str) -> dict[str, Any]:
         """Every attribute of one permission set (six calls, one per attribute family)."""
-        ref = {"InstanceArn": self.instance.instance_arn, "PermissionSetArn": arn}
+        ref: dict[str, Any] = {"InstanceArn": self.instance.instance_arn, "PermissionSetArn": arn}
         described = _jsonable(self.gateway.call(SSO, "DescribePermissionSet", **ref)["PermissionSet"])
         inline = self.gateway.call(SSO, "GetInlinePolicyForPermissionSet", **ref).get("InlinePolicy")
         managed = [p["Arn"] for p in self.gateway.pages(
@@ -107,7 +107,7 @@ class IdentityCenterReader:
             "Tags": tags,
         }
 
-    def _boundary(self, ref: dict[str, str]) -> dict[str, Any] | None:
+    def _boundary(self, ref: dict[str, Any]) -> dict[str, Any] | None:
         try:
             return self.gateway.call(SSO, "GetPermissionsBoundaryForPermissionSet",
                                      **ref).get("PermissionsBoundary")

@@ -15,7 +15,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
 
 from awsideman.adapters.aws import AwsGateway, client_error_code
@@ -150,7 +150,7 @@ class S3Store:
         parts = [p for p in (self.prefix, backup_id, name) if p]
         return "/".join(parts)
 
-    def _s3(self, operation: str, what: str, **params: object) -> dict:
+    def _s3(self, operation: str, what: str, **params: Any) -> dict:
         try:
             return self.gateway.call("s3", operation, Bucket=self.bucket, **params)
         except Exception as exc:
