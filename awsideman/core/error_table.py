@@ -244,8 +244,17 @@ REASON_RULES: dict[str, Rule] = {
 # Any other KMS_* reason is an encryption problem too.
 KMS_REASON_PREFIX = "KMS_"
 
+# The 16th outstanding asynchronous sso-admin request is refused with "There are too many
+# requests processing"; most regions send ThrottlingException, some ConflictException. Both mean
+# "wait for one to finish": rate limiting, retried, never a conflict to report.
+_ASYNC_CAP = Rule(RATE_LIMITING, "low", True, (
+    "At most 15 CreateAccountAssignment / DeleteAccountAssignment / ProvisionPermissionSet requests "
+    "may be outstanding per instance (a limit that cannot be raised); awsideman waits and retries.",
+))
+
 # sso-admin ConflictException: (lower-case substring of the message, rule), first match wins.
 CONFLICT_MESSAGE_RULES: tuple[tuple[str, Rule], ...] = (
+    ("too many requests", _ASYNC_CAP),
     ("already exist", replace(CODE_RULES["EntityAlreadyExists"], severity="medium")),
     ("duplicate", CODE_RULES["EntityAlreadyExists"]),
     ("concurrent", REASON_RULES["CONCURRENT_MODIFICATION"]),
@@ -376,6 +385,10 @@ PROJECT_RULES: dict[str, Rule] = {
         "(`awsideman backup list`) or create a new one.",
     )),
     "StorageError": Rule(STORAGE, "high", False, ("Check the --store location is reachable and writable.",)),
+    "UnsupportedChangeError": Rule(VALIDATION, "medium", False, (
+        "The API cannot make this change in place: make it in the console, or delete and recreate "
+        "the resource (its assignments too) if it must match the backup exactly.",
+    )),
     "EncryptionError": Rule(ENCRYPTION, "high", False, (_KMS,)),
     "InstanceNotFoundError": Rule(CONFIGURATION, "high", False, (
         "Set --region to the Identity Center region, or `instance_arn` and `identity_store_id` in the config.",

@@ -115,6 +115,12 @@ class AmbiguousWriteError(AwsidemanError):
         self.original = original
 
 
+class UnsupportedChangeError(AwsidemanError):
+    """A change the service's API cannot make (e.g. clearing a permission set's description)."""
+
+    code = "UnsupportedChange"
+
+
 class InternalError(AwsidemanError):
     """A bug in awsideman (not an AWS, storage or input problem)."""
 
