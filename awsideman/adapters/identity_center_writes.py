@@ -59,6 +59,11 @@ class WriteResult:
         """The answer was lost and a lookup found the change in place (for the journal)."""
         return self.outcome == FOUND_AFTER_LOST_RESPONSE
 
+    @property
+    def existed(self) -> bool:
+        """Found by natural key rather than made by this call's answer (lost answer or conflict)."""
+        return self.outcome in (FOUND_AFTER_LOST_RESPONSE, ALREADY_EXISTED, ALREADY_ABSENT)
+
 
 @dataclass(frozen=True)
 class AsyncRequest:

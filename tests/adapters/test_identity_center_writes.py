@@ -188,7 +188,7 @@ CHANGED_USER = {
 
 def test_user_round_trip_every_attribute_family(world):
     created = world.writer.create_user({"user_name": "grace", "attributes": FULL_USER})
-    assert created.outcome == APPLIED and created.id
+    assert created.outcome == APPLIED and created.id and not created.existed
     [stored] = world.users_named("grace")
     assert stored["UserId"] == created.id
     assert _user_attributes(stored) == FULL_USER
@@ -455,7 +455,7 @@ def test_a_lost_create_user_answer_is_resolved_by_lookup_with_one_user(world):
     _lose(world, "identitystore:CreateUser")
     before = world.calls()
     created = world.writer.create_user({"user_name": "lost", "attributes": FULL_USER})
-    assert created.outcome == FOUND_AFTER_LOST_RESPONSE and created.found_after_lost_response
+    assert created.outcome == FOUND_AFTER_LOST_RESPONSE and created.found_after_lost_response and created.existed
     assert world.calls_since(before) == {"identitystore:CreateUser": 1, "identitystore:GetUserId": 1}
     world.sandbox.set_faults({})
     assert [u["UserId"] for u in world.users_named("lost")] == [created.id]
@@ -566,7 +566,7 @@ def test_already_exists_is_resolved_by_lookup_never_a_duplicate(world, sandbox, 
         operation, conflicts = "sso-admin:CreatePermissionSet", "sso-admin:DescribePermissionSet"
     before = world.calls()
     result = create()
-    assert (result.id, result.outcome) == (existing, ALREADY_EXISTED)
+    assert (result.id, result.outcome, result.existed) == (existing, ALREADY_EXISTED, True)
     spent = world.calls_since(before)
     assert spent[operation] == 1 and spent[conflicts] == 1
     if kind == "permission_set":  # someone else's set: not overwritten, nothing attached
