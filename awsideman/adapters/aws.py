@@ -109,3 +109,19 @@ def client_error_code(exc: BaseException) -> str | None:
     if isinstance(exc, ClientError):
         return str(exc.response.get("Error", {}).get("Code"))
     return None
+
+
+def client_error_message(exc: BaseException) -> str:
+    """The service's own message of a ClientError ("" for anything else)."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Message") or "")
+    return ""
+
+
+def client_error_reason(exc: BaseException) -> str | None:
+    """identitystore's machine-readable ``Reason`` (e.g. UNIQUENESS_CONSTRAINT_VIOLATION), else None."""
+    if not isinstance(exc, ClientError):
+        return None
+    response: Any = exc.response  # modeled error fields land at the top level or under Error
+    reason = response.get("Reason") or response.get("Error", {}).get("Reason")
+    return str(reason) if reason else None

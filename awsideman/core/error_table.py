@@ -385,6 +385,10 @@ PROJECT_RULES: dict[str, Rule] = {
         "(`awsideman backup list`) or create a new one.",
     )),
     "StorageError": Rule(STORAGE, "high", False, ("Check the --store location is reachable and writable.",)),
+    "UnsupportedChangeError": Rule(VALIDATION, "medium", False, (
+        "The API cannot make this change in place: make it in the console, or delete and recreate "
+        "the resource (its assignments too) if it must match the backup exactly.",
+    )),
     "EncryptionError": Rule(ENCRYPTION, "high", False, (_KMS,)),
     "InstanceNotFoundError": Rule(CONFIGURATION, "high", False, (
         "Set --region to the Identity Center region, or `instance_arn` and `identity_store_id` in the config.",

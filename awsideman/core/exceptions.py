@@ -121,6 +121,12 @@ class AsyncRequestFailed(AwsidemanError):
     code = "AsyncRequestFailed"
 
 
+class UnsupportedChangeError(AwsidemanError):
+    """A change the service's API cannot make (e.g. clearing a permission set's description)."""
+
+    code = "UnsupportedChange"
+
+
 class InternalError(AwsidemanError):
     """A bug in awsideman (not an AWS, storage or input problem)."""
 

@@ -104,10 +104,18 @@ class ApplyEngine:
         except Exception as exc:
             self.fail(running, exc)
             raise
-        if outcome.request is not None:
-            self.journal.record_request(self.operation_id, seq, outcome.request.request_id)
-        else:
-            self.applied(running, outcome.detail)
+        request = outcome.request
+        if request is not None and request.request_id is not None:
+            self.journal.record_request(self.operation_id, seq, request.request_id)
+        if request is not None and request.status == "FAILED":
+            error = AsyncRequestFailed(f"{change.address}: request {request.request_id} ended FAILED: "
+                                       f"{request.failure_reason or 'no reason given'}")
+            self.fail(running, error)
+            raise error
+        if request is None or request.status == "SUCCEEDED":
+            # Settled at once (synchronous, or an async answer already final / found by lookup).
+            self.applied(running, outcome.detail or _settled_detail(request))
+            return running, Outcome(outcome.detail)
         return running, outcome
 
     def applied(self, running: _Running, detail: str | None) -> None:
@@ -225,3 +233,9 @@ class _Run:
         self.blocked.add(change.address)
         self.outcome.failed.append(Failure(change, info))
         self.stopping = True  # nothing new starts after a failure retries could not fix
+
+
+def _settled_detail(request: Any) -> str:
+    how = "found by natural key after a lost answer" if getattr(request, "found_after_lost_response", False) else (
+        f"request {request.request_id} SUCCEEDED")
+    return str(how)

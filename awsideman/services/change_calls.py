@@ -31,9 +31,10 @@ def execute(change: Change, writer: Any, resolver: Resolver) -> Outcome:
 
 
 def _created(result: Any) -> tuple[str, str]:
-    ident = str(getattr(result, "id", result))
-    lost = bool(getattr(result, "found_after_lost_response", False) or getattr(result, "existed", False))
-    return ident, f"{ident} (found by natural key: the response was lost or it already existed)" if lost else ident
+    ident = str(result.id)
+    how = {"found_after_lost_response": " (found by natural key after a lost answer)",
+           "already_existed": " (it already existed)"}.get(result.outcome, "")
+    return ident, ident + how
 
 
 def _create_named(resource: str, create: str) -> Callable[[Change, Any, Resolver], Outcome]:

@@ -103,6 +103,12 @@ CASES = [
     ("sso-conflict-concurrent", client_error(
         "ConflictException", "Concurrent modification detected", "PutInlinePolicyToPermissionSet"),
      None, "resource_conflict", True, "retries"),
+    ("sso-async-cap-throttling", client_error(
+        "ThrottlingException", "There are too many requests processing. Please try again later.",
+        "CreateAccountAssignment"), None, "rate_limiting", True, "retries"),
+    ("sso-async-cap-conflict", client_error(
+        "ConflictException", "There are too many requests processing. Please try again later.",
+        "CreateAccountAssignment"), None, "rate_limiting", True, "15"),
     ("sso-conflict-exists", client_error(
         "ConflictException", "PermissionSet with name Admin already exists", "CreatePermissionSet"),
      None, "resource_conflict", False, "--conflict"),
