@@ -77,8 +77,11 @@ def _drift_permission_set(t: Target, arn: str) -> None:
     ref = {"InstanceArn": t.arn, "PermissionSetArn": arn}
     described = t.sso.describe_permission_set(**ref)["PermissionSet"]
     # A relay state can be changed but not cleared through the API: drift it only where one is set.
+    # A description or relay state can be changed but not cleared through the API: drift them
+    # only where one is set.
     relay = {"RelayState": "https://drift.example"} if described.get("RelayState") else {}
-    t.sso.update_permission_set(**ref, Description="drifted", SessionDuration="PT2H", **relay)
+    text = {"Description": "drifted"} if described.get("Description") else {}
+    t.sso.update_permission_set(**ref, SessionDuration="PT2H", **text, **relay)
     t.sso.put_inline_policy_to_permission_set(**ref, InlinePolicy=json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
     for policy in t.sso.list_managed_policies_in_permission_set(**ref)["AttachedManagedPolicies"]:

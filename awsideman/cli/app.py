@@ -55,13 +55,14 @@ def root(
 
 
 def _register() -> None:
-    from awsideman.cli import analyze, backup, report, restore, sandbox
+    from awsideman.cli import analyze, backup, report, restore, rollback, sandbox
 
     app.add_typer(backup.app, name="backup")
     app.add_typer(report.app, name="report")
     app.add_typer(sandbox.app, name="sandbox")
     app.command("analyze-error")(analyze.analyze_error)
     app.command("restore")(restore.restore)
+    app.command("rollback")(rollback.rollback)
 
 
 _register()

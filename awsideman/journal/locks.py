@@ -76,6 +76,24 @@ class LocksMixin(Database):
             sleep(step)
             waited += step
 
+    def wait_until_free(self, instance_arn: str, *, timeout: float, sleep: Callable[[float], None],
+                        poll: float = 0.5) -> None:
+        """Return once no live process holds the lock (raise ``LockHeldError`` after ``timeout``).
+
+        A restore waits here before it reads the instance, so its plan is computed against the
+        state the previous holder left, not the state before it.
+        """
+        waited = 0.0
+        while True:
+            holder = self.lock_holder(instance_arn)
+            if holder is None or not holder.alive:
+                return
+            if waited >= timeout:
+                raise _held(holder)
+            step = min(poll, timeout - waited)
+            sleep(step)
+            waited += step
+
     def release_lock(self, instance_arn: str, operation_id: str) -> None:
         """Release the lock if this process holds it for ``operation_id`` (idempotent)."""
         owner, _, _ = this_process()

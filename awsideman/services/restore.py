@@ -122,6 +122,8 @@ class RestoreService:
         """Plan, then (unless a dry run, or ``confirm(plan)`` says no) apply with the journal."""
         ctx = self.context
         started = time.monotonic()
+        if not request.dry_run:  # fail fast (exit 6), or wait, before minutes of reading
+            ctx.journal.wait_until_free(ctx.instance.instance_arn, timeout=request.lock_timeout, sleep=ctx.stop.sleep)
         manifest, plan = self.plan(request)
         result = _planned(manifest, plan, request)
         if request.dry_run or plan.conflicts or (plan.is_empty and not plan.skipped):

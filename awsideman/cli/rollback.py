@@ -1,0 +1,73 @@
+"""`awsideman rollback OP_ID`: revert a restore from its journal (thin: the service does the work)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from awsideman.cli.options import NoColorOpt, OutputOpt, QuietOpt, renderer
+from awsideman.core.cancel import process_stop
+from awsideman.core.exceptions import UsageError
+from awsideman.render import Renderer
+from awsideman.services.context import Context
+from awsideman.services.rollback import RollbackResult, RollbackService
+
+
+def rollback(
+    ctx: typer.Context,
+    operation_id: Annotated[str, typer.Argument(help="The restore's operation id (op-YYYYMMDDTHHMMSSZ-xxxxxx).")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be reverted; change nothing.")] = False,
+    lock_timeout: Annotated[float, typer.Option(
+        "--lock-timeout", help="Wait up to SECONDS for another restore/rollback of the instance.")] = 0.0,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    output: OutputOpt = None, quiet: QuietOpt = False, no_color: NoColorOpt = False,
+) -> None:
+    """Revert what a restore applied (also after it was killed), in reverse order."""
+    render = renderer(ctx, output, quiet, no_color)
+    if lock_timeout < 0:
+        raise UsageError(f"--lock-timeout must be >= 0 seconds, not {lock_timeout}")
+    interactive = sys.stdin.isatty() and not render.json
+    if not dry_run and not yes and not interactive:
+        raise UsageError("Refusing to roll back without --yes when there is no terminal to confirm at",
+                         remediation=[f"See what it would do: awsideman rollback {operation_id} --dry-run"])
+    context = Context(ctx.find_root().obj.settings(), progress=render.progress, stop=process_stop())
+    ctx.call_on_close(context.close)
+
+    def confirm(inverses: list[Any]) -> bool:
+        if yes:
+            return True
+        for change in inverses:
+            render.line(f"  {change.action} {change.address}")
+        return typer.confirm(f"Revert these {len(inverses)} change(s)?")
+
+    result = RollbackService(context).run(operation_id, dry_run=dry_run, lock_timeout=lock_timeout, confirm=confirm)
+    if render.json:
+        render.document(result.to_dict())
+    else:
+        _text(render, result)
+    if result.status not in ("succeeded", "planned"):
+        raise typer.Exit(5)
+
+
+def _text(render: Renderer, result: RollbackResult) -> None:
+    if result.dry_run:
+        render.line(f"Rollback of {result.restore_operation_id} would revert {len(result.planned)} change(s):",
+                    style="bold")
+        for item in result.planned:
+            render.line(f"  {item['action']} {item['address']}")
+        return
+    style = "bold green" if result.status == "succeeded" else "bold red"
+    headline = "Rolled back" if result.status == "succeeded" else "Rollback did NOT complete"
+    render.line(f"{headline}: {result.restore_operation_id}", style=style)
+    render.fields(None, {"operation": result.operation_id or "(none)", "compensated": len(result.compensated),
+                         "left over": len(result.leftover), "api calls": result.api_calls,
+                         "seconds": result.duration_seconds})
+    for error in result.errors:
+        render.error(f"{error.get('resource', '')}: {error.get('code')}: {error.get('message')}",
+                     error.get("remediation") or [])
+    for item in result.leftover:
+        render.error(f"{item['resource']}: {item['what']}", item["remediation"], title="Left over")
+    for note in result.notes:
+        render.warn(note)

@@ -1,0 +1,97 @@
+"""`awsideman rollback` end to end: a restore with --no-auto-rollback killed with SIGKILL at
+several points (one while asynchronous requests are in flight), then rolled back from its
+journal; a second rollback changes nothing. Also the lock: two restores at once."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+
+import pytest
+
+from tests.cli.test_restore_cli import _records
+from tests.drift import differences, drift
+from tests.helpers import awsideman_command, run_cli
+
+MUTATING = ("Create", "Update", "Delete", "Put", "Attach", "Detach", "Tag", "Untag", "Provision")
+
+
+def _json(proc):
+    assert proc.stdout.strip(), proc.stderr
+    return json.loads(proc.stdout)
+
+
+def _mutating(counters):
+    return sum(n for op, n in counters.items() if op.split(":", 1)[1].startswith(MUTATING))
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(("operation", "at_least", "faults"), [
+    ("identitystore:CreateGroupMembership", 5, {"latency_ms": 10}),
+    ("sso-admin:CreateAccountAssignment", 3, {"latency_ms": 10, "async_seconds": 30}),  # requests in flight
+])
+def test_a_killed_restore_is_rolled_back_from_its_journal_and_twice_changes_nothing(
+        served_sandbox, operation, at_least, faults):
+    served, env = served_sandbox, served_sandbox.env
+    served.seed("small", seed=81)
+    backup = _json(run_cli(env, "-o", "json", "backup", "create"))
+    drift(served.client)
+    before = _records(env)
+    served.set_faults(faults)
+    served.reset_counters()
+    proc = subprocess.Popen([*awsideman_command(), "restore", backup["backup_id"], "--prune", "--yes",
+                             "--no-auto-rollback"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while served.counters().get(operation, 0) < at_least:
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    proc.kill()
+    proc.wait(timeout=10)
+    served.set_faults({"latency_ms": 1, "async_seconds": 0.05})
+    killed = _json(run_cli(env, "-o", "json", "report", "list"))[0]
+    assert killed["kind"] == "restore" and killed["status"] == "interrupted"
+
+    shown = _json(run_cli(env, "-o", "json", "rollback", killed["operation_id"], "--dry-run"))
+    assert shown["planned"] and shown["status"] == "planned"
+    rolled = run_cli(env, "-o", "json", "rollback", killed["operation_id"], "--yes", timeout=300)
+    assert rolled.returncode == 0, rolled.stdout + rolled.stderr
+    served.set_faults({})
+    diffs = differences(_records(env), before)
+    assert not diffs, "\n".join(diffs)
+
+    served.reset_counters()
+    again = run_cli(env, "-o", "json", "rollback", killed["operation_id"], "--yes")
+    assert again.returncode == 0 and _json(again)["compensated"] == []
+    assert _mutating(served.counters()) == 0
+
+
+@pytest.mark.e2e
+def test_two_restores_at_once_one_waits_or_exits_6_naming_the_holder(served_sandbox):
+    served, env = served_sandbox, served_sandbox.env
+    served.seed("small", seed=82)
+    backup = _json(run_cli(env, "-o", "json", "backup", "create"))
+    expected = _records(env)
+    drift(served.client)
+    served.set_faults({"latency_ms": 15})
+    served.reset_counters()
+    first = subprocess.Popen([*awsideman_command(), "-o", "json", "restore", backup["backup_id"], "--prune",
+                              "--yes"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL, text=True)
+    deadline = time.monotonic() + 120
+    while not any(op.endswith(("CreateUser", "UpdateUser", "DeleteUser")) for op in served.counters()):
+        assert first.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    second = run_cli(env, "-o", "json", "restore", backup["backup_id"], "--prune", "--yes")
+    assert second.returncode == 6, second.stdout + second.stderr
+    waiting = run_cli(env, "-o", "json", "restore", backup["backup_id"], "--prune", "--yes",
+                      "--lock-timeout", "120", timeout=300)
+    out, err = first.communicate(timeout=300)
+    assert first.returncode == 0, out + err
+    assert json.loads(out)["operation_id"] in second.stdout  # exit 6 names the holder
+    assert waiting.returncode == 0, waiting.stdout + waiting.stderr
+    served.set_faults({})
+    diffs = differences(_records(env), expected)
+    assert not diffs, "\n".join(diffs)
