@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.e2e  # drives the real executable
+
 THROTTLE = ("An error occurred (ThrottlingException) when calling the ListUsers operation "
             "(reached max retries: 4): Rate exceeded")
 CONTRACT = {"category", "severity", "code", "message", "recoverable", "remediation"}

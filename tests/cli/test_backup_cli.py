@@ -9,6 +9,8 @@ import pytest
 
 from tests.helpers import run_cli
 
+pytestmark = pytest.mark.e2e  # drives the real executable
+
 
 def _json(proc):
     assert proc.stdout.strip(), proc.stderr

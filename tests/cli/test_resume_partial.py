@@ -11,6 +11,8 @@ import pytest
 
 from tests.helpers import awsideman_command, run_cli
 
+pytestmark = pytest.mark.e2e  # drives the real executable
+
 DENY_ASSIGNMENT_LISTINGS = {"rules": [
     {"operation": "ListAccountAssignments", "fail_after": 0, "error": "AccessDeniedException"},
     {"operation": "ListAccountAssignmentsForPrincipal", "fail_after": 0, "error": "AccessDeniedException"},

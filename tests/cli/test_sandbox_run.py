@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from tests.helpers import run_cli
+
+pytestmark = pytest.mark.e2e  # drives the real executable
 
 
 def _env(tmp_path):

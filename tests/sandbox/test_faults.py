@@ -18,7 +18,7 @@ NO_RETRY = Config(retries={"total_max_attempts": 1})
 STORE = "d-1234567890"
 
 
-@pytest.fixture(params=["in-process", "served"])
+@pytest.fixture(params=["in-process", pytest.param("served", marks=pytest.mark.served)])
 def emulator(request):
     """The same test against `sandbox` (in-process) and `served_sandbox` (HTTP)."""
     return request.getfixturevalue("sandbox" if request.param == "in-process" else "served_sandbox")
@@ -193,11 +193,9 @@ def test_latency_delays_the_call(emulator) -> None:
     emulator.set_faults({"rules": [{"operation": "ListInstances", "latency_ms": 150}]})
     started = time.monotonic()
     sso.list_instances()
-    slow = time.monotonic() - started
-    started = time.monotonic()
-    emulator.client("identitystore", config=NO_RETRY).list_users(IdentityStoreId=STORE)
-    assert slow >= 0.15
-    assert time.monotonic() - started < slow
+    # A lower bound only: a loaded machine makes calls slower, never faster. That other
+    # operations are not delayed is the decision function's job (test_latency_is_global_plus_rule).
+    assert time.monotonic() - started >= 0.15
 
 
 def test_sso_admin_quota_is_shared_across_apis(emulator) -> None:

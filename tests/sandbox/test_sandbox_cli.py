@@ -92,6 +92,7 @@ def client_from(env: dict[str, str], name: str):
     return session.client(name, endpoint_url=env["AWS_ENDPOINT_URL"], config=NO_RETRY)
 
 
+@pytest.mark.e2e
 def test_up_seeds_prints_env_and_stops_on_sigterm(sandbox_up, tmp_path: Path) -> None:
     process, lines = sandbox_up("--seed", "tiny", "--seed-value", "3")
     env = exported(lines)
@@ -118,6 +119,7 @@ def test_up_seeds_prints_env_and_stops_on_sigterm(sandbox_up, tmp_path: Path) ->
     assert "Sandbox stopped." in process.stderr.read()
 
 
+@pytest.mark.e2e
 def test_up_with_a_fault_file(sandbox_up, tmp_path: Path) -> None:
     rules = tmp_path / "faults.yaml"
     rules.write_text("rules:\n  - operation: sso-admin:ListInstances\n    fail_after: 1\n"

@@ -200,6 +200,7 @@ def test_seed_accepts_clients_and_explicit_instance(session: boto3.Session) -> N
     assert len(ids.list_users(IdentityStoreId=result.identity_store_id)["Users"]) == SIZES["tiny"].users
 
 
+@pytest.mark.served
 def test_seed_against_served_emulator(fake_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import time
+import random
+import threading
+from typing import Any
 
 import pytest
 
 from awsideman.core.exceptions import IncompleteBackupError
 from awsideman.core.ratelimit import RateLimitConfig
-from awsideman.core.retry import RetryConfig
+from awsideman.core.retry import RetryConfig, RetryPolicy
+from awsideman.services import context as context_module
 from awsideman.services.backup import BackupRequest, BackupService
 from tests.helpers import make_context
 
@@ -46,19 +49,48 @@ def test_a_permanent_error_costs_exactly_one_call(sandbox):
     assert result.missing[0]["steps"] == ["permission_sets"]
 
 
-def test_the_retry_deadline_is_respected(sandbox):
+class PolicyTime:
+    """The retry policy's clock and sleep: time moves only when the policy waits."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+        self._lock = threading.Lock()
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.sleeps.append(seconds)
+            self.now += seconds
+
+
+def test_the_retry_deadline_is_respected(sandbox, monkeypatch):
     sandbox.seed("tiny", seed=33)
     # HTTP 500s without Retry-After: the policy's own backoff, not the server, sets the pace.
     sandbox.set_faults({"rules": [{"operation": "ListPermissionSets", "server_error": 1.0}]})
     retry = RetryConfig(max_retries=1000, base_delay=0.05, max_delay=0.2, deadline=1.0)
+    # Injected time, so a loaded machine cannot stretch the run past the deadline: only the
+    # policy's own waits count, and the test never really sleeps.
+    policy_time = PolicyTime()
+    real_policy = context_module.RetryPolicy
+
+    def policy_on_fake_time(*args: Any, **kwargs: Any) -> RetryPolicy:
+        kwargs.update(sleep=policy_time.sleep, clock=policy_time.clock, rng=random.Random(33))
+        return real_policy(*args, **kwargs)
+
+    monkeypatch.setattr(context_module, "RetryPolicy", policy_on_fake_time)
     service = BackupService(make_context(retry=retry))
-    started = time.monotonic()
     with pytest.raises(IncompleteBackupError, match="permission-sets .InternalServerException"):
         service.create(BackupRequest())
-    elapsed = time.monotonic() - started
-    # Gives up when the next wait would cross the 1 s deadline, long before 1000 retries.
-    assert 0.5 <= elapsed < 1.6
-    assert 5 < sandbox.counters()["sso-admin:ListPermissionSets"] < 60
+    # Gives up when the next wait (at most max_delay) would cross the 1 s deadline, never after
+    # it, and long before 1000 retries; every wait was followed by exactly one more call.
+    waited = sum(policy_time.sleeps)
+    assert 1.0 - 0.2 < waited <= 1.0, policy_time.sleeps
+    calls = sandbox.counters()["sso-admin:ListPermissionSets"]
+    assert calls == len(policy_time.sleeps) + 1
+    assert 5 < calls < 60
 
 
 @pytest.mark.parametrize("limited", [True, False])

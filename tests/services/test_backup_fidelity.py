@@ -58,3 +58,23 @@ def test_every_seeded_variant_survives_the_round_trip(sandbox, seed):
     service = BackupService(make_context())
     _, snapshot = service.load(service.create(BackupRequest()).backup_id, None)
     assert_matches_seed(snapshot, seeded)
+
+
+def test_newer_user_attributes_are_backed_up(sandbox):
+    # botocore drops response fields its model lacks, so an older boto3 would silently leave
+    # these out of every backup: this is what sets the boto3 floor (see CHANGELOG).
+    sandbox.seed("tiny", seed=5)
+    ids = sandbox.client("identitystore")
+    store_id = sandbox.client("sso-admin").list_instances()["Instances"][0]["IdentityStoreId"]
+    newer = {
+        "Website": "https://ada.example.com",
+        "Birthdate": "1815-12-10",
+        "Photos": [{"Value": "https://example.com/ada.png", "Type": "photo", "Primary": True}],
+        "Roles": [{"Value": "Countess", "Type": "work", "Primary": True}],
+    }
+    ids.create_user(IdentityStoreId=store_id, UserName="ada", DisplayName="Ada Lovelace",
+                    Name={"GivenName": "Ada", "FamilyName": "Lovelace"}, **newer)
+    service = BackupService(make_context())
+    _, snapshot = service.load(service.create(BackupRequest()).backup_id, None)
+    (ada,) = [u for u in snapshot.users if u.user_name == "ada"]
+    assert {k: ada.attributes.get(k) for k in newer} == newer
