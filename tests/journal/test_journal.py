@@ -21,11 +21,7 @@ from pathlib import Path
 import pytest
 
 from awsideman.core.exceptions import InvalidIdError, JournalError, OperationNotFoundError
-<<<<<<< HEAD:tests/journal/test_journal.py
-from awsideman.journal import SCHEMA_VERSION, Journal, parse_timestamp, utc_timestamp
-=======
-from awsideman.core.journal import DEFAULT_BUSY_TIMEOUT, SCHEMA_VERSION, Journal, parse_timestamp, utc_timestamp
->>>>>>> wip-deps:tests/core/test_journal.py
+from awsideman.journal import DEFAULT_BUSY_TIMEOUT, SCHEMA_VERSION, Journal, parse_timestamp, utc_timestamp
 
 T0 = datetime(2024, 3, 1, 9, 0, 0, tzinfo=UTC)
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
