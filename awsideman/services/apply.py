@@ -19,14 +19,16 @@ request ids, which the next ``rollback`` or ``restore --resume`` reconciles.
 
 from __future__ import annotations
 
+import heapq
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
 from awsideman.core.cancel import StopSignal
-from awsideman.core.changes import Change, IrreversibleChangeError
+from awsideman.core.changes import RESOURCES, Change, IrreversibleChangeError
 from awsideman.core.errors import ErrorAnalyzer, ErrorInfo, is_expected
 from awsideman.core.exceptions import AsyncRequestFailed, InternalError
 from awsideman.journal import ChangeState, Journal
@@ -84,7 +86,10 @@ class ApplyEngine:
     def run(self, changes: list[Change]) -> ApplyOutcome:
         """Apply ``changes`` (in dependency order) and report what happened to each."""
         run = _Run(self, changes)
-        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="apply") as pool:
+        # One lane of `concurrency` workers per resource kind: each kind is paced by its own quota
+        # bucket (identitystore limits each API separately), so users, memberships and
+        # assignments proceed side by side instead of queueing behind each other.
+        with ThreadPoolExecutor(max_workers=self.concurrency * len(RESOURCES), thread_name_prefix="apply") as pool:
             run.loop(pool)
         return run.outcome
 
@@ -130,20 +135,37 @@ class ApplyEngine:
 
 
 class _Run:
-    """The scheduling state of one ``ApplyEngine.run`` (main thread only)."""
+    """The scheduling state of one ``ApplyEngine.run`` (main thread only).
+
+    Ready changes wait in one heap per resource kind, in plan order; a change enters its heap
+    when the last change it depends on has been applied, so scheduling costs O(log n) per
+    change however long the plan is.
+    """
 
     def __init__(self, engine: ApplyEngine, changes: list[Change]) -> None:
         self.engine = engine
-        self.pending = list(changes)
-        self.addresses = {c.address for c in changes}
-        self.done: set[str] = set()
-        self.blocked: set[str] = set()
+        self.order = {c.address: i for i, c in enumerate(changes)}
+        self.waiting: dict[str, int] = {}
+        self.dependents: dict[str, list[Change]] = {}
+        self.ready: dict[str, list[tuple[int, Change]]] = {}
+        self.launched: set[str] = set()
+        self.changes = changes
+        for change in changes:
+            deps = [d for d in change.depends_on if d in self.order]
+            self.waiting[change.address] = len(deps)
+            for dep in deps:
+                self.dependents.setdefault(dep, []).append(change)
+            if not deps:
+                self.make_ready(change)
         self.in_flight: dict[Future[tuple[_Running, Outcome]], Change] = {}
         self.outstanding: dict[str, tuple[_Running, Any]] = {}
         self.busy_pairs: set[tuple[str, str]] = set()
         self.outcome = ApplyOutcome()
         self.stopping = False
         self.last_poll = 0.0
+
+    def make_ready(self, change: Change) -> None:
+        heapq.heappush(self.ready.setdefault(change.resource, []), (self.order[change.address], change))
 
     def loop(self, pool: ThreadPoolExecutor) -> None:
         while True:
@@ -160,26 +182,29 @@ class _Run:
                 if not self.in_flight:
                     break
         self.outcome.unsettled = [running.change for running, _ in self.outstanding.values()]
-        self.outcome.not_started = [c for c in self.pending]
+        self.outcome.not_started = [c for c in self.changes if c.address not in self.launched]
 
     def launch(self, pool: ThreadPoolExecutor) -> None:
-        for change in list(self.pending):
-            if len(self.in_flight) >= self.engine.concurrency:
-                return
-            if any(dep in self.blocked for dep in change.depends_on):
-                continue
-            if not self.ready(change):
-                continue
-            if change.is_async:
-                async_busy = len(self.outstanding) + sum(c.is_async for c in self.in_flight.values())
-                if async_busy >= self.engine.max_outstanding or change.exclusive_key in self.busy_pairs:
-                    continue
-                self.busy_pairs.add(change.exclusive_key)  # type: ignore[arg-type]
-            self.pending.remove(change)
-            self.in_flight[pool.submit(self.engine.start, change)] = change
-
-    def ready(self, change: Change) -> bool:
-        return all(dep in self.done or dep not in self.addresses for dep in change.depends_on)
+        lanes = Counter(c.resource for c in self.in_flight.values())
+        for resource, heap in self.ready.items():
+            deferred = []
+            while heap and lanes[resource] < self.engine.concurrency:
+                item = heapq.heappop(heap)
+                change = item[1]
+                if change.is_async:
+                    async_busy = len(self.outstanding) + sum(c.is_async for c in self.in_flight.values())
+                    if async_busy >= self.engine.max_outstanding:
+                        deferred.append(item)
+                        break
+                    if change.exclusive_key in self.busy_pairs:
+                        deferred.append(item)
+                        continue
+                    self.busy_pairs.add(change.exclusive_key)  # type: ignore[arg-type]
+                self.launched.add(change.address)
+                self.in_flight[pool.submit(self.engine.start, change)] = change
+                lanes[resource] += 1
+            for item in deferred:
+                heapq.heappush(heap, item)
 
     def settle(self, future: Future[tuple[_Running, Outcome]]) -> None:
         change = self.in_flight.pop(future)
@@ -187,7 +212,7 @@ class _Run:
             running, outcome = future.result()
         except KeyboardInterrupt:
             self.release(change)
-            self.pending.insert(0, change)  # stopped before its intent: it never started
+            self.launched.discard(change.address)  # stopped before its intent: it never started
             return
         except Exception as exc:
             self.release(change)
@@ -226,11 +251,13 @@ class _Run:
             self.busy_pairs.discard(change.exclusive_key)
 
     def succeeded(self, change: Change) -> None:
-        self.done.add(change.address)
         self.outcome.applied.append(change)
+        for dependent in self.dependents.get(change.address, []):
+            self.waiting[dependent.address] -= 1
+            if self.waiting[dependent.address] == 0:
+                self.make_ready(dependent)
 
     def failed(self, change: Change, info: ErrorInfo) -> None:
-        self.blocked.add(change.address)
         self.outcome.failed.append(Failure(change, info))
         self.stopping = True  # nothing new starts after a failure retries could not fix
 

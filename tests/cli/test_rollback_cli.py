@@ -75,7 +75,7 @@ def test_two_restores_at_once_one_waits_or_exits_6_naming_the_holder(served_sand
     backup = _json(run_cli(env, "-o", "json", "backup", "create"))
     expected = _records(env)
     drift(served.client)
-    served.set_faults({"latency_ms": 15})
+    served.set_faults({"latency_ms": 15, "async_seconds": 3})  # the first restore holds the lock a while
     served.reset_counters()
     first = subprocess.Popen([*awsideman_command(), "-o", "json", "restore", backup["backup_id"], "--prune",
                               "--yes"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
