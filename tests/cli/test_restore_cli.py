@@ -75,3 +75,22 @@ def test_dry_run_prints_the_plan_and_restore_refuses_without_yes(served_sandbox)
     assert not [op for op in served.counters() if op.split(":")[1].startswith(("Create", "Delete", "Update"))]
     bad = run_cli(env, "restore", "bk-../../etc", "--yes")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+@pytest.mark.e2e
+def test_a_backup_of_one_instance_restored_into_another_empty_instance_equals_it(served_sandbox):
+    served, env = served_sandbox, served_sandbox.env
+    served.seed("small", seed=63)
+    backup = _json(run_cli(env, "-o", "json", "backup", "create"))
+    expected = _records(env)
+    source = backup_source = _json(run_cli(env, "-o", "json", "backup", "show", backup["backup_id"]))["source"]
+    served.server.reset()  # the emulator forgets everything: a new, empty instance
+    sso = served.client("sso-admin")
+    if not sso.list_instances()["Instances"]:
+        sso.create_instance(Name="migrated")
+    result = _json(run_cli(env, "-o", "json", "restore", backup["backup_id"], "--yes", timeout=300))
+    assert result["status"] == "succeeded", result["errors"]
+    assert result["source"]["instance_arn"] == source["instance_arn"] == backup_source["instance_arn"]
+    assert result["target"]["instance_arn"] != source["instance_arn"]
+    diffs = differences(_records(env), expected)
+    assert not diffs, "\n".join(diffs)

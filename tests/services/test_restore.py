@@ -99,3 +99,28 @@ def test_restore_into_an_emptied_instance_resolves_new_ids_by_natural_keys(sandb
     result = emptied.run(RestoreRequest(backup_id))
     assert result.status == "succeeded", result.errors
     assert records(BackupService(make_context())) == expected
+
+
+def test_random_drifts_are_restored_exactly(sandbox):
+    """Hypothesis over random drifts of a seeded instance, against the emulator (few examples:
+    each one seeds, backs up, drifts, restores and backs up again)."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from tests.drift import differences
+
+    sandbox.seed("tiny", seed=57)
+    backup = BackupService(make_context()).create(BackupRequest())
+    _, snapshot = BackupService(make_context()).load(backup.backup_id, None)
+    expected = snapshot_records(snapshot)
+
+    @settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.integers(min_value=0, max_value=10_000))
+    def restored(seed):
+        drift(sandbox.client, seed=seed)
+        result = RestoreService(make_context()).run(RestoreRequest(backup.backup_id, prune=True))
+        assert result.status == "succeeded", result.errors
+        diffs = differences(records(BackupService(make_context())), expected)
+        assert not diffs, "\n".join(diffs)
+
+    restored()
