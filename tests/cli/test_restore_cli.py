@@ -80,7 +80,7 @@ def test_dry_run_prints_the_plan_and_restore_refuses_without_yes(served_sandbox)
 @pytest.mark.e2e
 def test_a_backup_of_one_instance_restored_into_another_empty_instance_equals_it(served_sandbox):
     served, env = served_sandbox, served_sandbox.env
-    served.seed("small", seed=63)
+    served.seed("tiny", seed=63)
     backup = _json(run_cli(env, "-o", "json", "backup", "create"))
     expected = _records(env)
     source = backup_source = _json(run_cli(env, "-o", "json", "backup", "show", backup["backup_id"]))["source"]
