@@ -27,3 +27,19 @@ def renderer(ctx: typer.Context, output: str | None = None, quiet: bool = False,
     if no_color:
         state.no_color = True
     return state.renderer()
+
+
+def guard_live_change(render: Renderer, *, yes: bool, dry_run: bool, lock_timeout: float, refusal: str,
+                      hint: str) -> None:
+    """Checks shared by commands that change live state (restore, rollback), before any read.
+
+    With no terminal to confirm at and no ``--yes`` they refuse (exit 2) instead of hanging.
+    """
+    import sys
+
+    from awsideman.core.exceptions import UsageError
+
+    if lock_timeout < 0:
+        raise UsageError(f"--lock-timeout must be >= 0 seconds, not {lock_timeout}")
+    if not dry_run and not yes and not (sys.stdin.isatty() and not render.json):
+        raise UsageError(f"{refusal} without --yes when there is no terminal to confirm at", remediation=[hint])

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Any, Optional
 
 import typer
 
-from awsideman.cli.options import NoColorOpt, OutputOpt, QuietOpt, renderer
+from awsideman.cli.options import NoColorOpt, OutputOpt, QuietOpt, guard_live_change, renderer
 from awsideman.core.cancel import process_stop
 from awsideman.core.exceptions import UsageError
 from awsideman.core.planner import CONFLICT_MODES
@@ -44,13 +43,8 @@ def restore(
     render = renderer(ctx, output, quiet, no_color)
     if conflict not in CONFLICT_MODES:
         raise UsageError(f"--conflict must be one of {', '.join(CONFLICT_MODES)}, not {conflict!r}")
-    if lock_timeout < 0:
-        raise UsageError(f"--lock-timeout must be >= 0 seconds, not {lock_timeout}")
-    interactive = sys.stdin.isatty() and not render.json
-    if not dry_run and not yes and not interactive:
-        raise UsageError("Refusing to restore without --yes when there is no terminal to confirm at",
-                         remediation=[f"Review the plan first: awsideman restore {backup_id} --dry-run",
-                                      "Then run it again with --yes."])
+    guard_live_change(render, yes=yes, dry_run=dry_run, lock_timeout=lock_timeout, refusal="Refusing to restore",
+                      hint=f"Review the plan first: awsideman restore {backup_id} --dry-run, then add --yes.")
     request = RestoreRequest(backup_id=backup_id, store=store, dry_run=dry_run, conflict=conflict, prune=prune,
                              resources=parse_resources(resources), auto_rollback=auto_rollback,
                              allow_partial=allow_partial, lock_timeout=lock_timeout)

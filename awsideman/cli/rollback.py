@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Any
 
 import typer
 
-from awsideman.cli.options import NoColorOpt, OutputOpt, QuietOpt, renderer
+from awsideman.cli.options import NoColorOpt, OutputOpt, QuietOpt, guard_live_change, renderer
 from awsideman.core.cancel import process_stop
-from awsideman.core.exceptions import UsageError
 from awsideman.render import Renderer
 from awsideman.services.context import Context
 from awsideman.services.rollback import RollbackResult, RollbackService
@@ -26,12 +24,8 @@ def rollback(
 ) -> None:
     """Revert what a restore applied (also after it was killed), in reverse order."""
     render = renderer(ctx, output, quiet, no_color)
-    if lock_timeout < 0:
-        raise UsageError(f"--lock-timeout must be >= 0 seconds, not {lock_timeout}")
-    interactive = sys.stdin.isatty() and not render.json
-    if not dry_run and not yes and not interactive:
-        raise UsageError("Refusing to roll back without --yes when there is no terminal to confirm at",
-                         remediation=[f"See what it would do: awsideman rollback {operation_id} --dry-run"])
+    guard_live_change(render, yes=yes, dry_run=dry_run, lock_timeout=lock_timeout, refusal="Refusing to roll back",
+                      hint=f"See what it would do: awsideman rollback {operation_id} --dry-run")
     context = Context(ctx.find_root().obj.settings(), progress=render.progress, stop=process_stop())
     ctx.call_on_close(context.close)
 
