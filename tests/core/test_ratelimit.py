@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time as real_time
 from typing import Any
 
 import pytest
@@ -171,16 +170,14 @@ def test_real_threads_short_real_run():
         with lock:
             waits.extend(mine)
 
-    start = real_time.monotonic()
     threads = [threading.Thread(target=worker) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed = real_time.monotonic() - start
-    # 40 tokens at 200/s with a burst of 1: the last is not ours before 39/200 s ...
-    assert elapsed >= 39 / 200 * 0.9
-    # ... and no caller is asked to wait longer than the deepest possible reservation.
+    # Every reservation was served (no token lost between threads), and no caller is asked to
+    # wait longer than the deepest possible reservation: 40 tokens at 200/s with a burst of 1.
+    # (The pacing itself is asserted on an injected clock in the tests above.)
     assert len(waits) == 40
     assert all(0.0 <= w <= 39 / 200 + 1e-9 for w in waits)
 
