@@ -28,6 +28,11 @@ from awsideman.services.snapshot_builder import build_snapshot
 MUTATING_PREFIXES = ("Create", "Update", "Delete", "Put", "Attach", "Detach", "Tag", "Untag", "Provision")
 
 
+def mutating_calls(calls: dict[str, int]) -> int:
+    """How many of ``{"service:Operation": count}`` change state (the figure a dry run keeps at 0)."""
+    return sum(n for op, n in calls.items() if op.split(":", 1)[1].startswith(MUTATING_PREFIXES))
+
+
 @dataclass
 class RestoreRequest:
     backup_id: str
@@ -212,7 +217,7 @@ class RestoreService:
     def _figures(self, result: RestoreResult, started: float) -> None:
         calls = self.context.gateway.calls_by_operation()
         result.api_calls = sum(calls.values())
-        result.mutating_calls = sum(n for op, n in calls.items() if op.split(":", 1)[1].startswith(MUTATING_PREFIXES))
+        result.mutating_calls = mutating_calls(calls)
         result.duration_seconds = round(time.monotonic() - started, 3)
         result.counts = {"planned": len(result.changes), "applied": len(result.applied),
                          "compensated": len(result.compensated), "skipped": len(result.skipped),

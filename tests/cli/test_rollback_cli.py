@@ -10,20 +10,15 @@ import time
 
 import pytest
 
+from awsideman.services.restore import mutating_calls
 from tests.cli.test_restore_cli import _records
 from tests.drift import differences, drift
 from tests.helpers import awsideman_command, run_cli
-
-MUTATING = ("Create", "Update", "Delete", "Put", "Attach", "Detach", "Tag", "Untag", "Provision")
 
 
 def _json(proc):
     assert proc.stdout.strip(), proc.stderr
     return json.loads(proc.stdout)
-
-
-def _mutating(counters):
-    return sum(n for op, n in counters.items() if op.split(":", 1)[1].startswith(MUTATING))
 
 
 @pytest.mark.e2e
@@ -65,7 +60,7 @@ def test_a_killed_restore_is_rolled_back_from_its_journal_and_twice_changes_noth
     served.reset_counters()
     again = run_cli(env, "-o", "json", "rollback", killed["operation_id"], "--yes")
     assert again.returncode == 0 and _json(again)["compensated"] == []
-    assert _mutating(served.counters()) == 0
+    assert mutating_calls(served.counters()) == 0
 
 
 @pytest.mark.e2e

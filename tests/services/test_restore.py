@@ -6,15 +6,9 @@ import pytest
 
 from awsideman.core.attributes import snapshot_records
 from awsideman.services.backup import BackupRequest, BackupService
-from awsideman.services.restore import RestoreRequest, RestoreService
+from awsideman.services.restore import RestoreRequest, RestoreService, mutating_calls
 from tests.drift import drift, records
 from tests.helpers import make_context
-
-MUTATING = ("Create", "Update", "Delete", "Put", "Attach", "Detach", "Tag", "Untag", "Provision")
-
-
-def _mutating(counters: dict[str, int]) -> int:
-    return sum(n for op, n in counters.items() if op.split(":", 1)[1].startswith(MUTATING))
 
 
 @pytest.fixture
@@ -36,7 +30,7 @@ def test_restore_with_prune_gives_back_the_backed_up_state_and_twice_changes_not
     sandbox.reset_counters()
     again = RestoreService(make_context()).run(RestoreRequest(backup_id, prune=True))
     assert again.status == "succeeded" and again.changes == [] and again.operation_id is None
-    assert _mutating(sandbox.counters()) == 0
+    assert mutating_calls(sandbox.counters()) == 0
 
 
 def test_without_prune_extras_stay(sandbox, backed_up):
@@ -59,7 +53,7 @@ def test_dry_run_and_conflict_fail_make_no_mutating_call(sandbox, backed_up):
     assert planned.status == "planned" and planned.changes and planned.operation_id is None
     refused = RestoreService(make_context()).run(RestoreRequest(backup_id, conflict="fail"))
     assert refused.status == "failed" and refused.conflicts and refused.applied == []
-    assert _mutating(sandbox.counters()) == 0
+    assert mutating_calls(sandbox.counters()) == 0
 
 
 def test_conflict_skip_leaves_differing_resources_and_reports_partial(sandbox, backed_up):
