@@ -247,6 +247,40 @@ def _tags(tags: dict[str, str]) -> list[dict[str, str]]:
 
 TAGS_PER_CALL = 50  # TagResource / UntagResource limit per request
 # UpdatePermissionSet fields; none of them can be cleared (the API only sets non-empty values).
+# Before a rollback reverts anything: one cheap read per kind of resource its inverses touch
+# (a denial, wrong account or expired credentials show here, not half-way through), and the
+# permissions the inverses of that kind need, for the message when the read is refused.
+ACCESS_PROBES: dict[str, tuple[str, str]] = {
+    "user": (IDS, "ListUsers"), "group": (IDS, "ListGroups"), "membership": (IDS, "ListGroups"),
+    "permission_set": (SSO, "ListPermissionSets"),
+    "assignment": (SSO, "ListAccountAssignmentCreationStatus"),
+    "provision": (SSO, "ListPermissionSetProvisioningStatus"),
+}
+REVERT_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "user": ("identitystore:GetUserId", "identitystore:CreateUser", "identitystore:UpdateUser",
+             "identitystore:DeleteUser"),
+    "group": ("identitystore:GetGroupId", "identitystore:CreateGroup", "identitystore:UpdateGroup",
+              "identitystore:DeleteGroup"),
+    "membership": ("identitystore:GetGroupMembershipId", "identitystore:CreateGroupMembership",
+                   "identitystore:DeleteGroupMembership"),
+    "permission_set": ("sso:ListPermissionSets", "sso:DescribePermissionSet", "sso:CreatePermissionSet",
+                       "sso:UpdatePermissionSet", "sso:DeletePermissionSet", "sso:PutInlinePolicyToPermissionSet",
+                       "sso:DeleteInlinePolicyFromPermissionSet", "sso:AttachManagedPolicyToPermissionSet",
+                       "sso:DetachManagedPolicyFromPermissionSet",
+                       "sso:AttachCustomerManagedPolicyReferenceToPermissionSet",
+                       "sso:DetachCustomerManagedPolicyReferenceFromPermissionSet",
+                       "sso:PutPermissionsBoundaryToPermissionSet", "sso:DeletePermissionsBoundaryFromPermissionSet",
+                       "sso:TagResource", "sso:UntagResource"),
+    "assignment": ("sso:ListAccountAssignments", "sso:CreateAccountAssignment", "sso:DeleteAccountAssignment",
+                   "sso:ListAccountAssignmentCreationStatus", "sso:ListAccountAssignmentDeletionStatus",
+                   "sso:DescribeAccountAssignmentCreationStatus", "sso:DescribeAccountAssignmentDeletionStatus"),
+    "provision": ("sso:ProvisionPermissionSet", "sso:ListPermissionSetProvisioningStatus",
+                  "sso:DescribePermissionSetProvisioningStatus"),
+}
+ASYNC_KIND = {("assignment", "create"): ASSIGNMENT_CREATE, ("assignment", "delete"): ASSIGNMENT_DELETE,
+              ("provision", "provision"): PROVISION}
+
+
 PERMISSION_SET_FIELDS = {"description": "Description", "session_duration": "SessionDuration",
                          "relay_state": "RelayState"}
 
@@ -259,6 +293,13 @@ class IdentityCenterWriter:
         self.instance = instance
         self._arns: dict[str, str] = {}  # permission set name -> ARN (no by-name API exists)
         self._arns_lock = threading.Lock()
+
+    def probe(self, resource: str) -> None:
+        """The cheap read of ``ACCESS_PROBES`` for one resource kind (raises what the service says)."""
+        service, operation = ACCESS_PROBES[resource]
+        ids: dict[str, Any] = ({"IdentityStoreId": self._store} if service == IDS
+                               else {"InstanceArn": self.instance.instance_arn})
+        self.gateway.call(service, operation, MaxResults=1, **ids)
 
     # -- lookups by natural key (None when absent) ----------------------------------------------
     def user_id(self, user_name: str) -> str | None:
@@ -572,6 +613,10 @@ class IdentityCenterWriter:
             if pending:
                 latest.update(self._settle(kind, api, pending))
         return latest
+
+    def running(self, kind: str) -> int:
+        """How many requests of ``kind`` the instance has IN_PROGRESS (one listing: at most 15 exist)."""
+        return len(self._statuses(_ASYNC[kind], IN_PROGRESS))
 
     def _settle(self, kind: str, api: _AsyncApi, pending: set[str]) -> dict[str, AsyncRequest]:
         running = {s["RequestId"] for s in self._statuses(api, IN_PROGRESS)}

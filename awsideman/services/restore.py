@@ -9,17 +9,18 @@ from typing import Any
 
 from awsideman.adapters.identity_center import IdentityCenterReader
 from awsideman.adapters.identity_center_writes import IdentityCenterWriter
-from awsideman.core.changes import Change, IrreversibleChangeError
+from awsideman.core.changes import Change
 from awsideman.core.errors import ErrorAnalyzer
 from awsideman.core.exceptions import AwsidemanError, Terminated, UsageError
+from awsideman.core.ids import validate_operation_id
 from awsideman.core.model import RESOURCE_KINDS, Snapshot
-from awsideman.core.ordering import rollback_order
 from awsideman.core.planner import Plan, make_plan, untouchables_from_missing
-from awsideman.journal import ChangeState
-from awsideman.services.apply import ApplyEngine, ApplyOutcome
+from awsideman.journal import PARTIAL, ROLLBACK_FAILED, ROLLED_BACK, SUCCEEDED, ChangeState, Operation
+from awsideman.services.apply import ApplyEngine
 from awsideman.services.backup import BackupService
 from awsideman.services.checkpoints import NoCheckpoints
 from awsideman.services.collector import Collector, missing_report
+from awsideman.services.compensation import COMPENSATION_PREFIX, Compensator, open_changes, settle_requests
 from awsideman.services.context import Context
 from awsideman.services.lifecycle import OperationRun, OperationSpec, run_operation
 from awsideman.services.resolver import Resolver
@@ -84,8 +85,11 @@ class RestoreService:
         self.analyzer = ErrorAnalyzer()
 
     # -- planning -----------------------------------------------------------------------------
-    def plan(self, request: RestoreRequest) -> tuple[dict[str, Any], Plan]:
-        """Verify the backup, read the target and compute the plan (no mutating call)."""
+    def plan(self, request: RestoreRequest) -> tuple[dict[str, Any], Plan, Snapshot]:
+        """Verify the backup, read the target and compute the plan (no mutating call).
+
+        Returns the manifest, the plan and the live state it was computed against.
+        """
         manifest, snapshot = BackupService(self.context).load(request.backup_id, request.store)
         held = list(manifest.get("resources") or RESOURCE_KINDS)
         scope = [kind for kind in request.resources if kind in held]
@@ -103,8 +107,7 @@ class RestoreService:
         plan = make_plan(snapshot, live, conflict=request.conflict, prune=request.prune, resources=scope,
                          untouchable=untouchable, source=dict(manifest.get("source") or {}),
                          target=self.context.instance.to_dict())
-        self._live = live
-        return manifest, plan
+        return manifest, plan, live
 
     def _read_live(self, scope: list[str]) -> Snapshot:
         ctx = self.context
@@ -129,7 +132,7 @@ class RestoreService:
         started = time.monotonic()
         if not request.dry_run:  # fail fast (exit 6), or wait, before minutes of reading
             ctx.journal.wait_until_free(ctx.instance.instance_arn, timeout=request.lock_timeout, sleep=ctx.stop.sleep)
-        manifest, plan = self.plan(request)
+        manifest, plan, live = self.plan(request)
         result = _planned(manifest, plan, request)
         if request.dry_run or plan.conflicts or (plan.is_empty and not plan.skipped):
             return self._finish_without_changes(result, plan, request, started)
@@ -137,20 +140,108 @@ class RestoreService:
             raise UsageError("Restore cancelled; nothing was changed")
         spec = OperationSpec("restore", params={
             "backup_id": manifest["backup_id"], "store": request.store, "conflict": request.conflict,
-            "prune": request.prune, "resources": request.resources, "auto_rollback": request.auto_rollback},
+            "prune": request.prune, "resources": request.resources, "auto_rollback": request.auto_rollback,
+            "allow_partial": request.allow_partial},
             instance_arn=ctx.instance.instance_arn, lock=True, lock_timeout=request.lock_timeout,
-            next_command=lambda op: f"awsideman rollback {op} (undo what it applied)")
+            next_command=next_commands)
         with run_operation(ctx.journal, spec, stop=ctx.stop, analyzer=self.analyzer) as run:
-            result.operation_id = run.id
-            if run.stale_lock is not None:
-                result.warnings.append(f"Took over the lock of {run.stale_lock.operation_id}, whose process died; "
-                                       f"check it with `awsideman report show {run.stale_lock.operation_id}`.")
-            self._apply(run, plan, request, result)
+            self._started(run, result)
+            self._apply(run, plan, live, request, result)
             self._figures(result, started)
             run.finish(result.status, backup_id=manifest["backup_id"], summary=_summary(result))
         result.warnings += run.warnings
         self._figures(result, started)
         return result
+
+    def resume(self, operation_id: str, *, lock_timeout: float = 0.0, confirm: Any = None) -> RestoreResult:
+        """Continue a restore that stopped without rollback (failed, Ctrl-C, SIGTERM, kill -9).
+
+        Asynchronous requests it left running are polled to their end; the live instance is read
+        again and planned against the same backup, so what was applied is not redone; an intent
+        whose outcome is unknown is settled by that plan (still planned: it did not take effect;
+        not planned: it did). The rest is applied under the same operation id, with the
+        original options.
+        """
+        ctx = self.context
+        started = time.monotonic()
+        previous = ctx.journal.get_operation(validate_operation_id(operation_id))
+        request = self._resumable(previous, lock_timeout)
+        if previous.status in (SUCCEEDED, PARTIAL):
+            result = RestoreResult(previous.id, previous.status, str(previous.backup_id or request.backup_id))
+            result.notes.append(f"Restore {previous.id} already finished ({previous.status}); nothing to resume.")
+            self._figures(result, started)
+            return result
+        ctx.journal.wait_until_free(ctx.instance.instance_arn, timeout=lock_timeout, sleep=ctx.stop.sleep)
+        spec = OperationSpec("restore", resume=previous.id, instance_arn=ctx.instance.instance_arn, lock=True,
+                             lock_timeout=lock_timeout, next_command=next_commands)
+        with run_operation(ctx.journal, spec, stop=ctx.stop, analyzer=self.analyzer) as run:
+            writer = IdentityCenterWriter(ctx.gateway, ctx.instance)
+            settle_requests(ctx, writer, run.id)
+            manifest, plan, live = self.plan(request)
+            result = _planned(manifest, plan, request)
+            self._started(run, result)
+            result.notes.append(self._reconcile(run.id, plan))
+            if plan.conflicts or (plan.is_empty and not plan.skipped):
+                self._finish_without_changes(result, plan, request, started)
+            else:
+                if confirm is not None and not confirm(plan):
+                    raise UsageError(f"Resume cancelled; nothing more was changed ({run.id} stays resumable)")
+                self._apply(run, plan, live, request, result, writer=writer)
+            self._figures(result, started)
+            run.finish(result.status, backup_id=manifest["backup_id"], summary=_summary(result))
+        result.warnings += run.warnings
+        self._figures(result, started)
+        return result
+
+    def _resumable(self, operation: Operation, lock_timeout: float) -> RestoreRequest:
+        """The original request of a restore that can be continued (UsageError naming why not)."""
+        ctx = self.context
+        if operation.kind != "restore":
+            raise UsageError(f"{operation.id} is a {operation.kind} operation; `restore --resume` continues a restore",
+                             remediation=["A backup resumes with `awsideman backup create --resume OP_ID`."]
+                             if operation.kind == "backup" else [])
+        if operation.instance_arn and operation.instance_arn != ctx.instance.instance_arn:
+            raise UsageError(f"{operation.id} restored into {operation.instance_arn}, but the configured instance is "
+                             f"{ctx.instance.instance_arn}; resume it with the same profile and region")
+        params = operation.params or {}
+        backup_id = params.get("backup_id")
+        if not backup_id:
+            raise UsageError(f"{operation.id} does not name its backup in the journal; it cannot be resumed",
+                             remediation=[f"Roll it back instead: awsideman rollback {operation.id}"])
+        if operation.status in (ROLLED_BACK, ROLLBACK_FAILED) or any(
+                r.state is ChangeState.COMPENSATED and not r.kind.startswith(COMPENSATION_PREFIX)
+                for r in ctx.journal.changes(operation.id)):
+            raise UsageError(f"{operation.id} was rolled back; it cannot be resumed",
+                             remediation=[f"Start a new restore: awsideman restore {backup_id}",
+                                          f"What is still changed: awsideman rollback {operation.id} --dry-run"])
+        return RestoreRequest(backup_id=str(backup_id), store=params.get("store"),
+                              conflict=str(params.get("conflict") or "overwrite"), prune=bool(params.get("prune")),
+                              resources=list(params.get("resources") or RESOURCE_KINDS),
+                              auto_rollback=bool(params.get("auto_rollback", True)),
+                              allow_partial=bool(params.get("allow_partial", True)), lock_timeout=lock_timeout)
+
+    def _reconcile(self, operation_id: str, plan: Plan) -> str:
+        """Settle the intents whose outcome died with the process, by the new plan; describe it."""
+        journal = self.context.journal
+        planned = {c.address for c in plan.changes}
+        records = journal.changes(operation_id)
+        unknown = [r for r in records if r.state is ChangeState.INTENT and not r.kind.startswith(COMPENSATION_PREFIX)]
+        for record in unknown:
+            if record.address in planned:
+                journal.mark_change(operation_id, record.seq, ChangeState.FAILED,
+                                    detail="not in effect when the restore was resumed; planned again")
+            else:
+                journal.mark_change(operation_id, record.seq, ChangeState.APPLIED,
+                                    detail="found in effect when the restore was resumed")
+        applied = sum(r.state is ChangeState.APPLIED for r in records)
+        return (f"Resumed {operation_id}: {applied} change(s) applied before were kept, {len(unknown)} whose "
+                f"outcome was unknown were settled from live state, {len(plan.changes)} remain.")
+
+    def _started(self, run: OperationRun, result: RestoreResult) -> None:
+        result.operation_id = run.id
+        if run.stale_lock is not None:
+            result.warnings.append(f"Took over the lock of {run.stale_lock.operation_id}, whose process died; "
+                                   f"check it with `awsideman report show {run.stale_lock.operation_id}`.")
 
     def _finish_without_changes(self, result: RestoreResult, plan: Plan, request: RestoreRequest,
                                 started: float) -> RestoreResult:
@@ -167,10 +258,11 @@ class RestoreService:
         self._figures(result, started)
         return result
 
-    def _apply(self, run: OperationRun, plan: Plan, request: RestoreRequest, result: RestoreResult) -> None:
+    def _apply(self, run: OperationRun, plan: Plan, live: Snapshot, request: RestoreRequest, result: RestoreResult,
+               writer: Any = None) -> None:
         ctx = self.context
-        writer = IdentityCenterWriter(ctx.gateway, ctx.instance)
-        resolver = Resolver(writer, self._live)
+        writer = writer or IdentityCenterWriter(ctx.gateway, ctx.instance)
+        resolver = Resolver(writer, live)
         engine = ApplyEngine(writer, resolver, ctx.journal, run.id, stop=ctx.stop, analyzer=self.analyzer,
                              concurrency=ctx.settings.concurrency, progress=ctx.progress)
         ctx.progress(f"Applying {len(plan.changes)} change(s)")
@@ -182,37 +274,17 @@ class RestoreService:
         if outcome.ok:
             result.status = "partial" if plan.skipped else "succeeded"
             return
-        if not request.auto_rollback or not outcome.applied:
+        if not request.auto_rollback:
             result.status = "failed"
-            result.leftover = [_leftover(c, run.id, "applied by this restore; kept (--no-auto-rollback)")
-                               for c in outcome.applied]
+            result.leftover = [_leftover(address, records, run.id)
+                               for address, records in sorted(open_changes(ctx.journal.changes(run.id)).items())]
             return
-        self._compensate(run, outcome, writer, resolver, result)
-
-    def _compensate(self, run: OperationRun, outcome: ApplyOutcome, writer: Any, resolver: Resolver,
-                    result: RestoreResult) -> None:
-        ctx = self.context
-        seqs = {r.address: r.seq for r in ctx.journal.changes(run.id) if r.state is ChangeState.APPLIED}
-        ctx.progress(f"Rolling back {len(outcome.applied)} applied change(s)")
-
-        def compensated(inverse: Change) -> None:
-            if inverse.address in seqs:
-                ctx.journal.mark_change(run.id, seqs.pop(inverse.address), ChangeState.COMPENSATED)
-
-        engine = ApplyEngine(writer, resolver, ctx.journal, run.id, stop=ctx.stop, analyzer=self.analyzer,
-                             concurrency=ctx.settings.concurrency, kind_prefix="compensate:",
-                             on_applied=compensated, progress=ctx.progress)
-        try:
-            undo = engine.run(rollback_order(outcome.applied))
-        except IrreversibleChangeError as exc:
-            undo = ApplyOutcome(failed=[])
-            result.errors.append(self.analyzer.analyze(exc).to_dict())
-        result.compensated = [c.address for c in undo.applied]
-        result.errors += [dict(f.error.to_dict(), resource=f.change.address, during="rollback") for f in undo.failed]
-        left = [c for c in outcome.applied if c.address in seqs]
-        result.leftover = [_leftover(c, run.id, "applied by this restore; its rollback failed or did not run")
-                           for c in left]
-        result.status = "rolled_back" if not left else "rollback_failed"
+        undo = Compensator(ctx, writer, resolver, self.analyzer).run(run.id, run.id)
+        if undo.stopped:
+            raise Terminated(ctx.stop.signum or 2)
+        result.compensated, result.leftover = undo.compensated, undo.leftover
+        result.errors += undo.errors
+        result.status = "rolled_back" if not undo.leftover else "rollback_failed"
 
     def _figures(self, result: RestoreResult, started: float) -> None:
         calls = self.context.gateway.calls_by_operation()
@@ -237,10 +309,17 @@ def _brief(change: Change) -> dict[str, Any]:
             "diff": change.diff, "notes": list(change.notes)}
 
 
-def _leftover(change: Change, operation_id: str, what: str) -> dict[str, Any]:
-    return {"resource": change.address, "action": change.action, "what": what,
-            "remediation": [f"`awsideman rollback {operation_id}` retries the undo, or check {change.address} "
-                            "by hand against the backup."]}
+def _leftover(address: str, records: list[Any], operation_id: str) -> dict[str, Any]:
+    action = records[0].forward.get("action")
+    return {"resource": address, "action": action, "what": f"the {action} by {operation_id} is in effect",
+            "why": "kept: --no-auto-rollback",
+            "remediation": [f"`awsideman restore --resume {operation_id}` finishes the restore once the cause is "
+                            f"fixed; `awsideman rollback {operation_id}` undoes what it applied."]}
+
+
+def next_commands(operation_id: str) -> str:
+    """How to go on with a restore that stopped: finish it, or undo it."""
+    return f"awsideman restore --resume {operation_id} (or undo what it applied: awsideman rollback {operation_id})"
 
 
 def _summary(result: RestoreResult) -> dict[str, Any]:

@@ -1,14 +1,10 @@
 """`awsideman rollback OP_ID`: revert a restore from its journal, also after a kill -9.
 
-The changes a restore journaled are read back; those APPLIED, and those still INTENT (the
-process died during the call, or an asynchronous request was left running), are reverted in
-reverse dependency order. An intent's outcome does not need guessing: every inverse is
-idempotent against live state (deleting what is absent is done; creating what exists is found
-by natural key; an update back to the recorded state is harmless when it never changed), so
-reconciling means reading live state at the moment of each inverse. Each compensation is
-journaled under the rollback operation like any change, and the restore's change is marked
-COMPENSATED, so running the rollback again after it was itself interrupted continues where it
-stopped, and a rollback of a fully reverted restore makes no mutating call.
+The work is `services.compensation` (shared with the automatic rollback of a failed restore):
+settle asynchronous requests left running, check access, revert the open changes in reverse
+dependency order, each journaled under this rollback operation. Running it again after it was
+itself interrupted continues where it stopped; a rollback of a fully reverted restore makes
+no mutating call.
 """
 
 from __future__ import annotations
@@ -18,20 +14,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from awsideman.adapters.identity_center_writes import IdentityCenterWriter
-from awsideman.core.changes import Change
 from awsideman.core.errors import ErrorAnalyzer
 from awsideman.core.exceptions import Terminated, UsageError
 from awsideman.core.ids import validate_operation_id
 from awsideman.core.model import Snapshot
-from awsideman.core.ordering import rollback_order
-from awsideman.journal import ChangeRecord, ChangeState
-from awsideman.services.apply import ApplyEngine
+from awsideman.services.compensation import Compensator, inverses_of, open_changes
 from awsideman.services.context import Context
 from awsideman.services.lifecycle import OperationSpec, run_operation
 from awsideman.services.resolver import Resolver
-
-# FAILED too: a change of several calls (a permission set) may have failed half-way.
-_OPEN = (ChangeState.APPLIED, ChangeState.INTENT, ChangeState.FAILED)
 
 
 @dataclass
@@ -73,8 +63,7 @@ class RollbackService:
         if restore.instance_arn and restore.instance_arn != ctx.instance.instance_arn:
             raise UsageError(f"{restore.id} changed {restore.instance_arn}, but the configured instance is "
                              f"{ctx.instance.instance_arn}; run the rollback with the same profile and region")
-        open_records = [r for r in ctx.journal.changes(restore.id) if r.state in _OPEN and not _compensation(r)]
-        inverses = rollback_order(Change.from_dict(r.forward) for r in open_records)
+        inverses = inverses_of(open_changes(ctx.journal.changes(restore.id)))
         result = RollbackResult(None, "planned" if dry_run else "succeeded", restore.id, dry_run,
                                 planned=[{"address": c.address, "action": c.action} for c in inverses])
         if dry_run or not inverses:
@@ -89,42 +78,19 @@ class RollbackService:
                              next_command=lambda _op: f"awsideman rollback {restore.id}")
         with run_operation(ctx.journal, spec, stop=ctx.stop, analyzer=self.analyzer) as run:
             result.operation_id = run.id
-            self._revert(run.id, restore.id, open_records, inverses, result)
+            writer = IdentityCenterWriter(ctx.gateway, ctx.instance)
+            undo = Compensator(ctx, writer, Resolver(writer, Snapshot()), self.analyzer).run(restore.id, run.id)
+            if undo.stopped:
+                raise Terminated(ctx.stop.signum or 2)
+            result.compensated, result.leftover, result.errors = undo.compensated, undo.leftover, undo.errors
+            result.status = "succeeded" if not undo.leftover else "rollback_failed"
             run.finish(result.status, backup_id=restore.backup_id,
                        summary={"restore": restore.id, "compensated": len(result.compensated),
                                 "leftover": result.leftover[:50]})
         return self._done(result, started)
-
-    def _revert(self, run_id: str, restore_id: str, records: list[ChangeRecord], inverses: list[Change],
-                result: RollbackResult) -> None:
-        ctx = self.context
-        seqs = {str(r.address): r.seq for r in records}
-        writer = IdentityCenterWriter(ctx.gateway, ctx.instance)
-        resolver = Resolver(writer, Snapshot())
-
-        def compensated(inverse: Change) -> None:
-            if inverse.address in seqs:
-                ctx.journal.mark_change(restore_id, seqs.pop(inverse.address), ChangeState.COMPENSATED)
-
-        engine = ApplyEngine(writer, resolver, ctx.journal, run_id, stop=ctx.stop, analyzer=self.analyzer,
-                             concurrency=ctx.settings.concurrency, kind_prefix="compensate:",
-                             on_applied=compensated, progress=ctx.progress)
-        outcome = engine.run(inverses)
-        result.compensated = [c.address for c in outcome.applied]
-        result.errors = [dict(f.error.to_dict(), resource=f.change.address) for f in outcome.failed]
-        if outcome.stopped:
-            raise Terminated(ctx.stop.signum or 2)
-        result.leftover = [{"resource": address, "what": f"changed by {restore_id}; not reverted yet",
-                            "remediation": [f"Fix the error above, then `awsideman rollback {restore_id}` again."]}
-                           for address in sorted(seqs)]
-        result.status = "succeeded" if not result.leftover else "rollback_failed"
 
     def _done(self, result: RollbackResult, started: float) -> RollbackResult:
         result.api_calls = self.context.gateway.call_count() if "gateway" in self.context.__dict__ else 0
         result.duration_seconds = round(time.monotonic() - started, 3)
         return result
 
-
-def _compensation(record: ChangeRecord) -> bool:
-    """Compensations an auto-rollback journaled under the restore itself are not changes to undo."""
-    return record.kind.startswith("compensate:")

@@ -24,7 +24,7 @@ def _json(proc):
 @pytest.mark.e2e
 @pytest.mark.parametrize(("operation", "at_least", "faults"), [
     ("identitystore:CreateGroupMembership", 5, {"latency_ms": 10}),
-    ("sso-admin:CreateAccountAssignment", 3, {"latency_ms": 10, "async_seconds": 30}),  # requests in flight
+    ("sso-admin:CreateAccountAssignment", 3, {"latency_ms": 10, "async_seconds": 4}),  # requests in flight
 ])
 def test_a_killed_restore_is_rolled_back_from_its_journal_and_twice_changes_nothing(
         served_sandbox, operation, at_least, faults):
@@ -70,7 +70,7 @@ def test_two_restores_at_once_one_waits_or_exits_6_naming_the_holder(served_sand
     backup = _json(run_cli(env, "-o", "json", "backup", "create"))
     expected = _records(env)
     drift(served.client)
-    served.set_faults({"latency_ms": 15, "async_seconds": 2})  # the first restore holds the lock a while
+    served.set_faults({"latency_ms": 15, "async_seconds": 6})  # the first restore holds the lock a while
     served.reset_counters()
     first = subprocess.Popen([*awsideman_command(), "-o", "json", "restore", backup["backup_id"], "--prune",
                               "--yes"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

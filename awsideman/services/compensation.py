@@ -1,0 +1,199 @@
+"""Undoing a restore from its journal: the one path of automatic and manual rollback.
+
+1. Settle: an asynchronous change still INTENT with a request id (the process died or stopped
+   while it ran) is polled to its end and journaled APPLIED or FAILED, so no inverse races a
+   request the service is still working on.
+2. Check access: one cheap read per kind of resource the inverses touch. Denied or expired
+   credentials stop here, naming the permissions, instead of after half of the reverts.
+3. Revert: one inverse per address, taken from the earliest open change of that address
+   (APPLIED, INTENT, or FAILED half-way: its ``before`` is the state before the restore; a resumed
+   restore may have journaled the address twice), in reverse dependency order. Every inverse
+   is idempotent against live state, so an INTENT whose call may or may not have landed needs
+   no guessing, and a rollback that was itself interrupted is simply run again. Each inverse
+   is journaled under the operation doing the rollback like any change, and the restore's
+   changes of that address are marked COMPENSATED as it lands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from awsideman.adapters.identity_center_writes import ASYNC_KIND, REVERT_PERMISSIONS, AsyncRequest
+from awsideman.core.changes import Change, IrreversibleChangeError
+from awsideman.core.errors import ErrorAnalyzer
+from awsideman.core.exceptions import AwsidemanError
+from awsideman.core.ordering import rollback_order
+from awsideman.journal import ChangeRecord, ChangeState
+from awsideman.services.apply import POLL_INTERVAL, ApplyEngine
+from awsideman.services.context import Context
+from awsideman.services.resolver import Resolver
+
+OPEN_STATES = (ChangeState.APPLIED, ChangeState.INTENT, ChangeState.FAILED)
+COMPENSATION_PREFIX = "compensate:"
+SETTLE_TIMEOUT = 900.0  # an assignment request normally settles within a minute
+
+
+@dataclass
+class Compensation:
+    """What a rollback did: addresses reverted, what is left changed (and why), the errors."""
+
+    compensated: list[str] = field(default_factory=list)
+    leftover: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    stopped: bool = False
+
+
+def open_changes(records: Iterable[ChangeRecord]) -> dict[str, list[ChangeRecord]]:
+    """The restore's changes that may still be in effect, by address, oldest first.
+
+    Compensations an automatic rollback journaled under the restore itself are not changes to undo.
+    """
+    by_address: dict[str, list[ChangeRecord]] = {}
+    for record in records:
+        compensation = record.kind.startswith(COMPENSATION_PREFIX)
+        if record.state in OPEN_STATES and not compensation and not _never_applied(record):
+            by_address.setdefault(str(record.address), []).append(record)
+    return by_address
+
+
+def _never_applied(record: ChangeRecord) -> bool:
+    """A FAILED change the service refused outright: one call, a definite answer, nothing to undo.
+
+    A permission set create or update is several calls (it may have failed half-way) and a lost
+    answer (AmbiguousWrite) may have landed: those stay open and are reverted.
+    """
+    if record.state is not ChangeState.FAILED:
+        return False
+    forward = record.forward or {}
+    several_calls = forward.get("resource") == "permission_set" and forward.get("action") != "delete"
+    return not several_calls and (record.error or {}).get("code") != "AmbiguousWrite"
+
+
+def inverses_of(by_address: dict[str, list[ChangeRecord]]) -> list[Change]:
+    """The changes to revert (the earliest record of each address), in reverse dependency order."""
+    return rollback_order(Change.from_dict(records[0].forward) for records in by_address.values())
+
+
+def settle_requests(ctx: Context, writer: Any, operation_id: str, *, timeout: float = SETTLE_TIMEOUT,
+                    interval: float = POLL_INTERVAL) -> list[ChangeRecord]:
+    """Wait for the operation's open asynchronous intents to end; journal how; return the changes.
+
+    An intent with a request id is polled to its status. One without (the process died between
+    sending it and journaling the answer) cannot be asked about by id, so the wait lasts until
+    the instance has no request of that kind running: only then does live state show its effect.
+    """
+    records = ctx.journal.changes(operation_id)
+    pending: dict[str, tuple[ChangeRecord, AsyncRequest]] = {}
+    blind: set[str] = set()
+    for record in records:
+        kind = ASYNC_KIND.get((record.forward.get("resource"), record.forward.get("action")))
+        if record.state is not ChangeState.INTENT or kind is None:
+            continue
+        if record.request_id:
+            pending[record.request_id] = (record, AsyncRequest(kind, record.request_id, "IN_PROGRESS"))
+        else:
+            blind.add(kind)
+    if not pending and not blind:
+        return records
+    ctx.progress(f"Waiting for the asynchronous request(s) {operation_id} left running")
+    waited = 0.0
+    while True:
+        for request_id, request in writer.poll([request for _, request in pending.values()]).items():
+            if request.done and request_id in pending:
+                _settle(ctx, operation_id, pending.pop(request_id)[0], request)
+        blind = {kind for kind in blind if writer.running(kind)}
+        if not pending and not blind:
+            return ctx.journal.changes(operation_id)
+        if waited >= timeout:
+            raise AwsidemanError(
+                f"Asynchronous requests of {operation_id} are still running after {int(timeout)} s "
+                f"({', '.join(sorted(pending)[:5]) or ', '.join(sorted(blind))}); nothing was reverted or redone",
+                remediation=["Run the same command again in a few minutes."])
+        ctx.stop.sleep(interval)
+        waited += interval
+
+
+def _settle(ctx: Context, operation_id: str, record: ChangeRecord, request: Any) -> None:
+    if request.status == "SUCCEEDED":
+        ctx.journal.mark_change(operation_id, record.seq, ChangeState.APPLIED,
+                                detail=f"request {request.request_id} SUCCEEDED (settled later)")
+    else:
+        reason = request.failure_reason or "no reason given"
+        ctx.journal.mark_change(operation_id, record.seq, ChangeState.FAILED,
+                                detail=f"request {request.request_id} ended FAILED: {reason}")
+
+
+class Compensator:
+    """Reverts the open changes of one restore (see the module docstring)."""
+
+    def __init__(self, ctx: Context, writer: Any, resolver: Resolver, analyzer: ErrorAnalyzer) -> None:
+        self.ctx, self.writer, self.resolver, self.analyzer = ctx, writer, resolver, analyzer
+
+    def run(self, restore_id: str, journal_op: str) -> Compensation:
+        """Revert what ``restore_id`` left changed, journaling the inverses under ``journal_op``."""
+        ctx = self.ctx
+        by_address = open_changes(settle_requests(ctx, self.writer, restore_id))
+        if not by_address:
+            return Compensation()
+        try:
+            inverses = inverses_of(by_address)
+        except IrreversibleChangeError as exc:
+            return self._left(restore_id, by_address, self.analyzer.analyze(exc).to_dict())
+        denied = self._check_access({c.resource for c in inverses})
+        if denied is not None:
+            return self._left(restore_id, by_address, denied)
+        seqs = {address: [r.seq for r in records] for address, records in by_address.items()}
+
+        def compensated(inverse: Change) -> None:
+            for seq in seqs.pop(inverse.address, []):
+                ctx.journal.mark_change(restore_id, seq, ChangeState.COMPENSATED)
+
+        ctx.progress(f"Rolling back {len(inverses)} change(s) of {restore_id}")
+        engine = ApplyEngine(self.writer, self.resolver, ctx.journal, journal_op, stop=ctx.stop,
+                             analyzer=self.analyzer, concurrency=ctx.settings.concurrency,
+                             kind_prefix=COMPENSATION_PREFIX, on_applied=compensated, progress=ctx.progress)
+        outcome = engine.run(inverses)
+        errors = {f.change.address: dict(f.error.to_dict(), resource=f.change.address, during="rollback")
+                  for f in outcome.failed}
+        left = {address: records for address, records in by_address.items() if address in seqs}
+        result = self._left(restore_id, left, None, errors)
+        result.compensated = [c.address for c in outcome.applied]
+        result.stopped = outcome.stopped
+        return result
+
+    def _check_access(self, resources: set[str]) -> dict[str, Any] | None:
+        """The error of the first kind whose cheap read is refused (None when all pass)."""
+        for resource in sorted(resources):
+            try:
+                self.writer.probe(resource)
+            except Exception as exc:
+                info = self.analyzer.analyze(exc).to_dict()
+                needed = ", ".join(REVERT_PERMISSIONS[resource])
+                info["message"] = (f"Checking access before reverting {resource.replace('_', ' ')} changes failed, "
+                                   f"so nothing was reverted: {info['message']}")
+                info["remediation"] = [f"Reverting {resource.replace('_', ' ')} changes needs: {needed}.",
+                                       *info.get("remediation", [])]
+                info["resource"] = resource
+                return info
+        return None
+
+    def _left(self, restore_id: str, by_address: dict[str, list[ChangeRecord]], error: dict[str, Any] | None,
+              errors: dict[str, dict[str, Any]] | None = None) -> Compensation:
+        """A result naming, for each address still changed, what is left, why, and what to do."""
+        errors = errors or {}
+        leftover = []
+        for address, records in sorted(by_address.items()):
+            first = records[0]
+            own = errors.get(address)
+            why = (own or error or {}).get("message") or "not reverted: the rollback stopped before it"
+            state = "may be in effect" if first.state is not ChangeState.APPLIED else "is in effect"
+            leftover.append({
+                "resource": address, "action": first.forward.get("action"),
+                "what": f"the {first.forward.get('action')} by {restore_id} {state}",
+                "why": why,
+                "remediation": [f"Fix the cause, then `awsideman rollback {restore_id}` reverts what is left, "
+                                f"or check {address} by hand against the backup."]})
+        listed = list(errors.values()) + ([error] if error is not None else [])
+        return Compensation(leftover=leftover, errors=listed)
