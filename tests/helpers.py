@@ -68,3 +68,22 @@ def run_cli(env: dict[str, str], *args: str, timeout: float = 120, input: str | 
 
     return subprocess.run([*awsideman_command(), *args], env=env, capture_output=True, text=True,
                           timeout=timeout, input=input, stdin=None if input is not None else subprocess.DEVNULL)
+
+
+def cli_json(proc: Any) -> Any:
+    """The one JSON document a `-o json` run printed (fails naming stderr when there is none)."""
+    assert proc.stdout.strip(), proc.stderr
+    return json.loads(proc.stdout)
+
+
+def live_records(env: dict[str, str]) -> Any:
+    """The instance's state as planner records, read by a real `backup create` (what users see)."""
+    import gzip
+    from pathlib import Path
+
+    from awsideman.core.attributes import snapshot_records
+
+    backup = cli_json(run_cli(env, "-o", "json", "backup", "create"))
+    raw = gzip.decompress((Path(env["AWSIDEMAN_HOME"]) / "backups" / backup["backup_id"] / "snapshot.json.gz")
+                          .read_bytes())
+    return snapshot_records(Snapshot.from_dict(json.loads(raw)))

@@ -20,7 +20,8 @@ EXIT_CODES = {"succeeded": 0, "planned": 0, "partial": 3, "rolled_back": 4, "rol
 
 def restore(
     ctx: typer.Context,
-    backup_id: Annotated[str, typer.Argument(help="Backup id (bk-YYYYMMDDTHHMMSSZ-xxxxxx).")],
+    backup_id: Annotated[Optional[str], typer.Argument(  # noqa: UP045
+        help="Backup id (bk-YYYYMMDDTHHMMSSZ-xxxxxx); not needed with --resume.", show_default=False)] = None,
     store: Annotated[Optional[str], typer.Option("--store", help="Folder, file:///path or s3://bucket/prefix.")] = None,  # noqa: UP045
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and change nothing.")] = False,
     conflict: Annotated[str, typer.Option(
@@ -36,6 +37,9 @@ def restore(
         "--allow-partial", help="Restore a backup marked partial (what it misses is left alone).")] = False,
     lock_timeout: Annotated[float, typer.Option(
         "--lock-timeout", help="Wait up to SECONDS for another restore/rollback of the instance.")] = 0.0,
+    resume: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--resume", metavar="OP_ID",
+        help="Continue a restore that stopped without rollback, with its journaled options.")] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
     output: OutputOpt = None, quiet: QuietOpt = False, no_color: NoColorOpt = False,
 ) -> None:
@@ -43,11 +47,12 @@ def restore(
     render = renderer(ctx, output, quiet, no_color)
     if conflict not in CONFLICT_MODES:
         raise UsageError(f"--conflict must be one of {', '.join(CONFLICT_MODES)}, not {conflict!r}")
+    if resume is None and backup_id is None:
+        raise UsageError("Name the backup to restore (awsideman backup list), or --resume OP_ID")
+    hint = (f"Continue it without asking: awsideman restore --resume {resume} --yes" if resume else
+            f"Review the plan first: awsideman restore {backup_id} --dry-run, then add --yes.")
     guard_live_change(render, yes=yes, dry_run=dry_run, lock_timeout=lock_timeout, refusal="Refusing to restore",
-                      hint=f"Review the plan first: awsideman restore {backup_id} --dry-run, then add --yes.")
-    request = RestoreRequest(backup_id=backup_id, store=store, dry_run=dry_run, conflict=conflict, prune=prune,
-                             resources=parse_resources(resources), auto_rollback=auto_rollback,
-                             allow_partial=allow_partial, lock_timeout=lock_timeout)
+                      hint=hint)
     context = Context(ctx.find_root().obj.settings(), progress=render.progress, stop=process_stop())
     ctx.call_on_close(context.close)
 
@@ -57,7 +62,14 @@ def restore(
         _plan_text(render, _as_result_view(plan))
         return typer.confirm(f"Apply these {len(plan.changes)} change(s) to {plan.target.get('instance_arn')}?")
 
-    result = RestoreService(context).run(request, confirm=confirm)
+    if resume is not None:
+        _resume_flags(ctx, backup_id, dry_run)
+        result = RestoreService(context).resume(resume, lock_timeout=lock_timeout, confirm=confirm)
+    else:
+        request = RestoreRequest(backup_id=str(backup_id), store=store, dry_run=dry_run, conflict=conflict,
+                                 prune=prune, resources=parse_resources(resources), auto_rollback=auto_rollback,
+                                 allow_partial=allow_partial, lock_timeout=lock_timeout)
+        result = RestoreService(context).run(request, confirm=confirm)
     if render.json:
         render.document(result.to_dict())
     else:
@@ -65,6 +77,24 @@ def restore(
     code = EXIT_CODES.get(result.status, 5 if result.leftover else 1)
     if code:
         raise typer.Exit(code)
+
+
+# The restore's own options: a resume keeps the journaled ones, so giving them again is an error
+# rather than a silent no-op.
+_FIXED_BY_RESUME = ("store", "conflict", "prune", "resources", "auto_rollback", "allow_partial")
+
+
+def _resume_flags(ctx: typer.Context, backup_id: str | None, dry_run: bool) -> None:
+    given = [name for name in _FIXED_BY_RESUME
+             if getattr(ctx.get_parameter_source(name), "name", "DEFAULT") not in ("DEFAULT", "DEFAULT_MAP")]
+    if backup_id is not None:
+        given.insert(0, "BACKUP_ID")
+    if dry_run:
+        given.append("dry_run")
+    if given:
+        names = ", ".join(n if n == "BACKUP_ID" else "--" + n.replace("_", "-") for n in given)
+        raise UsageError(f"--resume continues with the restore's own options; drop {names}",
+                         remediation=["See them with `awsideman report list -o json` (params of the operation)."])
 
 
 def _as_result_view(plan: Any) -> dict[str, Any]:

@@ -4,67 +4,48 @@ resets injected on the writes."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from awsideman.core.attributes import snapshot_records
-from awsideman.core.model import Snapshot
 from tests.drift import differences, drift
-from tests.helpers import run_cli
+from tests.helpers import cli_json, live_records, run_cli
 
 WRITES = ("CreateUser", "CreateGroup", "CreateGroupMembership", "CreatePermissionSet", "CreateAccountAssignment",
           "DeleteUser", "DeleteGroup", "DeleteGroupMembership", "DeleteAccountAssignment", "UpdateUser",
           "PutInlinePolicyToPermissionSet", "AttachManagedPolicyToPermissionSet", "ProvisionPermissionSet")
 
 
-def _json(proc):
-    assert proc.stdout.strip(), proc.stderr
-    return json.loads(proc.stdout)
-
-
-def _records(env):
-    backup = _json(run_cli(env, "-o", "json", "backup", "create"))
-    import gzip
-    from pathlib import Path
-
-    raw = gzip.decompress((Path(env["AWSIDEMAN_HOME"]) / "backups" / backup["backup_id"] / "snapshot.json.gz")
-                          .read_bytes())
-    return snapshot_records(Snapshot.from_dict(json.loads(raw)))
-
-
 @pytest.mark.e2e
 def test_restore_is_exact_under_async_delays_the_cap_lost_responses_and_resets(served_sandbox):
     served, env = served_sandbox, served_sandbox.env
     served.seed("small", seed=61)
-    backup = _json(run_cli(env, "-o", "json", "backup", "create"))
-    expected = _records(env)
+    backup = cli_json(run_cli(env, "-o", "json", "backup", "create"))
+    expected = live_records(env)
     drift(served.client)
     served.set_faults({"seed": 3, "async_seconds": 0.2, "rules": [
         {"operation": f"identitystore:{op}" if op[0] in "CDU" and "Permission" not in op and "Account" not in op
          else op, "lost_response": 0.15, "reset": 0.1} for op in WRITES]})
     served.reset_counters()
     proc = run_cli(env, "-o", "json", "restore", backup["backup_id"], "--prune", "--yes", timeout=300)
-    result = _json(proc)
+    result = cli_json(proc)
     assert proc.returncode == 0, result["errors"]
     assert result["status"] == "succeeded" and result["operation_id"].startswith("op-")
     faults = served.fault_counters()
     assert sum(faults.values()) > 0, "no fault was injected: the test proves nothing"
     served.set_faults({})
-    diffs = differences(_records(env), expected)
+    diffs = differences(live_records(env), expected)
     assert not diffs, "\n".join(diffs)  # exact, attribute by attribute, no duplicate
 
     served.reset_counters()
     again = run_cli(env, "-o", "json", "restore", backup["backup_id"], "--prune", "--yes")
-    assert again.returncode == 0 and _json(again)["changes"] == []
-    assert _json(again)["mutating_calls"] == 0
+    assert again.returncode == 0 and cli_json(again)["changes"] == []
+    assert cli_json(again)["mutating_calls"] == 0
 
 
 @pytest.mark.e2e
 def test_dry_run_prints_the_plan_and_restore_refuses_without_yes(served_sandbox):
     served, env = served_sandbox, served_sandbox.env
     served.seed("tiny", seed=62)
-    backup = _json(run_cli(env, "-o", "json", "backup", "create"))
+    backup = cli_json(run_cli(env, "-o", "json", "backup", "create"))
     drift(served.client)
     served.reset_counters()
     text = run_cli(env, "--no-color", "restore", backup["backup_id"], "--dry-run", "--prune")
@@ -81,16 +62,16 @@ def test_dry_run_prints_the_plan_and_restore_refuses_without_yes(served_sandbox)
 def test_a_backup_of_one_instance_restored_into_another_empty_instance_equals_it(served_sandbox):
     served, env = served_sandbox, served_sandbox.env
     served.seed("tiny", seed=63)
-    backup = _json(run_cli(env, "-o", "json", "backup", "create"))
-    expected = _records(env)
-    source = backup_source = _json(run_cli(env, "-o", "json", "backup", "show", backup["backup_id"]))["source"]
+    backup = cli_json(run_cli(env, "-o", "json", "backup", "create"))
+    expected = live_records(env)
+    source = backup_source = cli_json(run_cli(env, "-o", "json", "backup", "show", backup["backup_id"]))["source"]
     served.server.reset()  # the emulator forgets everything: a new, empty instance
     sso = served.client("sso-admin")
     if not sso.list_instances()["Instances"]:
         sso.create_instance(Name="migrated")
-    result = _json(run_cli(env, "-o", "json", "restore", backup["backup_id"], "--yes", timeout=300))
+    result = cli_json(run_cli(env, "-o", "json", "restore", backup["backup_id"], "--yes", timeout=300))
     assert result["status"] == "succeeded", result["errors"]
     assert result["source"]["instance_arn"] == source["instance_arn"] == backup_source["instance_arn"]
     assert result["target"]["instance_arn"] != source["instance_arn"]
-    diffs = differences(_records(env), expected)
+    diffs = differences(live_records(env), expected)
     assert not diffs, "\n".join(diffs)
