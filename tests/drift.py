@@ -118,3 +118,12 @@ def differences(now: dict[str, Any], expected: dict[str, Any]) -> list[str]:
             if got.get(key) != want.get(key):
                 found.append(f"{kind} {key}: {got.get(key)!r} != {want.get(key)!r}")
     return found
+
+
+def differing_addresses(now: dict[str, Any], expected: dict[str, Any]) -> set[str]:
+    """The change addresses (``user:alice``...) of every record that differs between two states."""
+    from awsideman.core.changes import address
+
+    return {address(kind, key) for kind in set(now) | set(expected)
+            for key in set(now.get(kind, {})) | set(expected.get(kind, {}))
+            if now.get(kind, {}).get(key) != expected.get(kind, {}).get(key)}

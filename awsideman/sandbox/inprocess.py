@@ -23,6 +23,7 @@ class _RawBody(io.BytesIO):
 
 
 _active: FaultInjector | None = None
+_REFUSED_URL = "https://refused-by-fault-rule.invalid/"
 _install_lock = threading.Lock()
 
 
@@ -47,7 +48,12 @@ def _before_send(request: Any, event_name: str = "", **_: Any) -> Any:
         # botocore catches exceptions from before-send exactly like transport errors
         raise ConnectionClosedError(endpoint_url=request.url)
     status, headers, body = error_response(fault)
-    return AWSResponse(request.url, status, headers, _RawBody(body))
+    answer = AWSResponse(request.url, status, headers, _RawBody(body))
+    # botocore emits before-send to every handler and only then takes the first response, so
+    # moto's stubber would still apply the call (an injected AccessDenied on CreateUser would
+    # create the user). Point the request nowhere moto serves: a refused call changes nothing.
+    request.url = _REFUSED_URL
+    return answer
 
 
 def install(injector: FaultInjector) -> None:

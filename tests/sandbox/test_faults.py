@@ -340,3 +340,16 @@ def test_sessions_made_by_product_code_are_affected(sandbox) -> None:
 def test_handler_is_inert_without_an_injector() -> None:
     inprocess.uninstall()
     assert inprocess._before_send(request=None, event_name="before-send.sso-admin.ListInstances") is None
+
+
+# A call the rules refuse changes nothing (a refused CreateUser must not create the user).
+@pytest.mark.parametrize("rule", [{"fail_after": 0, "error": "AccessDeniedException"}, {"throttle": 1},
+                                  {"server_error": 1}])
+def test_a_refused_write_is_not_applied(emulator, rule):
+    ids = emulator.client("identitystore", config=NO_RETRY)
+    emulator.set_faults({"rules": [{"operation": "CreateUser", **rule}]})
+    with pytest.raises(ClientError):
+        ids.create_user(IdentityStoreId=STORE, UserName="refused", DisplayName="R",
+                        Name={"GivenName": "R", "FamilyName": "R"})
+    emulator.set_faults(None)
+    assert [u["UserName"] for u in ids.list_users(IdentityStoreId=STORE)["Users"]] == []
