@@ -10,9 +10,16 @@ live read of an empty instance) and wall time against the lower bound: the large
 sso-admin calls / 20, the busiest identitystore write / 20, assignments / 15 x async seconds,
 and users first, then memberships or assignments.
 
+With `--rollback`, the restore is then rolled back (`awsideman rollback OP --yes`: every
+resource it created is deleted again, in reverse dependency order) and the rollback is measured
+the same way: calls, and wall time against its bound (the largest of sso-admin calls / 20, the
+busiest identitystore delete / 20, assignments / 15 x async seconds, and memberships or
+assignments before their groups and users).
+
 Usage:
     python bench/restore.py                  # size large, 1 s asynchronous requests
     python bench/restore.py --size small
+    python bench/restore.py --rollback       # and then the rollback of that restore
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ def main() -> None:
     parser.add_argument("--size", default="large", choices=sorted(seeder.SIZES))
     parser.add_argument("--async-seconds", type=float, default=1.0)
     parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--rollback", action="store_true", help="then roll the restore back and measure that")
     args = parser.parse_args()
     with SandboxServer() as server, tempfile.TemporaryDirectory() as home:
         env = dict(os.environ, **server.env(), AWSIDEMAN_HOME=home)
@@ -74,6 +82,27 @@ def main() -> None:
                           "lower_bound_seconds": round(bound, 1), "wall_over_bound": round(wall / bound, 3),
                           "calls": sum(calls.values()), "writes": writes, "all_calls": dict(sorted(calls.items())),
                           "counts": counts}, indent=2))
+        if args.rollback:
+            rollback(server, env, result["operation_id"], counts, args.async_seconds)
+
+
+def rollback(server: SandboxServer, env: dict[str, str], operation_id: str, counts: dict[str, int],
+             async_seconds: float) -> None:
+    server.reset_counters()
+    started = time.monotonic()
+    result = cli(env, "rollback", operation_id, "--yes")
+    wall = time.monotonic() - started
+    calls = Counter(server.counters())
+    sso = sum(n for op, n in calls.items() if op.startswith("sso-admin:"))
+    busiest_ids_delete = max((n for op, n in calls.items() if op.startswith("identitystore:Delete")), default=0)
+    bound = max(sso / 20, busiest_ids_delete / 20, counts["assignments"] / 15 * async_seconds,
+                max(counts["memberships"], counts["assignments"]) / 20 + counts["users"] / 20)
+    deletes = {op: n for op, n in sorted(calls.items()) if op.split(":")[1].startswith(("Delete", "Detach", "Untag"))}
+    print(json.dumps({"rollback_status": result["status"], "compensated": len(result["compensated"]),
+                      "leftover": len(result["leftover"]), "wall_seconds": round(wall, 1),
+                      "lower_bound_seconds": round(bound, 1), "wall_over_bound": round(wall / bound, 3),
+                      "calls": sum(calls.values()), "deletes": deletes, "all_calls": dict(sorted(calls.items()))},
+                     indent=2))
 
 
 if __name__ == "__main__":

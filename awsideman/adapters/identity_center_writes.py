@@ -293,6 +293,7 @@ class IdentityCenterWriter:
         self.instance = instance
         self._arns: dict[str, str] = {}  # permission set name -> ARN (no by-name API exists)
         self._arns_lock = threading.Lock()
+        self._listing_lock = threading.Lock()
 
     def probe(self, resource: str) -> None:
         """The cheap read of ``ACCESS_PROBES`` for one resource kind (raises what the service says)."""
@@ -334,7 +335,18 @@ class IdentityCenterWriter:
         with self._arns_lock:
             if name in self._arns:
                 return self._arns[name]
-            known = set(self._arns.values())
+        # One listing at a time: workers that miss together wait for it instead of each
+        # listing and describing every permission set again.
+        with self._listing_lock:
+            with self._arns_lock:
+                if name in self._arns:
+                    return self._arns[name]
+                known = set(self._arns.values())
+            self._list_permission_sets(known)
+        with self._arns_lock:
+            return self._arns.get(name)
+
+    def _list_permission_sets(self, known: set[str]) -> None:
         for arn in self.gateway.pages(SSO, "ListPermissionSets", "PermissionSets", MaxResults=PAGE,
                                       InstanceArn=self.instance.instance_arn):
             if arn in known:
@@ -342,8 +354,6 @@ class IdentityCenterWriter:
             described = self.gateway.call(SSO, "DescribePermissionSet", InstanceArn=self.instance.instance_arn,
                                           PermissionSetArn=arn)["PermissionSet"]
             self._remember(str(described["Name"]), arn)
-        with self._arns_lock:
-            return self._arns.get(name)
 
     def assignment_exists(self, account_id: str, permission_set_arn: str, principal_type: str,
                           principal_id: str) -> bool:

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from awsideman.adapters.identity_center_writes import ASYNC_KIND, REVERT_PERMISSIONS, AsyncRequest
+from awsideman.adapters.identity_center_writes import ACCESS_PROBES, ASYNC_KIND, REVERT_PERMISSIONS, AsyncRequest
 from awsideman.core.changes import Change, IrreversibleChangeError
 from awsideman.core.errors import ErrorAnalyzer
 from awsideman.core.exceptions import AwsidemanError
@@ -165,7 +165,11 @@ class Compensator:
 
     def _check_access(self, resources: set[str]) -> dict[str, Any] | None:
         """The error of the first kind whose cheap read is refused (None when all pass)."""
+        probed: set[tuple[str, str]] = set()
         for resource in sorted(resources):
+            if ACCESS_PROBES[resource] in probed:
+                continue
+            probed.add(ACCESS_PROBES[resource])
             try:
                 self.writer.probe(resource)
             except Exception as exc:

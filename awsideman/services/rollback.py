@@ -13,7 +13,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from awsideman.adapters.identity_center import IdentityCenterReader
 from awsideman.adapters.identity_center_writes import IdentityCenterWriter
+from awsideman.core.changes import Change
 from awsideman.core.errors import ErrorAnalyzer
 from awsideman.core.exceptions import Terminated, UsageError
 from awsideman.core.ids import validate_operation_id
@@ -22,6 +24,9 @@ from awsideman.services.compensation import Compensator, inverses_of, open_chang
 from awsideman.services.context import Context
 from awsideman.services.lifecycle import OperationSpec, run_operation
 from awsideman.services.resolver import Resolver
+
+# From this many names of one kind, one listing (100 per call) beats a lookup per name.
+PRIME_AT = 20
 
 
 @dataclass
@@ -79,7 +84,9 @@ class RollbackService:
         with run_operation(ctx.journal, spec, stop=ctx.stop, analyzer=self.analyzer) as run:
             result.operation_id = run.id
             writer = IdentityCenterWriter(ctx.gateway, ctx.instance)
-            undo = Compensator(ctx, writer, Resolver(writer, Snapshot()), self.analyzer).run(restore.id, run.id)
+            resolver = Resolver(writer, Snapshot())
+            self._prime(resolver, inverses)
+            undo = Compensator(ctx, writer, resolver, self.analyzer).run(restore.id, run.id)
             if undo.stopped:
                 raise Terminated(ctx.stop.signum or 2)
             result.compensated, result.leftover, result.errors = undo.compensated, undo.leftover, undo.errors
@@ -88,6 +95,25 @@ class RollbackService:
                        summary={"restore": restore.id, "compensated": len(result.compensated),
                                 "leftover": result.leftover[:50]})
         return self._done(result, started)
+
+    def _prime(self, resolver: Resolver, inverses: list[Change]) -> None:
+        """Learn user and group ids from one listing when many are named (100 per call instead of one each)."""
+        names: dict[str, set[str]] = {"user": set(), "group": set()}
+        for change in inverses:
+            if change.resource in names:
+                names[change.resource].add(change.key[0])
+            elif change.resource == "membership":
+                names["group"].add(change.key[0])
+                names["user"].add(change.key[1])
+            elif change.resource == "assignment":
+                names["user" if change.key[2] == "USER" else "group"].add(change.key[3])
+        reader = IdentityCenterReader(self.context.gateway, self.context.instance)
+        if len(names["user"]) >= PRIME_AT:
+            for user in reader.users():
+                resolver.learn("user", str(user["UserName"]), str(user["UserId"]))
+        if len(names["group"]) >= PRIME_AT:
+            for group in reader.groups():
+                resolver.learn("group", str(group["DisplayName"]), str(group["GroupId"]))
 
     def _done(self, result: RollbackResult, started: float) -> RollbackResult:
         result.api_calls = self.context.gateway.call_count() if "gateway" in self.context.__dict__ else 0
