@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from awsideman.core.exceptions import LockHeldError
 from awsideman.journal.db import Database
 from awsideman.journal.liveness import owner_alive, this_process
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -65,16 +68,7 @@ class LocksMixin(Database):
     def wait_for_lock(self, instance_arn: str, operation_id: str, *, timeout: float,
                       sleep: Callable[[float], None], poll: float = 0.5) -> LockHolder | None:
         """``acquire_lock``, retrying for up to ``timeout`` seconds (``sleep`` may raise to stop)."""
-        waited = 0.0
-        while True:
-            try:
-                return self.acquire_lock(instance_arn, operation_id)
-            except LockHeldError:
-                if waited >= timeout:
-                    raise
-            step = min(poll, timeout - waited)
-            sleep(step)
-            waited += step
+        return _retrying(lambda: self.acquire_lock(instance_arn, operation_id), timeout, sleep, poll)
 
     def wait_until_free(self, instance_arn: str, *, timeout: float, sleep: Callable[[float], None],
                         poll: float = 0.5) -> None:
@@ -83,16 +77,12 @@ class LocksMixin(Database):
         A restore waits here before it reads the instance, so its plan is computed against the
         state the previous holder left, not the state before it.
         """
-        waited = 0.0
-        while True:
+        def free() -> None:
             holder = self.lock_holder(instance_arn)
-            if holder is None or not holder.alive:
-                return
-            if waited >= timeout:
+            if holder is not None and holder.alive:
                 raise _held(holder)
-            step = min(poll, timeout - waited)
-            sleep(step)
-            waited += step
+
+        _retrying(free, timeout, sleep, poll)
 
     def release_lock(self, instance_arn: str, operation_id: str) -> None:
         """Release the lock if this process holds it for ``operation_id`` (idempotent)."""
@@ -100,6 +90,20 @@ class LocksMixin(Database):
         with self._write() as conn:
             conn.execute("DELETE FROM locks WHERE instance_arn = ? AND operation_id = ? AND owner = ?",
                          (instance_arn, operation_id, owner))
+
+
+def _retrying(attempt: Callable[[], T], timeout: float, sleep: Callable[[float], None], poll: float) -> T:
+    """``attempt()`` until it does not raise ``LockHeldError``, for up to ``timeout`` seconds."""
+    waited = 0.0
+    while True:
+        try:
+            return attempt()
+        except LockHeldError:
+            if waited >= timeout:
+                raise
+        step = min(poll, timeout - waited)
+        sleep(step)
+        waited += step
 
 
 def _held(holder: LockHolder) -> LockHeldError:
