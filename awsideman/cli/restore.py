@@ -6,13 +6,19 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from awsideman.cli.options import NoColorOpt, OutputOpt, QuietOpt, guard_live_change, renderer
-from awsideman.core.cancel import process_stop
+from awsideman.cli.options import (
+    NoColorOpt,
+    OutputOpt,
+    QuietOpt,
+    guard_live_change,
+    renderer,
+    report_hint,
+    service_context,
+)
 from awsideman.core.exceptions import UsageError
 from awsideman.core.planner import CONFLICT_MODES
 from awsideman.render import Renderer
 from awsideman.services.backup import parse_resources
-from awsideman.services.context import Context
 from awsideman.services.restore import RestoreRequest, RestoreResult, RestoreService
 
 EXIT_CODES = {"succeeded": 0, "planned": 0, "partial": 3, "rolled_back": 4, "rollback_failed": 5}
@@ -48,8 +54,7 @@ def restore(
     request = RestoreRequest(backup_id=backup_id, store=store, dry_run=dry_run, conflict=conflict, prune=prune,
                              resources=parse_resources(resources), auto_rollback=auto_rollback,
                              allow_partial=allow_partial, lock_timeout=lock_timeout)
-    context = Context(ctx.find_root().obj.settings(), progress=render.progress, stop=process_stop())
-    ctx.call_on_close(context.close)
+    context = service_context(ctx, render)
 
     def confirm(plan: Any) -> bool:
         if yes:
@@ -59,9 +64,11 @@ def restore(
 
     result = RestoreService(context).run(request, confirm=confirm)
     if render.json:
-        render.document(result.to_dict())
+        render.document(dict(result.to_dict(), report_command=report_hint(result.operation_id)))
     else:
         _result_text(render, result)
+        if result.operation_id:
+            render.line(f"Operation {result.operation_id}; report: {report_hint(result.operation_id)}")
     code = EXIT_CODES.get(result.status, 5 if result.leftover else 1)
     if code:
         raise typer.Exit(code)
