@@ -58,7 +58,7 @@ def root(
 
 
 def _register() -> None:
-    from awsideman.cli import analyze, backup, report, restore, rollback, sandbox
+    from awsideman.cli import analyze, backup, demo, report, restore, rollback, sandbox
 
     app.add_typer(backup.app, name="backup")
     app.add_typer(report.app, name="report")
@@ -66,6 +66,7 @@ def _register() -> None:
     app.command("analyze-error")(analyze.analyze_error)
     app.command("restore")(restore.restore)
     app.command("rollback")(rollback.rollback)
+    app.command("demo")(demo.demo)
 
 
 _register()

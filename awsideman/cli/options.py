@@ -59,6 +59,7 @@ def service_context(ctx: typer.Context, render: Renderer) -> Any:
     context = Context(settings, progress=render.progress, stop=process_stop(), recorder=recorder)
 
     def close() -> None:
+        render.end_progress()
         context.close()
         for warning in context.warnings:
             render.warn(warning)

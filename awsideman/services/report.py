@@ -17,6 +17,8 @@ from awsideman.core.sanitize import sanitize_obj
 from awsideman.journal import ChangeRecord, ChangeState, Journal, Operation, parse_timestamp
 
 LAST = "last"
+# Ended as asked: what they applied is the intended result, not something left over.
+_SETTLED = ("succeeded", "partial")
 
 
 @dataclass
@@ -73,9 +75,10 @@ def build_report(journal: Journal, operation_id: str) -> Report:
         report.applied = [_change(r) for r in forward if r.state is ChangeState.APPLIED]
         report.compensated = [_change(r) for r in forward if r.state is ChangeState.COMPENSATED]
         report.failed = [_change(r) for r in records if r.state is ChangeState.FAILED]
-        report.leftover = [dict(_change(r), what="applied and not reverted" if r.state is ChangeState.APPLIED
-                                else "outcome unknown (the process stopped during the call)")
-                           for r in forward if r.state in (ChangeState.APPLIED, ChangeState.INTENT)]
+        if op.status not in _SETTLED:  # what a failed or stopped restore left changed
+            report.leftover = [dict(_change(r), what="applied and not reverted" if r.state is ChangeState.APPLIED
+                                    else "outcome unknown (the process stopped during the call)")
+                               for r in forward if r.state in (ChangeState.APPLIED, ChangeState.INTENT)]
     report.failures = group_failures(_errors(journal, op, records))
     report.timeline = _timeline(op, records, journal.errors(op.id))
     report.next_command, report.recovery = next_steps(op, report, _rollbacks_of(journal, op))
