@@ -10,6 +10,7 @@ from awsideman.services.report import build_report
 from awsideman.services.restore import RestoreRequest, RestoreService
 from tests.drift import drift
 from tests.helpers import make_context
+from tests.test_iam_policies import assert_covered
 
 FAIL = {"operation": "CreateAccountAssignment", "async_fail_after": 0, "failure_reason": "IAM role quota reached"}
 
@@ -24,8 +25,10 @@ def drifted(sandbox):
 
 def test_a_rolled_back_restore_names_failure_category_remediation_and_next_command(sandbox, drifted):
     sandbox.set_faults({"rules": [FAIL]})
-    result = RestoreService(make_context()).run(RestoreRequest(drifted.backup_id, prune=True))
+    context = make_context()
+    result = RestoreService(context).run(RestoreRequest(drifted.backup_id, prune=True))
     assert result.status == "rolled_back"
+    assert_covered(context.gateway.calls_by_operation(), "restore-policy.json")
     report = build_report(make_context().journal, "last").to_dict()
     assert report["operation_id"] == result.operation_id and report["status"] == "rolled_back"
     assert report["counts"]["leftover"] == 0 and report["counts"]["compensated"] == len(result.applied)
@@ -51,7 +54,9 @@ def test_a_restore_kept_applied_names_resume_and_rollback(sandbox, drifted):
 
 def test_a_successful_backup_has_no_next_command(sandbox):
     sandbox.seed("tiny", seed=122)
-    backup = BackupService(make_context()).create(BackupRequest())
+    context = make_context()
+    backup = BackupService(context).create(BackupRequest())
+    assert_covered(context.gateway.calls_by_operation(), "backup-policy.json")
     report = build_report(make_context().journal, backup.operation_id).to_dict()
     assert report["status"] == "succeeded" and report["next_command"] is None and not report["failures"]
     assert report["timeline"][0]["event"] == "backup started"
