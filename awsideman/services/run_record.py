@@ -49,8 +49,13 @@ class RunRecorder:
         self.handler: _SanitisingFileHandler | None = None
         self.path: Path | None = None
         self.metrics_written: list[str] = []
+        self.earlier: set[str] = set()
 
     def start(self) -> RunRecorder:
+        # Operations this process already ran (the demo runs several commands in one process).
+        if self.settings.journal_path.exists():
+            with contextlib.suppress(Exception), Journal.open(self.settings.journal_path) as journal:
+                self.earlier = {op.id for op in self.operations(journal)}
         with contextlib.suppress(OSError):
             make_private_dirs(self.logs)
             self.path = self.logs / f".run-{os.getpid()}-{int(self.clock() * 1000)}.log"
@@ -79,7 +84,8 @@ class RunRecorder:
     def operations(self, journal: Journal) -> list[Operation]:
         """The operations this process started or claimed since the recorder started, oldest first."""
         owner = this_process()[0]
-        ops = [op for op in journal.list_operations(limit=20) if op.owner == owner and op.updated_at >= self.since]
+        ops = [op for op in journal.list_operations(limit=20)
+               if op.owner == owner and op.updated_at >= self.since and op.id not in self.earlier]
         return list(reversed(ops))
 
     def _detach(self) -> None:
@@ -123,8 +129,9 @@ class RunRecorder:
         stats = gateway.retry_stats if gateway is not None else {}
         figures = RunFigures(api_calls=int(stats.get("attempts", 0) or 0), retries=int(stats.get("retries", 0) or 0),
                              throttles=int(stats.get("throttles", 0) or 0))
+        last_of_kind = {op.kind: op for op in ops}  # one set of samples per kind: the newest run
         samples = []
-        for op in ops:
+        for op in last_of_kind.values():
             fresh = journal.get_operation(op.id)
             samples += operation_samples(fresh, journal, figures if op is ops[-1] else _no_figures(), self.clock())
         assert self.metrics_file is not None
