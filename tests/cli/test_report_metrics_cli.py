@@ -5,6 +5,7 @@ the Prometheus client's parser and shows the failed run beside the backup's last
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -30,15 +31,15 @@ def test_rolled_back_restore_report_in_three_formats_and_metrics(served_sandbox,
     served, env = served_sandbox, served_sandbox.env
     metrics = tmp_path / "textfile" / "awsideman.prom"
     served.seed("tiny", seed=123)
-    backup = run_cli(env, "--metrics-file", str(metrics), "-o", "json", "backup", "create")
-    backup_doc = _one_document(backup)
-    assert backup.returncode == 0 and backup_doc["report_command"].endswith(backup_doc["operation_id"])
-    assert backup.stderr == ""  # no progress without a terminal
+    backup = run_cli(env, "--metrics-file", str(metrics), "backup", "create")  # text mode, no terminal
+    assert backup.returncode == 0 and backup.stderr == "", backup.stderr  # so no progress at all
+    backup_id = re.search(r"Backup written: (bk-\S+)", backup.stdout)[1]
+    assert re.search(r"report: awsideman report show op-\S+", backup.stdout)
     success = _samples(metrics)[("awsideman_last_success_timestamp_seconds", (("operation", "backup"),))]
     drift(served.client)
     served.set_faults({"rules": [{"operation": "CreateAccountAssignment", "async_fail_after": 0,
                                   "failure_reason": "IAM role quota reached"}]})
-    restore = run_cli(env, "--metrics-file", str(metrics), "-o", "json", "restore", backup_doc["backup_id"],
+    restore = run_cli(env, "--metrics-file", str(metrics), "-o", "json", "restore", backup_id,
                       "--prune", "--yes")
     assert restore.returncode == 4, restore.stdout + restore.stderr
     op = _one_document(restore)["operation_id"]
@@ -47,7 +48,7 @@ def test_rolled_back_restore_report_in_three_formats_and_metrics(served_sandbox,
     assert report["operation_id"] == op and report["status"] == "rolled_back"
     group = report["failures"][0]
     assert group["remediation"] and any("IAM role quota" in m for m in group["messages"])
-    next_command = f"awsideman restore {backup_doc['backup_id']} --dry-run"
+    next_command = f"awsideman restore {backup_id} --dry-run"
     assert report["next_command"] == next_command
     for fmt, marker in (("text", "Next command: "), ("markdown", "### Next command")):
         shown = run_cli(env, "report", "show", op, "--format", fmt)
