@@ -69,3 +69,5 @@ def test_rolled_back_restore_report_in_three_formats_and_metrics(served_sandbox,
 
     refused = run_cli(env, "-o", "json", "backup", "prune", "--keep-last", "1")  # no terminal, no --yes
     assert refused.returncode == 2 and "--yes" in _one_document(refused)["errors"][0]["message"]
+    dry = run_cli(env, "backup", "prune", "--keep-last", "1", "--dry-run", "-o", "json")
+    assert dry.returncode == 0 and [k["backup_id"] for k in _one_document(dry)["kept"]] == [backup_id]
