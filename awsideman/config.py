@@ -30,6 +30,8 @@ _TOP_LEVEL: dict[str, tuple[tuple[type, ...], str]] = {
     "concurrency": ((int,), "parallel API reads"),
     "retention_days": ((int, float), "days to keep finished operation state"),
     "assignment_strategy": ((str,), "auto, permission-set or principal"),
+    "metrics_file": ((str,), "Prometheus textfile written at the end of every backup, restore and rollback"),
+    "prune_after_backup": ((dict,), "backup prune options applied after every successful backup create"),
     "retry": ((dict,), "retry policy"),
     "rate_limit": ((dict,), "client-side rate limits"),
 }
@@ -55,6 +57,8 @@ class Settings:
     concurrency: int = 8
     retention_days: float = 30.0
     assignment_strategy: str = "auto"
+    metrics_file: str | None = None
+    prune_after_backup: dict[str, Any] | None = None
     retry: RetryConfig = field(default_factory=RetryConfig)
     rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
 
@@ -117,6 +121,26 @@ def _section(path: Path | None, name: str, data: dict[str, Any], factory: Any) -
         raise ConfigError(f"{where}: {name}: {exc}") from exc
 
 
+PRUNE_KEYS = ("keep_last", "keep_within", "keep_daily")
+
+
+def _prune_section(path: Path | None, data: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``prune_after_backup: {keep_last: N, keep_within: 30d, keep_daily: N}``, checked like the flags."""
+    if not data:
+        return None
+    from awsideman.core.retention import RetentionError, RetentionPolicy
+
+    where = f"{path or 'configuration'}: prune_after_backup"
+    unknown = sorted(set(data) - set(PRUNE_KEYS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r}", remediation=[f"Known keys: {', '.join(PRUNE_KEYS)}."])
+    try:
+        RetentionPolicy.from_options(data.get("keep_last"), data.get("keep_within"), data.get("keep_daily"))
+    except RetentionError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    return dict(data)
+
+
 def load_settings(config_path: str | None = None, profile: str | None = None,
                   region: str | None = None) -> Settings:
     """Build Settings from the config file, the environment and flags, in rising priority."""
@@ -139,6 +163,8 @@ def load_settings(config_path: str | None = None, profile: str | None = None,
         concurrency=int(data.get("concurrency", 8)),
         retention_days=float(data.get("retention_days", 30)),
         assignment_strategy=data.get("assignment_strategy", "auto"),
+        metrics_file=os.environ.get("AWSIDEMAN_METRICS_FILE") or data.get("metrics_file"),
+        prune_after_backup=_prune_section(path, data.get("prune_after_backup")),
         retry=_section(path, "retry", data, RetryConfig),
         rate_limit=_section(path, "rate_limit", data, RateLimitConfig),
     )

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,12 +31,14 @@ class Renderer:
     debug: bool = False
     out: Console = field(init=False)
     err: Console = field(init=False)
+    _phase: Any = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         # Piped output is read by scripts and grep: never truncate ids to fit 80 columns.
         width = None if sys.stdout.isatty() else 240
         self.out = Console(file=sys.stdout, no_color=self.no_color, highlight=False, soft_wrap=True, width=width)
         self.err = Console(file=sys.stderr, no_color=self.no_color, highlight=False, soft_wrap=True)
+        self._lock = threading.RLock()  # services report progress from worker threads
 
     @property
     def json(self) -> bool:
@@ -43,11 +47,13 @@ class Renderer:
     # -- results ---------------------------------------------------------------------------
     def document(self, data: Any) -> None:
         """Print one JSON document on stdout (the machine contract)."""
+        self.end_progress()
         sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
         sys.stdout.flush()
 
     def line(self, text: str = "", style: str | None = None) -> None:
         """A line of human output on stdout (results, not progress)."""
+        self.end_progress()
         self.out.print(sanitize(text), style=style, markup=False)
 
     def raw(self, text: str) -> None:
@@ -56,6 +62,7 @@ class Renderer:
         sys.stdout.flush()
 
     def table(self, title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        self.end_progress()
         table = Table(title=title, show_lines=False, header_style="bold")
         for column in columns:
             table.add_column(column)
@@ -65,6 +72,7 @@ class Renderer:
 
     def fields(self, title: str | None, mapping: Mapping[str, Any]) -> None:
         """A two-column key/value block."""
+        self.end_progress()
         if title:
             self.out.print(title, style="bold", markup=False)
         width = max((len(k) for k in mapping), default=0)
@@ -73,7 +81,32 @@ class Renderer:
 
     # -- diagnostics (stderr) -----------------------------------------------------------------
     def progress(self, text: str) -> None:
-        """Progress for people: stderr, silent with --quiet or in JSON mode."""
+        """Progress for people at a terminal: a live line per phase on stderr (a spinner with the
+        phase and its elapsed time; the finished phase stays as a line with its duration).
+        Nothing with --quiet, in JSON mode, or when stderr is not a terminal (cron, pipes)."""
+        if self.quiet or self.json or not self.err.is_terminal:
+            return
+        with self._lock:
+            self._close_phase()
+            status = self.err.status(sanitize(text), spinner="dots")
+            status.start()
+            self._phase = (status, sanitize(text), time.monotonic())
+
+    def end_progress(self) -> None:
+        """Settle the live progress line (before results are printed, and at the end)."""
+        with self._lock:
+            self._close_phase()
+
+    def _close_phase(self) -> None:
+        if self._phase is None:
+            return
+        status, text, started = self._phase
+        status.stop()
+        self.err.print(f"  {text} ({time.monotonic() - started:.1f} s)", style="dim", markup=False)
+        self._phase = None
+
+    def status(self, text: str) -> None:
+        """A one-off note for people on stderr (not progress): silent with --quiet or in JSON mode."""
         if not self.quiet and not self.json:
             self.err.print(sanitize(text), style="dim", markup=False)
 
@@ -83,6 +116,7 @@ class Renderer:
 
     def error(self, message: str, remediation: Sequence[str] = (), *, title: str = "Error") -> None:
         """A human error report on stderr (JSON mode puts errors in the document instead)."""
+        self.end_progress()
         self.err.print(f"{title}: {sanitize(message)}", style="bold red", markup=False)
         for step in remediation:
             self.err.print(f"  - {sanitize(step)}", markup=False)

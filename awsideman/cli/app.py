@@ -41,12 +41,15 @@ def root(
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress, only results and errors.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Stack traces and request logs on stderr.")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="Plain text.")] = False,
+    metrics_file: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--metrics-file", help="Write Prometheus textfile metrics here when a backup, restore or rollback ends.",
+        show_default=False)] = None,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
 ) -> None:
     """Back up and restore an AWS IAM Identity Center instance."""
     state = AppState(profile=profile, region=region, config=config, quiet=quiet, debug=debug,
-                     no_color=no_color)
+                     no_color=no_color, metrics_file=metrics_file)
     if output is not None:
         state.set_output(output)
     if debug:
@@ -55,7 +58,7 @@ def root(
 
 
 def _register() -> None:
-    from awsideman.cli import analyze, backup, report, restore, rollback, sandbox
+    from awsideman.cli import analyze, backup, demo, report, restore, rollback, sandbox
 
     app.add_typer(backup.app, name="backup")
     app.add_typer(report.app, name="report")
@@ -63,6 +66,7 @@ def _register() -> None:
     app.command("analyze-error")(analyze.analyze_error)
     app.command("restore")(restore.restore)
     app.command("rollback")(rollback.rollback)
+    app.command("demo")(demo.demo)
 
 
 _register()
@@ -135,5 +139,5 @@ def _report_failure(args: list[str], exc: Exception) -> None:
     else:
         render.error(info.message, remediation)
         if operation_id:
-            render.error(operation_id, title="Operation")
+            render.error(f"{operation_id} (report: awsideman report show {operation_id})", title="Operation")
     sys.exit(code)

@@ -7,12 +7,14 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from awsideman.cli.options import NoColorOpt, OutputOpt, QuietOpt, renderer
+from awsideman.cli.options import NoColorOpt, OutputOpt, QuietOpt, renderer, report_hint, service_context
 from awsideman.core.cancel import process_stop
-from awsideman.core.exceptions import UsageError
+from awsideman.core.exceptions import AwsidemanError, UsageError
+from awsideman.core.retention import RetentionError, RetentionPolicy
 from awsideman.render import Renderer
 from awsideman.services.backup import BackupRequest, BackupService, parse_resources
 from awsideman.services.context import Context
+from awsideman.services.prune import PruneResult, PruneService
 
 app = typer.Typer(help="Create, list, inspect, verify and delete backups.", no_args_is_help=True)
 
@@ -50,12 +52,17 @@ def create(
                          "and --store; do not pass them again")
     request = BackupRequest(resources=parse_resources(resources), description=description, store=store,
                             allow_partial=allow_partial, resume=resume, kms_key=kms_key)
-    service = _service(ctx, render)
-    result = service.create(request)
+    context = service_context(ctx, render)
+    result = BackupService(context).create(request)
+    pruned = _prune_after_backup(context, result) if result.status == "succeeded" else None
     if render.json:
-        render.document(result.to_dict())
+        render.document(dict(result.to_dict(), report_command=report_hint(result.operation_id),
+                             **({"pruned": pruned.to_dict()} if pruned else {})))
     else:
         _created_text(render, result)
+        if pruned is not None:
+            _pruned_text(render, pruned)
+        render.line(f"Operation {result.operation_id}; report: {report_hint(result.operation_id)}")
     if result.status == "partial":
         raise typer.Exit(EXIT_PARTIAL)
 
@@ -162,3 +169,70 @@ def delete(ctx: typer.Context, backup_id: BackupIdArg, store: StoreOpt = None,
         render.document({"backup_id": manifest["backup_id"], "store": url, "status": "deleted"})
     else:
         render.line(f"Deleted backup {manifest['backup_id']} from {url}")
+
+
+def _prune_after_backup(context: Context, result: Any) -> PruneResult | None:
+    """`prune_after_backup` in the config: apply it to the store the backup was written to."""
+    options = context.settings.prune_after_backup
+    if not options:
+        return None
+    policy = RetentionPolicy.from_options(options.get("keep_last"), options.get("keep_within"),
+                                          options.get("keep_daily"))
+    try:
+        return PruneService(context).run(result.store, policy, dry_run=False)
+    except AwsidemanError as exc:  # the backup is safe; pruning is housekeeping
+        result.warnings.append(f"prune_after_backup failed: {exc.message}")
+        return None
+
+
+@app.command("prune")
+def prune(
+    ctx: typer.Context,
+    keep_last: Annotated[Optional[int], typer.Option("--keep-last", help="Keep the N newest backups.",  # noqa: UP045
+                                                     show_default=False)] = None,
+    keep_within: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--keep-within", help="Keep backups younger than DURATION (e.g. 30d, 12h, 2w).", show_default=False)] = None,
+    keep_daily: Annotated[Optional[int], typer.Option(  # noqa: UP045
+        "--keep-daily", help="Keep the newest backup of each of the last N days that have one.",
+        show_default=False)] = None,
+    store: StoreOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be deleted; delete nothing.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    output: OutputOpt = None, quiet: QuietOpt = False, no_color: NoColorOpt = False,
+) -> None:
+    """Delete the backups no --keep-* option keeps (never the newest complete one, never a write in progress)."""
+    render = renderer(ctx, output, quiet, no_color)
+    try:
+        policy = RetentionPolicy.from_options(keep_last, keep_within, keep_daily)
+    except RetentionError as exc:
+        raise UsageError(str(exc)) from None
+    if not dry_run and not yes and not (sys.stdin.isatty() and not render.json):
+        raise UsageError("Refusing to prune without --yes when there is no terminal to confirm at",
+                         remediation=["See what it would delete: add --dry-run; then add --yes."])
+    context = Context(ctx.find_root().obj.settings(), progress=render.progress, stop=process_stop())
+    ctx.call_on_close(context.close)
+    service = PruneService(context)
+    if not dry_run and not yes:
+        planned = service.plan(store, policy)
+        _pruned_text(render, planned, planned=True)
+        if not planned.deleted or not typer.confirm(f"Delete these {len(planned.deleted)} backup(s)?"):
+            raise typer.Exit(0 if not planned.deleted else 1)
+    result = service.run(store, policy, dry_run=dry_run)
+    if render.json:
+        render.document(result.to_dict())
+    else:
+        _pruned_text(render, result, planned=dry_run)
+    if result.errors:
+        raise typer.Exit(1)
+
+
+def _pruned_text(render: Renderer, result: PruneResult, planned: bool = False) -> None:
+    verb = "Would delete" if planned else "Deleted"
+    render.line(f"{verb} {len(result.deleted)} backup(s) from {result.store}; keeping {len(result.kept)}.",
+                style="bold")
+    for entry in result.deleted:
+        render.line(f"  - {entry['backup_id']}{' (partial)' if entry.get('partial') else ''}")
+    for entry in result.kept:
+        render.line(f"  keep {entry['backup_id']}: {', '.join(entry['reasons'])}")
+    for error in result.errors:
+        render.error(f"{error['backup_id']}: {error['message']}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -43,3 +43,31 @@ def guard_live_change(render: Renderer, *, yes: bool, dry_run: bool, lock_timeou
         raise UsageError(f"--lock-timeout must be >= 0 seconds, not {lock_timeout}")
     if not dry_run and not yes and not (sys.stdin.isatty() and not render.json):
         raise UsageError(f"{refusal} without --yes when there is no terminal to confirm at", remediation=[hint])
+
+
+def service_context(ctx: typer.Context, render: Renderer) -> Any:
+    """The services' Context for a command that runs operations: progress shown through
+    ``render``, a log file per operation and the metrics file (``--metrics-file``) written when
+    the command ends, however it ends."""
+    from awsideman.core.cancel import process_stop
+    from awsideman.services.context import Context
+    from awsideman.services.run_record import RunRecorder
+
+    state = ctx.find_root().obj
+    settings = state.settings()
+    recorder = RunRecorder(settings, metrics_file=state.metrics_file).start()
+    context = Context(settings, progress=render.progress, stop=process_stop(), recorder=recorder)
+
+    def close() -> None:
+        render.end_progress()
+        context.close()
+        for warning in context.warnings:
+            render.warn(warning)
+
+    ctx.call_on_close(close)
+    return context
+
+
+def report_hint(operation_id: str | None) -> str | None:
+    """The line every long-running command ends with: its operation and how to see its report."""
+    return f"awsideman report show {operation_id}" if operation_id else None

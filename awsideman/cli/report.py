@@ -1,18 +1,22 @@
-"""`awsideman report list`: the operations in the journal."""
+"""`awsideman report list|show`: what operations ran, how they ended and what to do next."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Optional
 
 import typer
 
 from awsideman.cli.options import NoColorOpt, OutputOpt, QuietOpt, renderer
+from awsideman.cli.report_markdown import to_markdown
 from awsideman.core.exceptions import UsageError
 from awsideman.journal import Journal
+from awsideman.render import Renderer
+from awsideman.services.report import build_report
 
 app = typer.Typer(help="What operations ran and how they ended.", no_args_is_help=True)
 
 _FIELDS = ("operation_id", "kind", "status", "started_at", "finished_at", "backup_id")
+FORMATS = ("text", "json", "markdown")
 
 
 @app.command("list")
@@ -36,3 +40,61 @@ def list_operations(
         return
     render.table("Operations", ["operation", "kind", "status", "started", "finished", "backup"],
                  [[r[k] or "" for k in _FIELDS] for r in rows])
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    operation_id: Annotated[str, typer.Argument(help="Operation id (op-...), or `last` for the newest.")],
+    format: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--format", help="text, json or markdown (ready to paste into a ticket).", show_default=False)] = None,
+    output: OutputOpt = None, quiet: QuietOpt = False, no_color: NoColorOpt = False,
+) -> None:
+    """Summary, timeline, changes, failures by category, recovery options and the next command."""
+    render = renderer(ctx, output, quiet, no_color)
+    chosen = format or ("json" if render.json else "text")
+    if chosen not in FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {chosen!r}")
+    if render.json and chosen != "json":
+        raise UsageError(f"-o json prints one JSON document; it cannot be combined with --format {chosen}")
+    settings = ctx.find_root().obj.settings()
+    with Journal.open(settings.journal_path) as journal:
+        report = build_report(journal, operation_id).to_dict()
+    if chosen == "json":
+        render.document(report)
+    elif chosen == "markdown":
+        render.raw(to_markdown(report))
+    else:
+        text_report(render, report)
+
+
+def text_report(render: Renderer, report: dict[str, Any]) -> None:
+    """The report for people at a terminal."""
+    s = report["summary"]
+    style = "bold green" if report["status"] == "succeeded" else "bold red"
+    render.line(f"{report['kind'].capitalize()} {report['operation_id']}: {report['status']}", style=style)
+    counts = report["counts"]
+    render.fields(None, {"backup": s.get("backup_id") or "-", "instance": s.get("instance_arn") or "-",
+                         "started": s.get("started_at"), "finished": s.get("finished_at") or "-",
+                         "seconds": s.get("duration_seconds") if s.get("duration_seconds") is not None else "-",
+                         "changes": f"{counts['applied']} applied, {counts['compensated']} compensated, "
+                                    f"{counts['failed']} failed, {counts['leftover']} left over"})
+    for group in report["failures"]:
+        render.line(f"Failure: {group['category']} ({group['severity']}, {group['count']}x): {group['code']}: "
+                    f"{group['message']}", style="bold red")
+        for step in group["remediation"]:
+            render.line(f"  - {step}")
+    if report["leftover"]:
+        render.table("Left over (still changed)", ["resource", "action", "what"],
+                     [[i.get("address") or i.get("resource"), i.get("action") or "", i.get("what") or ""]
+                      for i in report["leftover"]])
+    if report["failed"]:
+        render.table("Failed changes", ["resource", "action", "error"],
+                     [[i.get("address"), i.get("action") or "", (i.get("error") or {}).get("code", "")]
+                      for i in report["failed"]])
+    render.table("Timeline", ["at", "event"], [[e["at"], e["event"]] for e in report["timeline"]])
+    render.line("Recovery options:", style="bold")
+    for step in report["recovery"]:
+        render.line(f"  - {step}")
+    if report["next_command"]:
+        render.line(f"Next command: {report['next_command']}", style="bold")

@@ -6,13 +6,19 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from awsideman.cli.options import NoColorOpt, OutputOpt, QuietOpt, guard_live_change, renderer
-from awsideman.core.cancel import process_stop
+from awsideman.cli.options import (
+    NoColorOpt,
+    OutputOpt,
+    QuietOpt,
+    guard_live_change,
+    renderer,
+    report_hint,
+    service_context,
+)
 from awsideman.core.exceptions import UsageError
 from awsideman.core.planner import CONFLICT_MODES
 from awsideman.render import Renderer
 from awsideman.services.backup import parse_resources
-from awsideman.services.context import Context
 from awsideman.services.restore import RestoreRequest, RestoreResult, RestoreService
 
 EXIT_CODES = {"succeeded": 0, "planned": 0, "partial": 3, "rolled_back": 4, "rollback_failed": 5}
@@ -53,8 +59,7 @@ def restore(
             f"Review the plan first: awsideman restore {backup_id} --dry-run, then add --yes.")
     guard_live_change(render, yes=yes, dry_run=dry_run, lock_timeout=lock_timeout, refusal="Refusing to restore",
                       hint=hint)
-    context = Context(ctx.find_root().obj.settings(), progress=render.progress, stop=process_stop())
-    ctx.call_on_close(context.close)
+    context = service_context(ctx, render)
 
     def confirm(plan: Any) -> bool:
         if yes:
@@ -71,9 +76,11 @@ def restore(
                                  allow_partial=allow_partial, lock_timeout=lock_timeout)
         result = RestoreService(context).run(request, confirm=confirm)
     if render.json:
-        render.document(result.to_dict())
+        render.document(dict(result.to_dict(), report_command=report_hint(result.operation_id)))
     else:
         _result_text(render, result)
+        if result.operation_id:
+            render.line(f"Operation {result.operation_id}; report: {report_hint(result.operation_id)}")
     code = EXIT_CODES.get(result.status, 5 if result.leftover else 1)
     if code:
         raise typer.Exit(code)
@@ -94,7 +101,7 @@ def _resume_flags(ctx: typer.Context, backup_id: str | None, dry_run: bool) -> N
     if given:
         names = ", ".join(n if n == "BACKUP_ID" else "--" + n.replace("_", "-") for n in given)
         raise UsageError(f"--resume continues with the restore's own options; drop {names}",
-                         remediation=["See them with `awsideman report list -o json` (params of the operation)."])
+                         remediation=[f"See them with `awsideman report show {ctx.params.get('resume')}`."])
 
 
 def _as_result_view(plan: Any) -> dict[str, Any]:

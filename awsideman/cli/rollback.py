@@ -6,10 +6,16 @@ from typing import Annotated, Any
 
 import typer
 
-from awsideman.cli.options import NoColorOpt, OutputOpt, QuietOpt, guard_live_change, renderer
-from awsideman.core.cancel import process_stop
+from awsideman.cli.options import (
+    NoColorOpt,
+    OutputOpt,
+    QuietOpt,
+    guard_live_change,
+    renderer,
+    report_hint,
+    service_context,
+)
 from awsideman.render import Renderer
-from awsideman.services.context import Context
 from awsideman.services.rollback import RollbackResult, RollbackService
 
 
@@ -26,8 +32,7 @@ def rollback(
     render = renderer(ctx, output, quiet, no_color)
     guard_live_change(render, yes=yes, dry_run=dry_run, lock_timeout=lock_timeout, refusal="Refusing to roll back",
                       hint=f"See what it would do: awsideman rollback {operation_id} --dry-run")
-    context = Context(ctx.find_root().obj.settings(), progress=render.progress, stop=process_stop())
-    ctx.call_on_close(context.close)
+    context = service_context(ctx, render)
 
     def confirm(inverses: list[Any]) -> bool:
         if yes:
@@ -38,9 +43,11 @@ def rollback(
 
     result = RollbackService(context).run(operation_id, dry_run=dry_run, lock_timeout=lock_timeout, confirm=confirm)
     if render.json:
-        render.document(result.to_dict())
+        render.document(dict(result.to_dict(), report_command=report_hint(result.operation_id)))
     else:
         _text(render, result)
+        if result.operation_id:
+            render.line(f"Operation {result.operation_id}; report: {report_hint(result.operation_id)}")
     if result.status not in ("succeeded", "planned"):
         raise typer.Exit(5)
 

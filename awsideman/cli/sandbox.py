@@ -50,7 +50,7 @@ def up(
         _wait_for_stop()
     finally:
         server.stop()
-    render.progress("Sandbox stopped.")
+    render.status("Sandbox stopped.")
 
 
 @app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -87,7 +87,7 @@ def run(
     with SandboxServer(port=0) as server:
         counts = _seed(server, seed, seed_value)
         server.set_faults(rules)
-        render.progress(f"Sandbox at {server.endpoint_url} seeded {seed} "
+        render.status(f"Sandbox at {server.endpoint_url} seeded {seed} "
                         f"({', '.join(f'{n} {k}' for k, n in counts.items())}); AWSIDEMAN_HOME={folder}")
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update(server.env(), AWSIDEMAN_HOME=str(folder))

@@ -23,6 +23,7 @@ class AppState:
     quiet: bool = False
     debug: bool = False
     no_color: bool = False
+    metrics_file: str | None = None
     _settings: Settings | None = field(default=None, repr=False)
 
     def set_output(self, value: str) -> None:

@@ -115,18 +115,19 @@ class RetryStats:
         """Add ``counts`` (calls, attempts, retries, give_ups, failures, waited_seconds) to ``key``."""
         with self._lock:
             row = self._ops.setdefault(
-                key, {"calls": 0, "attempts": 0, "retries": 0, "give_ups": 0, "failures": 0, "waited_seconds": 0.0}
+                key, {"calls": 0, "attempts": 0, "retries": 0, "give_ups": 0, "failures": 0, "throttles": 0,
+                      "waited_seconds": 0.0}
             )
             for name, value in counts.items():
                 row[name] += value
 
     def snapshot(self) -> dict[str, Any]:
-        """``{"operations": {key: counters}, "attempts": n, "retries": n, "give_ups": n, ...}``."""
+        """``{"operations": {key: counters}, "attempts": n, "retries": n, "throttles": n, ...}``."""
         with self._lock:
             ops = {key: dict(row) for key, row in sorted(self._ops.items())}
         totals: dict[str, Any] = {
             name: sum(row[name] for row in ops.values())
-            for name in ("calls", "attempts", "retries", "give_ups", "failures", "waited_seconds")
+            for name in ("calls", "attempts", "retries", "give_ups", "failures", "throttles", "waited_seconds")
         }
         totals["waited_seconds"] = round(totals["waited_seconds"], 3)
         return {"operations": ops, **totals}
@@ -277,9 +278,11 @@ class RetryPolicy:
             raise
 
     def _tell_limiter(self, exc: Exception, service: str, operation: str) -> None:
-        if self.limiter is None:
+        """Count a throttled attempt (the metrics report them) and slow the limiter down."""
+        if self.analyzer.analyze(exc, f"{service}:{operation}").category != RATE_LIMITING:
             return
-        if self.analyzer.analyze(exc, f"{service}:{operation}").category == RATE_LIMITING:
+        self.stats.add(f"{service}:{operation}", throttles=1)
+        if self.limiter is not None:
             self.limiter.on_throttle(service, operation)
 
     def _uniform(self, low: float, high: float) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cached_property
+from typing import Any
 
 from awsideman.adapters.aws import AwsGateway
 from awsideman.adapters.identity_center import Instance, discover_instance
@@ -19,11 +20,22 @@ class Context:
     """Lazily created collaborators for one command run (nothing touches AWS until asked)."""
 
     def __init__(self, settings: Settings, progress: Callable[[str], None] | None = None,
-                 stop: StopSignal | None = None) -> None:
+                 stop: StopSignal | None = None, recorder: Any = None) -> None:
         self.settings = settings
         self.progress = progress or (lambda _msg: None)
         # One stop signal for everything this run does: API attempts, retry and limiter waits.
         self.stop = stop or StopSignal()
+        # A RunRecorder (services.run_record): log file and metrics of the operations run here.
+        self.recorder = recorder
+        self.warnings: list[str] = []
+        if recorder is not None:
+            shown = self.progress
+
+            def progress_and_log(message: str) -> None:
+                recorder.progress(message)
+                shown(message)
+
+            self.progress = progress_and_log
 
     @cached_property
     def gateway(self) -> AwsGateway:
@@ -45,5 +57,10 @@ class Context:
                           self.settings.s3_sse_kms_key)
 
     def close(self) -> None:
+        if self.recorder is not None:
+            try:
+                self.recorder.finish(self.__dict__.get("journal"), self.__dict__.get("gateway"))
+            except Exception as exc:  # the command's own outcome stands; metrics/logs are extras
+                self.warnings.append(f"Could not write the log or metrics file: {exc}")
         if "journal" in self.__dict__:
             self.journal.close()

@@ -1,0 +1,74 @@
+"""The least-privilege IAM policies in iam/ match the API calls the code makes, and nothing more.
+
+Every AWS operation named in the modules that call the gateway (found by reading their string
+constants against botocore's service models) maps to an action in the policy of the command
+that makes it; every action in a policy is one of those. ``assert_covered`` checks what a
+gateway actually called against the emulator (tests/services/test_report.py uses it).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import botocore.session
+
+ROOT = Path(__file__).resolve().parents[1]
+ADAPTERS = ROOT / "awsideman" / "adapters"
+# module -> the services its gateway calls go to
+MODULES = {"identity_center.py": ("sso-admin", "identitystore", "sts"),
+           "identity_center_writes.py": ("sso-admin", "identitystore"),
+           "storage.py": ("s3",), "crypto.py": ("kms",)}
+PREFIX = {"sso-admin": "sso", "identitystore": "identitystore", "kms": "kms", "s3": "s3", "sts": "sts"}
+S3_ACTIONS = {"ListObjectsV2": "s3:ListBucket"}
+ALWAYS_ALLOWED = {"sts:GetCallerIdentity"}  # needs no permission (AWS documents it as always allowed)
+# What only a backup needs: writing the store (DeleteObject: cleaning up a failed write, and
+# `backup delete|prune`) and a data key; a restore or rollback only reads the store.
+BACKUP_ONLY = {"s3:PutObject", "kms:GenerateDataKey"}
+
+
+def action(service: str, operation: str) -> str:
+    if service == "s3":
+        return S3_ACTIONS.get(operation, f"s3:{operation}")
+    return f"{PREFIX[service]}:{operation}"
+
+
+def operations_in_code() -> dict[str, set[str]]:
+    """{module: {iam action}} of every operation name among the module's string constants."""
+    session = botocore.session.get_session()
+    models = {s: set(session.get_service_model(s).operation_names) for s in PREFIX}
+    found: dict[str, set[str]] = {}
+    for module, services in MODULES.items():
+        strings = {n.value for n in ast.walk(ast.parse((ADAPTERS / module).read_text()))
+                   if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+        found[module] = {action(s, op) for s in services for op in strings & models[s]}
+    return found
+
+
+def policy_actions(name: str) -> set[str]:
+    document = json.loads((ROOT / "iam" / name).read_text())
+    return {a for statement in document["Statement"] for a in statement["Action"]}
+
+
+def expected() -> dict[str, set[str]]:
+    code = operations_in_code()
+    reads, writes = code["identity_center.py"], code["identity_center_writes.py"]
+    store, kms = code["storage.py"], code["crypto.py"]
+    backup = (reads | store | kms) - ALWAYS_ALLOWED - {"kms:Decrypt"}
+    restore = (reads | writes | store | kms) - ALWAYS_ALLOWED - BACKUP_ONLY - {"s3:DeleteObject"}
+    return {"backup-policy.json": backup | {"kms:Decrypt"},  # a resumed encrypted backup unseals checkpoints
+            "restore-policy.json": restore}
+
+
+def test_each_policy_is_exactly_the_calls_its_commands_make():
+    for name, wanted in expected().items():
+        documented = policy_actions(name)
+        assert documented - wanted == set(), f"{name} allows what the code never calls"
+        assert wanted - documented == set(), f"{name} lacks actions the code calls"
+
+
+def assert_covered(calls: dict[str, int], policy: str) -> None:
+    """What a gateway called (``{service:Operation: n}``) is allowed by the policy."""
+    called = {action(*key.split(":")) for key in calls}
+    assert called - ALWAYS_ALLOWED <= policy_actions(policy), sorted(called - policy_actions(policy))
