@@ -351,8 +351,13 @@ class IdentityCenterWriter:
                                       InstanceArn=self.instance.instance_arn):
             if arn in known:
                 continue
-            described = self.gateway.call(SSO, "DescribePermissionSet", InstanceArn=self.instance.instance_arn,
-                                          PermissionSetArn=arn)["PermissionSet"]
+            try:
+                described = self.gateway.call(SSO, "DescribePermissionSet", InstanceArn=self.instance.instance_arn,
+                                              PermissionSetArn=arn)["PermissionSet"]
+            except Exception as exc:
+                if _not_found(exc):  # deleted since the listing (a concurrent change of this run)
+                    continue
+                raise
             self._remember(str(described["Name"]), arn)
 
     def assignment_exists(self, account_id: str, permission_set_arn: str, principal_type: str,

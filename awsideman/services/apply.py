@@ -183,6 +183,11 @@ class _Run:
                     break
         self.outcome.unsettled = [running.change for running, _ in self.outstanding.values()]
         self.outcome.not_started = [c for c in self.changes if c.address not in self.launched]
+        if self.outcome.not_started and not (self.outcome.failed or self.outcome.stopped):
+            # Nothing failed and nothing stopped us, yet changes never started: a scheduling bug
+            # must not pass for a failed restore with no error.
+            raise InternalError(f"Internal error (a bug in awsideman): {len(self.outcome.not_started)} change(s) "
+                                f"never started, e.g. {self.outcome.not_started[0].address}")
 
     def launch(self, pool: ThreadPoolExecutor) -> None:
         lanes = Counter(c.resource for c in self.in_flight.values())
@@ -221,7 +226,8 @@ class _Run:
                                     f"{type(exc).__name__}: {exc}") from exc
             self.failed(change, self.engine.analyzer.analyze(exc))
             return
-        if outcome.request is None:
+        if outcome.request is None:  # synchronous, or an asynchronous answer already final
+            self.release(change)
             self.succeeded(change)
         else:
             self.outstanding[outcome.request.request_id] = (running, outcome.request)
