@@ -199,7 +199,14 @@ class ErrorAnalyzer:
         facts = _Facts(str(exc.code), exc.message or str(exc), op, op_id=op_id,
                        path=getattr(exc, "path", None))
         steps = tuple(exc.remediation)
-        if rule.category == T.UNKNOWN and cause is not None and cause is not exc:
+        root = getattr(exc, "root_cause", None)
+        if rule.category == T.UNKNOWN and isinstance(root, Mapping) and root.get("category") in T.CATEGORIES:
+            # A wrapper that recorded its root cause's analysis (a strict backup's failed steps):
+            # the JSON error carries the cause's category and code; its advice is already in steps.
+            rule = replace(rule, category=root["category"],
+                           severity=_max_severity(rule.severity, str(root.get("severity") or rule.severity)))
+            facts = replace(facts, code=str(root.get("code") or facts.code))
+        elif rule.category == T.UNKNOWN and cause is not None and cause is not exc:
             # An error that wraps another (IncompleteBackupError from a throttled call): the cause
             # says what went wrong, the wrapper says how to continue.
             inner = self.analyze(cause, op)
@@ -324,8 +331,10 @@ class ErrorAnalyzer:
             "operation": facts.operation or "the call",
             "service": service or "the service",
             "code": facts.code,
-            "profile": f"--profile {self.profile}" if self.profile else "--profile PROFILE",
-            "profile_name": f"profile {self.profile}" if self.profile else "your profile",
+            # No placeholder for the operator to fill in: the configured profile, or none at all
+            # (the default credential chain is what awsideman used too).
+            "profile": f" --profile {self.profile}" if self.profile else "",
+            "profile_name": f"profile {self.profile}" if self.profile else "your credentials",
             "region": self.region or "REGION",
             "path": facts.path or "the path in the message",
             "op_id": facts.op_id or "OP_ID",

@@ -192,9 +192,8 @@ class BackupService:
             raise IncompleteBackupError(
                 f"{len(missing)} step(s) failed after retries ({_missing_summary(missing)}); "
                 "no backup was written",
-                remediation=[*missing[0]["remediation"],
-                             f"Resume when fixed: awsideman backup create --resume {operation_id}",
-                             "Or keep what could be read: add --allow-partial"])
+                remediation=list(missing[0]["remediation"]),  # the resume advice comes from the error table
+                root_cause={key: missing[0][key] for key in ("category", "severity", "code")})
         # The id is journaled before the store write: a process killed in between is resumed
         # into the same backup id, never a second copy.
         backup_id = run.operation.backup_id or new_backup_id()
