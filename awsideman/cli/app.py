@@ -188,7 +188,8 @@ def _report_failure(args: list[str], exc: Exception) -> None:
         error = dict(info.to_dict(), remediation=remediation)
         render.document({"operation_id": operation_id, "status": "failed", "errors": [error]})
     else:
-        render.error(info.message, remediation)
+        # The code in the title lets `awsideman analyze-error` recognise this text when pasted back.
+        render.error(info.message, remediation, title=f"Error ({info.code})")
         if operation_id:
             render.error(operation_id, title="Operation")
     sys.exit(code)

@@ -408,6 +408,14 @@ PROJECT_RULES: dict[str, Rule] = {
         "what is still missing) or undo it with `awsideman rollback {op_id}`.",
     )),
     "LockHeldError": Rule(RESOURCE_CONFLICT, "medium", False, ()),
+    "UnresolvedError": Rule(RESOURCE_NOT_FOUND, "medium", False, (
+        "A change names a user, group or permission set that is not in the target instance: restore "
+        "it too (widen --resources) or remove what refers to it.",
+    )),
+    "IrreversibleChangeError": Rule(VALIDATION, "high", False, (
+        "This change cannot be undone automatically (its prior state was not recorded): revert it by "
+        "hand, guided by `awsideman report list` and the operation's recorded changes.",
+    )),
     "AmbiguousWriteError": Rule(NETWORK, "medium", False, ()),
     "InternalError": Rule(UNKNOWN, "critical", False, (
         "This is a bug in awsideman: re-run with --debug for the stack trace and report it.",
