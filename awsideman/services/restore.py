@@ -144,7 +144,8 @@ class RestoreService:
             result.operation_id = run.id
             if run.stale_lock is not None:
                 result.warnings.append(f"Took over the lock of {run.stale_lock.operation_id}, whose process died; "
-                                       f"check it with `awsideman report show {run.stale_lock.operation_id}`.")
+                                       "check what it left with "
+                                       f"`awsideman rollback {run.stale_lock.operation_id} --dry-run`.")
             self._apply(run, plan, request, result)
             self._figures(result, started)
             run.finish(result.status, backup_id=manifest["backup_id"], summary=_summary(result))
