@@ -5,12 +5,16 @@ A bad file, key or value is a ConfigError naming the file and the key (exit 2).
 
 from __future__ import annotations
 
+import json
+import math
 import os
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import yaml
+from jsonschema import Draft202012Validator, ValidationError
 
 from awsideman.core.exceptions import ConfigError
 from awsideman.core.ratelimit import RateLimitConfig
@@ -18,23 +22,19 @@ from awsideman.core.retry import RetryConfig
 
 ASSIGNMENT_STRATEGIES = ("auto", "permission-set", "principal")
 
-# key -> (type(s), description) for the top level; nested sections are validated by their owners.
-_TOP_LEVEL: dict[str, tuple[tuple[type, ...], str]] = {
-    "profile": ((str,), "AWS credentials profile"),
-    "region": ((str,), "region of the Identity Center instance"),
-    "instance_arn": ((str,), "Identity Center instance ARN"),
-    "identity_store_id": ((str,), "identity store id"),
-    "store": ((str,), "default backup store URL"),
-    "kms_key": ((str,), "KMS key for client-side envelope encryption of backups"),
-    "s3_sse_kms_key": ((str,), "KMS key for S3 server-side encryption (SSE-KMS)"),
-    "concurrency": ((int,), "parallel API reads"),
-    "retention_days": ((int, float), "days to keep finished operation state"),
-    "assignment_strategy": ((str,), "auto, permission-set or principal"),
-    "metrics_file": ((str,), "Prometheus textfile written at the end of every backup, restore and rollback"),
-    "prune_after_backup": ((dict,), "backup prune options applied after every successful backup create"),
-    "retry": ((dict,), "retry policy"),
-    "rate_limit": ((dict,), "client-side rate limits"),
-}
+# The published schema (``awsideman/schemas/config.schema.json``) is the one list of keys, types
+# and ranges; other tools can validate a config with it. Every number in it has a range, and
+# NaN / infinity are refused before the schema is asked (JSON Schema's ranges let NaN through).
+SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "config.schema.json"
+# YAML 1.1 reads these unquoted words as booleans: `off` and `no` arrive as False.
+_YAML_BOOLEAN_WORDS = "yes/no, on/off, true/false, y/n"
+
+
+@lru_cache(maxsize=1)
+def config_schema() -> dict[str, Any]:
+    """The configuration's JSON Schema (draft 2020-12)."""
+    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return schema
 
 
 def default_home() -> Path:
@@ -94,23 +94,65 @@ def _read_yaml(path: Path, explicit: bool) -> dict[str, Any]:
 
 
 def _check_keys(path: Path | None, data: dict[str, Any]) -> None:
+    """Validate ``data`` against the schema; the first problem is a ConfigError naming the key."""
     where = str(path) if path else "configuration"
-    for key, value in data.items():
-        if key not in _TOP_LEVEL:
-            known = ", ".join(sorted(_TOP_LEVEL))
-            raise ConfigError(f"{where}: unknown key {key!r}", remediation=[f"Known keys: {known}."])
-        types, meaning = _TOP_LEVEL[key]
-        if isinstance(value, bool) or not isinstance(value, types):
-            wanted = " or ".join(t.__name__ for t in types)
-            raise ConfigError(f"{where}: {key}: expected {wanted} ({meaning}), got {value!r}")
-    if "concurrency" in data and not 1 <= data["concurrency"] <= 64:
-        raise ConfigError(f"{where}: concurrency: must be between 1 and 64, got {data['concurrency']}")
-    if "retention_days" in data and data["retention_days"] <= 0:
-        raise ConfigError(f"{where}: retention_days: must be positive, got {data['retention_days']}")
-    strategy = data.get("assignment_strategy", "auto")
-    if strategy not in ASSIGNMENT_STRATEGIES:
-        raise ConfigError(f"{where}: assignment_strategy: must be one of "
-                          f"{', '.join(ASSIGNMENT_STRATEGIES)}, got {strategy!r}")
+    for key, value in _numbers(data):
+        if not math.isfinite(value):
+            raise ConfigError(f"{where}: {key}: must be a finite number, got {value!r}",
+                              remediation=["Give a number within the range in config.example.yaml."])
+    validator = Draft202012Validator(config_schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: (list(e.absolute_path), e.validator))
+    if errors:
+        key, problem = _describe(errors[0])
+        raise ConfigError(f"{where}: {key}: {problem}",
+                          remediation=["See config.example.yaml (or the JSON Schema "
+                                       "awsideman/schemas/config.schema.json) for every key and range."])
+
+
+def _numbers(data: Any, prefix: str = "") -> list[tuple[str, float]]:
+    """Every float in a nested mapping, with its dotted key (for the NaN / infinity check)."""
+    found = []
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+    for key, value in items:
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, float):
+            found.append((name, value))
+        elif isinstance(value, (dict, list)):
+            found.extend(_numbers(value, name))
+    return found
+
+
+def _describe(error: ValidationError) -> tuple[str, str]:
+    """(dotted key, what is wrong) for one schema violation, in the config's words."""
+    key = ".".join(str(part) for part in error.absolute_path) or "(top level)"
+    schema, value = error.schema if isinstance(error.schema, dict) else {}, error.instance
+    meaning = f" ({schema['description']})" if schema.get("description") else ""
+    kind = error.validator
+    if kind == "additionalProperties":
+        known = sorted(schema.get("properties", {}))
+        unknown = sorted(set(value) - set(known)) if isinstance(value, dict) else []
+        prefix = f"{key}." if error.absolute_path else ""
+        return f"{prefix}{unknown[0] if unknown else '?'}", f"unknown key (known: {', '.join(known)})"
+    if kind == "enum":
+        hint = (f"; YAML reads unquoted {_YAML_BOOLEAN_WORDS} as true/false, so quote the word"
+                if isinstance(value, bool) else "")
+        return key, f"must be one of {', '.join(map(str, error.validator_value))}, got {value!r}{hint}"
+    if kind == "type":
+        hint = (f" (YAML reads unquoted {_YAML_BOOLEAN_WORDS} as true/false: quote it)"
+                if isinstance(value, bool) and error.validator_value == "string" else "")
+        wanted = "integer" if error.validator_value == "integer" else error.validator_value
+        return key, f"expected {wanted}{meaning}, got {value!r}{hint}"
+    if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        return key, f"must be {_range(schema)}{meaning}, got {value!r}"
+    return key, error.message
+
+
+def _range(schema: dict[str, Any]) -> str:
+    low = (f"> {schema['exclusiveMinimum']}" if "exclusiveMinimum" in schema
+           else f">= {schema['minimum']}" if "minimum" in schema else "")
+    high = (f"< {schema['exclusiveMaximum']}" if "exclusiveMaximum" in schema
+            else f"<= {schema['maximum']}" if "maximum" in schema else "")
+    return " and ".join(part for part in (low, high) if part)
 
 
 def _section(path: Path | None, name: str, data: dict[str, Any], factory: Any) -> Any:

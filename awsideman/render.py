@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import threading
 import time
@@ -18,7 +19,26 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from awsideman.core.sanitize import sanitize
+from awsideman.core.sanitize import sanitize, sanitize_obj
+
+# C0 controls but tab and newline, DEL, C1 controls, and the bidirectional overrides and
+# isolates that reorder what a reader sees ("Trojan Source"): stored text (a manifest
+# description, a user's display name) must not clear the screen, move the cursor or hide text.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# A table cell that is one token (an id, an ARN, a timestamp) is never cut or wrapped: the
+# next command needs it whole. Longer tokens are left to wrap so a table stays readable.
+_MAX_KEPT_WIDTH = 100
+_MIN_TEXT_WIDTH = 12  # what a free-text column may be squeezed to
+
+
+def neutralize(text: str) -> str:
+    """``text`` with control characters shown as escapes (``\\x1b``) instead of acting on the terminal."""
+    return _CONTROL.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
+
+
+def clean(text: Any) -> str:
+    """What every human-facing line goes through: secrets redacted, control characters neutralised."""
+    return neutralize(sanitize("" if text is None else str(text)))
 
 
 @dataclass
@@ -36,8 +56,10 @@ class Renderer:
     def __post_init__(self) -> None:
         # Piped output is read by scripts and grep: never truncate ids to fit 80 columns.
         width = None if sys.stdout.isatty() else 240
-        self.out = Console(file=sys.stdout, no_color=self.no_color, highlight=False, soft_wrap=True, width=width)
-        self.err = Console(file=sys.stderr, no_color=self.no_color, highlight=False, soft_wrap=True)
+        # NO_COLOR / --no-color means no escape codes at all, not only no colours (bold is one too).
+        plain: dict[str, Any] = {"no_color": True, "color_system": None} if self.no_color else {}
+        self.out = Console(file=sys.stdout, highlight=False, soft_wrap=True, width=width, **plain)
+        self.err = Console(file=sys.stderr, highlight=False, soft_wrap=True, **plain)
         self._lock = threading.RLock()  # services report progress from worker threads
 
     @property
@@ -46,15 +68,18 @@ class Renderer:
 
     # -- results ---------------------------------------------------------------------------
     def document(self, data: Any) -> None:
-        """Print one JSON document on stdout (the machine contract)."""
+        """Print one JSON document on stdout (the machine contract), secrets redacted like text.
+
+        ``json.dumps`` escapes every control character, so stored text cannot act on a terminal here.
+        """
         self.end_progress()
-        sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+        sys.stdout.write(json.dumps(sanitize_obj(data), indent=2, sort_keys=True, default=str) + "\n")
         sys.stdout.flush()
 
     def line(self, text: str = "", style: str | None = None) -> None:
         """A line of human output on stdout (results, not progress)."""
         self.end_progress()
-        self.out.print(sanitize(text), style=style, markup=False)
+        self.out.print(clean(text), style=style, markup=False)
 
     def raw(self, text: str) -> None:
         """Text on stdout exactly as given (e.g. `export X=...` lines meant for eval)."""
@@ -62,22 +87,45 @@ class Renderer:
         sys.stdout.flush()
 
     def table(self, title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """A table; on a terminal too narrow for its ids, one ``column: value`` block per row instead."""
         self.end_progress()
-        table = Table(title=title, show_lines=False, header_style="bold")
-        for column in columns:
-            table.add_column(column)
-        for row in rows:
-            table.add_row(*(sanitize("" if cell is None else str(cell)) for cell in row))
+        cells = [[clean(cell) for cell in row] for row in rows]
+        table = Table(title=clean(title) if title else None, show_lines=False, header_style="bold")
+        needed = 3 * len(columns) + 1  # borders and padding
+        for index, column in enumerate(columns):
+            values = [row[index] for row in cells if index < len(row)]
+            widest = max((len(value) for value in values), default=0)
+            if values and widest <= _MAX_KEPT_WIDTH and all(value and " " not in value for value in values):
+                table.add_column(column, no_wrap=True, min_width=max(widest, len(column)))
+                needed += max(widest, len(column))
+            else:
+                table.add_column(column)
+                needed += min(max(widest, len(column)), _MIN_TEXT_WIDTH)
+        if needed > self.out.width:
+            self._records(title, columns, cells)
+            return
+        for row in cells:
+            table.add_row(*row)
         self.out.print(table)
+
+    def _records(self, title: str | None, columns: Sequence[str], cells: list[list[str]]) -> None:
+        if title:
+            self.out.print(clean(title), style="bold", markup=False)
+        width = max((len(c) for c in columns), default=0)
+        for number, row in enumerate(cells):
+            if number:
+                self.out.print()
+            for column, value in zip(columns, row, strict=False):
+                self.out.print(f"  {column.ljust(width)}  {value}", markup=False, overflow="ignore", crop=False)
 
     def fields(self, title: str | None, mapping: Mapping[str, Any]) -> None:
         """A two-column key/value block."""
         self.end_progress()
         if title:
-            self.out.print(title, style="bold", markup=False)
+            self.out.print(clean(title), style="bold", markup=False)
         width = max((len(k) for k in mapping), default=0)
         for key, value in mapping.items():
-            self.out.print(f"  {key.ljust(width)}  {sanitize(str(value))}", markup=False)
+            self.out.print(f"  {key.ljust(width)}  {clean(value)}", markup=False)
 
     # -- diagnostics (stderr) -----------------------------------------------------------------
     def progress(self, text: str) -> None:
@@ -108,18 +156,18 @@ class Renderer:
     def status(self, text: str) -> None:
         """A one-off note for people on stderr (not progress): silent with --quiet or in JSON mode."""
         if not self.quiet and not self.json:
-            self.err.print(sanitize(text), style="dim", markup=False)
+            self.err.print(clean(text), style="dim", markup=False)
 
     def warn(self, text: str) -> None:
         if not self.json or not self.quiet:
-            self.err.print(sanitize(text), style="yellow", markup=False)
+            self.err.print(clean(text), style="yellow", markup=False)
 
     def error(self, message: str, remediation: Sequence[str] = (), *, title: str = "Error") -> None:
         """A human error report on stderr (JSON mode puts errors in the document instead)."""
         self.end_progress()
-        self.err.print(f"{title}: {sanitize(message)}", style="bold red", markup=False)
+        self.err.print(f"{title}: {clean(message)}", style="bold red", markup=False)
         for step in remediation:
-            self.err.print(f"  - {sanitize(step)}", markup=False)
+            self.err.print(f"  - {clean(step)}", markup=False)
 
     def enable_debug_logging(self) -> None:
         """Route awsideman's debug logs (requests, retries) to stderr, sanitised."""
@@ -135,7 +183,7 @@ class Renderer:
     def trace(self, text: str) -> None:
         """Stack traces and request logs: only with --debug."""
         if self.debug:
-            self.err.print(sanitize(text), style="dim", markup=False)
+            self.err.print(clean(text), style="dim", markup=False)
 
 
 class _ConsoleHandler(logging.Handler):
@@ -147,4 +195,4 @@ class _ConsoleHandler(logging.Handler):
         self.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.console.print(sanitize(self.format(record)), style="dim", markup=False)
+        self.console.print(clean(self.format(record)), style="dim", markup=False)

@@ -49,6 +49,12 @@ def test_default_config_file_is_optional_but_an_explicit_one_is_not(tmp_path):
     ("retry: {wait: 3}\n", "wait"),
     ("- a list\n", "mapping"),
     ("concurrency: true\n", "concurrency"),
+    # YAML 1.1 booleans where a word is expected, and unknown keys, named with their path
+    ("assignment_strategy: off\n", "quote the word"),
+    ("profile: no\n", "quote it"),
+    ("retry: {jitter: 3}\n", "retry.jitter"),
+    ("rate_limit: {burst: 5, speed: 3}\n", "rate_limit.speed: unknown key"),
+    ("regoin: eu-west-1\n", "regoin: unknown key"),
 ])
 def test_bad_values_name_the_file_and_key(tmp_path, text, words):
     config = tmp_path / "bad.yaml"
@@ -56,3 +62,83 @@ def test_bad_values_name_the_file_and_key(tmp_path, text, words):
     with pytest.raises(ConfigError) as caught:
         load_settings(config_path=str(config))
     assert str(config) in caught.value.message and words in caught.value.message
+
+
+# -- the published schema and sane bounds ------------------------------------------------------
+def _numeric_properties(schema: dict, prefix: str = "") -> list[tuple[str, dict]]:
+    found = []
+    for name, sub in schema.get("properties", {}).items():
+        key = f"{prefix}{name}"
+        if sub.get("type") in ("number", "integer"):
+            found.append((key, sub))
+        found += _numeric_properties(sub, f"{key}.")
+    return found
+
+
+def test_the_example_config_is_valid_against_the_published_schema():
+    import yaml
+    from jsonschema import Draft202012Validator
+
+    from awsideman.config import config_schema
+
+    Draft202012Validator.check_schema(config_schema())
+    assert list(Draft202012Validator(config_schema()).iter_errors(yaml.safe_load(EXAMPLE.read_text()))) == []
+
+
+def test_every_number_in_the_schema_has_a_range():
+    from awsideman.config import config_schema
+
+    numeric = _numeric_properties(config_schema())
+    assert len(numeric) >= 10
+    for key, sub in numeric:
+        assert {"minimum", "exclusiveMinimum"} & set(sub), f"{key} has no lower bound"
+        assert {"maximum", "exclusiveMaximum"} & set(sub), f"{key} has no upper bound"
+
+
+def _yaml_value(key: str, value: str) -> str:
+    head, _, leaf = key.rpartition(".")
+    return f"{head}:\n  {leaf}: {value}\n" if head else f"{key}: {value}\n"
+
+
+def _numeric_keys() -> list[str]:
+    from awsideman.config import config_schema
+
+    return [key for key, _ in _numeric_properties(config_schema())]
+
+
+@pytest.mark.parametrize("key", _numeric_keys())
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf", "-1", "1e300"])
+def test_numbers_at_nan_infinity_negative_and_huge_are_refused_naming_the_key(tmp_path, key, value):
+    config = tmp_path / "c.yaml"
+    config.write_text(_yaml_value(key, value))
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config_path=str(config))
+    assert f"{config}: {key}:" in caught.value.message
+
+
+@pytest.mark.parametrize("key", ["concurrency", "retention_days", "rate_limit.burst", "retry.max_retries"])
+def test_zero_is_refused_where_it_would_stop_every_run(tmp_path, key):
+    config = tmp_path / "c.yaml"
+    config.write_text(_yaml_value(key, "0") if key != "retry.max_retries" else _yaml_value(key, "-1"))
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_settings(config_path=str(config))
+
+
+def test_a_long_retention_works(tmp_path):
+    from datetime import UTC, datetime
+
+    from awsideman.journal import Journal
+
+    config = tmp_path / "c.yaml"
+    config.write_text("retention_days: 36500\n")
+    settings = load_settings(config_path=str(config))
+    with Journal.open(tmp_path / "state.db") as journal:
+        assert journal.cleanup(settings.retention_days, now=datetime(2026, 1, 1, tzinfo=UTC)) == 0
+        assert journal.cleanup(1e12) == 0  # far beyond the schema's range: still no overflow
+
+
+def test_documented_off_is_accepted_in_the_sandbox_fault_rules():
+    from awsideman.sandbox.fault_rules import FaultRules
+
+    rules = FaultRules.from_dict({"quotas": False, "async_max_outstanding": False})  # `quotas: off` as YAML reads it
+    assert rules.quotas == {} and rules.async_max_outstanding is None

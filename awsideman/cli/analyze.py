@@ -56,7 +56,8 @@ def analyze_error(
         )
     if code is not None and (file is not None or operation is not None):
         raise UsageError("--code goes with TEXT (or alone), not with --file or --operation.")
-    analyzer = ErrorAnalyzer(profile=getattr(ctx.find_root().obj, "profile", None))
+    settings = ctx.find_root().obj.settings()  # advice names the configured profile and region
+    analyzer = ErrorAnalyzer(profile=settings.profile, region=settings.region)
 
     if operation is not None:
         _show_many(render, _journal_errors(ctx, operation), {"operation_id": operation})

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import traceback
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -50,11 +51,14 @@ def root(
     """Back up and restore an AWS IAM Identity Center instance."""
     state = AppState(profile=profile, region=region, config=config, quiet=quiet, debug=debug,
                      no_color=no_color, metrics_file=metrics_file)
+    _LAST_STATE[:] = [state]
     if output is not None:
         state.set_output(output)
     if debug:
         state.renderer().enable_debug_logging()
     ctx.obj = state
+    if ctx.invoked_subcommand != "sandbox":  # the sandbox runs commands with a home of its own
+        state.settings()  # a bad config is refused at start, before any API call (exit 2)
 
 
 def _register() -> None:
@@ -71,24 +75,73 @@ def _register() -> None:
 
 _register()
 
+# The AppState of this run, once the root callback has parsed it: the last-resort handler builds
+# its advice from the loaded settings (profile, region) instead of placeholders.
+_LAST_STATE: list[AppState] = []
+
+# Global options that are also accepted after the subcommand (`backup create --region X`), as
+# the AWS CLI does: moved in front of the subcommand before click parses. (-o/--output,
+# --quiet and --no-color are options of every command already.)
+_GLOBAL_WITH_VALUE = ("--profile", "--region", "--config")
+_GLOBAL_FLAGS = ("--debug",)
+_ROOT_WITH_VALUE = (*_GLOBAL_WITH_VALUE, "--output", "-o")
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """``args`` with global options given after the subcommand moved before it.
+
+    Nothing after ``--`` moves (``sandbox run -- COMMAND`` passes those to COMMAND).
+    """
+    start = 0
+    while start < len(args) and args[start].startswith("-") and args[start] != "--":
+        start += 2 if args[start] in _ROOT_WITH_VALUE else 1
+    head, rest, moved = list(args[:start]), [], []
+    index = start
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            rest += args[index:]
+            break
+        name = arg.split("=", 1)[0]
+        if name in _GLOBAL_WITH_VALUE and "=" not in arg and index + 1 < len(args):
+            moved += args[index:index + 2]
+            index += 2
+            continue
+        if name in _GLOBAL_WITH_VALUE or arg in _GLOBAL_FLAGS:
+            moved.append(arg)
+        else:
+            rest.append(arg)
+        index += 1
+    return head + moved + rest
+
 
 def _fallback_renderer(argv: list[str]) -> Renderer:
     """A renderer for errors raised before or outside a command's own renderer."""
-    output = "json" if any(a in ("-o=json", "--output=json") for a in argv) else "text"
+    output = "json" if any(a in ("-o=json", "--output=json") for a in argv) else None
     for flag in ("-o", "--output"):
         if flag in argv and argv.index(flag) + 1 < len(argv):
             output = argv[argv.index(flag) + 1]
+    output = output or os.environ.get("AWSIDEMAN_OUTPUT") or "text"
     return Renderer(output="json" if output == "json" else "text", debug="--debug" in argv,
-                    no_color="--no-color" in argv)
+                    no_color="--no-color" in argv or bool(os.environ.get("NO_COLOR")))
+
+
+def build_command() -> Any:
+    """The click command behind ``app``, with help metavars that say what a value is."""
+    import typer.main
+
+    command = typer.main.get_command(app)
+    _clean_metavars(command)
+    return command
 
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry: run the app and turn every failure into a message and exit code."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     install_handlers(process_stop())
     try:
         # Without standalone mode click returns (not raises) the code of a typer.Exit.
-        code = app(args=args, prog_name="awsideman", standalone_mode=False)
+        code = build_command().main(args=args, prog_name="awsideman", standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
     except typer.Exit as done:
         sys.exit(done.exit_code)
@@ -127,17 +180,70 @@ def _as_usage_error(exc: Exception) -> Exception:
 
 def _report_failure(args: list[str], exc: Exception) -> None:
     render = _fallback_renderer(args)
-    info = ErrorAnalyzer().analyze(exc)
+    info = _analyzer().analyze(exc)
     render.trace("".join(traceback.format_exception(exc)))
     code = error_exit_code(exc, info)
     operation_id = getattr(exc, "operation_id", None)
     next_command = getattr(exc, "next_command", None)
-    remediation = [*info.remediation, *([f"Then resume: {next_command}"] if next_command else [])]
+    remediation = list(info.remediation)
+    if next_command and not any(next_command.split(" (")[0] in step for step in remediation):
+        remediation.append(f"Then resume: {next_command}")
     if render.json:
         error = dict(info.to_dict(), remediation=remediation)
         render.document({"operation_id": operation_id, "status": "failed", "errors": [error]})
     else:
-        render.error(info.message, remediation)
+        # The code in the title lets `awsideman analyze-error` recognise this text when pasted back.
+        render.error(info.message, remediation, title=f"Error ({info.code})")
         if operation_id:
             render.error(f"{operation_id} (report: awsideman report show {operation_id})", title="Operation")
     sys.exit(code)
+
+
+def _analyzer() -> ErrorAnalyzer:
+    """An analyser whose advice names the configured profile and region, when they are known."""
+    state = _LAST_STATE[0] if _LAST_STATE else None
+    settings = getattr(state, "_settings", None)
+    profile = getattr(settings, "profile", None) or getattr(state, "profile", None)
+    region = getattr(settings, "region", None) or getattr(state, "region", None)
+    return ErrorAnalyzer(profile=profile, region=region)
+
+
+# What an option's value is, by parameter name; anything else shows its name in capitals.
+_METAVARS = {
+    "store": "URL", "resume": "OP_ID", "operation": "OP_ID", "kms_key": "KEY", "output": "text|json",
+    "resources": "LIST", "description": "TEXT", "profile": "PROFILE", "region": "REGION", "config": "FILE",
+    "file": "PATH", "faults": "FILE", "home": "DIR", "endpoint": "URL", "lock_timeout": "SECONDS",
+    "since": "EPOCH_SECONDS", "seed": "tiny|small|large", "seed_value": "N", "port": "N", "limit": "N",
+    "keep_last": "N", "keep_daily": "N", "keep_within": "DURATION", "format": "FORMAT",
+}
+
+
+def _clean_metavars(command: Any) -> None:
+    """Flags show no value placeholder and values show what they are (not ``<str>``/``<bool>``)."""
+    for sub in getattr(command, "commands", {}).values():
+        _clean_metavars(sub)
+    original = command.get_help_option
+
+    def help_option(ctx: Any) -> Any:
+        option = original(ctx)
+        if option is not None:
+            option.metavar = ""
+            option.display_type_rich = lambda ctx: None
+        return option
+
+    command.get_help_option = help_option
+    for param in getattr(command, "params", []):
+        if getattr(param, "is_flag", False) or getattr(param, "count", False):
+            param.metavar = ""
+            param.display_type_rich = lambda ctx: None  # typer >= 0.2x prints `<bool>` otherwise
+            continue
+        if param.metavar is None:
+            choices = getattr(getattr(param, "type", None), "choices", None)
+            param.metavar = "|".join(map(str, choices)) if choices else _METAVARS.get(
+                param.name or "", (param.name or "value").upper())
+        if getattr(param, "param_type_name", "") == "argument":
+            param.display_type_rich = lambda ctx: None  # the name says it: BACKUP_ID, TEXT
+            # typer 0.2x writes a required argument as `{BACKUP_ID}` in the usage line.
+            usage = param.metavar + ("..." if param.nargs != 1 else "")
+            param._usage_display_name = lambda usage=usage, required=param.required: (
+                usage if required else f"[{usage}]")

@@ -14,6 +14,7 @@ from typing import Any
 from awsideman import __version__
 from awsideman.core.exceptions import CorruptBackupError, UnsupportedFormatError
 from awsideman.core.model import FORMAT_VERSION, Snapshot, canonical_json
+from awsideman.core.sanitize import sanitize, sanitize_obj
 
 MANIFEST = "manifest.json"
 PAYLOAD = "snapshot.json.gz"
@@ -59,12 +60,13 @@ def make_manifest(*, backup_id: str, created_at: str, description: str | None, s
         "backup_id": backup_id,
         "operation_id": operation_id,
         "created_at": created_at,
-        "description": description,
+        # Free text from the command line: sanitised like every other exit (a pasted key stays out).
+        "description": sanitize(description) if description else description,
         "source": source,
         "resources": sorted(resources),
         "counts": snapshot.counts(),
         "partial": bool(missing),
-        "missing": missing,
+        "missing": sanitize_obj(missing),
         "payload": {"file": PAYLOAD, "sha256": sha256(stored_payload), "size": len(stored_payload),
                     "compression": "gzip", "encryption": encryption or {"type": "none"}},
     }

@@ -15,7 +15,8 @@ classified, change (or override) an entry here. Keys are:
 
 Remediation strings are templates filled by the analyser. Placeholders: ``{action}`` (the IAM
 action, e.g. ``sso:ListAccountAssignments``), ``{operation}``, ``{service}``, ``{code}``,
-``{profile}`` (``--profile X`` or empty), ``{profile_name}``, ``{region}``, ``{path}``,
+``{profile}`` (`` --profile X`` with its leading space when a profile is configured, else
+empty), ``{profile_name}``, ``{region}``, ``{path}``,
 ``{op_id}``. An unknown placeholder is left visible rather than failing.
 
 Retryability lives in the rules (``recoverable``); the named code sets below are the source of
@@ -81,13 +82,13 @@ THROTTLING_STATUS = 429
 # -- remediation building blocks ---------------------------------------------------------------
 _RETRY_LATER = "Transient: awsideman retries it automatically; if it persists, re-run the command later."
 _RESUME = (
-    "Re-run the same command; `awsideman backup create --resume OP_ID` or "
-    "`awsideman restore --resume OP_ID` continues an interrupted operation."
+    "Re-run the same command; `awsideman backup create --resume OP_ID` continues an interrupted backup, "
+    "`awsideman rollback OP_ID` undoes what an interrupted restore applied."
 )
 _SSO_LOGIN = (
-    "Refresh the credentials: `aws sso login {profile}` (SSO profiles) or export new keys / session token."
+    "Refresh the credentials: `aws sso login{profile}` (SSO profiles) or export new keys / session token."
 )
-_CHECK_PROFILE = "Check which identity you use: `aws sts get-caller-identity {profile}`."
+_CHECK_PROFILE = "Check which identity you use: `aws sts get-caller-identity{profile}`."
 _GRANT = (
     "Grant `{action}` to the role or user you run awsideman as "
     "(the permission set or IAM policy behind {profile_name})."
@@ -279,11 +280,11 @@ _network_retry = Rule(NETWORK, "medium", True, (
     _RESUME,
 ))
 _no_credentials = Rule(CONFIGURATION, "high", False, (
-    "No AWS credentials were found: set AWS_PROFILE or pass --profile (then `aws sso login {profile}` "
+    "No AWS credentials were found: set AWS_PROFILE or pass --profile (then `aws sso login{profile}` "
     "for SSO profiles), or export AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.",
 ))
 _sso_token = Rule(AUTHENTICATION, "high", False, (
-    "The SSO session is missing or expired: run `aws sso login {profile}` and re-run the command.",
+    "The SSO session is missing or expired: run `aws sso login{profile}` and re-run the command.",
 ))
 
 EXCEPTION_RULES: dict[str, Rule] = {
@@ -367,7 +368,7 @@ _rollback = "If a restore was interrupted: `awsideman rollback OP_ID` undoes wha
 PROJECT_RULES: dict[str, Rule] = {
     "ConfigError": Rule(CONFIGURATION, "high", False, ("Fix the config file or option named in the message.",)),
     "CredentialsError": Rule(CONFIGURATION, "high", False, (
-        "Set AWS_PROFILE / --profile and AWS_REGION / --region (then `aws sso login {profile}` if SSO).",
+        "Set AWS_PROFILE / --profile and AWS_REGION / --region (then `aws sso login{profile}` if SSO).",
     )),
     "InvalidIdError": Rule(VALIDATION, "low", False, ()),
     "UsageError": Rule(VALIDATION, "low", False, ("See `awsideman --help` for the expected usage.",)),
@@ -403,9 +404,18 @@ PROJECT_RULES: dict[str, Rule] = {
     "OperationInterrupted": Rule(UNKNOWN, "medium", False, ()),  # its own remediation names the resume
     "AsyncRequestFailed": Rule(VALIDATION, "high", False, (
         "The service refused the change for the reason quoted (e.g. the account's IAM role quota, a "
-        "missing customer managed policy in the account): fix that, then `awsideman restore --resume {op_id}`.",
+        "missing customer managed policy in the account): fix that, then restore again (the plan makes only "
+        "what is still missing) or undo it with `awsideman rollback {op_id}`.",
     )),
     "LockHeldError": Rule(RESOURCE_CONFLICT, "medium", False, ()),
+    "UnresolvedError": Rule(RESOURCE_NOT_FOUND, "medium", False, (
+        "A change names a user, group or permission set that is not in the target instance: restore "
+        "it too (widen --resources) or remove what refers to it.",
+    )),
+    "IrreversibleChangeError": Rule(VALIDATION, "high", False, (
+        "This change cannot be undone automatically (its prior state was not recorded): revert it by "
+        "hand, guided by `awsideman report list` and the operation's recorded changes.",
+    )),
     "AmbiguousWriteError": Rule(NETWORK, "medium", False, ()),
     "InternalError": Rule(UNKNOWN, "critical", False, (
         "This is a bug in awsideman: re-run with --debug for the stack trace and report it.",

@@ -25,6 +25,7 @@ __all__ = [
     "cli_line",
     "exception_line",
     "errno_mention",
+    "printed_code",
     "error_lines",
     "parse_json",
     "json_errors",
@@ -35,8 +36,10 @@ _CLI_LINE_RE = re.compile(
     r"(?: when calling the (?P<op>\w+) operation)?(?: \(reached max retries: \d+\))?:\s*(?P<msg>.*)"
 )
 _EXC_LINE_RE = re.compile(
-    r"(?:^|[\s(\[])(?:[a-z_][\w]*\.)*(?P<cls>[A-Z]\w*(?:Error|Exception|NotFound|Expired))\s*:\s*(?P<msg>.*)"
+    r"(?:^|[\s(\[])(?:[a-z_][\w]*\.)*(?P<cls>[A-Z]\w*(?:Error|Exception|NotFound|Expired|Failed|Interrupted))\s*:\s*(?P<msg>.*)"
 )
+# How awsideman itself prints an error in text mode: ``Error (CorruptBackup): message``.
+_PRINTED_RE = re.compile(r"^\s*Error \((?P<code>[A-Za-z][\w.]*)\): ", re.MULTILINE)
 _ERRNO_RE = re.compile(r"\[Errno (\d+)\][^:]*(?::\s*'?([^']*)'?)?")
 # Fields that carry a JSON error's code and message, in the order the shapes in use put them
 # (AWS query/JSON protocols, CloudTrail's errorCode, our own result documents).
@@ -95,6 +98,12 @@ def exception_line(text: str) -> ExceptionLine | None:
     if found is None:
         return None
     return ExceptionLine(found["cls"], found["msg"])
+
+
+def printed_code(text: str) -> str | None:
+    """The code in an error as awsideman prints it (``Error (CODE): ...``), if ``text`` has one."""
+    found = _PRINTED_RE.search(text)
+    return found["code"] if found else None
 
 
 def errno_mention(text: str) -> ErrnoMention | None:

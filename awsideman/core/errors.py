@@ -17,6 +17,7 @@ import re
 import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -199,7 +200,14 @@ class ErrorAnalyzer:
         facts = _Facts(str(exc.code), exc.message or str(exc), op, op_id=op_id,
                        path=getattr(exc, "path", None))
         steps = tuple(exc.remediation)
-        if rule.category == T.UNKNOWN and cause is not None and cause is not exc:
+        root = getattr(exc, "root_cause", None)
+        if rule.category == T.UNKNOWN and isinstance(root, Mapping) and root.get("category") in T.CATEGORIES:
+            # A wrapper that recorded its root cause's analysis (a strict backup's failed steps):
+            # the JSON error carries the cause's category and code; its advice is already in steps.
+            rule = replace(rule, category=root["category"],
+                           severity=_max_severity(rule.severity, str(root.get("severity") or rule.severity)))
+            facts = replace(facts, code=str(root.get("code") or facts.code))
+        elif rule.category == T.UNKNOWN and cause is not None and cause is not exc:
             # An error that wraps another (IncompleteBackupError from a throttled call): the cause
             # says what went wrong, the wrapper says how to continue.
             inner = self.analyze(cause, op)
@@ -217,6 +225,9 @@ class ErrorAnalyzer:
         cli = error_text.cli_line(text)
         if cli:
             return self._synthetic(code or cli.code, cli.message, cli.operation, text)
+        printed = error_text.printed_code(text)
+        if printed and code is None:  # pasted back from awsideman's own output
+            return self._from_code(printed, text)
         exc_line = error_text.exception_line(text)
         if exc_line and code is None:
             info = self._from_class_name(exc_line.class_name, exc_line.message, text)
@@ -224,6 +235,11 @@ class ErrorAnalyzer:
                 return info
         if code:
             return self._from_code(code, text)
+        for name, pattern in _botocore_messages():
+            if pattern.search(text):  # the message a botocore exception prints, without its class name
+                info = self._from_class_name(name, text, text)
+                if info is not None:
+                    return info
         lowered = text.lower()
         for fragment, hint in T.MESSAGE_HINTS:
             if fragment in lowered:
@@ -244,10 +260,7 @@ class ErrorAnalyzer:
             return self._build(self._lookup(T.ERRNO_RULES, name) or T.ERRNO_DEFAULT, _Facts(name, text))
         project = _project_class(name)
         if project is not None:
-            try:
-                return self._project_error(project(message), None)
-            except TypeError:  # a subclass with a different constructor
-                return None
+            return self._project_error(_bare(project, message), None)
         klass = _known_class(name)
         rule = self._class_rule(klass) if klass is not None else self._lookup(T.EXCEPTION_RULES, name)
         if rule is None:
@@ -270,7 +283,7 @@ class ErrorAnalyzer:
             err_code, message, op = found.code, found.message, found.operation
             project = _project_class(err_code)
             if project is not None:
-                infos.append(self._project_error(project(message), op))
+                infos.append(self._project_error(_bare(project, message), op))
             elif err_code in T.EXCEPTION_RULES or err_code in T.ERRNO_RULES:
                 infos.append(self._from_code(err_code, message))
             else:
@@ -324,8 +337,10 @@ class ErrorAnalyzer:
             "operation": facts.operation or "the call",
             "service": service or "the service",
             "code": facts.code,
-            "profile": f"--profile {self.profile}" if self.profile else "--profile PROFILE",
-            "profile_name": f"profile {self.profile}" if self.profile else "your profile",
+            # No placeholder for the operator to fill in: the configured profile, or none at all
+            # (the default credential chain is what awsideman used too).
+            "profile": f" --profile {self.profile}" if self.profile else "",
+            "profile_name": f"profile {self.profile}" if self.profile else "your credentials",
             "region": self.region or "REGION",
             "path": facts.path or "the path in the message",
             "op_id": facts.op_id or "OP_ID",
@@ -397,11 +412,67 @@ def _max_severity(a: str, b: str) -> str:
 
 def _project_class(name: str) -> type[AwsidemanError] | None:
     """The awsideman exception class with this class name or ``code`` (e.g. CorruptBackup)."""
-    from awsideman.core import exceptions
+    for klass in _project_classes():
+        if name in (klass.__name__, klass.code):
+            return klass
+    return None
 
-    for obj in vars(exceptions).values():
-        if isinstance(obj, type) and issubclass(obj, AwsidemanError) and name in (obj.__name__, obj.code):
-            return obj
+
+@lru_cache(maxsize=1)
+def _project_classes() -> tuple[type[AwsidemanError], ...]:
+    # Every awsideman exception, wherever it is defined (the journal's and the planner's too).
+    import awsideman.core.changes  # noqa: F401
+    import awsideman.journal  # noqa: F401
+    import awsideman.services.resolver  # noqa: F401
+
+    found: list[type[AwsidemanError]] = []
+    todo: list[type[AwsidemanError]] = [AwsidemanError]
+    while todo:
+        klass = todo.pop(0)
+        found.append(klass)
+        todo.extend(klass.__subclasses__())
+    return tuple(found)
+
+
+def _bare(klass: type[AwsidemanError], message: str) -> AwsidemanError:
+    """An instance of ``klass`` with only a message, whatever its constructor asks for."""
+    try:
+        return klass(message)
+    except TypeError:  # e.g. AmbiguousWriteError(message, original=...)
+        instance = klass.__new__(klass)
+        AwsidemanError.__init__(instance, message)
+        return instance
+
+
+@lru_cache(maxsize=1)
+def _botocore_messages() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """(class name, pattern of its printed message) for botocore exceptions the table knows.
+
+    Built from each class's own ``fmt`` template, so a botocore upgrade that adds or rewords an
+    exception is followed without copying messages here. Most specific (longest text) first;
+    templates that are mostly a placeholder (``{error_msg}``) say nothing and are skipped.
+    """
+    import botocore.exceptions
+
+    found = []
+    for name, klass in vars(botocore.exceptions).items():
+        fmt = getattr(klass, "fmt", None)
+        if not (isinstance(klass, type) and issubclass(klass, botocore.exceptions.BotoCoreError)
+                and isinstance(fmt, str)) or _class_rule_name(klass) is None:
+            continue
+        parts = re.split(r"\{[^{}]*\}", fmt)
+        literal = max(parts, key=len).strip()
+        if len(literal) < 12:
+            continue
+        pattern = r"[\s\S]{0,2000}?".join(re.escape(part) for part in parts if part)
+        found.append((len("".join(parts)), name, re.compile(pattern, re.IGNORECASE)))
+    return tuple((name, pattern) for _, name, pattern in sorted(found, key=lambda f: -f[0]))
+
+
+def _class_rule_name(klass: type) -> str | None:
+    for base in klass.__mro__:
+        if base.__name__ in T.EXCEPTION_RULES:
+            return base.__name__
     return None
 
 

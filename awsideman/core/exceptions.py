@@ -138,6 +138,11 @@ class IncompleteBackupError(AwsidemanError):
 
     code = "IncompleteBackup"
 
+    def __init__(self, message: str, *, remediation: list[str] | None = None,
+                 root_cause: dict[str, object] | None = None) -> None:
+        super().__init__(message, remediation=remediation)
+        self.root_cause = dict(root_cause or {})  # the first failed step's category, severity and code
+
 
 class Terminated(KeyboardInterrupt):
     """The process was asked to stop (SIGTERM from cron, timeout or systemd)."""

@@ -25,7 +25,10 @@ def parse_duration(text: str) -> timedelta:
     parts = _DURATION.findall(value)
     if not parts or "".join(n + u for n, u in parts) != value:
         raise RetentionError(f"keep-within: {text!r} is not a duration like 30d, 12h, 2w or 1d12h")
-    return timedelta(seconds=sum(int(n) * _UNITS[u] for n, u in parts))
+    try:
+        return timedelta(seconds=sum(int(n) * _UNITS[u] for n, u in parts))
+    except OverflowError:
+        raise RetentionError(f"keep-within: {text!r} is longer than any date can reach") from None
 
 
 @dataclass(frozen=True)

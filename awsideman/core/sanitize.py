@@ -25,32 +25,45 @@ REDACTED = "***REDACTED***"
 # Base64 alphabet used by secret keys and session tokens (``%`` covers URL-encoded tokens).
 _B64 = r"A-Za-z0-9+/"
 
-# Keys whose value is always a secret, however it is written (``k=v``, ``k: v``, ``"k": "v"``).
+# Keys whose value is always a secret, however it is spelled: ``SecretKey``, ``secret-key``,
+# ``aws_secret_access_key``, ``SecretAccessKey``, ``AWS_SESSION_TOKEN``, ``X-Amz-Security-Token``...
+_W = r"[-_.]?"  # the separator between the words of a key name, if any
 _STRONG_KEYS = (
-    r"aws_secret_access_key|aws_session_token|aws_security_token|secret_?access_?key"
-    r"|session_?token|security_?token|access_?token|refresh_?token|id_?token|client_?secret"
-    r"|private_?key|passw(?:or)?d|x-amz-security-token|x-amz-signature|x-amz-credential"
+    rf"(?:aws{_W})?secret{_W}(?:access{_W})?key|(?:aws{_W}|x-amz-)?(?:session|security){_W}token"
+    rf"|access{_W}token|refresh{_W}token|id{_W}token|client{_W}secret|private{_W}key|passw(?:or)?d"
+    r"|x-amz-signature|x-amz-credential"
 )
 # Generic words that are only secrets when clearly used as a key: ``token=...`` or a quoted
 # JSON key. Unquoted "Token: ..." is left alone because botocore writes messages such as
 # "Error loading SSO Token: Token for ... does not exist".
-_WEAK_KEYS = r"token|secret|signature|credential|api_?key|auth"
+_WEAK_KEYS = r"token|secret|signature|credential|api_?key"
 
-_VALUE = r"[^\s\"',;&}\]<>]+"
+# A quote as written raw, JSON-escaped (``\"``, ``\\\"``) or URL-encoded (``%22``).
+_Q = r"(?:\\*[\"']|%22|%27)"
+# ``=`` or ``:`` as written raw or URL-encoded (``%3D``, ``%253D`` when encoded twice).
+_EQ = r"(?:[:=]|%(?:25)?3[AaDd])"
+# A value: up to whitespace, a quote, a separator or a JSON-escaped quote (``\/`` is an escaped
+# slash inside the value, not its end).
+_VALUE = r"(?:\\/|[^\s\"',;&}\]<>\\])+"
 
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     # "Authorization: AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=..." (header or
     # JSON): the whole value goes, scheme included, up to the end of line or closing quote.
-    (re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)[^\r\n\"']+"), r"\1" + REDACTED),
+    (re.compile(rf"(?i)(authorization{_Q}?\s*{_EQ}\s*{_Q}?)[^\r\n\"'\\]+"), r"\1" + REDACTED),
     (re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1" + REDACTED),
-    # Presigned URL / SigV4 parameters and header fragments.
+    # Presigned URL / SigV4 parameters and header fragments, raw or URL-encoded.
     (
-        re.compile(r"(?i)((?:x-amz-)?(?:security-token|signature|credential)|awsaccesskeyid)=[^\s,&\"'<>]+"),
-        r"\1=" + REDACTED,
+        re.compile(rf"(?i)((?:x-amz-)?(?:security-token|signature|credential)|awsaccesskeyid)({_EQ})"
+                   r"[^\s,&\"'<>\\]+"),
+        r"\1\2" + REDACTED,
     ),
-    (re.compile(rf"(?i)((?:{_STRONG_KEYS})[\"']?\s*[:=]\s*[\"']?){_VALUE}"), r"\1" + REDACTED),
+    # Command-line flags and shell history: ``--secret-key VALUE``, ``--aws-session-token=VALUE``,
+    # ``aws configure set aws_secret_access_key VALUE`` (also ``set profile.x.aws_session_token``).
+    (re.compile(rf"(?i)(--(?:{_STRONG_KEYS})(?:\s+|=){_Q}?){_VALUE}"), r"\1" + REDACTED),
+    (re.compile(rf"(?i)(\bconfigure\s+set\s+(?:[\w-]+\.)*(?:{_STRONG_KEYS})\s+{_Q}?){_VALUE}"), r"\1" + REDACTED),
+    (re.compile(rf"(?i)((?:{_STRONG_KEYS}){_Q}?\s*{_EQ}\s*{_Q}?){_VALUE}"), r"\1" + REDACTED),
     (
-        re.compile(rf"(?i)((?:{_WEAK_KEYS})(?:\s*=\s*[\"']?|[\"']\s*:\s*[\"']?)){_VALUE}"),
+        re.compile(rf"(?i)((?<![A-Za-z])(?:{_WEAK_KEYS})(?:\s*(?:=|%3[Dd])\s*{_Q}?|{_Q}\s*:\s*{_Q}?)){_VALUE}"),
         r"\1" + REDACTED,
     ),
     # Session tokens by their well-known prefixes (STS/SSO tokens are base64 of a protobuf
@@ -70,7 +83,8 @@ _ACCESS_KEY_ID = re.compile(r"(?:AKIA|ASIA)[A-Z0-9]{16}")
 # Dict keys whose values are redacted whole (compared lower-case with "-" and "_" removed).
 SENSITIVE_KEYS = frozenset(
     {
-        "secretaccesskey", "awssecretaccesskey", "sessiontoken", "awssessiontoken", "securitytoken",
+        "secretaccesskey", "awssecretaccesskey", "secretkey", "awssecretkey", "sessiontoken", "awssessiontoken",
+        "securitytoken",
         "awssecuritytoken", "xamzsecuritytoken", "xamzsignature", "xamzcredential", "authorization",
         "credential", "credentials", "signature", "password", "passwd", "token", "accesstoken",
         "refreshtoken", "idtoken", "clientsecret", "secret", "privatekey", "apikey",
@@ -78,12 +92,17 @@ SENSITIVE_KEYS = frozenset(
 )
 
 
+# A path segment or name made of words: ``Backups2024``, ``IdentityCenter``, ``idc``, ``README``.
+_WORDY = re.compile(r"[a-z0-9]+|(?:[A-Z][a-z]{2,}|[a-z]{3,}|[A-Z]{2,}(?![a-z])|[0-9]+)+")
+
+
 def _looks_random(candidate: str) -> bool:
-    return (
-        any(c.isupper() for c in candidate)
-        and any(c.islower() for c in candidate)
-        and any(c.isdigit() for c in candidate)
-    )
+    """Mixed case and digits, and not a path or name made of words (``/Users/Alice/Backups2024``)."""
+    if not (any(c.isupper() for c in candidate) and any(c.islower() for c in candidate)
+            and any(c.isdigit() for c in candidate)):
+        return False
+    segments = [part for part in candidate.strip("=").split("/") if part]
+    return not all(_WORDY.fullmatch(part) for part in segments)
 
 
 def _redact_random(match: re.Match[str]) -> str:

@@ -111,6 +111,6 @@ def _held(holder: LockHolder) -> LockHeldError:
         f"Operation {holder.operation_id} (pid {holder.pid}, since {holder.acquired_at}) is changing "
         f"{holder.instance_arn}; only one restore or rollback may run per instance.",
         remediation=["Wait for it to finish (`awsideman report list`), or pass --lock-timeout SECONDS to wait.",
-                     f"Inspect it: awsideman report show {holder.operation_id}"])
+                     f"Its recorded errors: awsideman analyze-error --operation {holder.operation_id}"])
     error.holder = holder.operation_id  # type: ignore[attr-defined]
     return error

@@ -135,7 +135,10 @@ class OperationsMixin(Database):
         if retention_days < 0:
             raise ValueError("retention_days must not be negative")
         self.list_operations(limit=None)  # operations whose process died count as finished
-        cutoff = utc_timestamp(as_utc(now or self._now()) - timedelta(days=retention_days))
+        try:
+            cutoff = utc_timestamp(as_utc(now or self._now()) - timedelta(days=retention_days))
+        except OverflowError:  # a retention reaching past year 1 keeps everything
+            return 0
         finished = ", ".join("?" for _ in FINISHED_STATUSES)
         unsettled = ", ".join("?" for _ in UNSETTLED_STATUSES)
         with self._write() as conn:

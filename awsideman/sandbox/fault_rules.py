@@ -206,7 +206,7 @@ def _parse(data: Any, source: str | None) -> FaultRules:
 
 
 def _parse_limit(value: Any, source: str | None) -> int | None:
-    if value in ("off", None):
+    if value in ("off", None) or value is False:  # YAML 1.1 reads an unquoted `off` as false
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise _fail(source, "async_max_outstanding", "must be an integer >= 1 or 'off'")
@@ -214,7 +214,7 @@ def _parse_limit(value: Any, source: str | None) -> int | None:
 
 
 def _parse_quotas(value: Any, source: str | None) -> dict[str, Quota]:
-    if value in ("off", None):
+    if value in ("off", None) or value is False:  # YAML 1.1 reads an unquoted `off` as false
         return {}
     if value == "real":
         return {s: Quota(*shape) for s, shape in REAL_QUOTAS.items()}

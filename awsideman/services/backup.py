@@ -188,13 +188,15 @@ class BackupService:
                               counts=snapshot.counts(), missing=missing, notes=notes,
                               errors=[_error_of(group) for group in missing],
                               reused_steps=sum(collected.reused.values()))
+        empty = _empty_instance_warning(snapshot.counts(), request.resources, ctx.instance)
+        if empty and not missing:
+            result.warnings.append(empty)
         if missing and not request.allow_partial:
             raise IncompleteBackupError(
                 f"{len(missing)} step(s) failed after retries ({_missing_summary(missing)}); "
                 "no backup was written",
-                remediation=[*missing[0]["remediation"],
-                             f"Resume when fixed: awsideman backup create --resume {operation_id}",
-                             "Or keep what could be read: add --allow-partial"])
+                remediation=list(missing[0]["remediation"]),  # the resume advice comes from the error table
+                root_cause={key: missing[0][key] for key in ("category", "severity", "code")})
         # The id is journaled before the store write: a process killed in between is resumed
         # into the same backup id, never a second copy.
         backup_id = run.operation.backup_id or new_backup_id()
@@ -305,3 +307,13 @@ def _resume_notes(collected: Collected, operation: Operation) -> list[str]:
     return [f"Resumed: users, groups, memberships and the permission set list were read again; these steps "
             f"come from checkpoints taken since {operation.started_at}: {parts}. Changes made to them since "
             "then are not in this backup."]
+
+
+def _empty_instance_warning(counts: dict[str, int], resources: list[str], instance: Any) -> str | None:
+    """A warning when the instance read holds nothing: usually the wrong region or instance."""
+    kinds = [kind for kind in ("users", "groups", "permission_sets") if kind.replace("_", "-") in resources]
+    if not kinds or any(counts.get(kind) for kind in kinds):
+        return None
+    return (f"The instance {instance.instance_arn} in {instance.region} has no "
+            f"{', '.join(kind.replace('_', ' ') for kind in kinds)}: the backup is empty. If that is "
+            "unexpected, check --region (or `region` in the config) and `instance_arn`.")

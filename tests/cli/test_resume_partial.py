@@ -94,7 +94,9 @@ def test_denied_assignment_listing_fails_without_allow_partial(served_sandbox):
     document = _json(as_json)
     assert as_json.returncode == 1 and document["status"] == "failed"
     assert document["operation_id"].startswith("op-")
-    assert document["errors"][0]["code"] == "IncompleteBackup"
+    error = document["errors"][0]  # the root cause, not the wrapper, and its advice once
+    assert (error["category"], error["code"]) == ("authorization", "AccessDeniedException")
+    assert sum("--resume op-" in step for step in error["remediation"]) == 1
 
 
 def test_partial_backup_equals_full_minus_what_is_missing(served_sandbox):

@@ -163,8 +163,14 @@ def test_property_embedded_secrets_never_survive(case):
     assert quote(secret, safe="") not in result
 
 
+def _random_looking(value: str) -> bool:
+    # As a generated key is in practice: mixed case and digits in at least one slash-free stretch
+    # that is not a word (a bare 40-character run of words is a path, and must survive).
+    return _mixed(value) and any(len(part) >= 6 and _mixed(part) for part in value.split("/"))
+
+
 @settings(max_examples=200, deadline=None)
-@given(secret_keys.filter(_mixed), surrounding, surrounding)
+@given(secret_keys.filter(_random_looking), surrounding, surrounding)
 def test_property_bare_secret_keys_between_words(secret, prefix, suffix):
     assume(secret not in prefix + suffix)
     assert secret not in sanitize(f"{prefix} {secret} {suffix}")
@@ -189,3 +195,90 @@ def test_property_values_of_sensitive_keys_never_survive(data):
 def test_property_idempotent(text):
     once = sanitize(text)
     assert sanitize(once) == once
+
+
+# -- property: the spellings and encodings secrets really turn up in --------------------------
+SECRET_KEY_NAMES = ["aws_secret_access_key", "AWS_SECRET_ACCESS_KEY", "SecretAccessKey", "secretAccessKey",
+                    "SecretKey", "secret_key", "secret-key", "aws-secret-access-key", "secret.access.key"]
+TOKEN_NAMES = ["aws_session_token", "AWS_SESSION_TOKEN", "SessionToken", "sessionToken", "session-token",
+               "AWS_SECURITY_TOKEN", "X-Amz-Security-Token", "security_token"]
+values = st.text(B64 + "=", min_size=12, max_size=80)
+
+
+def _url(value: str) -> str:
+    return quote(value, safe="")
+
+
+SPELLINGS = [
+    # shell history
+    "export {K}={v}", "export {K}='{v}'", '{K}="{v}" aws s3 ls', "aws configure set {k} {v}",
+    "aws configure set profile.dev.{k} {v}", "awsideman --{flag}={v} backup create",
+    "tool --{flag} {v} --region eu-west-1", "tool --{flag} \"{v}\"",
+    # AWS config / credentials files (ini), YAML and .env
+    "[default]\n{k} = {v}\nregion = us-east-1", "{k}={v}", "{k}\t=\t{v}", "  {K}: {v}\n", "{K}: '{v}'",
+    # URLs: query parameters, then the whole URL URL-encoded inside another one
+    "https://example.com/cb?{K}={u}&next=1", "https://example.com/?redirect=https%3A%2F%2Fx%2F%3F{K}%3D{uu}",
+    "https://b.s3.amazonaws.com/k?X-Amz-Signature={u}&X-Amz-Date=20240101T000000Z",
+    "https://b.s3.amazonaws.com/k?X-Amz-Credential={u}%2F20240101%2Fus-east-1%2Fs3%2Faws4_request",
+    "https://b.s3.amazonaws.com/k?X-Amz-Security-Token={u}",
+    # JSON, and JSON inside a JSON string (a log line that embeds a request body)
+    "{json}", "{json_in_json}", "log: {json_in_json}",
+    # HTTP headers
+    "Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240101/us-east-1/sso/aws4_request, "
+    "SignedHeaders=host, Signature={v}", "Authorization: Bearer {v}", "X-Amz-Security-Token: {v}",
+]
+
+
+@st.composite
+def spelled_secret(draw):
+    value = draw(values)
+    name = draw(st.sampled_from(SECRET_KEY_NAMES + TOKEN_NAMES))
+    flag = name.lower().replace("_", "-").replace(".", "-")
+    template = draw(st.sampled_from(SPELLINGS))
+    body = {name: value.replace("/", "\\/") if draw(st.booleans()) else value, "Region": "us-east-1"}
+    as_json = json.dumps(body)
+    if "\\/" in body[name]:  # a JSON encoder that escapes slashes
+        as_json = as_json.replace("\\\\/", "\\/")
+    text = template.format(K=name, k=name.lower(), flag=flag, v=value, u=_url(value), uu=_url(_url(value)),
+                           json=as_json, json_in_json=json.dumps(as_json))
+    return value, draw(surrounding), draw(surrounding), text
+
+
+@settings(max_examples=500, deadline=None)
+@given(spelled_secret())
+def test_property_secrets_in_every_spelling_never_survive(case):
+    value, prefix, suffix, text = case
+    assume(value not in prefix + suffix)
+    result = sanitize(f"{prefix} {text} {suffix}")
+    for form in (value, _url(value), _url(_url(value)), value.replace("/", "\\/")):
+        assert form not in result, (text, result)
+
+
+# -- property: ordinary text passes unchanged ----------------------------------------------------
+words = st.from_regex(r"[A-Z]?[a-z]{2,9}[0-9]{0,4}", fullmatch=True)
+paths = st.lists(words, min_size=1, max_size=8).map(lambda parts: "/" + "/".join(parts))
+hex16 = st.text("0123456789abcdef", min_size=16, max_size=16)
+accounts = st.text("0123456789", min_size=12, max_size=12)
+arns = st.one_of(
+    st.builds(lambda a, p, n: f"arn:aws:iam::{a}:role{p}/{n}", accounts, paths, words),
+    st.builds(lambda a, p: f"arn:aws:iam::{a}:policy{p}", accounts, paths),
+    st.builds(lambda i, p: f"arn:aws:sso:::permissionSet/ssoins-{i}/ps-{p}", hex16, hex16),
+    st.builds(lambda n: f"arn:aws:iam::aws:policy/job-function/{n}", words),
+)
+ids = st.one_of(
+    st.uuids().map(str), st.text("0123456789", min_size=10, max_size=10).map(lambda d: f"d-{d}"),
+    st.builds(lambda d, s: f"bk-{d:%Y%m%dT%H%M%SZ}-{s}", st.datetimes(), st.text("0123456789abcdef", min_size=6,
+                                                                              max_size=6)),
+    accounts,
+)
+emails = st.builds(lambda a, b, c: f"{a}.{b}@{c}.example.com", words, words, words)
+dates = st.datetimes().map(lambda d: d.isoformat() + "Z")
+urls = st.builds(lambda p: f"s3://backups{p}", paths) | st.builds(lambda p: f"file://{p}", paths)
+ordinary = st.lists(st.one_of(paths, arns, ids, emails, dates, urls, words), min_size=1, max_size=6).map(" ".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(ordinary)
+def test_property_ordinary_text_passes_unchanged(text):
+    assert sanitize(text) == text
+    assert sanitize_obj({"path": text, "items": [text]}) == {"path": text, "items": [text]}

@@ -1,0 +1,71 @@
+"""The one module that prints: secrets redacted in text and JSON, control characters neutralised,
+no escape codes under NO_COLOR, ids never cut at any terminal width."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from awsideman.render import Renderer, neutralize
+
+SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+HOSTILE = "nightly\x1b[2J\x1b]0;pwned\x07 \rover\u202eeman\x9b31m"
+BACKUP_ID = "bk-20261128T174408Z-b09f83"
+COLUMNS = ["backup id", "created", "status", "users", "groups", "permission sets", "assignments", "description"]
+
+
+def _row(number: int, description: str = "") -> list[object]:
+    return [BACKUP_ID[:-1] + str(number), "2026-11-28T17:44:08Z", "complete", 12, 4, 7, 30, description]
+
+
+def test_neutralize_shows_controls_as_escapes_and_keeps_lines():
+    assert neutralize(HOSTILE) == "nightly\\x1b[2J\\x1b]0;pwned\\x07 \\rover\\u202eeman\\x9b31m"
+    assert neutralize("a\tb\nc") == "a\tb\nc"
+
+
+@pytest.mark.parametrize("method", ["line", "table", "fields", "warn", "error", "progress"])
+def test_stored_text_never_reaches_the_terminal_raw(capsys, method):
+    render = Renderer()
+    if method == "table":
+        render.table("t", COLUMNS, [_row(1, HOSTILE)])
+    elif method == "fields":
+        render.fields("t", {"description": HOSTILE})
+    else:
+        getattr(render, method)(HOSTILE)
+    out, err = capsys.readouterr()
+    for raw in ("\x1b", "\x07", "\r", "\u202e", "\x9b"):
+        assert raw not in out + err
+    assert "\\x1b[2J" in out + err  # shown, not acted on
+
+
+def test_json_documents_are_sanitised_and_escape_controls(capsys):
+    Renderer(output="json").document({"message": f"aws_secret_access_key={SECRET}", "SessionToken": "abc",
+                                      "description": HOSTILE, "id": BACKUP_ID})
+    out = capsys.readouterr().out
+    doc = json.loads(out)
+    assert SECRET not in out and doc["SessionToken"] == "***REDACTED***"
+    assert "\x1b" not in out and doc["description"] == HOSTILE  # escaped by JSON, intact for machines
+    assert doc["id"] == BACKUP_ID
+
+
+@pytest.mark.parametrize("no_color", [False, True])
+def test_no_color_means_no_escape_codes_at_all(capsys, monkeypatch, no_color):
+    monkeypatch.setenv("FORCE_COLOR", "1")  # as on a real terminal
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    render = Renderer(no_color=no_color)
+    render.error("it failed", ["do this"])
+    render.line("done", style="bold green")
+    render.table("t", COLUMNS, [_row(1)])
+    out, err = capsys.readouterr()
+    assert ("\x1b[" in out + err) is not no_color
+
+
+@pytest.mark.parametrize("width", [40, 80, 130, 200])
+def test_ids_are_never_cut_at_any_width(capsys, width):
+    render = Renderer()
+    render.out.width = width
+    render.table("Backups", COLUMNS, [_row(1, "a description long enough to need wrapping " * 2), _row(2)])
+    out = capsys.readouterr().out
+    assert BACKUP_ID[:-1] + "1" in out and BACKUP_ID[:-1] + "2" in out
+    assert "2026-11-28T17:44:08Z" in out and "…" not in out
