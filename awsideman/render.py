@@ -136,9 +136,10 @@ class Renderer:
             return
         with self._lock:
             self._close_phase()
-            status = self.err.status(sanitize(text), spinner="dots")
+            shown = clean(text)
+            status = self.err.status(shown, spinner="dots")
             status.start()
-            self._phase = (status, sanitize(text), time.monotonic())
+            self._phase = (status, shown, time.monotonic())
 
     def end_progress(self) -> None:
         """Settle the live progress line (before results are printed, and at the end)."""
