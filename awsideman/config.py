@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from awsideman.core.exceptions import ConfigError
+from awsideman.core.limits import Limits
 from awsideman.core.ratelimit import RateLimitConfig
 from awsideman.core.retry import RetryConfig
 
@@ -32,6 +33,8 @@ _TOP_LEVEL: dict[str, tuple[tuple[type, ...], str]] = {
     "assignment_strategy": ((str,), "auto, permission-set or principal"),
     "retry": ((dict,), "retry policy"),
     "rate_limit": ((dict,), "client-side rate limits"),
+    # Size limits on input read from stores and pasted text (core/limits.py).
+    "limits": ((dict,), "size limits in MiB: manifest_mib, payload_mib, snapshot_mib, text_mib"),
 }
 
 
@@ -57,6 +60,8 @@ class Settings:
     assignment_strategy: str = "auto"
     retry: RetryConfig = field(default_factory=RetryConfig)
     rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
+    # -- size limits on untrusted input (stores, pasted text) --
+    limits: Limits = field(default_factory=Limits)
 
     @property
     def journal_path(self) -> Path:
@@ -141,4 +146,5 @@ def load_settings(config_path: str | None = None, profile: str | None = None,
         assignment_strategy=data.get("assignment_strategy", "auto"),
         retry=_section(path, "retry", data, RetryConfig),
         rate_limit=_section(path, "rate_limit", data, RateLimitConfig),
+        limits=_section(path, "limits", data, Limits),
     )
