@@ -10,6 +10,9 @@ error about the document's shape.
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -35,11 +38,23 @@ def _validator(name: str) -> Draft202012Validator:
     return Draft202012Validator(schema(name))
 
 
-def problems(name: str, document: Any) -> list[str]:
-    """Every way ``document`` breaks schema ``name``, as ``path: expected ..., got ...``, path order."""
-    found = sorted(_validator(name).iter_errors(document), key=lambda e: [str(p) for p in e.absolute_path])
-    # dict.fromkeys: `required` yields one error per absent field, each described the same way.
-    return list(dict.fromkeys(_describe(error) for error in found))
+@dataclass(frozen=True)
+class Problem:
+    """One way a document breaks its schema: where (``rules[2].throttle``, "" for the whole) and what."""
+
+    path: str
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.text}" if self.path else self.text
+
+
+def problems(name: str, document: Any) -> list[Problem]:
+    """Every way ``document`` breaks schema ``name``, in path order."""
+    found = list(_non_finite(document, []))
+    found += [_describe(error) for error in _validator(name).iter_errors(document)]
+    found.sort(key=lambda p: p.path)
+    return list(dict.fromkeys(found))
 
 
 def summary(name: str, document: Any) -> str | None:
@@ -48,40 +63,61 @@ def summary(name: str, document: Any) -> str | None:
     if not found:
         return None
     more = f" (and {len(found) - _SHOWN_PROBLEMS} more)" if len(found) > _SHOWN_PROBLEMS else ""
-    return "; ".join(found[:_SHOWN_PROBLEMS]) + more
+    return "; ".join(str(p) for p in found[:_SHOWN_PROBLEMS]) + more
 
 
 def path_of(parts: Any) -> str:
-    """``["users", 3, "user_name"]`` as ``users[3].user_name`` (``(top level)`` when empty)."""
+    """``["users", 3, "user_name"]`` as ``users[3].user_name`` ("" for the whole document)."""
     text = ""
     for part in parts:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(top level)"
+    return text
 
 
-def _describe(error: ValidationError) -> str:
+def _non_finite(value: Any, at: list[Any]) -> Iterator[Problem]:
+    """NaN and infinity (Python's json and YAML accept both; no schema keyword refuses NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield Problem(path_of(at), f"must be a finite number, got {value}")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _non_finite(item, [*at, key])
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _non_finite(item, [*at, index])
+
+
+def _describe(error: ValidationError) -> Problem:
     where = path_of(error.absolute_path)
     keyword, expected, value = error.validator, error.validator_value, error.instance
+    if keyword == "required":
+        # One error per absent key; its message starts with that key's repr.
+        absent = [key for key in expected if isinstance(value, dict) and key not in value]
+        key = next((k for k in absent if error.message.startswith(repr(k))), absent[0] if absent else "?")
+        return Problem(_join(where, key), "is required")
+    if keyword == "additionalProperties":
+        known = ", ".join(error.schema.get("properties", {}))
+        extra = sorted(set(value) - set(error.schema.get("properties", {})), key=str) if isinstance(value, dict) else []
+        return Problem(_join(where, str(extra[0]) if extra else "?"), f"unknown key (known: {known})")
+    if isinstance(error.schema, dict) and "errorMessage" in error.schema:
+        return Problem(where, str(error.schema["errorMessage"]).replace("{value}", _shown(value)))
     if keyword == "type":
         wanted = " or ".join(expected) if isinstance(expected, list) else expected
-        return f"{where}: expected {wanted}, got {_json_type(value)}"
-    if keyword == "required":
-        missing = [key for key in expected if isinstance(value, dict) and key not in value]
-        return f"{where}: missing required field {', '.join(missing)}"
-    if keyword == "additionalProperties":
-        extra = sorted(set(value) - set(error.schema.get("properties", {}))) if isinstance(value, dict) else []
-        return f"{where}: unknown field {', '.join(_shown(k) for k in extra)}"
+        return Problem(where, f"expected {wanted}, got {_json_type(value)}")
     if keyword == "const":
-        return f"{where}: expected {json.dumps(expected)}, got {_shown(value)}"
+        return Problem(where, f"expected {json.dumps(expected)}, got {_shown(value)}")
     if keyword == "enum":
-        return f"{where}: expected one of {', '.join(json.dumps(v) for v in expected)}, got {_shown(value)}"
+        return Problem(where, f"expected one of {', '.join(json.dumps(v) for v in expected)}, got {_shown(value)}")
     if keyword == "pattern":
-        return f"{where}: {_shown(value)} is not in the expected form ({expected})"
+        return Problem(where, f"{_shown(value)} is not in the expected form ({expected})")
     if keyword in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
-        return f"{where}: {_shown(value)} is out of range ({keyword} {expected})"
+        return Problem(where, f"{_shown(value)} is out of range ({keyword} {expected})")
     if keyword in ("maxLength", "minLength", "maxItems", "minItems"):
-        return f"{where}: {keyword} is {expected}"
-    return f"{where}: {error.message[:200]}"
+        return Problem(where, f"{keyword} is {expected}")
+    return Problem(where, error.message[:200])
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
 
 
 def _json_type(value: Any) -> str:
@@ -93,5 +129,5 @@ def _json_type(value: Any) -> str:
 def _shown(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return f"an {_json_type(value)}"
-    text = json.dumps(value, ensure_ascii=True)
+    text = repr(value) if isinstance(value, str) else json.dumps(value, ensure_ascii=True)
     return text if len(text) <= _SHOWN_VALUE else text[: _SHOWN_VALUE - 4] + '..."'
