@@ -104,7 +104,7 @@ def test_store_with_good_and_hostile_backups_lists_all_and_names_each_problem(se
     good, folder = _backup(service)
     original = json.loads((folder / MANIFEST).read_text())
     expected = {}
-    for number, (name, (damage, words)) in enumerate(sorted(HOSTILE_MANIFESTS.items())):
+    for number, (_name, (damage, words)) in enumerate(sorted(HOSTILE_MANIFESTS.items())):
         backup_id = f"bk-20200101T0000{number:02d}Z-hhhhhh"
         manifest = json.loads(json.dumps(original))
         manifest["backup_id"] = backup_id
