@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
 import io
+import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -11,7 +14,7 @@ import pytest
 from awsideman.adapters.storage import LocalStore, open_store
 from awsideman.core import error_text, schemas
 from awsideman.core.errors import ErrorAnalyzer
-from awsideman.core.exceptions import UsageError
+from awsideman.core.exceptions import CorruptBackupError, UsageError
 from awsideman.core.files import read_limited
 
 
@@ -89,5 +92,33 @@ def test_published_schemas_are_the_files_in_the_repository():
     folder = Path(__file__).resolve().parents[2] / "awsideman" / "schemas"
     for name in schemas.SCHEMAS:
         published = (folder / f"{name}.schema.json").read_text(encoding="utf-8")
-        assert schemas.schema(name) == __import__("json").loads(published)
+        assert schemas.schema(name) == json.loads(published)
     assert os.path.exists(folder / "__init__.py")
+
+
+@pytest.mark.parametrize("document, words", [
+    ({"users": [{"user_name": 5, "user_id": "u"}]}, "users[0].user_name: expected string, got integer"),
+    ({"groups": "admins"}, "groups: expected array, got string"),
+    ({"memberships": [{"group_name": "g"}]}, "memberships[0].user_name: is required"),
+    ({"assignments": [{"account_id": "111122223333", "permission_set_name": "A", "principal_type": "ROLE",
+                       "principal_name": "x", "permission_set_arn": "a", "principal_id": "p"}]},
+     'assignments[0].principal_type: expected one of "USER", "GROUP"'),
+    ({"permission_sets": [{"name": "A", "arn": "a", "tags": {"k": ["v"]}}]},
+     "permission_sets[0].tags.k: expected string, got array"),
+    ({"users": [{"user_name": "a", "user_id": "u", "is_admin": True}]}, "users[0].is_admin: unknown key"),
+])
+def test_hostile_snapshot_fields_are_named_with_their_path(document, words):
+    from awsideman.core.backup_format import unpack_snapshot
+
+    full = {"format_version": 1, "users": [], "groups": [], "memberships": [], "permission_sets": [],
+            "assignments": [], **document}
+    payload = gzip.compress(json.dumps(full).encode())
+    with pytest.raises(CorruptBackupError, match=re.escape(words)):
+        unpack_snapshot(payload, 1024 * 1024)
+
+
+def test_deeply_nested_payload_is_damaged_not_a_crash():
+    from awsideman.core.backup_format import unpack_snapshot
+
+    with pytest.raises(CorruptBackupError, match="nested too deeply"):
+        unpack_snapshot(gzip.compress(b"[" * 200_000 + b"]" * 200_000), 1024 * 1024)
