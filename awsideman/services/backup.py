@@ -31,6 +31,7 @@ from awsideman.core.exceptions import (
 )
 from awsideman.core.ids import new_backup_id, validate_backup_id, validate_operation_id
 from awsideman.core.model import RESOURCE_KINDS, Snapshot, canonical_json
+from awsideman.core.schemas import schema
 from awsideman.journal import Operation, utc_timestamp
 from awsideman.services import crashpoints
 from awsideman.services.checkpoints import JournalCheckpoints
@@ -38,6 +39,8 @@ from awsideman.services.collector import Collected, Collector, missing_report
 from awsideman.services.context import Context
 from awsideman.services.lifecycle import OperationRun, OperationSpec, run_operation
 from awsideman.services.snapshot_builder import build_snapshot
+
+MAX_DESCRIPTION = schema("manifest")["properties"]["description"]["maxLength"]
 
 
 @dataclass
@@ -96,6 +99,9 @@ class BackupService:
     def create(self, request: BackupRequest) -> BackupResult:
         """Collect, write and record one backup (or continue one with ``request.resume``)."""
         ctx = self.context
+        if request.description is not None and len(request.description) > MAX_DESCRIPTION:
+            raise UsageError(f"--description is {len(request.description)} characters; at most "
+                             f"{MAX_DESCRIPTION} fit in a manifest (awsideman/schemas/manifest.schema.json)")
         # Cheap checks first, before an operation exists and before minutes of reading: the
         # journal (resume), the store (a file given as --store, permissions), the KMS key (the
         # checkpoint key is made now), then credentials, region and instance.

@@ -199,6 +199,9 @@ def test_file_as_store_and_bad_kms_key_fail_before_reading_the_instance(seeded, 
     assert context.gateway.call_count() == 0
     with pytest.raises(UsageError, match="is a file, not a folder"):
         BackupService(context).list(str(afile))
+    with pytest.raises(UsageError, match="--description is 70000 characters"):  # would not fit the schema
+        BackupService(context).create(BackupRequest(description="x" * 70_000))
+    assert context.gateway.call_count() == 0
 
     context = make_context()
     with pytest.raises(EncryptionError, match="alias/no-such-key"):
