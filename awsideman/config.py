@@ -17,6 +17,7 @@ import yaml
 from jsonschema import Draft202012Validator, ValidationError
 
 from awsideman.core.exceptions import ConfigError
+from awsideman.core.limits import Limits
 from awsideman.core.ratelimit import RateLimitConfig
 from awsideman.core.retry import RetryConfig
 
@@ -61,6 +62,8 @@ class Settings:
     prune_after_backup: dict[str, Any] | None = None
     retry: RetryConfig = field(default_factory=RetryConfig)
     rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
+    # -- size limits on untrusted input (stores, pasted text) --
+    limits: Limits = field(default_factory=Limits)
 
     @property
     def journal_path(self) -> Path:
@@ -209,4 +212,5 @@ def load_settings(config_path: str | None = None, profile: str | None = None,
         prune_after_backup=_prune_section(path, data.get("prune_after_backup")),
         retry=_section(path, "retry", data, RetryConfig),
         rate_limit=_section(path, "rate_limit", data, RateLimitConfig),
+        limits=_section(path, "limits", data, Limits),
     )

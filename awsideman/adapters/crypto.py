@@ -1,8 +1,12 @@
 """Client-side envelope encryption: a KMS data key per backup, AES-256-GCM on the payload.
 
 The manifest records how the payload is encrypted (key id, wrapped data key, nonce) and never
-the plaintext key. The backup id is bound in as both KMS encryption context and GCM associated
-data, so a payload cannot be swapped between backups unnoticed.
+the plaintext key. The backup id is bound in as KMS encryption context, and the manifest itself
+(less the payload's sha256 and size, which come from the ciphertext) as GCM associated data,
+so neither a swapped payload nor an edited manifest decrypts. Backups written before the
+manifest was bound (no ``associated_data`` in their encryption block) bound only the backup id
+and are still read that way; removing the marker from a newer backup does not downgrade it,
+since its tag then fails to verify.
 """
 
 from __future__ import annotations
@@ -19,47 +23,64 @@ from awsideman.core.exceptions import EncryptionError
 
 ALGORITHM = "AES-256-GCM"
 KIND = "kms-envelope"
+BOUND_MANIFEST = "manifest"  # the encryption block's `associated_data`: the manifest is authenticated
 
 
 def _context(backup_id: str) -> dict[str, str]:
     return {"awsideman:backup-id": backup_id}
 
 
-def encrypt(gateway: AwsGateway, key_id: str, backup_id: str, data: bytes) -> tuple[bytes, dict[str, Any]]:
-    """Encrypted payload and the manifest's `encryption` block."""
-    try:
-        key = gateway.call("kms", "GenerateDataKey", KeyId=key_id, KeySpec="AES_256",
-                           EncryptionContext=_context(backup_id))
-    except Exception as exc:
-        raise _kms_error(exc, key_id, "create a data key with") from exc
-    nonce = os.urandom(12)
-    sealed = AESGCM(key["Plaintext"]).encrypt(nonce, data, backup_id.encode())
-    info = {"type": KIND, "algorithm": ALGORITHM, "kms_key_id": key.get("KeyId", key_id),
+class PayloadKey:
+    """A fresh data key for one backup's payload, and the manifest's `encryption` block for it."""
+
+    def __init__(self, gateway: AwsGateway, key_id: str, backup_id: str) -> None:
+        try:
+            key = gateway.call("kms", "GenerateDataKey", KeyId=key_id, KeySpec="AES_256",
+                               EncryptionContext=_context(backup_id))
+        except Exception as exc:
+            if not client_error_code(exc):  # no credentials, no network: not a key problem
+                raise
+            raise _kms_error(exc, key_id, "create a data key with") from exc
+        self._key = key["Plaintext"]
+        self._nonce = os.urandom(12)
+        self.info: dict[str, Any] = {
+            "type": KIND, "algorithm": ALGORITHM, "kms_key_id": key.get("KeyId", key_id),
             "encrypted_data_key": base64.b64encode(key["CiphertextBlob"]).decode(),
-            "nonce": base64.b64encode(nonce).decode(), "encryption_context": _context(backup_id)}
-    return sealed, info
+            "nonce": base64.b64encode(self._nonce).decode(), "encryption_context": _context(backup_id),
+            "associated_data": BOUND_MANIFEST}
+
+    def seal(self, data: bytes, bound_manifest: bytes) -> bytes:
+        """The encrypted payload, its tag covering ``bound_manifest`` too."""
+        return AESGCM(self._key).encrypt(self._nonce, data, bound_manifest)
 
 
-def decrypt(gateway: AwsGateway, info: dict[str, Any], backup_id: str, data: bytes) -> bytes:
-    """Plain payload; EncryptionError when the key is wrong, disabled or the data was altered."""
+def decrypt(gateway: AwsGateway, info: dict[str, Any], backup_id: str, data: bytes, bound_manifest: bytes) -> bytes:
+    """Plain payload; EncryptionError when the key is wrong, disabled or the payload or manifest was altered."""
     if info.get("type") != KIND or info.get("algorithm") != ALGORITHM:
         raise EncryptionError(f"{backup_id}: unknown payload encryption {info.get('type')!r}")
     key_id = str(info.get("kms_key_id"))
     try:
-        wrapped = base64.b64decode(info["encrypted_data_key"])
-        nonce = base64.b64decode(info["nonce"])
-    except (KeyError, ValueError) as exc:
+        wrapped = base64.b64decode(info["encrypted_data_key"], validate=True)
+        nonce = base64.b64decode(info["nonce"], validate=True)
+    except (KeyError, ValueError, TypeError) as exc:
         raise EncryptionError(f"{backup_id}: manifest encryption block is malformed") from exc
+    if len(nonce) != 12:
+        raise EncryptionError(f"{backup_id}: manifest encryption block is malformed (nonce of {len(nonce)} bytes)")
     try:
         key = gateway.call("kms", "Decrypt", CiphertextBlob=wrapped, KeyId=key_id,
                            EncryptionContext=info.get("encryption_context") or _context(backup_id))
     except Exception as exc:
+        if not client_error_code(exc):  # no credentials, no network: not a key problem
+            raise
         raise _kms_error(exc, key_id, "decrypt the data key with") from exc
+    bound = info.get("associated_data") == BOUND_MANIFEST
     try:
-        return AESGCM(key["Plaintext"]).decrypt(nonce, data, backup_id.encode())
+        return AESGCM(key["Plaintext"]).decrypt(nonce, data, bound_manifest if bound else backup_id.encode())
     except InvalidTag as exc:
-        raise EncryptionError(f"{backup_id}: payload does not decrypt with its data key "
-                              "(altered payload or wrong key)") from exc
+        what = "altered payload or manifest" if bound else "altered payload"
+        raise EncryptionError(f"{backup_id}: payload does not decrypt with its data key ({what}, or wrong key)",
+                              remediation=["The backup was changed after it was written: use another copy "
+                                           "of it."]) from exc
 
 
 def _kms_error(exc: Exception, key_id: str, action: str) -> EncryptionError:
@@ -106,6 +127,8 @@ def new_checkpoint_sealer(gateway: AwsGateway, key_id: str) -> tuple[dict[str, A
         key = gateway.call("kms", "GenerateDataKey", KeyId=key_id, KeySpec="AES_256",
                            EncryptionContext=_CHECKPOINT_CONTEXT)
     except Exception as exc:
+        if not client_error_code(exc):  # no credentials, no network: not a key problem
+            raise
         raise _kms_error(exc, key_id, "create a data key with") from exc
     sealing = {"kms_key_id": key.get("KeyId", key_id),
                "encrypted_data_key": base64.b64encode(key["CiphertextBlob"]).decode()}
@@ -119,5 +142,7 @@ def open_checkpoint_sealer(gateway: AwsGateway, sealing: dict[str, Any]) -> Chec
         key = gateway.call("kms", "Decrypt", CiphertextBlob=base64.b64decode(sealing["encrypted_data_key"]),
                            KeyId=key_id, EncryptionContext=_CHECKPOINT_CONTEXT)
     except Exception as exc:
+        if not client_error_code(exc):  # no credentials, no network: not a key problem
+            raise
         raise _kms_error(exc, key_id, "decrypt the checkpoint key with") from exc
     return CheckpointSealer(key["Plaintext"])

@@ -11,10 +11,10 @@ import typer
 from awsideman.cli.options import NoColorOpt, OutputOpt, QuietOpt, renderer
 from awsideman.core.errors import ErrorAnalyzer
 from awsideman.core.exceptions import OperationNotFoundError, UsageError
+from awsideman.core.files import read_limited
+from awsideman.core.limits import describe
 from awsideman.core.sanitize import sanitize_obj
 from awsideman.render import Renderer
-
-_MAX_FILE_BYTES = 20 * 1024 * 1024  # a log bigger than this is not something to paste here
 
 
 def analyze_error(
@@ -61,22 +61,37 @@ def analyze_error(
 
     if operation is not None:
         _show_many(render, _journal_errors(ctx, operation), {"operation_id": operation})
-    elif file is not None:
-        content = _read_file(file)
+        return
+    limit = ctx.find_root().obj.settings().limits.bytes("text_mib")
+    if file is not None:
+        content = _read_file(file, limit)
         infos = analyzer.analyze_all(content) or [analyzer.analyze_text(content)]
         _show_many(render, [info.to_dict() for info in infos], {"file": str(file)})
     else:
         if text == "-":
-            text = sys.stdin.read()
+            text = _bounded(read_limited(sys.stdin.buffer, limit), "standard input", limit)
+        elif text is not None and len(text) > limit:
+            raise _too_long("TEXT", limit)
         _show_one(render, analyzer.analyze_text(text or code or "", code=code).to_dict())
 
 
-def _read_file(path: Path) -> str:
+def _too_long(what: str, limit: int) -> UsageError:
+    return UsageError(f"{what} is longer than the limit of {describe(limit)} (limits.text_mib); "
+                      "pass only the part with the error.",
+                      remediation=["Or raise limits.text_mib in the config."])
+
+
+def _bounded(data: bytes | None, what: str, limit: int) -> str:
+    """Read input as text, or the limit's error: files, pipes and devices (/dev/zero) alike."""
+    if data is None:
+        raise _too_long(what, limit)
+    return data.decode("utf-8", errors="replace")
+
+
+def _read_file(path: Path, limit: int) -> str:
     try:
-        if path.stat().st_size > _MAX_FILE_BYTES:
-            raise UsageError(f"--file {path} is larger than {_MAX_FILE_BYTES // (1024 * 1024)} MiB; "
-                             "pass only the part with the error.")
-        return path.read_text(encoding="utf-8", errors="replace")
+        with path.open("rb") as handle:
+            return _bounded(read_limited(handle, limit), f"--file {path}", limit)
     except FileNotFoundError:
         raise UsageError(f"--file {path}: no such file.") from None
     except IsADirectoryError:

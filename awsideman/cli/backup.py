@@ -104,7 +104,7 @@ def list_backups(ctx: typer.Context, store: StoreOpt = None, output: OutputOpt =
 
 def _list_row(row: dict[str, Any]) -> list[Any]:
     if "error" in row:
-        return [row["backup_id"], "", "UNREADABLE: " + row["error"], "", "", "", "", ""]
+        return [row["backup_id"], "", "DAMAGED: " + row["error"], "", "", "", "", ""]
     counts = row["counts"]
     status = "partial" if row["partial"] else "complete"
     return [row["backup_id"], row["created_at"], status, counts["users"], counts["groups"],
@@ -158,11 +158,12 @@ def delete(ctx: typer.Context, backup_id: BackupIdArg, store: StoreOpt = None,
     """Delete one backup."""
     render = renderer(ctx, output, quiet, no_color)
     service = _service(ctx, render)
-    manifest = service.show(backup_id, store)  # validates the id and that it exists before asking
+    manifest = service.find(backup_id, store)  # validates the id and that it exists before asking
     if not yes:
         if not sys.stdin.isatty():
             raise UsageError("Refusing to delete without --yes when there is no terminal to confirm at")
-        if not typer.confirm(f"Delete backup {manifest['backup_id']} from {manifest['store']}?"):
+        damaged = " (damaged: " + manifest["error"] + ")" if "error" in manifest else ""
+        if not typer.confirm(f"Delete backup {manifest['backup_id']}{damaged} from {manifest['store']}?"):
             raise typer.Exit(1)
     url = service.delete(backup_id, store)
     if render.json:

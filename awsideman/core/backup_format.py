@@ -1,24 +1,33 @@
 """Backup format version 1: `manifest.json` + `snapshot.json.gz` (DESIGN section 4).
 
-Pure packing and checking; encryption and storage live in adapters.
+Pure packing and checking; encryption and storage live in adapters. Everything read back is
+treated as hostile (stores are shared folders and buckets): sizes are bounded before parsing,
+the payload is inflated as a stream that stops at the limit, and both documents are checked
+against the published schemas (``awsideman/schemas/``) plus the rules a schema cannot say.
 """
 
 from __future__ import annotations
 
+import copy
 import gzip
 import hashlib
+import io
 import json
 import zlib
 from typing import Any
 
 from awsideman import __version__
+from awsideman.core import schemas
 from awsideman.core.exceptions import CorruptBackupError, UnsupportedFormatError
+from awsideman.core.limits import describe
 from awsideman.core.model import FORMAT_VERSION, Snapshot, canonical_json
 from awsideman.core.sanitize import sanitize, sanitize_obj
 
 MANIFEST = "manifest.json"
 PAYLOAD = "snapshot.json.gz"
-_REQUIRED = ("format_version", "backup_id", "created_at", "source", "counts", "payload", "partial")
+_INFLATE_CHUNK = 1024 * 1024
+# Manifest fields that depend on the stored (encrypted) payload, so cannot be in its AAD.
+_UNBOUND_PAYLOAD_FIELDS = ("sha256", "size")
 
 
 def pack_snapshot(snapshot: Snapshot) -> bytes:
@@ -26,24 +35,44 @@ def pack_snapshot(snapshot: Snapshot) -> bytes:
     return gzip.compress(canonical_json(snapshot.to_dict()), compresslevel=6, mtime=0)
 
 
-def unpack_snapshot(data: bytes) -> Snapshot:
-    """The snapshot in a (decrypted) payload, or CorruptBackupError saying what is wrong."""
+def inflate(data: bytes, max_bytes: int) -> bytes:
+    """gzip-decompress ``data`` as a stream, refusing (CorruptBackupError) past ``max_bytes``.
+
+    Never holds more than ``max_bytes`` plus one chunk, however far the data would inflate.
+    """
+    out = io.BytesIO()
     try:
-        document = json.loads(gzip.decompress(data))
+        with gzip.GzipFile(fileobj=io.BytesIO(data), mode="rb") as stream:
+            while chunk := stream.read(_INFLATE_CHUNK):
+                out.write(chunk)
+                if out.tell() > max_bytes:
+                    raise CorruptBackupError(
+                        f"payload inflates past the limit of {describe(max_bytes)} (limits.snapshot_mib)",
+                        remediation=["If the backup is genuine, raise limits.snapshot_mib in the config."])
     except (OSError, EOFError, zlib.error) as exc:
         raise CorruptBackupError(f"payload is not valid gzip data ({exc})") from exc
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise CorruptBackupError(f"payload is not valid JSON ({exc})") from exc
-    if not isinstance(document, dict):
-        raise CorruptBackupError("payload is not a JSON object")
-    version = document.get("format_version")
-    if version != FORMAT_VERSION:
-        raise UnsupportedFormatError(f"snapshot format version {version!r} is not supported "
+    return out.getvalue()
+
+
+def unpack_snapshot(data: bytes, max_inflated: int) -> Snapshot:
+    """The snapshot in a (decrypted) payload, or CorruptBackupError naming what is wrong."""
+    document = _load_json(inflate(data, max_inflated), "payload")
+    if isinstance(document, dict) and "format_version" in document and document["format_version"] != FORMAT_VERSION:
+        raise UnsupportedFormatError(f"snapshot format version {document['format_version']!r} is not supported "
                                      f"(this awsideman reads version {FORMAT_VERSION})")
+    problems = schemas.summary("snapshot", document)
+    if problems:
+        raise CorruptBackupError(f"snapshot document does not match its schema: {problems}")
+    return Snapshot.from_dict(document)
+
+
+def _load_json(data: bytes, what: str) -> Any:
     try:
-        return Snapshot.from_dict(document)
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise CorruptBackupError(f"snapshot document is malformed ({exc!r})") from exc
+        return json.loads(data)
+    except RecursionError as exc:
+        raise CorruptBackupError(f"{what} is nested too deeply to be a backup document") from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CorruptBackupError(f"{what} is not valid JSON ({exc})") from exc
 
 
 def sha256(data: bytes) -> str:
@@ -51,9 +80,9 @@ def sha256(data: bytes) -> str:
 
 
 def make_manifest(*, backup_id: str, created_at: str, description: str | None, source: dict[str, Any],
-                  resources: list[str], snapshot: Snapshot, stored_payload: bytes,
-                  encryption: dict[str, Any] | None, missing: list[dict[str, Any]],
-                  operation_id: str | None) -> dict[str, Any]:
+                  resources: list[str], snapshot: Snapshot, encryption: dict[str, Any] | None,
+                  missing: list[dict[str, Any]], operation_id: str | None) -> dict[str, Any]:
+    """The manifest without the stored payload's sha256 and size (``add_payload_digest`` adds them)."""
     return {
         "format_version": FORMAT_VERSION,
         "tool_version": __version__,
@@ -67,34 +96,69 @@ def make_manifest(*, backup_id: str, created_at: str, description: str | None, s
         "counts": snapshot.counts(),
         "partial": bool(missing),
         "missing": sanitize_obj(missing),
-        "payload": {"file": PAYLOAD, "sha256": sha256(stored_payload), "size": len(stored_payload),
-                    "compression": "gzip", "encryption": encryption or {"type": "none"}},
+        "payload": {"file": PAYLOAD, "compression": "gzip", "encryption": encryption or {"type": "none"}},
     }
 
 
+def add_payload_digest(manifest: dict[str, Any], stored_payload: bytes) -> dict[str, Any]:
+    """``manifest`` with the sha256 and size of the payload bytes as stored."""
+    manifest["payload"].update(sha256=sha256(stored_payload), size=len(stored_payload))
+    return manifest
+
+
 def parse_manifest(data: bytes, backup_id: str) -> dict[str, Any]:
-    """A manifest that is JSON, the right version, and about this backup."""
+    """A manifest that is JSON, the right version, matches its schema and is about this backup."""
     try:
-        manifest = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise CorruptBackupError(f"{backup_id}: manifest.json is not valid JSON ({exc})") from exc
+        manifest = _load_json(data, "manifest.json")
+    except CorruptBackupError as exc:
+        raise CorruptBackupError(f"{backup_id}: {exc.message}") from exc
     if not isinstance(manifest, dict):
         raise CorruptBackupError(f"{backup_id}: manifest.json is not a JSON object")
     version = manifest.get("format_version")
     if version != FORMAT_VERSION:
-        raise UnsupportedFormatError(f"{backup_id}: format version {version!r} is not supported "
+        raise UnsupportedFormatError(f"{backup_id}: format version {_shown(version)} is not supported "
                                      f"(this awsideman reads version {FORMAT_VERSION})",
                                      remediation=["Use the awsideman version that wrote this backup."])
-    absent = [key for key in _REQUIRED if key not in manifest]
-    if absent:
-        raise CorruptBackupError(f"{backup_id}: manifest.json lacks {', '.join(absent)}")
-    if manifest["backup_id"] != backup_id:
-        raise CorruptBackupError(f"{backup_id}: manifest names another backup ({manifest['backup_id']!r})")
+    problems = schemas.summary("manifest", manifest)
+    if problems:
+        raise CorruptBackupError(f"{backup_id}: manifest.json does not match its schema: {problems}")
+    inconsistent = _manifest_inconsistencies(manifest, backup_id)
+    if inconsistent:
+        raise CorruptBackupError(f"{backup_id}: manifest.json is inconsistent: {'; '.join(inconsistent)}")
     return manifest
 
 
+def _manifest_inconsistencies(manifest: dict[str, Any], backup_id: str) -> list[str]:
+    """What the schema cannot say: fields that must agree with each other and with the folder."""
+    found = []
+    if manifest["backup_id"] != backup_id:
+        found.append(f"it names another backup ({_shown(manifest['backup_id'])})")
+    if manifest["partial"] != bool(manifest["missing"]):
+        found.append(f"partial is {str(manifest['partial']).lower()} but missing lists "
+                     f"{len(manifest['missing'])} item(s)")
+    for index, group in enumerate(manifest["missing"]):
+        steps = group.get("steps")
+        if steps is not None and len(steps) != group["count"]:
+            found.append(f"missing[{index}].count is {group['count']} but it lists {len(steps)} step(s)")
+    return found
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:36] + "...'"
+
+
+def bound_manifest(manifest: dict[str, Any]) -> bytes:
+    """The bytes an encrypted payload's AES-GCM tag authenticates: the manifest as written,
+    less the payload's sha256 and size (they are computed from the ciphertext itself)."""
+    bound = copy.deepcopy(manifest)
+    for key in _UNBOUND_PAYLOAD_FIELDS:
+        bound["payload"].pop(key, None)
+    return b"awsideman-manifest\0" + canonical_json(bound)
+
+
 def check_payload(manifest: dict[str, Any], stored_payload: bytes) -> None:
-    """Size and sha256 of the stored bytes match the manifest."""
+    """Size and sha256 of the stored bytes match the (schema-checked) manifest."""
     expected = manifest["payload"]
     backup_id = manifest["backup_id"]
     if len(stored_payload) != expected.get("size"):

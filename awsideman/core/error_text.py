@@ -31,8 +31,11 @@ __all__ = [
     "json_errors",
 ]
 
+# Linear time on any input: every unbounded run stops at a line end, and the code is at most
+# 256 characters, so a text of many unclosed "An error occurred (" costs O(n), not O(n^2)
+# (``[^)]+`` scanned to the end of the text from each of them: minutes on a few hundred KB).
 _CLI_LINE_RE = re.compile(
-    r"An error occurred \((?P<code>[^)]+)\)(?: \(reached max retries: \d+\))?"
+    r"An error occurred \((?P<code>[^()\n]{1,256})\)(?: \(reached max retries: \d+\))?"
     r"(?: when calling the (?P<op>\w+) operation)?(?: \(reached max retries: \d+\))?:\s*(?P<msg>.*)"
 )
 _EXC_LINE_RE = re.compile(
@@ -40,7 +43,7 @@ _EXC_LINE_RE = re.compile(
 )
 # How awsideman itself prints an error in text mode: ``Error (CorruptBackup): message``.
 _PRINTED_RE = re.compile(r"^\s*Error \((?P<code>[A-Za-z][\w.]*)\): ", re.MULTILINE)
-_ERRNO_RE = re.compile(r"\[Errno (\d+)\][^:]*(?::\s*'?([^']*)'?)?")
+_ERRNO_RE = re.compile(r"\[Errno (\d{1,9})\][^:\n]*(?::[ \t]*'?([^'\n]*)'?)?")
 # Fields that carry a JSON error's code and message, in the order the shapes in use put them
 # (AWS query/JSON protocols, CloudTrail's errorCode, our own result documents).
 _CODE_KEYS = ("Code", "code", "__type", "errorCode")

@@ -28,14 +28,15 @@ ProvisionPermissionSet; see ``gapfills/async_requests.py``)::
         async_fail_after: 5      # requests 1..5 succeed, every later one ends FAILED
         failure_reason: "Received a 409 status error: ..."   # the FailureReason reported
 
-Validation is strict: every error names the source (file name or control request) and the
-key path, e.g. ``faults.yaml: rules[2].throttle: must be a number between 0 and 1``.
+Validation is strict: the document is checked against the published JSON Schema
+(``awsideman/schemas/fault-rules.schema.json``), then for what a schema cannot say (the
+probabilities of a rule sum to at most 1, `error` needs `fail_after`, async keys only where
+an asynchronous operation can match). Every error names the source (file name or control
+request) and the key path, e.g. ``faults.yaml: rules[2].throttle: must be a number between 0 and 1``.
 """
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,21 +44,18 @@ from typing import Any
 
 import yaml
 
+from awsideman.core import schemas
 from awsideman.sandbox.gapfills.async_policy import MAX_OUTSTANDING
 
-SCOPES = ("shared", "per-operation")
 PROBABILITIES = ("throttle", "server_error", "reset", "lost_response")
 ASYNC_RULE_KEYS = ("async_seconds", "async_fail", "async_fail_after", "failure_reason")
 RULE_KEYS = ("operation", *PROBABILITIES, "latency_ms", "fail_after", "error", *ASYNC_RULE_KEYS)
-TOP_KEYS = ("seed", "latency_ms", "quotas", "async_seconds", "async_max_outstanding", "rules")
-QUOTA_KEYS = ("rate", "burst", "scope")
 PERMANENT_ERRORS = ("AccessDeniedException", "ResourceNotFoundException", "ValidationException",
                     "ConflictException", "ServiceQuotaExceededException", "ExpiredTokenException")
 # The service's asynchronous writes: the only operations that have a request status.
 ASYNC_OPERATIONS = ("CreateAccountAssignment", "DeleteAccountAssignment", "ProvisionPermissionSet")
 ASYNC_SERVICE = "sso-admin"
 DEFAULT_FAILURE_REASON = "The request failed (failure injected by the sandbox's fault rules)."
-_PATTERN = re.compile(r"^(?:\*|(?:(?P<service>[a-z0-9-]+):)?(?P<op>\*|[A-Za-z][A-Za-z0-9]*))$")
 
 # Implementation note: these are the documented shapes of the quotas (DESIGN section 3):
 # sso-admin has one budget shared by all its APIs, identitystore one budget per API.
@@ -173,91 +171,51 @@ def _fail(source: str | None, path: str, problem: str) -> FaultRulesError:
     return FaultRulesError(f"{source}: {where}{problem}" if source else f"{where}{problem}")
 
 
-def _number(value: Any, source: str | None, path: str, *, low: float = 0.0,
-            high: float = math.inf, what: str = "a number >= 0") -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-        raise _fail(source, path, f"must be {what}")
-    return float(value)
-
-
-def _mapping(value: Any, keys: tuple[str, ...], source: str | None, path: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise _fail(source, path, "must be a mapping")
-    for key in value:
-        if key not in keys:
-            known = ", ".join(keys)
-            raise _fail(source, f"{path}.{key}" if path else str(key), f"unknown key (known: {known})")
-    return value
+def _off(value: Any) -> bool:
+    # YAML 1.1 reads a bare `off` as false: the documented `quotas: off` must still mean off.
+    return value in ("off", None) or value is False
 
 
 def _parse(data: Any, source: str | None) -> FaultRules:
-    data = _mapping(data, TOP_KEYS, source, "")
-    seed = data.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise _fail(source, "seed", "must be an integer")
-    latency = _number(data.get("latency_ms", 0), source, "latency_ms")
-    rules = data.get("rules", [])
-    if not isinstance(rules, list):
-        raise _fail(source, "rules", "must be a list")
-    return FaultRules(seed=seed, latency_ms=latency, quotas=_parse_quotas(data.get("quotas", "off"), source),
+    found = schemas.problems("fault-rules", data)
+    if found:
+        raise _fail(source, found[0].path, found[0].text)
+    rules = data.get("rules") or []
+    return FaultRules(seed=int(data.get("seed", 0)), latency_ms=float(data.get("latency_ms", 0)),
+                      quotas=_parse_quotas(data.get("quotas", "off")),
                       rules=tuple(_parse_rule(r, source, f"rules[{i}]") for i, r in enumerate(rules)),
-                      async_seconds=_number(data.get("async_seconds", 0), source, "async_seconds"),
-                      async_max_outstanding=_parse_limit(data.get("async_max_outstanding", MAX_OUTSTANDING), source))
+                      async_seconds=float(data.get("async_seconds", 0)),
+                      async_max_outstanding=_parse_limit(data.get("async_max_outstanding", MAX_OUTSTANDING)))
 
 
-def _parse_limit(value: Any, source: str | None) -> int | None:
-    if value in ("off", None) or value is False:  # YAML 1.1 reads an unquoted `off` as false
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise _fail(source, "async_max_outstanding", "must be an integer >= 1 or 'off'")
-    return value
+def _parse_limit(value: Any) -> int | None:
+    return None if _off(value) else int(value)
 
 
-def _parse_quotas(value: Any, source: str | None) -> dict[str, Quota]:
-    if value in ("off", None) or value is False:  # YAML 1.1 reads an unquoted `off` as false
+def _parse_quotas(value: Any) -> dict[str, Quota]:
+    if _off(value):
         return {}
     if value == "real":
         return {s: Quota(*shape) for s, shape in REAL_QUOTAS.items()}
-    if not isinstance(value, Mapping):
-        raise _fail(source, "quotas", "must be 'real', 'off' or a mapping of service to {rate, burst, scope}")
     quotas = {}
     for service, spec in value.items():
-        path = f"quotas.{service}"
-        if not isinstance(service, str) or not re.fullmatch(r"[a-z0-9-]+", service):
-            raise _fail(source, path, "must be a service name such as sso-admin")
-        spec = _mapping(spec, QUOTA_KEYS, source, path)
-        if "rate" not in spec:
-            raise _fail(source, f"{path}.rate", "is required")
-        rate = _number(spec["rate"], source, f"{path}.rate", low=1e-9, what="a number > 0")
-        burst = _number(spec.get("burst", max(rate, 1.0)), source, f"{path}.burst", low=1.0,
-                        what="a number >= 1")
-        default_scope = REAL_QUOTAS.get(service, (0, 0, "shared"))[2]
-        scope = spec.get("scope", default_scope)
-        if scope not in SCOPES:
-            raise _fail(source, f"{path}.scope", f"must be one of {', '.join(SCOPES)}")
-        quotas[service] = Quota(rate, burst, scope)
+        rate = float(spec["rate"])
+        burst = float(spec.get("burst", max(rate, 1.0)))
+        quotas[service] = Quota(rate, burst, spec.get("scope", REAL_QUOTAS.get(service, (0, 0, "shared"))[2]))
     return quotas
 
 
-def _parse_rule(value: Any, source: str | None, path: str) -> OperationRule:
-    value = _mapping(value, RULE_KEYS, source, path)
+def _parse_rule(value: Mapping[str, Any], source: str | None, path: str) -> OperationRule:
     pattern = value.get("operation", "*")
-    if not isinstance(pattern, str) or not _PATTERN.match(pattern):
-        raise _fail(source, f"{path}.operation",
-                    f"unknown operation pattern {pattern!r} (use *, Name, service:Name or service:*)")
-    probs = {k: _number(value.get(k, 0), source, f"{path}.{k}", high=1.0,
-                        what="a number between 0 and 1") for k in PROBABILITIES}
+    probs = {k: float(value.get(k, 0)) for k in PROBABILITIES}
     if sum(probs.values()) > 1.0 + 1e-9:
         raise _fail(source, path, f"{' + '.join(PROBABILITIES)} must not exceed 1")
-    fail_after = _count(value.get("fail_after"), source, f"{path}.fail_after")
-    error = value.get("error", "AccessDeniedException")
-    if error not in PERMANENT_ERRORS:
-        raise _fail(source, f"{path}.error", f"must be one of {', '.join(PERMANENT_ERRORS)}")
+    fail_after = _count(value.get("fail_after"))
     if "error" in value and fail_after is None:
         raise _fail(source, f"{path}.error", "needs fail_after (the call count after which it fails)")
-    return OperationRule(operation=pattern, latency_ms=_number(value.get("latency_ms", 0), source,
-                                                              f"{path}.latency_ms"),
-                         fail_after=fail_after, error=error, **probs, **_parse_async(value, source, path))
+    return OperationRule(operation=pattern, latency_ms=float(value.get("latency_ms", 0)), fail_after=fail_after,
+                         error=value.get("error", "AccessDeniedException"), **probs,
+                         **_parse_async(value, source, path))
 
 
 def _parse_async(value: Mapping[str, Any], source: str | None, path: str) -> dict[str, Any]:
@@ -269,19 +227,14 @@ def _parse_async(value: Mapping[str, Any], source: str | None, path: str) -> dic
         raise _fail(source, f"{path}.{given[0]}",
                     f"applies only to asynchronous operations ({ASYNC_SERVICE} {', '.join(ASYNC_OPERATIONS)}); "
                     f"this rule matches {value.get('operation', '*')!r}")
-    fields: dict[str, Any] = {}
+    fields: dict[str, Any] = {"async_fail": float(value.get("async_fail", 0)),
+                              "async_fail_after": _count(value.get("async_fail_after"))}
     if "async_seconds" in value:
-        fields["async_seconds"] = _number(value["async_seconds"], source, f"{path}.async_seconds")
-    fields["async_fail"] = _number(value.get("async_fail", 0), source, f"{path}.async_fail", high=1.0,
-                                   what="a number between 0 and 1")
-    fields["async_fail_after"] = _count(value.get("async_fail_after"), source, f"{path}.async_fail_after")
-    reason = value.get("failure_reason")
-    if reason is not None:
-        if not isinstance(reason, str) or not reason.strip():
-            raise _fail(source, f"{path}.failure_reason", "must be a non-empty string")
+        fields["async_seconds"] = float(value["async_seconds"])
+    if value.get("failure_reason") is not None:
         if not fields["async_fail"] and fields["async_fail_after"] is None:
             raise _fail(source, f"{path}.failure_reason", "needs async_fail or async_fail_after")
-        fields["failure_reason"] = reason
+        fields["failure_reason"] = value["failure_reason"]
     return fields
 
 
@@ -290,7 +243,5 @@ def _can_match_async(pattern: str) -> bool:
     return svc in ("", ASYNC_SERVICE) and (op == "*" or op in ASYNC_OPERATIONS)
 
 
-def _count(value: Any, source: str | None, path: str) -> int | None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-        raise _fail(source, path, "must be an integer >= 0")
-    return value
+def _count(value: Any) -> int | None:
+    return None if value is None else int(value)

@@ -13,6 +13,8 @@ from awsideman.adapters.storage import BackupStore
 from awsideman.core.backup_format import (
     MANIFEST,
     PAYLOAD,
+    add_payload_digest,
+    bound_manifest,
     check_payload,
     make_manifest,
     pack_snapshot,
@@ -24,10 +26,12 @@ from awsideman.core.exceptions import (
     AwsidemanError,
     CorruptBackupError,
     IncompleteBackupError,
+    StorageError,
     UsageError,
 )
 from awsideman.core.ids import new_backup_id, validate_backup_id, validate_operation_id
 from awsideman.core.model import RESOURCE_KINDS, Snapshot, canonical_json
+from awsideman.core.schemas import schema
 from awsideman.journal import Operation, utc_timestamp
 from awsideman.services import crashpoints
 from awsideman.services.checkpoints import JournalCheckpoints
@@ -35,6 +39,8 @@ from awsideman.services.collector import Collected, Collector, missing_report
 from awsideman.services.context import Context
 from awsideman.services.lifecycle import OperationRun, OperationSpec, run_operation
 from awsideman.services.snapshot_builder import build_snapshot
+
+MAX_DESCRIPTION = schema("manifest")["properties"]["description"]["maxLength"]
 
 
 @dataclass
@@ -93,16 +99,23 @@ class BackupService:
     def create(self, request: BackupRequest) -> BackupResult:
         """Collect, write and record one backup (or continue one with ``request.resume``)."""
         ctx = self.context
-        # Credentials, region and instance are checked before an operation exists: a run that
-        # cannot start leaves nothing to resume.
-        instance = ctx.instance
-        previous = self._resumable(request, instance.instance_arn) if request.resume else None
+        if request.description is not None and len(request.description) > MAX_DESCRIPTION:
+            raise UsageError(f"--description is {len(request.description)} characters; at most "
+                             f"{MAX_DESCRIPTION} fit in a manifest (awsideman/schemas/manifest.schema.json)")
+        # Cheap checks first, before an operation exists and before minutes of reading: the
+        # journal (resume), the store (a file given as --store, permissions), the KMS key (the
+        # checkpoint key is made now), then credentials, region and instance.
+        previous = self._resumable(request) if request.resume else None
         if previous is None:
             store = ctx.store(request.store)
-            store.preflight()  # before minutes of API calls, not after
+            store.preflight()
             request.store = store.url
         kms_key = request.kms_key or ctx.settings.kms_key
         sealing, sealer = self._sealer(previous, kms_key)
+        instance = ctx.instance
+        if previous is not None and previous.instance_arn and previous.instance_arn != instance.instance_arn:
+            raise UsageError(f"{previous.id} backed up {previous.instance_arn}, but the configured instance "
+                             f"is {instance.instance_arn}; resume it with the same profile and region")
         spec = OperationSpec("backup", params={
             "resources": request.resources, "description": request.description, "store": request.store,
             "kms_key": kms_key, "allow_partial": request.allow_partial}, instance_arn=instance.instance_arn,
@@ -129,7 +142,7 @@ class BackupService:
             return None, None
         return crypto.new_checkpoint_sealer(self.context.gateway, kms_key)
 
-    def _resumable(self, request: BackupRequest, instance_arn: str) -> Operation:
+    def _resumable(self, request: BackupRequest) -> Operation:
         journal = self.context.journal
         op_id = validate_operation_id(request.resume)
         operation = journal.get_operation(op_id)
@@ -139,9 +152,6 @@ class BackupService:
             raise UsageError(f"{op_id} already finished ({operation.status}) as backup "
                              f"{operation.backup_id}; nothing to resume",
                              remediation=[f"awsideman backup show {operation.backup_id}"])
-        if operation.instance_arn and operation.instance_arn != instance_arn:
-            raise UsageError(f"{op_id} backed up {operation.instance_arn}, but the configured instance "
-                             f"is {instance_arn}; resume it with the same profile and region")
         params = operation.params
         request.resources = params.get("resources") or request.resources
         request.description = params.get("description")
@@ -215,15 +225,16 @@ class BackupService:
     def _write(self, store: BackupStore, backup_id: str, snapshot: Snapshot, request: BackupRequest,
                missing: list[dict[str, Any]], operation_id: str, strategy: str | None) -> None:
         payload = pack_snapshot(snapshot)
-        encryption = None
         kms_key = request.kms_key or self.context.settings.kms_key
-        if kms_key:
-            payload, encryption = crypto.encrypt(self.context.gateway, kms_key, backup_id, payload)
+        key = crypto.PayloadKey(self.context.gateway, kms_key, backup_id) if kms_key else None
         source = dict(self.context.instance.to_dict(), assignment_listing=strategy)
         manifest = make_manifest(backup_id=backup_id, created_at=utc_timestamp(),
                                  description=request.description, source=source,
-                                 resources=request.resources, snapshot=snapshot, stored_payload=payload,
-                                 encryption=encryption, missing=missing, operation_id=operation_id)
+                                 resources=request.resources, snapshot=snapshot,
+                                 encryption=key.info if key else None, missing=missing, operation_id=operation_id)
+        if key is not None:  # the tag covers the manifest too: editing it is detected on read
+            payload = key.seal(payload, bound_manifest(manifest))
+        add_payload_digest(manifest, payload)
         store.write(backup_id, {PAYLOAD: payload, MANIFEST: canonical_json(manifest)})
 
     # -- read side ---------------------------------------------------------------------------
@@ -234,8 +245,8 @@ class BackupService:
         for backup_id in reversed(store.list_ids()):
             try:
                 rows.append(self.manifest(store, backup_id))
-            except AwsidemanError as exc:
-                rows.append({"backup_id": backup_id, "error": exc.message})
+            except AwsidemanError as exc:  # one damaged backup never hides the good ones
+                rows.append({"backup_id": backup_id, "status": "damaged", "error": exc.message})
         return store.url, rows
 
     def manifest(self, store: BackupStore, backup_id: str) -> dict[str, Any]:
@@ -256,8 +267,11 @@ class BackupService:
         encryption = manifest["payload"].get("encryption") or {"type": "none"}
         plain = stored
         if encryption.get("type") != "none":
-            plain = crypto.decrypt(self.context.gateway, encryption, backup_id, stored)
-        snapshot = unpack_snapshot(plain)
+            plain = crypto.decrypt(self.context.gateway, encryption, backup_id, stored, bound_manifest(manifest))
+        try:
+            snapshot = unpack_snapshot(plain, self.context.settings.limits.bytes("snapshot_mib"))
+        except CorruptBackupError as exc:
+            raise type(exc)(f"{backup_id}: {exc.message}", remediation=exc.remediation) from exc
         if snapshot.counts() != manifest["counts"]:
             raise CorruptBackupError(f"{backup_id}: snapshot counts {snapshot.counts()} differ from "
                                      f"the manifest's {manifest['counts']}")
@@ -275,6 +289,14 @@ class BackupService:
                 "checks": ["manifest", "format version", "size", "sha256",
                            *(["decryption"] if encryption != "none" else []), "snapshot schema",
                            "counts", "references"]}
+
+    def find(self, backup_id: str, store_url: str | None) -> dict[str, Any]:
+        """What `delete` asks about: the manifest, or for a damaged backup its id and what is wrong."""
+        try:
+            return self.show(backup_id, store_url)
+        except (CorruptBackupError, StorageError) as exc:
+            return {"backup_id": validate_backup_id(backup_id), "store": self.context.store(store_url).url,
+                    "status": "damaged", "error": exc.message}
 
     def delete(self, backup_id: str, store_url: str | None) -> str:
         backup_id = validate_backup_id(backup_id)

@@ -54,7 +54,7 @@ class Context:
 
     def store(self, url: str | None) -> BackupStore:
         return open_store(url or self.settings.default_store, lambda: self.gateway,
-                          self.settings.s3_sse_kms_key)
+                          self.settings.s3_sse_kms_key, self.settings.limits)
 
     def close(self) -> None:
         if self.recorder is not None:
