@@ -21,6 +21,7 @@ def _json(proc):
     return json.loads(proc.stdout)
 
 
+@pytest.mark.paced  # the kill point needs a run that lasts a while
 @pytest.mark.e2e
 @pytest.mark.parametrize(("operation", "at_least", "faults"), [
     ("identitystore:CreateGroupMembership", 5, {"latency_ms": 10}),
@@ -63,6 +64,7 @@ def test_a_killed_restore_is_rolled_back_from_its_journal_and_twice_changes_noth
     assert mutating_calls(served.counters()) == 0
 
 
+@pytest.mark.paced  # the first restore must hold the lock a while
 @pytest.mark.e2e
 def test_two_restores_at_once_one_waits_or_exits_6_naming_the_holder(served_sandbox):
     served, env = served_sandbox, served_sandbox.env
