@@ -14,8 +14,6 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError, ProfileNotFound
 
 from awsideman.core.exceptions import ConfigError, CredentialsError
@@ -35,6 +33,11 @@ class AwsGateway:
 
     def __init__(self, *, profile: str | None, region: str | None, retry: RetryPolicy,
                  max_pool: int = 16) -> None:
+        # Imported here, not at the top: boto3 is most of the CLI's start-up, and the offline
+        # commands (report, backup list/show/verify, analyze-error) never build a gateway.
+        import boto3
+        from botocore.config import Config
+
         try:
             self._session = boto3.Session(profile_name=profile, region_name=region)
         except ProfileNotFound as exc:

@@ -51,6 +51,7 @@ def _kill_when(served, env, operation, at_least):
     return proc
 
 
+@pytest.mark.paced  # the kill point needs a run that lasts a while
 def test_killed_backup_resumes_to_the_same_snapshot_with_fewer_calls(served_sandbox):
     served, env = served_sandbox, served_sandbox.env
     served.seed("small", seed=21)

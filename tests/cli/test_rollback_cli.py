@@ -48,6 +48,7 @@ def _killed_restore(served, operation, at_least, faults):
     return killed["operation_id"], expected, before
 
 
+@pytest.mark.paced  # the kill point needs a run that lasts a while
 @pytest.mark.e2e
 @pytest.mark.parametrize(("operation", "at_least", "faults"), KILL_POINTS)
 def test_a_killed_restore_is_rolled_back_from_its_journal_and_twice_changes_nothing(
@@ -71,6 +72,7 @@ def test_a_killed_restore_is_rolled_back_from_its_journal_and_twice_changes_noth
     assert refused.returncode == 2 and "was rolled back" in refused.stderr, refused.stderr
 
 
+@pytest.mark.paced  # the kill point needs a run that lasts a while
 @pytest.mark.e2e
 @pytest.mark.parametrize(("operation", "at_least", "faults"), KILL_POINTS)
 def test_a_killed_restore_resumes_to_the_backed_up_state_without_redoing_what_was_applied(
@@ -93,6 +95,7 @@ def test_a_killed_restore_resumes_to_the_backed_up_state_without_redoing_what_wa
     assert done["status"] == "succeeded" and "already finished" in done["notes"][0]
 
 
+@pytest.mark.paced  # the first restore must hold the lock a while
 @pytest.mark.e2e
 def test_two_restores_at_once_one_waits_or_exits_6_naming_the_holder(served_sandbox):
     served, env = served_sandbox, served_sandbox.env

@@ -48,6 +48,7 @@ def _journal_bytes(env) -> bytes:
     return b"".join(p.read_bytes() for p in home.glob("state.db*"))
 
 
+@pytest.mark.paced  # the kill point needs a run that lasts a while
 @pytest.mark.e2e
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_stops_a_busy_backup_at_once_and_the_resume_matches_a_clean_run(served_sandbox, signum):
@@ -80,6 +81,7 @@ def test_a_signal_stops_a_busy_backup_at_once_and_the_resume_matches_a_clean_run
     assert shown[0] == shown[1]
 
 
+@pytest.mark.paced  # the kill point needs a run that lasts a while
 @pytest.mark.e2e
 def test_two_concurrent_resumes_of_one_operation_exactly_one_runs(served_sandbox):
     served, env = served_sandbox, served_sandbox.env
@@ -99,6 +101,7 @@ def test_two_concurrent_resumes_of_one_operation_exactly_one_runs(served_sandbox
     assert len(_backups(env)) == 1
 
 
+@pytest.mark.paced  # the kill point needs a run that lasts a while
 @pytest.mark.e2e
 def test_no_user_attribute_in_clear_in_the_journal_after_success_or_a_killed_encrypted_backup(served_sandbox):
     served, env = served_sandbox, served_sandbox.env
@@ -145,6 +148,7 @@ def test_a_kill_between_store_write_and_journal_record_never_duplicates(served_s
     assert _last_operation(env)["status"] == "succeeded"
 
 
+@pytest.mark.paced  # the kill point needs a run that lasts a while
 @pytest.mark.e2e
 def test_a_resume_after_a_user_and_a_membership_were_added_contains_them(served_sandbox):
     served, env = served_sandbox, served_sandbox.env
