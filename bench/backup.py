@@ -39,6 +39,8 @@ from typing import Any
 
 from botocore.config import Config
 
+from awsideman.core.attributes import snapshot_records
+from awsideman.core.model import Snapshot, canonical_json
 from awsideman.sandbox import seeder
 from awsideman.sandbox.fault_rules import REAL_QUOTAS
 from awsideman.sandbox.server import SandboxServer, sandbox_session
@@ -187,11 +189,16 @@ def faults_by_operation(fault_counts: dict[str, int], kind: str) -> Counter[str]
 
 
 def snapshot_digest(home: Path) -> str | None:
-    """sha256 of the backup's decompressed snapshot: the content, whatever the run's timing."""
+    """sha256 of the backup's content by natural keys (the ids the emulator generated while
+    seeding differ from run to run): equal digests mean the same users, groups, memberships,
+    permission sets and assignments, attribute for attribute."""
     found = sorted((home / "backups").glob("*/snapshot.json.gz"))
     if len(found) != 1:
         return None
-    return hashlib.sha256(gzip.decompress(found[0].read_bytes())).hexdigest()
+    snapshot = Snapshot.from_dict(json.loads(gzip.decompress(found[0].read_bytes())))
+    records = {kind: {"/".join(key): record for key, record in by_key.items()}
+               for kind, by_key in snapshot_records(snapshot).items()}
+    return hashlib.sha256(canonical_json(records)).hexdigest()
 
 
 # -- running the backup --------------------------------------------------------------------
