@@ -36,7 +36,8 @@ def diff(
     """What was added, removed or changed, by resource and attribute; security-relevant first."""
     if fmt is not None and fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
-    render = renderer(ctx, "json" if fmt == "json" else output, quiet, no_color)
+    # --format wins over -o/--output: it is the more specific of the two.
+    render = renderer(ctx, output if fmt is None else ("json" if fmt == "json" else "text"), quiet, no_color)
     request = DiffRequest(first=first, second=second, store=store, resources=parse_resources(resources))
     context = Context(ctx.find_root().obj.settings(), progress=render.progress, stop=process_stop())
     ctx.call_on_close(context.close)

@@ -62,7 +62,7 @@ def test_inline_star_is_administrative_and_untouchable_rules_hide_what_a_backup_
     assert [d.address for d in hidden] == ["user:alice"]
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(snapshots(), snapshots())
 def test_diff_names_exactly_what_a_pruning_restore_plan_would_change(a, b):
     restore = make_plan(a, b, conflict="overwrite", prune=True, resources=list(RESOURCE_KINDS))

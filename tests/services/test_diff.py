@@ -1,4 +1,4 @@
-"""DiffService in-process against the emulator: scope, partial backups, rendering."""
+"""DiffService in-process against the emulator: equal when nothing changed, scope, rendering."""
 
 from __future__ import annotations
 
@@ -9,9 +9,13 @@ from tests.drift import drift
 from tests.helpers import make_context
 
 
-def test_a_scoped_live_diff_reads_only_that_kind_and_renders_markdown(sandbox):
+def test_equal_until_drift_then_a_scoped_diff_reads_only_that_kind(sandbox):
     sandbox.seed("tiny", seed=65)
     backup_id = BackupService(make_context()).create(BackupRequest()).backup_id
+    unchanged = DiffService(make_context()).run(DiffRequest(backup_id))
+    assert unchanged.equal and unchanged.to_dict()["counts"] == {}
+    assert "No differences." in markdown(unchanged)
+
     drift(sandbox.client)
     sandbox.reset_counters()
     result = DiffService(make_context()).run(DiffRequest(backup_id, resources=["permission-sets"]))
@@ -21,11 +25,3 @@ def test_a_scoped_live_diff_reads_only_that_kind_and_renders_markdown(sandbox):
     assert result.api_calls == sum(calls.values())
     text = markdown(result)
     assert text.startswith(f"# Diff: backup {backup_id}") and "## Security-relevant" in text
-
-
-def test_an_unchanged_instance_diffs_empty(sandbox):
-    sandbox.seed("tiny", seed=66)
-    backup_id = BackupService(make_context()).create(BackupRequest()).backup_id
-    result = DiffService(make_context()).run(DiffRequest(backup_id))
-    assert result.equal and result.to_dict()["counts"] == {}
-    assert "No differences." in markdown(result)
