@@ -12,7 +12,8 @@ cannot tell them apart, so the limiter asks the service: every ``window`` second
 learned. More than the noise explains is a suspicion; the next window runs at the rate the
 service would accept if it were congestion (``rate x (1 - share) / (1 - noise) x safety``). If the excess
 goes away, it was congestion and the lower rate stays; if the share stays the same, it was
-noise: the old rate comes back at once and the share is learned as noise. Without excess the
+noise: the configured rate comes back at once and the share is learned as noise; if only some
+of it went away, the quota is lower still and the next window probes again from there. Without excess the
 rate creeps back up by ``increase_factor`` per window, never above the configured rate.
 ``congested()`` tells the retry policy which kind of throttle it is looking at.
 
@@ -105,8 +106,9 @@ class _Bucket:
         self.noise = 0.0  # the throttled share the service sheds whatever the rate
         self.noise_throttles = 0.0
         self.noise_attempts = 0.0
-        self.probe: tuple[float, float] | None = None  # (rate before, share that raised the suspicion)
+        self.probe: float | None = None  # the share that raised a suspicion, while testing it
         self.congested = False
+        self.judged = False
 
     def refill(self, now: float) -> None:
         if now > self.stamp:
@@ -133,27 +135,40 @@ class _Bucket:
             return
         share = self.throttles / self.attempts
         sigma = math.sqrt(self.noise * (1 - self.noise) / self.attempts)  # the noise's own spread
-        if self.probe is not None:
-            before, suspected = self.probe
-            self.probe = None
-            if share - self.noise < (suspected - self.noise) / 2:  # the excess went away with the rate
-                self.congested = True
-            else:  # the same share at a lower rate: the service sheds calls whatever we do
-                self._learn_noise(suspected * self.attempts, self.attempts)
-                self._learn_noise(self.throttles, self.attempts)
-                self.congested = False
-                self.set_rate(before, now)
+        if not self.judged:
+            # The first window is not judged: the service's bucket starts full, so it accepts
+            # more than its rate and the share would understate any congestion.
+            self.judged = True
+        elif self.probe is not None:
+            self._verdict(share, now, config)
         elif share > self.noise + max(0.02, 3 * sigma):
-            self.probe = (self.rate, share)
-            # If it is congestion, the quota passed (1 - share) / (1 - noise) of our attempts.
-            accepted = (1 - share) / (1 - min(self.noise, 0.9))
-            self.set_rate(max(config.min_rate, self.rate * accepted * config.safety), now)
+            self._suspect(share, now, config)
         elif self.rate >= self.max_rate:  # at full rate and no excess: what is left is noise
             self._learn_noise(self.throttles, self.attempts)
             self.congested = False
         elif share <= self.noise + max(0.01, sigma):  # creep up only while nothing points at the quota
             self.set_rate(min(self.max_rate, self.rate * config.increase_factor), now)
         self.window_start, self.attempts, self.throttles = now, 0, 0
+
+    def _suspect(self, share: float, now: float, config: RateLimitConfig) -> None:
+        """Run the next window at the rate the quota would pass if this share were congestion."""
+        self.probe = share
+        accepted = (1 - share) / (1 - min(self.noise, 0.9))
+        self.set_rate(max(config.min_rate, self.rate * accepted * config.safety), now)
+
+    def _verdict(self, share: float, now: float, config: RateLimitConfig) -> None:
+        suspected = self.probe or 0.0
+        self.probe = None
+        spread = 2 * math.sqrt(suspected * (1 - suspected) / self.attempts)
+        if share - self.noise < (suspected - self.noise) / 2:  # the excess went away with the rate
+            self.congested = True
+        elif share >= suspected - spread:  # the same share at a lower rate: noise, whatever we do
+            self._learn_noise(suspected * self.attempts, self.attempts)
+            self._learn_noise(self.throttles, self.attempts)
+            self.congested = False
+            self.set_rate(self.max_rate, now)
+        else:  # less excess, but some left: the quota is lower still
+            self._suspect(share, now, config)
 
     def _learn_noise(self, throttles: float, attempts: int) -> None:
         # Counts decay by half every NOISE_MEMORY attempts, so a service that stops shedding is noticed.

@@ -132,7 +132,7 @@ def test_congestion_on_top_of_noise_is_still_found():
     time = FakeTime()
     rl = limiter(time, sso_admin_rate=20)
     serve(rl, time, 60, quota=20, noise=0.2)  # noise learned at the configured rate
-    serve(rl, time, 20, quota=12, noise=0.2)  # then the service's quota drops
+    serve(rl, time, 40, quota=12, noise=0.2)  # then the service's quota drops (found within 40 s)
     attempts, _ = serve(rl, time, 60, quota=12, noise=0.2)
     assert attempts <= 13.0 * 60 and rl.congested("sso-admin", "X")
 
