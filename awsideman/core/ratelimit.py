@@ -14,7 +14,8 @@ service would accept if it were congestion (``rate x (1 - share) / (1 - noise) x
 goes away, it was congestion and the lower rate stays; if the share stays the same, it was
 noise: the configured rate comes back at once and the share is learned as noise; if only some
 of it went away, the quota is lower still and the next window probes again from there. Without excess the
-rate creeps back up by ``increase_factor`` per window, never above the configured rate.
+rate creeps back up by ``increase_factor`` per window (a tenth of that near the quota measured
+under congestion), never above the configured rate.
 ``congested()`` tells the retry policy which kind of throttle it is looking at.
 
 Implementation note: all buckets live behind one lock, but the lock is never held while sleeping.
@@ -109,6 +110,7 @@ class _Bucket:
         self.probe: float | None = None  # the share that raised a suspicion, while testing it
         self.congested = False
         self.judged = False
+        self.quota: float | None = None  # the service's rate as last measured under congestion
 
     def refill(self, now: float) -> None:
         if now > self.stamp:
@@ -147,13 +149,18 @@ class _Bucket:
             self._learn_noise(self.throttles, self.attempts)
             self.congested = False
         elif share <= self.noise + max(0.01, sigma):  # creep up only while nothing points at the quota
-            self.set_rate(min(self.max_rate, self.rate * config.increase_factor), now)
+            # Near the quota congestion was last found at, creep ten times slower: every step
+            # past it costs throttled calls, and the quota rarely moves.
+            near = self.quota is not None and self.rate >= self.quota
+            step = (config.increase_factor - 1) / (10 if near else 1)
+            self.set_rate(min(self.max_rate, self.rate * (1 + step)), now)
         self.window_start, self.attempts, self.throttles = now, 0, 0
 
     def _suspect(self, share: float, now: float, config: RateLimitConfig) -> None:
         """Run the next window at the rate the quota would pass if this share were congestion."""
         self.probe = share
         accepted = (1 - share) / (1 - min(self.noise, 0.9))
+        self.quota = self.rate * accepted
         self.set_rate(max(config.min_rate, self.rate * accepted * config.safety), now)
 
     def _verdict(self, share: float, now: float, config: RateLimitConfig) -> None:
@@ -166,6 +173,7 @@ class _Bucket:
             self._learn_noise(suspected * self.attempts, self.attempts)
             self._learn_noise(self.throttles, self.attempts)
             self.congested = False
+            self.quota = None
             self.set_rate(self.max_rate, now)
         else:  # less excess, but some left: the quota is lower still
             self._suspect(share, now, config)
