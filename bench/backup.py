@@ -24,6 +24,8 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import gzip
+import hashlib
 import json
 import math
 import os
@@ -37,6 +39,8 @@ from typing import Any
 
 from botocore.config import Config
 
+from awsideman.core.attributes import snapshot_records
+from awsideman.core.model import Snapshot, canonical_json
 from awsideman.sandbox import seeder
 from awsideman.sandbox.fault_rules import REAL_QUOTAS
 from awsideman.sandbox.server import SandboxServer, sandbox_session
@@ -56,6 +60,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--latency-ms", type=float, default=20.0, help="added to every call")
     parser.add_argument("--throttle", type=float, default=0.0,
                         help="probability of a random ThrottlingException on any call (e.g. 0.3)")
+    parser.add_argument("--server-error", type=float, default=0.0,
+                        help="probability of a random HTTP 500 on any call (e.g. 0.05)")
+    parser.add_argument("--real-rate", type=float, default=None,
+                        help="the emulator's quota in calls/s per bucket (the tool still assumes 20)")
     parser.add_argument("--concurrency", type=int, default=None,
                         help="the tool's `concurrency:` setting (default: the tool's default)")
     parser.add_argument("--in-process", action="store_true",
@@ -76,12 +84,22 @@ def seed_fixture(server: SandboxServer, size: str, seed: int) -> seeder.SeedResu
     return seeded
 
 
-def fault_rules(latency_ms: float, throttle: float, seed: int) -> dict[str, Any]:
-    """The emulator's rules during the backup: latency, real quotas, optional throttling."""
-    rules: dict[str, Any] = {"seed": seed, "latency_ms": latency_ms, "quotas": "real"}
-    if throttle > 0:
-        rules["rules"] = [{"operation": "*", "throttle": throttle}]
+def fault_rules(latency_ms: float, throttle: float, seed: int, server_error: float = 0.0,
+                real_rate: float | None = None) -> dict[str, Any]:
+    """The emulator's rules during the backup: latency, quotas (real, or the real shapes at
+    `real_rate` calls/s), optional random throttling and HTTP 500s."""
+    rules: dict[str, Any] = {"seed": seed, "latency_ms": latency_ms, "quotas": quota_rules(real_rate)}
+    if throttle > 0 or server_error > 0:
+        rules["rules"] = [{"operation": "*", "throttle": throttle, "server_error": server_error}]
     return rules
+
+
+def quota_rules(real_rate: float | None) -> Any:
+    """`real`, or the real quota shapes (burst = rate) at a different rate."""
+    if real_rate is None:
+        return "real"
+    return {service: {"rate": real_rate, "burst": real_rate, "scope": scope}
+            for service, (_, _, scope) in REAL_QUOTAS.items()}
 
 
 # -- the fewest calls this fixture needs ---------------------------------------------------
@@ -144,7 +162,7 @@ def quota_bucket(key: str) -> str | None:
     return service if shape[2] == "shared" else key
 
 
-def quota_bound(calls: dict[str, int]) -> tuple[float, str]:
+def quota_bound(calls: dict[str, int], real_rate: float | None = None) -> tuple[float, str]:
     """Seconds the quotas need for `calls` at best (max over buckets of calls / rate)."""
     per_bucket: Counter[str] = Counter()
     for key, count in calls.items():
@@ -153,18 +171,34 @@ def quota_bound(calls: dict[str, int]) -> tuple[float, str]:
             per_bucket[bucket] += count
     if not per_bucket:
         return 0.0, "-"
-    bucket, count = max(per_bucket.items(), key=lambda item: item[1] / REAL_QUOTAS[item[0].split(":")[0]][0])
-    return count / REAL_QUOTAS[bucket.split(":")[0]][0], bucket
+    def rate(bucket: str) -> float:
+        return real_rate or REAL_QUOTAS[bucket.split(":")[0]][0]
+
+    bucket, count = max(per_bucket.items(), key=lambda item: item[1] / rate(item[0]))
+    return count / rate(bucket), bucket
 
 
-def throttles_by_operation(fault_counts: dict[str, int]) -> Counter[str]:
-    """`svc:Op:throttle` fault counters folded into `svc:Op`."""
+def faults_by_operation(fault_counts: dict[str, int], kind: str) -> Counter[str]:
+    """`svc:Op:KIND` fault counters folded into `svc:Op`."""
     out: Counter[str] = Counter()
     for key, count in fault_counts.items():
-        service_op, _, kind = key.rpartition(":")
-        if kind == "throttle":
+        service_op, _, found = key.rpartition(":")
+        if found == kind:
             out[service_op] += count
     return out
+
+
+def snapshot_digest(home: Path) -> str | None:
+    """sha256 of the backup's content by natural keys (the ids the emulator generated while
+    seeding differ from run to run): equal digests mean the same users, groups, memberships,
+    permission sets and assignments, attribute for attribute."""
+    found = sorted((home / "backups").glob("*/snapshot.json.gz"))
+    if len(found) != 1:
+        return None
+    snapshot = Snapshot.from_dict(json.loads(gzip.decompress(found[0].read_bytes())))
+    records = {kind: {"/".join(key): record for key, record in by_key.items()}
+               for kind, by_key in snapshot_records(snapshot).items()}
+    return hashlib.sha256(canonical_json(records)).hexdigest()
 
 
 # -- running the backup --------------------------------------------------------------------
@@ -219,11 +253,14 @@ def run_backup(server: SandboxServer, args: argparse.Namespace) -> dict[str, Any
         home = Path(tmp)
         write_config(home, args.concurrency)
         env = backup_env(server, home)
-        server.set_faults(fault_rules(args.latency_ms, args.throttle, args.seed))
+        server.set_faults(fault_rules(args.latency_ms, args.throttle, args.seed, args.server_error,
+                                      args.real_rate))
         try:
-            return run_in_process(env) if args.in_process else run_cli(env)
+            run = run_in_process(env) if args.in_process else run_cli(env)
         finally:
             server.set_faults(None)
+        run["snapshot_sha256"] = snapshot_digest(home)
+        return run
 
 
 # -- figures and output --------------------------------------------------------------------
@@ -231,25 +268,33 @@ def figures(seeded: seeder.SeedResult, run: dict[str, Any], server_calls: dict[s
             server_faults: dict[str, int], args: argparse.Namespace) -> dict[str, Any]:
     """Everything the benchmark reports, as one JSON-able document."""
     need, route = minimum_calls(seeded)
-    throttled = throttles_by_operation(server_faults)
-    accepted = {k: v - throttled.get(k, 0) for k, v in server_calls.items()}
-    bound, bucket = quota_bound(need)
-    bound_actual, bucket_actual = quota_bound(accepted)
+    throttled = faults_by_operation(server_faults, "throttle")
+    errors = faults_by_operation(server_faults, "server_error")
+    accepted = {k: v - throttled.get(k, 0) - errors.get(k, 0) for k, v in server_calls.items()}
+    bound, bucket = quota_bound(need, args.real_rate)
+    bound_actual, bucket_actual = quota_bound(accepted, args.real_rate)
+    fault_rate = args.throttle + args.server_error
+    floor = bound / (1 - fault_rate)
     total, minimum, result = sum(server_calls.values()), sum(need.values()), run["result"]
     return {
         "size": args.size, "seed": args.seed, "latency_ms": args.latency_ms, "throttle": args.throttle,
+        "server_error": args.server_error, "real_rate": args.real_rate,
         "concurrency": args.concurrency, "mode": "in-process" if args.in_process else "cli",
         "counts": seeded.counts(), "status": result.get("status"),
         "calls": {"server": server_calls, "throttled": dict(throttled), "minimum": dict(need),
                   "tool": run.get("tool", {}).get("calls")},
         "server_calls": total, "server_calls_accepted": sum(accepted.values()),
-        "server_throttles": sum(throttled.values()), "tool_api_calls": result.get("api_calls"),
+        "server_throttles": sum(throttled.values()), "server_errors": sum(errors.values()),
+        "throttled_share": round(sum(throttled.values()) / total, 4) if total else 0.0,
+        "tool_api_calls": result.get("api_calls"),
         "tool_retries": result.get("retries"), "minimum_calls": minimum, "minimum_route": route,
         "calls_ratio": round(total / minimum, 3),
         "calls_ratio_accepted": round(sum(accepted.values()) / minimum, 3),
         "wall_seconds": round(run["wall_seconds"], 2), "tool_seconds": result.get("duration_seconds"),
         "quota_bound_seconds": round(bound, 2), "quota_bound_bucket": bucket,
         "wall_ratio": round(run["wall_seconds"] / bound, 3) if bound else None,
+        "floor_seconds": round(floor, 2), "wall_to_floor": round(run["wall_seconds"] / floor, 3) if floor else None,
+        "snapshot_sha256": run.get("snapshot_sha256"),
         "quota_bound_actual_seconds": round(bound_actual, 2), "quota_bound_actual_bucket": bucket_actual,
         "limiter": run.get("tool", {}).get("limiter"),
     }
@@ -269,10 +314,12 @@ def print_table(data: dict[str, Any]) -> None:
 def print_summary(data: dict[str, Any]) -> None:
     ok = lambda good: "ok" if good else "MISSED"  # noqa: E731
     print(f"\nfixture {data['size']} seed {data['seed']}: {data['counts']}")
-    print(f"rules: latency {data['latency_ms']} ms, real quotas, throttle {data['throttle']}; "
+    print(f"rules: latency {data['latency_ms']} ms, quotas {data['real_rate'] or 'real'}, "
+          f"throttle {data['throttle']}, server errors {data['server_error']}; "
           f"concurrency {data['concurrency'] or 'default'}; mode {data['mode']}; status {data['status']}")
     print(f"calls: server {data['server_calls']} (accepted {data['server_calls_accepted']}, "
-          f"throttled {data['server_throttles']}), tool {data['tool_api_calls']}, "
+          f"throttled {data['server_throttles']} = {data['throttled_share']:.1%}, "
+          f"HTTP 500 {data['server_errors']}), tool {data['tool_api_calls']}, "
           f"retries {data['tool_retries']}")
     print(f"minimum calls: {data['minimum_calls']} (assignments by {data['minimum_route']})")
     print(f"calls / minimum: {data['calls_ratio']} (accepted only: {data['calls_ratio_accepted']}) "
@@ -283,6 +330,8 @@ def print_summary(data: dict[str, Any]) -> None:
     ratio = data["wall_ratio"]
     met = ratio is not None and ratio <= TARGET_WALL_RATIO
     print(f"wall / bound: {ratio} target <= {TARGET_WALL_RATIO}: {ok(met)}")
+    print(f"floor (bound / (1 - fault rate)): {data['floor_seconds']} s; wall / floor: {data['wall_to_floor']}")
+    print(f"snapshot sha256: {data['snapshot_sha256']}")
     if data["limiter"]:
         print(f"tool's limiter: {data['limiter']}")
 

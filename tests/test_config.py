@@ -22,7 +22,7 @@ def clean_env(monkeypatch, tmp_path):
 def test_the_example_config_is_valid():
     settings = load_settings(config_path=str(EXAMPLE))
     assert settings.concurrency == 8 and settings.retry.max_retries == 8
-    assert settings.rate_limit.decrease_interval == 1.0
+    assert settings.rate_limit.window == 2.0 and settings.rate_limit.safety == 0.95
 
 
 def test_flags_win_over_environment_over_file(tmp_path, monkeypatch):

@@ -62,12 +62,13 @@ def root(
 
 
 def _register() -> None:
-    from awsideman.cli import analyze, backup, demo, report, restore, rollback, sandbox
+    from awsideman.cli import analyze, backup, demo, diff, report, restore, rollback, sandbox
 
     app.add_typer(backup.app, name="backup")
     app.add_typer(report.app, name="report")
     app.add_typer(sandbox.app, name="sandbox")
     app.command("analyze-error")(analyze.analyze_error)
+    app.command("diff")(diff.diff)
     app.command("restore")(restore.restore)
     app.command("rollback")(rollback.rollback)
     app.command("demo")(demo.demo)

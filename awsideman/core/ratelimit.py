@@ -4,10 +4,19 @@
 - identitystore: one bucket PER operation (~20 calls/s per API).
 - any other service: unlimited (S3, KMS, STS have quotas far above what a backup needs).
 
-The rate adapts AIMD-style, like botocore's adaptive mode but simpler: a throttle multiplies the
-bucket's rate by ``decrease_factor`` (floor ``min_rate``), each success adds
-``increase_per_success`` back, up to the configured rate. A well-tuned run therefore stays just
-under the point where the service starts throttling.
+A throttle is not always a sign of sending too fast. *Congestion* (the service's quota is lower
+than the configured rate) makes the share of throttled attempts grow with the rate; *isolated*
+throttles (the service sheds a share of calls whatever the rate) do not. One window of calls
+cannot tell them apart, so the limiter asks the service: every ``window`` seconds (and at least
+``min_window_calls`` attempts) it compares the window's throttled share with the noise it has
+learned. More than the noise explains is a suspicion; the next window runs at the rate the
+service would accept if it were congestion (``rate x (1 - share) / (1 - noise) x safety``). If the excess
+goes away, it was congestion and the lower rate stays; if the share stays the same, it was
+noise: the configured rate comes back at once and the share is learned as noise; if only some
+of it went away, the quota is lower still and the next window probes again from there. Without excess the
+rate creeps back up by ``increase_factor`` per window (a tenth of that near the quota measured
+under congestion), never above the configured rate.
+``congested()`` tells the retry policy which kind of throttle it is looking at.
 
 Implementation note: all buckets live behind one lock, but the lock is never held while sleeping.
 ``acquire`` reserves a token (the bucket may go negative, i.e. into debt), computes how long the
@@ -17,6 +26,7 @@ therefore served in reservation order and nobody sleeps holding the lock.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -24,6 +34,8 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 SSO_ADMIN = "sso-admin"
+DETECTABLE = 0.1  # an excess throttled share this large is found within one window
+NOISE_MEMORY = 2000.0  # attempts
 IDENTITYSTORE = "identitystore"
 
 
@@ -35,27 +47,29 @@ class RateLimitConfig:
     identitystore_rate: float = 20.0
     burst: float = 10.0
     enabled: bool = True
-    decrease_factor: float = 0.7
-    increase_per_success: float = 0.5
     min_rate: float = 1.0
-    # Throttles arriving within this window are one congestion event (cut once), as TCP cuts
-    # once per round trip: otherwise a burst of throttled in-flight calls collapses the rate.
-    decrease_interval: float = 1.0
+    # A window must hold enough attempts for its throttled share to mean something.
+    window: float = 2.0
+    min_window_calls: int = 20
+    increase_factor: float = 1.02
+    safety: float = 0.95
 
     def __post_init__(self) -> None:
         problems = []
-        for name in ("sso_admin_rate", "identitystore_rate", "burst", "min_rate"):
+        for name in ("sso_admin_rate", "identitystore_rate", "burst", "min_rate", "window"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 problems.append(f"{name} must be a positive number, not {value!r}")
         if not isinstance(self.enabled, bool):
             problems.append(f"enabled must be true or false, not {self.enabled!r}")
-        if isinstance(self.decrease_factor, bool) or not 0 < self.decrease_factor < 1:
-            problems.append(f"decrease_factor must be between 0 and 1, not {self.decrease_factor!r}")
-        if isinstance(self.decrease_interval, bool) or not self.decrease_interval >= 0:
-            problems.append(f"decrease_interval must be >= 0 seconds, not {self.decrease_interval!r}")
-        if isinstance(self.increase_per_success, bool) or not self.increase_per_success >= 0:
-            problems.append(f"increase_per_success must be >= 0, not {self.increase_per_success!r}")
+        if isinstance(self.safety, bool) or not isinstance(self.safety, (int, float)) or not 0 < self.safety <= 1:
+            problems.append(f"safety must be in (0, 1], not {self.safety!r}")
+        if isinstance(self.increase_factor, bool) or not isinstance(self.increase_factor, (int, float)) \
+                or self.increase_factor < 1:
+            problems.append(f"increase_factor must be a number >= 1, not {self.increase_factor!r}")
+        calls = self.min_window_calls
+        if isinstance(calls, bool) or not isinstance(calls, int) or calls < 1:
+            problems.append(f"min_window_calls must be an integer >= 1, not {calls!r}")
         if problems:
             raise ValueError("invalid rate_limit config: " + "; ".join(problems))
 
@@ -79,7 +93,7 @@ class RateLimitConfig:
 
 
 class _Bucket:
-    """One token bucket (state only; the limiter's lock guards it)."""
+    """One token bucket and its congestion detector (state only; the limiter's lock guards it)."""
 
     def __init__(self, rate: float, burst: float, now: float) -> None:
         self.max_rate = rate
@@ -87,7 +101,16 @@ class _Bucket:
         self.capacity = max(1.0, burst)
         self.tokens = self.capacity
         self.stamp = now
-        self.last_decrease: float | None = None
+        self.window_start = now
+        self.attempts = 0
+        self.throttles = 0
+        self.noise = 0.0  # the throttled share the service sheds whatever the rate
+        self.noise_throttles = 0.0
+        self.noise_attempts = 0.0
+        self.probe: float | None = None  # the share that raised a suspicion, while testing it
+        self.congested = False
+        self.judged = False
+        self.quota: float | None = None  # the service's rate as last measured under congestion
 
     def refill(self, now: float) -> None:
         if now > self.stamp:
@@ -99,6 +122,68 @@ class _Bucket:
         self.refill(now)
         self.tokens -= 1.0
         return 0.0 if self.tokens >= 0 else -self.tokens / self.rate
+
+    def set_rate(self, rate: float, now: float) -> None:
+        self.refill(now)  # tokens earned so far at the old rate
+        self.rate = rate
+
+    def window_calls(self, config: RateLimitConfig) -> int:
+        """Attempts a window needs so that an excess of ``DETECTABLE`` stands out of the noise (3 sigma)."""
+        return max(config.min_window_calls, math.ceil(9 * self.noise * (1 - self.noise) / DETECTABLE ** 2))
+
+    def close_window(self, now: float, config: RateLimitConfig) -> None:
+        """At the end of a full window: suspect, confirm or dismiss congestion; creep up."""
+        if now - self.window_start < config.window or self.attempts < self.window_calls(config):
+            return
+        share = self.throttles / self.attempts
+        sigma = math.sqrt(self.noise * (1 - self.noise) / self.attempts)  # the noise's own spread
+        if not self.judged:
+            # The first window is not judged: the service's bucket starts full, so it accepts
+            # more than its rate and the share would understate any congestion.
+            self.judged = True
+        elif self.probe is not None:
+            self._verdict(share, now, config)
+        elif share > self.noise + max(0.02, 3 * sigma):
+            self._suspect(share, now, config)
+        elif self.rate >= self.max_rate:  # at full rate and no excess: what is left is noise
+            self._learn_noise(self.throttles, self.attempts)
+            self.congested = False
+        elif share <= self.noise + max(0.01, sigma):  # creep up only while nothing points at the quota
+            # Near the quota congestion was last found at, creep ten times slower: every step
+            # past it costs throttled calls, and the quota rarely moves.
+            near = self.quota is not None and self.rate >= self.quota
+            step = (config.increase_factor - 1) / (10 if near else 1)
+            self.set_rate(min(self.max_rate, self.rate * (1 + step)), now)
+        self.window_start, self.attempts, self.throttles = now, 0, 0
+
+    def _suspect(self, share: float, now: float, config: RateLimitConfig) -> None:
+        """Run the next window at the rate the quota would pass if this share were congestion."""
+        self.probe = share
+        accepted = (1 - share) / (1 - min(self.noise, 0.9))
+        self.quota = self.rate * accepted
+        self.set_rate(max(config.min_rate, self.rate * accepted * config.safety), now)
+
+    def _verdict(self, share: float, now: float, config: RateLimitConfig) -> None:
+        suspected = self.probe or 0.0
+        self.probe = None
+        spread = 2 * math.sqrt(suspected * (1 - suspected) / self.attempts)
+        if share - self.noise < (suspected - self.noise) / 2:  # the excess went away with the rate
+            self.congested = True
+        elif share >= suspected - spread:  # the same share at a lower rate: noise, whatever we do
+            self._learn_noise(suspected * self.attempts, self.attempts)
+            self._learn_noise(self.throttles, self.attempts)
+            self.congested = False
+            self.quota = None
+            self.set_rate(self.max_rate, now)
+        else:  # less excess, but some left: the quota is lower still
+            self._suspect(share, now, config)
+
+    def _learn_noise(self, throttles: float, attempts: int) -> None:
+        # Counts decay by half every NOISE_MEMORY attempts, so a service that stops shedding is noticed.
+        keep = 0.5 ** (attempts / NOISE_MEMORY)
+        self.noise_throttles = self.noise_throttles * keep + throttles
+        self.noise_attempts = self.noise_attempts * keep + attempts
+        self.noise = self.noise_throttles / self.noise_attempts
 
 
 class RateLimiter:
@@ -139,37 +224,32 @@ class RateLimiter:
             return 0.0
         with self._lock:
             now = self._clock()
-            delay = self._bucket(key, now).reserve(now)
+            bucket = self._bucket(key, now)
+            bucket.close_window(now, self.config)
+            bucket.attempts += 1
+            delay = bucket.reserve(now)
             self._waited += delay
         if delay > 0:
             self._sleep(delay)  # outside the lock: other threads keep reserving meanwhile
         return delay
 
     def on_throttle(self, service: str, operation: str) -> None:
-        """The service throttled us: cut this bucket's rate (multiplicative decrease)."""
+        """The service throttled an attempt: counted in the bucket's window (see the module doc)."""
         key = self._key(service, operation)
         if key is None:
             return
         with self._lock:
-            now = self._clock()
-            bucket = self._bucket(key, now)
-            bucket.refill(now)
             self._throttles += 1
-            recent = bucket.last_decrease is not None and now - bucket.last_decrease < self.config.decrease_interval
-            if not recent:
-                bucket.rate = max(self.config.min_rate, bucket.rate * self.config.decrease_factor)
-                bucket.last_decrease = now
+            self._bucket(key, self._clock()).throttles += 1
 
-    def on_success(self, service: str, operation: str) -> None:
-        """A call succeeded: creep back toward the configured rate (additive increase)."""
+    def congested(self, service: str, operation: str) -> bool:
+        """Are this bucket's throttles congestion (the quota is lower than our rate) right now?"""
         key = self._key(service, operation)
         if key is None:
-            return
+            return False
         with self._lock:
             bucket = self._buckets.get(key)
-            if bucket is not None and bucket.rate < bucket.max_rate:
-                bucket.refill(self._clock())
-                bucket.rate = min(bucket.max_rate, bucket.rate + self.config.increase_per_success)
+            return bucket is not None and (bucket.congested or bucket.probe is not None)
 
     def current_rate(self, service: str, operation: str) -> float | None:
         """The bucket's current rate in calls/s (None when unlimited)."""
@@ -184,6 +264,7 @@ class RateLimiter:
         with self._lock:
             return {
                 "buckets": {f"{s}:{o}": round(b.rate, 3) for (s, o), b in sorted(self._buckets.items())},
+                "noise": {f"{s}:{o}": round(b.noise, 3) for (s, o), b in sorted(self._buckets.items()) if b.noise},
                 "throttles": self._throttles,
                 "waited_seconds": round(self._waited, 3),
             }

@@ -13,7 +13,8 @@ state that changes (``RetryStats``, the optional rate limiter) is updated only i
   identitystore CONCURRENT_MODIFICATION, ...; see ``error_table.THROTTLING_CODES`` /
   ``TRANSIENT_CODES``). Anything else costs exactly one call.
 - Wait: exponential (``base_delay * exponential_base ** (attempt - 1)``), capped at ``max_delay``,
-  with full jitter (uniform in [0, cap]); a larger ``RetryAfterSeconds`` from the service wins.
+  with full jitter (uniform in [0, cap]); a larger ``RetryAfterSeconds`` from the service wins,
+  except for an isolated throttle (the limiter sees no congestion: see ``core/ratelimit.py``).
 - Give up: after ``max_retries`` retries, or as soon as the next wait would end past
   ``deadline`` seconds from the first attempt — then the last error is raised unchanged.
 """
@@ -98,6 +99,9 @@ class AttemptContext:
     elapsed: float
     exception: BaseException
     info: ErrorInfo
+    # The limiter's verdict when the attempt failed: a throttle while the bucket is congested
+    # (the quota is below our rate) waits as the service asks; an isolated one need not.
+    congested: bool = True
 
     @property
     def error_code(self) -> str:
@@ -178,11 +182,17 @@ class RetryPolicy:
             info.code in NOT_SENT_CODES or type(context.exception).__name__ in NOT_SENT_CODES)
 
     def delay_amount(self, context: AttemptContext) -> float:
-        """Seconds before the next attempt: the backoff cap for this attempt (jittered), or RetryAfter."""
+        """Seconds before the next attempt: the backoff cap for this attempt (jittered), or RetryAfter.
+
+        An isolated throttle (the limiter sees no congestion) ignores RetryAfter: the retry
+        still takes a token from the limiter, which is what keeps the rate under the quota.
+        """
         cfg = self.config
         cap = min(cfg.max_delay, cfg.base_delay * cfg.exponential_base ** (context.attempt_number - 1))
         delay = self._uniform(0.0, cap) if cfg.jitter else cap
         retry_after = context.info.retry_after
+        if context.info.category == RATE_LIMITING and not context.congested:
+            retry_after = None
         return max(delay, retry_after) if retry_after is not None else delay
 
     # -- running -------------------------------------------------------------------------------
@@ -208,8 +218,9 @@ class RetryPolicy:
                 if exc is None:  # failed outcomes always carry one; this keeps the types honest
                     return None
                 info = self.analyzer.analyze(exc, f"{service}:{operation}")
+                congested = self.limiter is None or self.limiter.congested(service, operation)
                 contexts[state.attempt_number] = AttemptContext(
-                    service, operation, state.attempt_number, self._clock() - start, exc, info
+                    service, operation, state.attempt_number, self._clock() - start, exc, info, congested
                 )
             return contexts[state.attempt_number]
 
@@ -257,13 +268,10 @@ class RetryPolicy:
                 if self.stop is not None:  # the limiter's wait may have outlasted a stop request
                     self.stop.check()
             try:
-                result = fn()
+                return fn()
             except Exception as exc:
                 self._tell_limiter(exc, service, operation)
                 raise
-            if self.limiter is not None:
-                self.limiter.on_success(service, operation)
-            return result
 
         try:
             return retrying(attempt)

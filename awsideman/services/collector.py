@@ -9,7 +9,7 @@ the rest carries on, so a partial backup holds everything that could be read.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -52,6 +52,7 @@ def missing_report(missing: list[Missing]) -> list[dict[str, Any]]:
 
 # (step name, resource kind it belongs to, the call that reads it)
 Step = tuple[str, str, Callable[[], Any]]
+Submitted = tuple[str, str, "Future[Any]"]
 
 
 @dataclass
@@ -92,19 +93,27 @@ class Collector:
         pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="collect")
         self._pool = pool
         try:
-            first: list[Step] = []
-            if need_principals:
-                first += [("users", "users", self.reader.users), ("groups", "groups", self.reader.groups)]
+            # Implementation note: no phase waits for another phase's stragglers. Each list starts
+            # the steps that need it as soon as it is in, and the provisioned-account listings go
+            # first, so the assignment route is chosen while permission sets are still being
+            # read: the quota buckets stay busy from the first call to the last.
+            principals = self._submit([("users", "users", self.reader.users),
+                                       ("groups", "groups", self.reader.groups)] if need_principals else [])
+            provisioned: list[Submitted] = []
+            details: list[Submitted] = []
             if wants_assignments or "permission-sets" in self.resources:
-                first.append(("permission_sets", "permission-sets", self.reader.permission_set_arns))
-            self._run(first)
+                self._collect(self._submit([("permission_sets", "permission-sets", self.reader.permission_set_arns)]))
+                provisioned = self._submit(self._provisioned_account_steps())
+                details = self._submit(self._permission_set_steps())
+            self._collect(principals)
             self.progress("Read users, groups and the permission set list")
-            self._run(self._membership_steps() + self._permission_set_steps()
-                      + self._provisioned_account_steps())
-            self.progress("Read memberships and permission sets")
+            members = self._submit(self._membership_steps())
             if wants_assignments:
+                self._collect(provisioned)
                 self._collect_assignments()
                 self.progress("Read account assignments")
+            self._collect(details + members)
+            self.progress("Read memberships and permission sets")
         except BaseException:
             # Interrupted or aborted: drop queued steps, and join the ones in flight (they stop
             # at their next check) before anyone records the operation's end.
@@ -199,9 +208,15 @@ class Collector:
     # -- running steps ---------------------------------------------------------------------------
     def _run(self, steps: list[Step], record_missing: bool = True) -> bool:
         """Run steps concurrently; return True when any failed."""
-        futures = [(name, resource, self._pool.submit(self._step, name, fn)) for name, resource, fn in steps]
+        return self._collect(self._submit(steps), record_missing)
+
+    def _submit(self, steps: list[Step]) -> list[Submitted]:
+        return [(name, resource, self._pool.submit(self._step, name, fn)) for name, resource, fn in steps]
+
+    def _collect(self, submitted: list[Submitted], record_missing: bool = True) -> bool:
+        """Wait for submitted steps and record them (each once); return True when any failed."""
         failed = False
-        for name, resource, future in futures:
+        for name, resource, future in submitted:
             outcome = future.result()
             if isinstance(outcome, ErrorInfo):
                 failed = True

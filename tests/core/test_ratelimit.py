@@ -1,13 +1,16 @@
-"""RateLimiter: token buckets per quota, AIMD adaptation, thread safety."""
+"""RateLimiter: token buckets per quota, congestion told from isolated throttles, thread safety."""
 
 from __future__ import annotations
 
+import random
 import threading
 from typing import Any
 
 import pytest
 
 from awsideman.core.ratelimit import RateLimitConfig, RateLimiter
+from awsideman.sandbox.fault_rules import Quota
+from awsideman.sandbox.injector import TokenBucket
 
 
 class FakeTime:
@@ -86,42 +89,63 @@ def test_other_services_and_disabled_limiter_never_wait():
     assert rl.current_rate("s3", "PutObject") is None
 
 
-def test_throttle_decreases_and_success_recovers():
+def serve(rl: RateLimiter, time: FakeTime, seconds: float, *, quota: float = 20.0, noise: float = 0.0,
+          seed: int = 0, operation: str = "ListAccountAssignmentsForPrincipal") -> tuple[int, int]:
+    """Send sso-admin calls back to back for `seconds` against a service whose quota is `quota`
+    calls/s (the sandbox's own token bucket) and which sheds `noise` of the calls it accepts.
+    Returns (attempts, throttles)."""
+    rng = random.Random(seed)
+    service = TokenBucket(Quota(quota, quota), time.clock)
+    attempts = throttles = 0
+    end = time.now + seconds
+    while time.now < end:
+        rl.acquire("sso-admin", operation)
+        attempts += 1
+        time.now += 0.001  # a call takes a moment
+        if service.take() > 0 or rng.random() < noise:
+            throttles += 1
+            rl.on_throttle("sso-admin", operation)
+    return attempts, throttles
+
+
+def test_a_lower_real_quota_is_found_quickly_and_hardly_throttled_after():
     time = FakeTime()
     rl = limiter(time, sso_admin_rate=20)
-    rl.on_throttle("sso-admin", "CreateAccountAssignment")
-    assert rl.current_rate("sso-admin", "ListInstances") == pytest.approx(14.0)  # shared bucket
-    time.now += 1.0  # a second throttle only cuts again after the decrease interval
-    rl.on_throttle("sso-admin", "ListInstances")
-    assert rl.current_rate("sso-admin", "X") == pytest.approx(9.8)
-    for _ in range(100):
-        rl.on_success("sso-admin", "ListInstances")
-    assert rl.current_rate("sso-admin", "X") == pytest.approx(20.0)  # back to, never above, configured
+    serve(rl, time, 10, quota=10)  # settling
+    assert rl.congested("sso-admin", "X")
+    attempts, throttles = serve(rl, time, 120, quota=10)
+    assert 9.0 * 120 <= attempts <= 10.3 * 120  # at least 90 % of the real quota
+    assert throttles <= 0.03 * attempts
 
 
-def test_throttle_has_a_floor_and_slows_calls_down():
+def test_isolated_throttles_do_not_slow_down():
     time = FakeTime()
-    rl = limiter(time, identitystore_rate=20, burst=1, min_rate=1.0)
-    for _ in range(50):
+    rl = limiter(time, sso_admin_rate=20)
+    attempts, _ = serve(rl, time, 120, quota=20, noise=0.3)
+    assert attempts >= 0.95 * 20 * 120  # one probe at the start costs a few calls, no more
+    assert rl.current_rate("sso-admin", "X") == pytest.approx(20.0)
+    assert not rl.congested("sso-admin", "X")
+    assert rl.snapshot()["noise"]["sso-admin:*"] == pytest.approx(0.3, abs=0.1)
+
+
+def test_congestion_on_top_of_noise_is_still_found():
+    time = FakeTime()
+    rl = limiter(time, sso_admin_rate=20)
+    serve(rl, time, 60, quota=20, noise=0.2)  # noise learned at the configured rate
+    serve(rl, time, 40, quota=12, noise=0.2)  # then the service's quota drops (found within 40 s)
+    attempts, _ = serve(rl, time, 60, quota=12, noise=0.2)
+    assert attempts <= 13.0 * 60 and rl.congested("sso-admin", "X")
+
+
+def test_the_rate_has_a_floor_and_other_buckets_are_unaffected():
+    time = FakeTime()
+    rl = limiter(time, identitystore_rate=20, min_rate=1.0, min_window_calls=1, window=1.0)
+    for _ in range(20):  # every call throttled: whatever the limiter tries, the share stays 100 %
+        rl.acquire("identitystore", "ListUsers")
         rl.on_throttle("identitystore", "ListUsers")
         time.now += 1.0
-    assert rl.current_rate("identitystore", "ListUsers") == 1.0
-    assert rl.current_rate("identitystore", "ListGroups") == 20.0  # other APIs unaffected
-    rl.acquire("identitystore", "ListUsers")
-    assert rl.acquire("identitystore", "ListUsers") == pytest.approx(1.0)
-
-
-def test_a_burst_of_throttles_is_one_congestion_event():
-    time = FakeTime()
-    rl = limiter(time, sso_admin_rate=20)
-    for _ in range(30):  # 30 in-flight calls throttled within 100 ms
-        rl.on_throttle("sso-admin", "ListAccountAssignments")
-        time.now += 0.1 / 30
-    assert rl.current_rate("sso-admin", "X") == pytest.approx(14.0)
-    assert rl.snapshot()["throttles"] == 30
-    time.now += 1.0
-    rl.on_throttle("sso-admin", "ListAccountAssignments")
-    assert rl.current_rate("sso-admin", "X") == pytest.approx(9.8)
+    assert rl.current_rate("identitystore", "ListGroups") == 20.0
+    assert rl.snapshot()["throttles"] == 20
 
 
 def test_lock_is_not_held_while_sleeping():
@@ -187,7 +211,9 @@ def test_config_validation_and_from_mapping():
         sso_admin_rate=5, enabled=False)
     with pytest.raises(ValueError, match="sso_admin_rate"):
         RateLimitConfig(sso_admin_rate=0)
-    with pytest.raises(ValueError, match="decrease_factor"):
-        RateLimitConfig(decrease_factor=1.5)
+    with pytest.raises(ValueError, match="safety"):
+        RateLimitConfig(safety=1.5)
+    with pytest.raises(ValueError, match="min_window_calls"):
+        RateLimitConfig(min_window_calls=0)
     with pytest.raises(ValueError, match="ssoadmin"):
         RateLimitConfig.from_mapping({"ssoadmin": 3})

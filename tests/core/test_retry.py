@@ -203,9 +203,25 @@ def test_limiter_is_acquired_and_told_about_throttles():
     limiter = RateLimiter(RateLimitConfig(), clock=time.clock, sleep=time.sleep)
     retry = RetryPolicy(RetryConfig(jitter=False), sleep=time.sleep, clock=time.clock, limiter=limiter)
     retry.call(Flaky([client_error("ThrottlingException")] * 2), service="sso-admin", operation="ListInstances")
-    # two throttles 0.25 s apart are one congestion event: 20 * 0.7, then one success adds 0.5
-    assert limiter.current_rate("sso-admin", "ListInstances") == pytest.approx(20 * 0.7 + 0.5)
     assert limiter.snapshot()["throttles"] == 2
+
+
+def test_retry_after_is_honoured_for_congestion_and_not_for_an_isolated_throttle():
+    time = FakeTime()
+    limiter = RateLimiter(RateLimitConfig(window=1.0, min_window_calls=5), clock=time.clock, sleep=time.sleep)
+    retry = RetryPolicy(RetryConfig(jitter=False), sleep=time.sleep, clock=time.clock, limiter=limiter)
+    throttle = client_error("ThrottlingException", RetryAfterSeconds=3)
+    retry.call(Flaky([throttle]), service="sso-admin", operation="ListInstances")
+    assert time.sleeps[-1] == 0.25  # no congestion known: the usual backoff, paced by the limiter
+    assert not limiter.congested("sso-admin", "ListInstances")
+    for _ in range(10):  # half the attempts throttled over a window: suspected congestion
+        if limiter.congested("sso-admin", "ListInstances"):
+            break
+        retry.call(Flaky([throttle]), service="sso-admin", operation="ListInstances")
+        time.now += 0.2
+    assert limiter.congested("sso-admin", "ListInstances")
+    retry.call(Flaky([throttle]), service="sso-admin", operation="ListInstances")
+    assert time.sleeps[-1] == 3  # the service's RetryAfterSeconds
 
 
 def test_stats_are_thread_safe():
