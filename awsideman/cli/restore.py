@@ -69,7 +69,8 @@ def restore(
 
     if resume is not None:
         _resume_flags(ctx, backup_id, dry_run)
-        result = RestoreService(context).resume(resume, lock_timeout=lock_timeout, confirm=confirm)
+        result = RestoreService(context).resume(resume, lock_timeout=lock_timeout, confirm=confirm,
+                                                backup_id=backup_id)
     else:
         request = RestoreRequest(backup_id=str(backup_id), store=store, dry_run=dry_run, conflict=conflict,
                                  prune=prune, resources=parse_resources(resources), auto_rollback=auto_rollback,
@@ -87,19 +88,17 @@ def restore(
 
 
 # The restore's own options: a resume keeps the journaled ones, so giving them again is an error
-# rather than a silent no-op.
+# rather than a silent no-op (BACKUP_ID may be given: it must be the restore's).
 _FIXED_BY_RESUME = ("store", "conflict", "prune", "resources", "auto_rollback", "allow_partial")
 
 
 def _resume_flags(ctx: typer.Context, backup_id: str | None, dry_run: bool) -> None:
     given = [name for name in _FIXED_BY_RESUME
              if getattr(ctx.get_parameter_source(name), "name", "DEFAULT") not in ("DEFAULT", "DEFAULT_MAP")]
-    if backup_id is not None:
-        given.insert(0, "BACKUP_ID")
     if dry_run:
         given.append("dry_run")
     if given:
-        names = ", ".join(n if n == "BACKUP_ID" else "--" + n.replace("_", "-") for n in given)
+        names = ", ".join("--" + n.replace("_", "-") for n in given)
         raise UsageError(f"--resume continues with the restore's own options; drop {names}",
                          remediation=[f"See them with `awsideman report show {ctx.params.get('resume')}`."])
 

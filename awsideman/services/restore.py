@@ -153,7 +153,8 @@ class RestoreService:
         self._figures(result, started)
         return result
 
-    def resume(self, operation_id: str, *, lock_timeout: float = 0.0, confirm: Any = None) -> RestoreResult:
+    def resume(self, operation_id: str, *, lock_timeout: float = 0.0, confirm: Any = None,
+               backup_id: str | None = None) -> RestoreResult:
         """Continue a restore that stopped without rollback (failed, Ctrl-C, SIGTERM, kill -9).
 
         Asynchronous requests it left running are polled to their end; the live instance is read
@@ -166,6 +167,10 @@ class RestoreService:
         started = time.monotonic()
         previous = ctx.journal.get_operation(validate_operation_id(operation_id))
         request = self._resumable(previous, lock_timeout)
+        if backup_id is not None and backup_id != request.backup_id:
+            raise UsageError(f"{previous.id} restores {request.backup_id}, not {backup_id}",
+                             remediation=[f"Continue it: awsideman restore --resume {previous.id}",
+                                          f"Or start a new restore: awsideman restore {backup_id}"])
         if previous.status in (SUCCEEDED, PARTIAL):
             result = RestoreResult(previous.id, previous.status, str(previous.backup_id or request.backup_id))
             result.notes.append(f"Restore {previous.id} already finished ({previous.status}); nothing to resume.")

@@ -102,6 +102,8 @@ def test_resume_after_a_failure_finishes_without_redoing_and_refuses_what_it_can
     again = RestoreService(make_context()).resume(failed.operation_id)
     assert "already finished" in again.notes[0] and again.mutating_calls == 0
 
+    with pytest.raises(UsageError, match="not bk-"):
+        RestoreService(make_context()).resume(failed.operation_id, backup_id="bk-20250101T000000Z-000000")
     backup_op = make_context().journal.list_operations(kind="backup")[0].id
     with pytest.raises(UsageError, match="continues a restore"):
         RestoreService(make_context()).resume(backup_op)
