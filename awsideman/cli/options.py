@@ -71,3 +71,13 @@ def service_context(ctx: typer.Context, render: Renderer) -> Any:
 def report_hint(operation_id: str | None) -> str | None:
     """The line every long-running command ends with: its operation and how to see its report."""
     return f"awsideman report show {operation_id}" if operation_id else None
+
+
+def errors_and_leftover(render: Renderer, errors: list[dict[str, Any]], leftover: list[dict[str, Any]]) -> None:
+    """What went wrong in a restore or rollback, and what it left changed (resource, what, why, what to do)."""
+    for error in errors:
+        render.error(f"{error.get('resource', '')}: {error.get('code')}: {error.get('message')}",
+                     error.get("remediation") or [])
+    for item in leftover:
+        why = f" ({item['why']})" if item.get("why") else ""
+        render.error(f"{item['resource']}: {item['what']}{why}", item["remediation"], title="Left over")

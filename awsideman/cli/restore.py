@@ -10,6 +10,7 @@ from awsideman.cli.options import (
     NoColorOpt,
     OutputOpt,
     QuietOpt,
+    errors_and_leftover,
     guard_live_change,
     renderer,
     report_hint,
@@ -149,10 +150,6 @@ def _result_text(render: Renderer, result: RestoreResult) -> None:
     render.fields(None, {"operation": result.operation_id or "(none)", **result.counts,
                          "api calls": result.api_calls, "mutating calls": result.mutating_calls,
                          "seconds": result.duration_seconds})
-    for error in result.errors:
-        render.error(f"{error.get('resource', '')}: {error.get('code')}: {error.get('message')}",
-                     error.get("remediation") or [])
-    for item in result.leftover:
-        render.error(f"{item['resource']}: {item['what']}", item["remediation"], title="Left over")
+    errors_and_leftover(render, result.errors, result.leftover)
     for note in [*result.notes, *result.warnings]:
         render.warn(note)

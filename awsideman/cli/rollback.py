@@ -10,6 +10,7 @@ from awsideman.cli.options import (
     NoColorOpt,
     OutputOpt,
     QuietOpt,
+    errors_and_leftover,
     guard_live_change,
     renderer,
     report_hint,
@@ -65,10 +66,6 @@ def _text(render: Renderer, result: RollbackResult) -> None:
     render.fields(None, {"operation": result.operation_id or "(none)", "compensated": len(result.compensated),
                          "left over": len(result.leftover), "api calls": result.api_calls,
                          "seconds": result.duration_seconds})
-    for error in result.errors:
-        render.error(f"{error.get('resource', '')}: {error.get('code')}: {error.get('message')}",
-                     error.get("remediation") or [])
-    for item in result.leftover:
-        render.error(f"{item['resource']}: {item['what']}", item["remediation"], title="Left over")
+    errors_and_leftover(render, result.errors, result.leftover)
     for note in result.notes:
         render.warn(note)
