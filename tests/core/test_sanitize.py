@@ -183,11 +183,11 @@ def test_property_bare_secret_keys_between_words(secret, prefix, suffix):
                        st.text(min_size=1, max_size=30).filter(lambda s: s.strip() and "*" not in s),
                        min_size=1))
 def test_property_values_of_sensitive_keys_never_survive(data):
-    dumped = json.dumps(sanitize_obj({"outer": [data]}))
-    for value in data.values():
-        if value in (*data, "outer"):  # a value equal to a key name is visible as that key
-            continue
-        assert json.dumps(value) not in dumped
+    # Compared as values, not as text: a value such as ", " is also JSON's own punctuation.
+    redacted = sanitize_obj({"outer": [data]})["outer"][0]
+    for key, value in data.items():
+        assert redacted[key] != value
+        assert len(value) < 4 or value not in str(redacted[key])  # short ones may be part of the marker
 
 
 @settings(max_examples=200, deadline=None)
