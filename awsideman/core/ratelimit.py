@@ -243,10 +243,14 @@ class RateLimiter:
             self._bucket(key, self._clock()).throttles += 1
 
     def congested(self, service: str, operation: str) -> bool:
-        """Are this bucket's throttles congestion (the quota is lower than our rate) right now?"""
+        """Are this bucket's throttles congestion (the quota is lower than our rate) right now?
+
+        Without a bucket (the limiter is off, or the service has no rate) nothing else paces the
+        retries, so every throttle is treated as congestion: the service's Retry-After is kept.
+        """
         key = self._key(service, operation)
         if key is None:
-            return False
+            return True
         with self._lock:
             bucket = self._buckets.get(key)
             return bucket is not None and (bucket.congested or bucket.probe is not None)

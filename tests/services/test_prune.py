@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from awsideman.config import load_settings
-from awsideman.core.backup_format import MANIFEST, PAYLOAD, make_manifest, pack_snapshot
+from awsideman.core.backup_format import MANIFEST, PAYLOAD, add_payload_digest, make_manifest, pack_snapshot
 from awsideman.core.model import Snapshot, canonical_json
 from awsideman.core.retention import Candidate, RetentionError, RetentionPolicy, parse_duration
 from awsideman.services.context import Context
@@ -30,10 +30,12 @@ BACKUPS = [(0.1, "aaaaa1", True), (0.2, "aaaaa2", False), (1.0, "aaaaa3", False)
 def _write(store, days_ago, suffix, partial):
     backup_id = _id(days_ago, suffix)
     payload = pack_snapshot(Snapshot())
-    missing = [{"resource": "assignments", "count": 1}] if partial else []
-    manifest = make_manifest(backup_id=backup_id, created_at="", description=None, source={}, resources=["users"],
-                             snapshot=Snapshot(), stored_payload=payload, encryption=None, missing=missing,
-                             operation_id=None)
+    missing = [{"resource": "assignments", "code": "AccessDeniedException", "reason": "denied",
+                "steps": ["assignments:x"], "count": 1}] if partial else []
+    source = {"instance_arn": "arn:aws:sso:::instance/ssoins-1", "identity_store_id": "d-1"}
+    manifest = make_manifest(backup_id=backup_id, created_at="", description=None, source=source, resources=["users"],
+                             snapshot=Snapshot(), encryption=None, missing=missing, operation_id=None)
+    add_payload_digest(manifest, payload)
     store.write(backup_id, {PAYLOAD: payload, MANIFEST: canonical_json(manifest)})
     return backup_id
 
