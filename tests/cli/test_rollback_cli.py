@@ -22,6 +22,14 @@ KILL_POINTS = [
 ]
 
 
+def _paced(served):
+    """A config at the product's default rates: the run to kill must last a while (the rest of
+    the test runs unpaced, see tests/conftest.py)."""
+    path = served.home / "paced.yaml"
+    path.write_text("concurrency: 8\n")
+    return path
+
+
 def _killed_restore(served, operation, at_least, faults):
     """A drifted `small` instance, its backup, and a `restore --no-auto-rollback` SIGKILLed mid-way."""
     env = served.env
@@ -32,9 +40,9 @@ def _killed_restore(served, operation, at_least, faults):
     before = live_records(env)
     served.set_faults(faults)
     served.reset_counters()
-    proc = subprocess.Popen([*awsideman_command(), "restore", backup["backup_id"], "--prune", "--yes",
-                             "--no-auto-rollback"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen([*awsideman_command(), "--config", str(_paced(served)), "restore", backup["backup_id"],
+                             "--prune", "--yes", "--no-auto-rollback"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while served.counters().get(operation, 0) < at_least:
         assert proc.poll() is None, proc.stderr.read().decode()
@@ -48,7 +56,6 @@ def _killed_restore(served, operation, at_least, faults):
     return killed["operation_id"], expected, before
 
 
-@pytest.mark.paced  # the kill point needs a run that lasts a while
 @pytest.mark.e2e
 @pytest.mark.parametrize(("operation", "at_least", "faults"), KILL_POINTS)
 def test_a_killed_restore_is_rolled_back_from_its_journal_and_twice_changes_nothing(
@@ -72,7 +79,6 @@ def test_a_killed_restore_is_rolled_back_from_its_journal_and_twice_changes_noth
     assert refused.returncode == 2 and "was rolled back" in refused.stderr, refused.stderr
 
 
-@pytest.mark.paced  # the kill point needs a run that lasts a while
 @pytest.mark.e2e
 @pytest.mark.parametrize(("operation", "at_least", "faults"), KILL_POINTS)
 def test_a_killed_restore_resumes_to_the_backed_up_state_without_redoing_what_was_applied(
@@ -95,7 +101,6 @@ def test_a_killed_restore_resumes_to_the_backed_up_state_without_redoing_what_wa
     assert done["status"] == "succeeded" and "already finished" in done["notes"][0]
 
 
-@pytest.mark.paced  # the first restore must hold the lock a while
 @pytest.mark.e2e
 def test_two_restores_at_once_one_waits_or_exits_6_naming_the_holder(served_sandbox):
     served, env = served_sandbox, served_sandbox.env

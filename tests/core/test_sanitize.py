@@ -153,7 +153,7 @@ def embedded_secret(draw):
     return kind, secret, prefix, suffix, text
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(embedded_secret())
 def test_property_embedded_secrets_never_survive(case):
     kind, secret, prefix, suffix, text = case
@@ -244,7 +244,7 @@ def spelled_secret(draw):
     return value, draw(surrounding), draw(surrounding), text
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(spelled_secret())
 def test_property_secrets_in_every_spelling_never_survive(case):
     value, prefix, suffix, text = case
@@ -277,7 +277,7 @@ urls = st.builds(lambda p: f"s3://backups{p}", paths) | st.builds(lambda p: f"fi
 ordinary = st.lists(st.one_of(paths, arns, ids, emails, dates, urls, words), min_size=1, max_size=6).map(" ".join)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(ordinary)
 def test_property_ordinary_text_passes_unchanged(text):
     assert sanitize(text) == text
