@@ -7,14 +7,9 @@ import os
 
 import pytest
 
-from tests.helpers import run_cli
+from tests.helpers import cli_json, run_cli
 
 pytestmark = pytest.mark.e2e  # drives the real executable
-
-
-def _json(proc):
-    assert proc.stdout.strip(), proc.stderr
-    return json.loads(proc.stdout)
 
 
 @pytest.fixture
@@ -26,25 +21,25 @@ def env(served_sandbox):
 def test_create_list_show_verify_delete(env):
     created = run_cli(env, "-o", "json", "backup", "create", "--description", "e2e")
     assert created.returncode == 0, created.stderr
-    result = _json(created)
+    result = cli_json(created)
     assert result["status"] == "succeeded" and result["operation_id"].startswith("op-")
     backup_id = result["backup_id"]
     assert result["counts"]["users"] == 5 and result["errors"] == []
 
-    listed = _json(run_cli(env, "backup", "list", "-o", "json"))
+    listed = cli_json(run_cli(env, "backup", "list", "-o", "json"))
     assert [b["backup_id"] for b in listed["backups"]] == [backup_id]
 
     shown = run_cli(env, "--no-color", "backup", "show", backup_id)
     assert shown.returncode == 0 and backup_id in shown.stdout and "e2e" in shown.stdout
 
     verified = run_cli(env, "backup", "verify", backup_id, "-o", "json")
-    assert verified.returncode == 0 and _json(verified)["valid"] is True
+    assert verified.returncode == 0 and cli_json(verified)["valid"] is True
 
     refused = run_cli(env, "backup", "delete", backup_id)
     assert refused.returncode == 2 and "--yes" in refused.stderr
     deleted = run_cli(env, "backup", "delete", backup_id, "--yes")
     assert deleted.returncode == 0, deleted.stderr
-    assert _json(run_cli(env, "-o", "json", "backup", "list"))["backups"] == []
+    assert cli_json(run_cli(env, "-o", "json", "backup", "list"))["backups"] == []
 
 
 def test_text_output_and_json_purity(env):
@@ -73,7 +68,7 @@ def test_bad_input_exits_2_with_a_clear_message(env, args, words):
 
 
 def test_verify_of_a_corrupt_backup_exits_1(env):
-    backup_id = _json(run_cli(env, "-o", "json", "backup", "create"))["backup_id"]
+    backup_id = cli_json(run_cli(env, "-o", "json", "backup", "create"))["backup_id"]
     payload = os.path.join(env["AWSIDEMAN_HOME"], "backups", backup_id, "snapshot.json.gz")
     with open(payload, "r+b") as handle:
         handle.truncate(10)
@@ -81,7 +76,7 @@ def test_verify_of_a_corrupt_backup_exits_1(env):
     assert proc.returncode == 1 and "truncated" in proc.stderr
     as_json = run_cli(env, "-o", "json", "backup", "verify", backup_id)
     assert as_json.returncode == 1
-    assert _json(as_json)["errors"][0]["code"] == "CorruptBackup"
+    assert cli_json(as_json)["errors"][0]["code"] == "CorruptBackup"
 
 
 def test_bad_config_names_file_and_key(env, tmp_path):
@@ -151,10 +146,10 @@ def test_s3_store_with_client_side_encryption_end_to_end(served_sandbox, env):
     store = "s3://org-backups/idc"
     created = run_cli(env, "-o", "json", "backup", "create", "--store", store, "--kms-key", key)
     assert created.returncode == 0, created.stderr
-    backup_id = _json(created)["backup_id"]
-    shown = _json(run_cli(env, "-o", "json", "backup", "show", backup_id, "--store", store))
+    backup_id = cli_json(created)["backup_id"]
+    shown = cli_json(run_cli(env, "-o", "json", "backup", "show", backup_id, "--store", store))
     assert shown["payload"]["encryption"]["type"] == "kms-envelope"
-    assert _json(run_cli(env, "-o", "json", "backup", "verify", backup_id, "--store", store))["valid"]
+    assert cli_json(run_cli(env, "-o", "json", "backup", "verify", backup_id, "--store", store))["valid"]
     served_sandbox.client("kms").disable_key(KeyId=key)
     refused = run_cli(env, "backup", "verify", backup_id, "--store", store)
     assert refused.returncode == 1 and "DisabledException" in refused.stderr and "enable-key" in refused.stderr

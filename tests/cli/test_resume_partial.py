@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.helpers import awsideman_command, run_cli
+from tests.helpers import awsideman_command, cli_json, run_cli
 
 pytestmark = pytest.mark.e2e  # drives the real executable
 
@@ -19,13 +19,8 @@ DENY_ASSIGNMENT_LISTINGS = {"rules": [
 ]}
 
 
-def _json(proc):
-    assert proc.stdout.strip(), proc.stderr
-    return json.loads(proc.stdout)
-
-
 def _payload_sha(env, backup_id):
-    return _json(run_cli(env, "-o", "json", "backup", "show", backup_id))["payload"]["sha256"]
+    return cli_json(run_cli(env, "-o", "json", "backup", "show", backup_id))["payload"]["sha256"]
 
 
 def _snapshot(env, backup_id):
@@ -55,23 +50,23 @@ def _kill_when(served, env, operation, at_least):
 def test_killed_backup_resumes_to_the_same_snapshot_with_fewer_calls(served_sandbox):
     served, env = served_sandbox, served_sandbox.env
     served.seed("small", seed=21)
-    clean = _json(run_cli(env, "-o", "json", "backup", "create"))
+    clean = cli_json(run_cli(env, "-o", "json", "backup", "create"))
     served.set_faults({"latency_ms": 15})  # slow enough to land the kill mid-run
     served.reset_counters()
     _kill_when(served, env, "sso-admin:ListAccountAssignments", 5)
 
-    operations = _json(run_cli(env, "-o", "json", "report", "list"))
+    operations = cli_json(run_cli(env, "-o", "json", "report", "list"))
     killed = operations[0]
     assert killed["kind"] == "backup" and killed["status"] == "interrupted"
     assert killed["backup_id"] is None
-    assert _json(run_cli(env, "-o", "json", "backup", "list"))["backups"] == [
-        b for b in _json(run_cli(env, "-o", "json", "backup", "list"))["backups"]
+    assert cli_json(run_cli(env, "-o", "json", "backup", "list"))["backups"] == [
+        b for b in cli_json(run_cli(env, "-o", "json", "backup", "list"))["backups"]
         if b["backup_id"] == clean["backup_id"]]  # the killed run left no visible backup
 
     served.set_faults({})
     resumed = run_cli(env, "-o", "json", "backup", "create", "--resume", killed["operation_id"])
     assert resumed.returncode == 0, resumed.stderr
-    result = _json(resumed)
+    result = cli_json(resumed)
     assert result["operation_id"] == killed["operation_id"] and result["status"] == "succeeded"
     assert result["reused_steps"] > 0
     assert result["api_calls"] < clean["api_calls"]
@@ -88,11 +83,11 @@ def test_denied_assignment_listing_fails_without_allow_partial(served_sandbox):
     proc = run_cli(env, "backup", "create")
     assert proc.returncode == 1, proc.stderr
     assert "AccessDenied" in proc.stderr and "--resume op-" in proc.stderr and "--allow-partial" in proc.stderr
-    assert _json(run_cli(env, "-o", "json", "backup", "list"))["backups"] == []
-    assert _json(run_cli(env, "-o", "json", "report", "list"))[0]["status"] == "failed"
+    assert cli_json(run_cli(env, "-o", "json", "backup", "list"))["backups"] == []
+    assert cli_json(run_cli(env, "-o", "json", "report", "list"))[0]["status"] == "failed"
 
     as_json = run_cli(env, "-o", "json", "backup", "create")
-    document = _json(as_json)
+    document = cli_json(as_json)
     assert as_json.returncode == 1 and document["status"] == "failed"
     assert document["operation_id"].startswith("op-")
     error = document["errors"][0]  # the root cause, not the wrapper, and its advice once
@@ -103,11 +98,11 @@ def test_denied_assignment_listing_fails_without_allow_partial(served_sandbox):
 def test_partial_backup_equals_full_minus_what_is_missing(served_sandbox):
     served, env = served_sandbox, served_sandbox.env
     served.seed("small", seed=23)
-    full = _json(run_cli(env, "-o", "json", "backup", "create"))
+    full = cli_json(run_cli(env, "-o", "json", "backup", "create"))
     served.set_faults(DENY_ASSIGNMENT_LISTINGS)
     proc = run_cli(env, "-o", "json", "backup", "create", "--allow-partial")
     assert proc.returncode == 3, proc.stderr
-    partial = _json(proc)
+    partial = cli_json(proc)
     assert partial["status"] == "partial"
     assert {m["resource"] for m in partial["missing"]} == {"assignments"}
     assert partial["missing"][0]["code"] == "AccessDeniedException"
@@ -116,22 +111,22 @@ def test_partial_backup_equals_full_minus_what_is_missing(served_sandbox):
 
     served.set_faults({})
     verified = run_cli(env, "-o", "json", "backup", "verify", partial["backup_id"])
-    assert verified.returncode == 0 and _json(verified)["partial"] is True
-    shown = _json(run_cli(env, "-o", "json", "backup", "show", partial["backup_id"]))
+    assert verified.returncode == 0 and cli_json(verified)["partial"] is True
+    shown = cli_json(run_cli(env, "-o", "json", "backup", "show", partial["backup_id"]))
     assert shown["partial"] is True and shown["missing"] == partial["missing"]
 
     got, expected = _snapshot(env, partial["backup_id"]), _snapshot(env, full["backup_id"])
     assert got["assignments"] == [] and expected["assignments"]
     expected["assignments"] = []
     assert got == expected
-    assert _json(run_cli(env, "-o", "json", "report", "list"))[0]["status"] == "partial"
+    assert cli_json(run_cli(env, "-o", "json", "report", "list"))[0]["status"] == "partial"
 
 
 def test_report_list_shows_newest_first_and_limits(served_sandbox):
     env = served_sandbox.env
     served_sandbox.seed("tiny", seed=24)
-    ids = [_json(run_cli(env, "-o", "json", "backup", "create"))["operation_id"] for _ in range(3)]
-    rows = _json(run_cli(env, "report", "list", "--limit", "2", "-o", "json"))
+    ids = [cli_json(run_cli(env, "-o", "json", "backup", "create"))["operation_id"] for _ in range(3)]
+    rows = cli_json(run_cli(env, "report", "list", "--limit", "2", "-o", "json"))
     assert [r["operation_id"] for r in rows] == ids[::-1][:2]
     assert set(rows[0]) == {"operation_id", "kind", "status", "started_at", "finished_at", "backup_id"}
     assert all(r["status"] == "succeeded" and r["backup_id"].startswith("bk-") for r in rows)
@@ -156,12 +151,12 @@ def test_expired_credentials_mid_run_stop_at_once_and_resume_later(served_sandbo
     assert "--resume op-" in proc.stderr and "Traceback" not in proc.stderr
     calls = served.counters()["sso-admin:ListAccountAssignments"]
     assert calls <= 3 + 8  # stopped at once: only the calls already in flight on 8 workers
-    failed = _json(run_cli(env, "-o", "json", "report", "list"))[0]
+    failed = cli_json(run_cli(env, "-o", "json", "report", "list"))[0]
     assert failed["status"] == "failed"
     served.set_faults({})
     resumed = run_cli(env, "-o", "json", "backup", "create", "--resume", failed["operation_id"])
     assert resumed.returncode == 0, resumed.stderr
-    assert _json(resumed)["reused_steps"] > 0
+    assert cli_json(resumed)["reused_steps"] > 0
 
 
 def test_denied_instance_discovery_is_clear_and_starts_no_operation(served_sandbox):
@@ -170,4 +165,4 @@ def test_denied_instance_discovery_is_clear_and_starts_no_operation(served_sandb
     served.set_faults({"rules": [{"operation": "ListInstances", "fail_after": 0, "error": "AccessDeniedException"}]})
     proc = run_cli(env, "backup", "create")
     assert proc.returncode == 1 and "sso:ListInstances" in proc.stderr and "--resume" not in proc.stderr
-    assert _json(run_cli(env, "-o", "json", "report", "list")) == []
+    assert cli_json(run_cli(env, "-o", "json", "report", "list")) == []

@@ -12,14 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import awsideman_command, run_cli
+from tests.helpers import awsideman_command, cli_json, run_cli
 
 BUSY = {"seed": 5, "latency_ms": 20, "quotas": "real", "rules": [{"operation": "*", "throttle": 0.3}]}
-
-
-def _json(proc):
-    assert proc.stdout.strip(), proc.stderr
-    return json.loads(proc.stdout)
 
 
 def _start(env, *args):
@@ -36,11 +31,11 @@ def _wait_for_calls(served, proc, operation, at_least):
 
 
 def _last_operation(env):
-    return _json(run_cli(env, "-o", "json", "report", "list"))[0]
+    return cli_json(run_cli(env, "-o", "json", "report", "list"))[0]
 
 
 def _backups(env):
-    return _json(run_cli(env, "-o", "json", "backup", "list"))["backups"]
+    return cli_json(run_cli(env, "-o", "json", "backup", "list"))["backups"]
 
 
 def _journal_bytes(env) -> bytes:
@@ -54,7 +49,7 @@ def _journal_bytes(env) -> bytes:
 def test_a_signal_stops_a_busy_backup_at_once_and_the_resume_matches_a_clean_run(served_sandbox, signum):
     served, env = served_sandbox, served_sandbox.env
     served.seed("small", seed=31)
-    clean = _json(run_cli(env, "-o", "json", "backup", "create"))
+    clean = cli_json(run_cli(env, "-o", "json", "backup", "create"))
     served.set_faults(BUSY)
     served.reset_counters()
     proc = _start(env, "backup", "create")
@@ -76,8 +71,8 @@ def test_a_signal_stops_a_busy_backup_at_once_and_the_resume_matches_a_clean_run
     served.set_faults({})
     resumed = run_cli(env, "-o", "json", "backup", "create", "--resume", stopped["operation_id"])
     assert resumed.returncode == 0, resumed.stderr
-    shown = [_json(run_cli(env, "-o", "json", "backup", "show", b))["payload"]["sha256"]
-             for b in (clean["backup_id"], _json(resumed)["backup_id"])]
+    shown = [cli_json(run_cli(env, "-o", "json", "backup", "show", b))["payload"]["sha256"]
+             for b in (clean["backup_id"], cli_json(resumed)["backup_id"])]
     assert shown[0] == shown[1]
 
 
@@ -123,7 +118,7 @@ def test_no_user_attribute_in_clear_in_the_journal_after_success_or_a_killed_enc
     served.set_faults({})
     resumed = run_cli(env, "-o", "json", "backup", "create", "--resume", _last_operation(env)["operation_id"])
     assert resumed.returncode == 0, resumed.stderr
-    assert _json(resumed)["reused_steps"] > 0
+    assert cli_json(resumed)["reused_steps"] > 0
 
 
 @pytest.mark.e2e
@@ -140,7 +135,7 @@ def test_a_kill_between_store_write_and_journal_record_never_duplicates(served_s
 
     resumed = run_cli(env, "-o", "json", "backup", "create", "--resume", killed["operation_id"])
     assert resumed.returncode == 0, resumed.stderr
-    result = _json(resumed)
+    result = cli_json(resumed)
     assert result["backup_id"] == killed["backup_id"]
     if point == "backup:after-store-write":
         assert any("already written" in note for note in result["notes"])
@@ -168,7 +163,7 @@ def test_a_resume_after_a_user_and_a_membership_were_added_contains_them(served_
 
     resumed = run_cli(env, "-o", "json", "backup", "create", "--resume", _last_operation(env)["operation_id"])
     assert resumed.returncode == 0, resumed.stderr
-    backup_id = _json(resumed)["backup_id"]
+    backup_id = cli_json(resumed)["backup_id"]
     import gzip
 
     snapshot = json.loads(gzip.decompress(
