@@ -43,8 +43,8 @@ _Q = r"(?:\\*[\"']|%22|%27)"
 # ``=`` or ``:`` as written raw or URL-encoded (``%3D``, ``%253D`` when encoded twice).
 _EQ = r"(?:[:=]|%(?:25)?3[AaDd])"
 # A value: up to whitespace, a quote, a separator or a JSON-escaped quote (``\/`` is an escaped
-# slash inside the value, not its end).
-_VALUE = r"(?:\\/|[^\s\"',;&}\]<>\\])+"
+# slash inside the value, not its end; ``\\/`` the same escaped once more, JSON inside JSON).
+_VALUE = r"(?:\\+/|[^\s\"',;&}\]<>\\])+"
 
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     # "Authorization: AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=..." (header or

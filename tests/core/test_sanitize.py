@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from awsideman.core.sanitize import REDACTED, sanitize, sanitize_obj
@@ -246,6 +246,9 @@ def spelled_secret(draw):
 
 @settings(max_examples=200, deadline=None)
 @given(spelled_secret())
+# Found by CI: a value starting with "/" whose slash is JSON-escaped, inside a JSON string.
+@example(("/00000000000", "", "", json.dumps(json.dumps({"aws_secret_access_key": "\\/00000000000"})
+                                             .replace("\\\\/", "\\/"))))
 def test_property_secrets_in_every_spelling_never_survive(case):
     value, prefix, suffix, text = case
     assume(value not in prefix + suffix)
