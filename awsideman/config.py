@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -59,6 +60,10 @@ class Settings:
     retention_days: float = 30.0
     assignment_strategy: str = "auto"
     metrics_file: str | None = None
+    # -- where the journal lives: "local" (state.db) or "dynamodb://TABLE" (shared by runners) --
+    state: str = "local"
+    state_s3: str | None = None
+    state_lease_seconds: float = 60.0
     prune_after_backup: dict[str, Any] | None = None
     retry: RetryConfig = field(default_factory=RetryConfig)
     rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
@@ -186,8 +191,20 @@ def _prune_section(path: Path | None, data: dict[str, Any] | None) -> dict[str, 
     return dict(data)
 
 
+def _state(value: str) -> str:
+    """``local`` or ``dynamodb://TABLE``, from any source (the schema checks only the file)."""
+    if not re.fullmatch(STATE_PATTERN, value):
+        raise ConfigError(f"state: must be `local` or `dynamodb://TABLE`, got {value!r}",
+                          remediation=["Set `state:` in the config, AWSIDEMAN_STATE or --state; a table name "
+                                       "is 3-255 letters, digits, '_', '-' or '.'."])
+    return value
+
+
+STATE_PATTERN = r"local|dynamodb://[A-Za-z0-9_.-]{3,255}"
+
+
 def load_settings(config_path: str | None = None, profile: str | None = None,
-                  region: str | None = None) -> Settings:
+                  region: str | None = None, state: str | None = None) -> Settings:
     """Build Settings from the config file, the environment and flags, in rising priority."""
     home = default_home()
     explicit = config_path or os.environ.get("AWSIDEMAN_CONFIG")
@@ -209,6 +226,9 @@ def load_settings(config_path: str | None = None, profile: str | None = None,
         retention_days=float(data.get("retention_days", 30)),
         assignment_strategy=data.get("assignment_strategy", "auto"),
         metrics_file=os.environ.get("AWSIDEMAN_METRICS_FILE") or data.get("metrics_file"),
+        state=_state(state or os.environ.get("AWSIDEMAN_STATE") or data.get("state") or "local"),
+        state_s3=os.environ.get("AWSIDEMAN_STATE_S3") or data.get("state_s3"),
+        state_lease_seconds=float(data.get("state_lease_seconds", 60)),
         prune_after_backup=_prune_section(path, data.get("prune_after_backup")),
         retry=_section(path, "retry", data, RetryConfig),
         rate_limit=_section(path, "rate_limit", data, RateLimitConfig),

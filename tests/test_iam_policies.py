@@ -20,8 +20,15 @@ ADAPTERS = ROOT / "awsideman" / "adapters"
 MODULES = {"identity_center.py": ("sso-admin", "identitystore", "sts"),
            "identity_center_writes.py": ("sso-admin", "identitystore"),
            "storage.py": ("s3",), "crypto.py": ("kms",)}
-PREFIX = {"sso-admin": "sso", "identitystore": "identitystore", "kms": "kms", "s3": "s3", "sts": "sts"}
-S3_ACTIONS = {"ListObjectsV2": "s3:ListBucket"}
+# The shared state backend (state: dynamodb://TABLE): the journal at run time, and `state init`.
+STATE_MODULES = {"journal/dynamo.py": ("dynamodb",), "journal/blobs.py": ("s3",),
+                 "services/state_admin.py": ("dynamodb", "s3")}
+PREFIX = {"sso-admin": "sso", "identitystore": "identitystore", "kms": "kms", "s3": "s3", "sts": "sts",
+          "dynamodb": "dynamodb"}
+S3_ACTIONS = {"ListObjectsV2": "s3:ListBucket", "DeleteObjects": "s3:DeleteObject"}
+# A transaction is authorised per item, by what it does to the item (the journal's verbs).
+TRANSACTION_ACTIONS = {"dynamodb:ConditionCheckItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                       "dynamodb:DeleteItem"}
 ALWAYS_ALLOWED = {"sts:GetCallerIdentity"}  # needs no permission (AWS documents it as always allowed)
 # What only a backup needs: writing the store (DeleteObject: cleaning up a failed write, and
 # `backup delete|prune`) and a data key; a restore or rollback only reads the store.
@@ -34,15 +41,23 @@ def action(service: str, operation: str) -> str:
     return f"{PREFIX[service]}:{operation}"
 
 
+def actions(service: str, operation: str) -> set[str]:
+    if (service, operation) == ("dynamodb", "TransactWriteItems"):
+        return set(TRANSACTION_ACTIONS)
+    return {action(service, operation)}
+
+
 def operations_in_code() -> dict[str, set[str]]:
     """{module: {iam action}} of every operation name among the module's string constants."""
     session = botocore.session.get_session()
     models = {s: set(session.get_service_model(s).operation_names) for s in PREFIX}
     found: dict[str, set[str]] = {}
-    for module, services in MODULES.items():
-        strings = {n.value for n in ast.walk(ast.parse((ADAPTERS / module).read_text()))
+    modules = {**{ADAPTERS / m: s for m, s in MODULES.items()},
+               **{ADAPTERS.parent / m: s for m, s in STATE_MODULES.items()}}
+    for path, services in modules.items():
+        strings = {n.value for n in ast.walk(ast.parse(path.read_text()))
                    if isinstance(n, ast.Constant) and isinstance(n.value, str)}
-        found[module] = {action(s, op) for s in services for op in strings & models[s]}
+        found[path.name] = {a for s in services for op in strings & models[s] for a in actions(s, op)}
     return found
 
 
@@ -58,7 +73,9 @@ def expected() -> dict[str, set[str]]:
     backup = (reads | store | kms) - ALWAYS_ALLOWED - {"kms:Decrypt"}
     restore = (reads | writes | store | kms) - ALWAYS_ALLOWED - BACKUP_ONLY - {"s3:DeleteObject"}
     return {"backup-policy.json": backup | {"kms:Decrypt"},  # a resumed encrypted backup unseals checkpoints
-            "restore-policy.json": restore}
+            "restore-policy.json": restore,
+            "state-policy.json": code["dynamo.py"] | code["blobs.py"],
+            "state-init-policy.json": code["state_admin.py"] | {"dynamodb:TagResource"}}  # CreateTable with Tags
 
 
 def test_each_policy_is_exactly_the_calls_its_commands_make():
@@ -70,5 +87,5 @@ def test_each_policy_is_exactly_the_calls_its_commands_make():
 
 def assert_covered(calls: dict[str, int], policy: str) -> None:
     """What a gateway called (``{service:Operation: n}``) is allowed by the policy."""
-    called = {action(*key.split(":")) for key in calls}
+    called = {a for key in calls for a in actions(*key.split(":"))}
     assert called - ALWAYS_ALLOWED <= policy_actions(policy), sorted(called - policy_actions(policy))

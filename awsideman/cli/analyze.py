@@ -103,18 +103,21 @@ def _read_file(path: Path, limit: int) -> str:
 def _journal_errors(ctx: typer.Context, operation_id: str) -> list[dict[str, Any]]:
     # Imported here so the rest of the command works even if the journal cannot be loaded.
     from awsideman.core.ids import validate_operation_id
-    from awsideman.journal import Journal
+    from awsideman.services.state_backend import journal_exists, open_journal
 
     validate_operation_id(operation_id)
     settings = ctx.find_root().obj.settings()
-    path = Path(getattr(settings, "journal_path", None) or Path(settings.home) / "state.db")
-    if not path.exists():
+    if not journal_exists(settings):
         # Opening would create an empty journal: a read-only command should not do that.
-        raise OperationNotFoundError(f"No operation {operation_id}: there is no journal at {path} yet.",
+        raise OperationNotFoundError(f"No operation {operation_id}: there is no journal at "
+                                     f"{settings.journal_path} yet.",
                                      remediation=["`awsideman report list` lists recorded operations."])
-    with Journal.open(path) as journal:
+    journal = open_journal(settings)
+    try:
         journal.get_operation(operation_id)  # raises OperationNotFoundError with a hint
         return journal.errors(operation_id)
+    finally:
+        journal.close()
 
 
 def _contract(error: dict[str, Any]) -> dict[str, Any]:

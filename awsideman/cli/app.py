@@ -45,12 +45,15 @@ def root(
     metrics_file: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--metrics-file", help="Write Prometheus textfile metrics here when a backup, restore or rollback ends.",
         show_default=False)] = None,
+    state_backend: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--state", help="Where the journal and locks live: local (default) or dynamodb://TABLE.",
+        show_default=False)] = None,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
 ) -> None:
     """Back up and restore an AWS IAM Identity Center instance."""
     state = AppState(profile=profile, region=region, config=config, quiet=quiet, debug=debug,
-                     no_color=no_color, metrics_file=metrics_file)
+                     no_color=no_color, metrics_file=metrics_file, state=state_backend)
     _LAST_STATE[:] = [state]
     if output is not None:
         state.set_output(output)
@@ -62,9 +65,10 @@ def root(
 
 
 def _register() -> None:
-    from awsideman.cli import analyze, backup, demo, diff, report, restore, rollback, sandbox
+    from awsideman.cli import analyze, backup, demo, diff, report, restore, rollback, sandbox, shared_state
 
     app.add_typer(backup.app, name="backup")
+    app.add_typer(shared_state.app, name="state")
     app.add_typer(report.app, name="report")
     app.add_typer(sandbox.app, name="sandbox")
     app.command("analyze-error")(analyze.analyze_error)
@@ -83,7 +87,7 @@ _LAST_STATE: list[AppState] = []
 # Global options that are also accepted after the subcommand (`backup create --region X`), as
 # the AWS CLI does: moved in front of the subcommand before click parses. (-o/--output,
 # --quiet and --no-color are options of every command already.)
-_GLOBAL_WITH_VALUE = ("--profile", "--region", "--config")
+_GLOBAL_WITH_VALUE = ("--profile", "--region", "--config", "--state")
 _GLOBAL_FLAGS = ("--debug",)
 _ROOT_WITH_VALUE = (*_GLOBAL_WITH_VALUE, "--output", "-o")
 

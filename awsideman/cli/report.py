@@ -9,7 +9,6 @@ import typer
 from awsideman.cli.options import NoColorOpt, OutputOpt, QuietOpt, renderer
 from awsideman.cli.report_markdown import to_markdown
 from awsideman.core.exceptions import UsageError
-from awsideman.journal import Journal
 from awsideman.render import Renderer
 from awsideman.services.report import build_report
 
@@ -30,13 +29,18 @@ def list_operations(
     if limit < 1:
         raise UsageError(f"--limit must be at least 1, not {limit}")
     settings = ctx.find_root().obj.settings()
-    with Journal.open(settings.journal_path) as journal:
+    from awsideman.services.state_backend import open_journal, state_location
+
+    journal = open_journal(settings)
+    try:
         rows = [{k: op.to_dict()[k] for k in _FIELDS} for op in journal.list_operations(limit=limit)]
+    finally:
+        journal.close()
     if render.json:
         render.document(rows)
         return
     if not rows:
-        render.line(f"No operations recorded in {settings.journal_path}")
+        render.line(f"No operations recorded in {state_location(settings).describe(settings)}")
         return
     render.table("Operations", ["operation", "kind", "status", "started", "finished", "backup"],
                  [[r[k] or "" for k in _FIELDS] for r in rows])
@@ -58,8 +62,13 @@ def show(
     if render.json and chosen != "json":
         raise UsageError(f"-o json prints one JSON document; it cannot be combined with --format {chosen}")
     settings = ctx.find_root().obj.settings()
-    with Journal.open(settings.journal_path) as journal:
+    from awsideman.services.state_backend import open_journal
+
+    journal = open_journal(settings)
+    try:
         report = build_report(journal, operation_id).to_dict()
+    finally:
+        journal.close()
     if chosen == "json":
         render.document(report)
     elif chosen == "markdown":

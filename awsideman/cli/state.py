@@ -24,6 +24,7 @@ class AppState:
     debug: bool = False
     no_color: bool = False
     metrics_file: str | None = None
+    state: str | None = None
     _settings: Settings | None = field(default=None, repr=False)
 
     def set_output(self, value: str) -> None:
@@ -46,5 +47,5 @@ class AppState:
         """Load and validate configuration once (flags win over env, env over file)."""
         if self._settings is None:
             self._settings = load_settings(config_path=self.config, profile=self.profile,
-                                           region=self.region)
+                                           region=self.region, state=self.state)
         return self._settings

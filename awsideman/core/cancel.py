@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from awsideman.core.exceptions import Terminated
 
@@ -26,6 +26,7 @@ class StopSignal:
         self._lock = threading.Lock()
         self._armed = 0
         self.signum: int | None = None
+        self._guards: list[Callable[[], None]] = []
 
     @property
     def requested(self) -> bool:
@@ -45,9 +46,19 @@ class StopSignal:
             return True
 
     def check(self) -> None:
-        """Raise ``Terminated`` if a stop was requested (call before starting any new work)."""
+        """Raise ``Terminated`` if a stop was requested (call before starting any new work).
+
+        Guards (``add_guard``) run too: a runner that lost its lease on the shared state must
+        not start another API call either.
+        """
         if self._event.is_set():
             raise Terminated(self.signum or signal.SIGINT)
+        for guard in self._guards:
+            guard()
+
+    def add_guard(self, guard: Callable[[], None]) -> None:
+        """Also run ``guard()`` (which raises to refuse) on every ``check``."""
+        self._guards.append(guard)
 
     def sleep(self, seconds: float) -> None:
         """Wait ``seconds``, but wake and raise ``Terminated`` the moment a stop is requested."""

@@ -74,7 +74,7 @@ TRANSIENT_CODES = frozenset({
     "InternalServerException", "InternalServerError", "InternalFailure", "InternalError",
     "ServiceUnavailable", "ServiceUnavailableException", "ServiceFailure", "RequestTimeout",
     "RequestTimeoutException", "IDPCommunicationError", "KMSInternalException",
-    "DependencyTimeoutException", "TransactionInProgressException",
+    "DependencyTimeoutException", "TransactionInProgressException", "TransactionConflictException",
 })
 TRANSIENT_STATUS = frozenset({500, 502, 503, 504})
 THROTTLING_STATUS = 429
@@ -241,6 +241,13 @@ REASON_RULES: dict[str, Rule] = {
     "KMS_INVALID_STATE": _kms,
     "KMS_KEY_NOT_FOUND": _kms,
     "KMS_UNAVAILABLE": Rule(ENCRYPTION, "high", True, (_RETRY_LATER, _KMS)),
+    # DynamoDB TransactWriteItems: the analyser takes the Reason from CancellationReasons.
+    "TransactionConflict": Rule(RESOURCE_CONFLICT, "low", True, (
+        "Another write to the same state item was in progress; awsideman retries automatically.",
+    )),
+    "ThrottlingError": _throttle,
+    "ProvisionedThroughputExceeded": _throttle,
+    "RequestLimitExceeded": _throttle,
 }
 # Any other KMS_* reason is an encryption problem too.
 KMS_REASON_PREFIX = "KMS_"
@@ -408,6 +415,10 @@ PROJECT_RULES: dict[str, Rule] = {
         "what is still missing) or undo it with `awsideman rollback {op_id}`.",
     )),
     "LockHeldError": Rule(RESOURCE_CONFLICT, "medium", False, ()),
+    "LeaseLostError": Rule(RESOURCE_CONFLICT, "high", False, (
+        "Another runner took this operation over after this one's lease expired; nothing more was written.",
+        "See what it did: `awsideman report show {op_id}` (from any machine sharing the state backend).",
+    )),
     "UnresolvedError": Rule(RESOURCE_NOT_FOUND, "medium", False, (
         "A change names a user, group or permission set that is not in the target instance: restore "
         "it too (widen --resources) or remove what refers to it.",

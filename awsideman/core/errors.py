@@ -154,7 +154,8 @@ class ErrorAnalyzer:
             message=str(exc),
             operation=op,
             service=service,
-            reason=str(response.get("Reason") or error.get("Reason") or "") or None,
+            reason=str(response.get("Reason") or error.get("Reason") or _cancellation_reason(response)
+                       or "") or None,
             http_status=_int(meta.get("HTTPStatusCode")),
             retry_after=_retry_after(response, error, meta),
         )
@@ -492,3 +493,17 @@ def is_expected(exc: BaseException) -> bool:
     from botocore.exceptions import BotoCoreError
 
     return isinstance(exc, (ClientError, BotoCoreError, AwsidemanError, OSError))
+
+
+# Of DynamoDB's per-item cancellation reasons, the ones that say "try again" (any other one,
+# e.g. ConditionalCheckFailed, is an answer and makes the whole cancellation permanent).
+_RETRY_REASONS = ("TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded")
+
+
+def _cancellation_reason(response: Any) -> str | None:
+    """The Reason of a TransactionCanceledException: a retryable one only if no item said no."""
+    codes = {str(reason.get("Code")) for reason in response.get("CancellationReasons") or []
+             if isinstance(reason, dict) and reason.get("Code") not in (None, "None")}
+    if not codes or not codes <= set(_RETRY_REASONS):
+        return None
+    return next(code for code in _RETRY_REASONS if code in codes)

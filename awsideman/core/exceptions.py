@@ -98,6 +98,17 @@ class OperationBusyError(JournalError):
     code = "OperationBusy"
 
 
+class LeaseLostError(JournalError):
+    """This runner's lease on the shared state was taken over (it was paused or cut off too long).
+
+    Its journal writes are refused from then on (fencing), so it must stop at once and leave the
+    operation to whoever holds the lease now.
+    """
+
+    exit_code = 6
+    code = "LeaseLost"
+
+
 class LockHeldError(AwsidemanError):
     """Another restore or rollback holds the instance's lock."""
 

@@ -2,6 +2,7 @@
 
 - sso-admin: ONE bucket shared by all its operations (the service has one ~20 calls/s budget).
 - identitystore: one bucket PER operation (~20 calls/s per API).
+- dynamodb (the shared state table): one bucket, ``dynamodb_rate``.
 - any other service: unlimited (S3, KMS, STS have quotas far above what a backup needs).
 
 A throttle is not always a sign of sending too fast. *Congestion* (the service's quota is lower
@@ -37,6 +38,7 @@ SSO_ADMIN = "sso-admin"
 DETECTABLE = 0.1  # an excess throttled share this large is found within one window
 NOISE_MEMORY = 2000.0  # attempts
 IDENTITYSTORE = "identitystore"
+DYNAMODB = "dynamodb"
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,9 @@ class RateLimitConfig:
 
     sso_admin_rate: float = 20.0
     identitystore_rate: float = 20.0
+    # The shared state table (state: dynamodb://...): on-demand tables take thousands of writes
+    # a second, so this only keeps a burst of journal writes from meeting DynamoDB's throttling.
+    dynamodb_rate: float = 500.0
     burst: float = 10.0
     enabled: bool = True
     min_rate: float = 1.0
@@ -56,7 +61,7 @@ class RateLimitConfig:
 
     def __post_init__(self) -> None:
         problems = []
-        for name in ("sso_admin_rate", "identitystore_rate", "burst", "min_rate", "window"):
+        for name in ("sso_admin_rate", "identitystore_rate", "dynamodb_rate", "burst", "min_rate", "window"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 problems.append(f"{name} must be a positive number, not {value!r}")
@@ -89,6 +94,8 @@ class RateLimitConfig:
             return float(self.sso_admin_rate)
         if service == IDENTITYSTORE:
             return float(self.identitystore_rate)
+        if service == DYNAMODB:
+            return float(self.dynamodb_rate)
         return None
 
 
@@ -207,8 +214,9 @@ class RateLimiter:
     def _key(self, service: str, operation: str) -> tuple[str, str] | None:
         if not self.config.enabled or self.config.rate_for(service) is None:
             return None
-        # sso-admin: every operation draws from the same budget; identitystore: per API.
-        return (service, "*") if service == SSO_ADMIN else (service, operation)
+        # sso-admin and DynamoDB (one table): every operation draws from the same budget;
+        # identitystore: per API.
+        return (service, "*") if service in (SSO_ADMIN, DYNAMODB) else (service, operation)
 
     def _bucket(self, key: tuple[str, str], now: float) -> _Bucket:
         bucket = self._buckets.get(key)

@@ -25,6 +25,7 @@ from awsideman.journal.db import (
 from awsideman.journal.errors import ErrorsMixin
 from awsideman.journal.locks import LockHolder, LocksMixin
 from awsideman.journal.operations import OperationsMixin, OperationStateError
+from awsideman.journal.protocol import StateJournal
 from awsideman.journal.records import (
     FAILED,
     FINISHED_STATUSES,
@@ -40,9 +41,9 @@ from awsideman.journal.records import (
 )
 
 __all__ = [
-    "Journal", "Operation", "ChangeRecord", "ChangeState", "ChangeTransitionError", "TRANSITIONS", "LockHolder",
-    "OperationStateError", "Sealer", "SCHEMA_VERSION", "KINDS", "STATUSES", "FINISHED_STATUSES", "RUNNING",
-    "SUCCEEDED", "PARTIAL", "FAILED", "INTERRUPTED", "ROLLED_BACK", "ROLLBACK_FAILED", "utc_timestamp",
+    "Journal", "StateJournal", "Operation", "ChangeRecord", "ChangeState", "ChangeTransitionError", "TRANSITIONS",
+    "LockHolder", "OperationStateError", "Sealer", "SCHEMA_VERSION", "KINDS", "STATUSES", "FINISHED_STATUSES",
+    "RUNNING", "SUCCEEDED", "PARTIAL", "FAILED", "INTERRUPTED", "ROLLED_BACK", "ROLLBACK_FAILED", "utc_timestamp",
     "parse_timestamp",
 ]
 
@@ -67,6 +68,9 @@ class Journal(OperationsMixin, LocksMixin, CheckpointsMixin, ChangesMixin, Error
             conn.close()
             raise
         return cls(path, conn, busy_timeout=busy_timeout, clock=clock)
+
+    def ensure_lease(self) -> None:
+        """Nothing to check: a local journal's lock lives as long as its process (see ``DynamoJournal``)."""
 
     def __enter__(self) -> Journal:
         return self

@@ -61,6 +61,15 @@ class CheckpointsMixin(Database):
             result[row["step"]] = json.loads(text)
         return result
 
+    def raw_checkpoints(self, operation_id: str) -> list[dict[str, Any]]:
+        """The rows as stored (sealed ones stay sealed), oldest first: for copying a journal."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT step, data_json, sealed, created_at FROM checkpoints WHERE operation_id = ?"
+                " ORDER BY created_at, rowid", (operation_id,)).fetchall()
+        return [{"step": row["step"], "data": row["data_json"], "sealed": bool(row["sealed"]),
+                 "created_at": row["created_at"]} for row in rows]
+
     def clear_checkpoints(self, operation_id: str) -> None:
         """Delete every checkpoint of the operation."""
         with self._write() as conn:

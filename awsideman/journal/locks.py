@@ -27,6 +27,9 @@ class LockHolder:
     pid: int | None
     acquired_at: str
     alive: bool
+    # Known for the shared (DynamoDB) journal, whose holders may be on other machines.
+    host: str | None = None
+    expires_at: str | None = None
 
 
 class LocksMixin(Database):
@@ -107,8 +110,10 @@ def _retrying(attempt: Callable[[], T], timeout: float, sleep: Callable[[float],
 
 
 def _held(holder: LockHolder) -> LockHeldError:
+    where = f"pid {holder.pid} on {holder.host}" if holder.host else f"pid {holder.pid}"
+    lease = f", lease until {holder.expires_at}" if holder.expires_at else ""
     error = LockHeldError(
-        f"Operation {holder.operation_id} (pid {holder.pid}, since {holder.acquired_at}) is changing "
+        f"Operation {holder.operation_id} ({where}, since {holder.acquired_at}{lease}) is changing "
         f"{holder.instance_arn}; only one restore or rollback may run per instance.",
         remediation=["Wait for it to finish (`awsideman report list`), or pass --lock-timeout SECONDS to wait.",
                      f"Its recorded errors: awsideman analyze-error --operation {holder.operation_id}"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 
 from .gapfills import (
+    dynamodb_threads,
     identitystore_models,
     identitystore_responses,
     kms_models,
@@ -37,6 +38,7 @@ GAP_FILLS = (
     "identitystore: every user attribute kept and returned; one email/address/phone at most",
     "kms: disabled / pending-deletion keys refuse Encrypt, GenerateDataKey and Decrypt; "
     "a KeyId that did not encrypt the blob -> IncorrectKeyException; EnableKey/DisableKey take ARNs",
+    "dynamodb: one request at a time (moto's tables are not safe for concurrent requests)",
 )
 
 _lock = threading.Lock()
@@ -55,6 +57,7 @@ def apply() -> None:
         identitystore_models.install_models()
         identitystore_responses.install_responses()
         kms_models.install_models()
+        dynamodb_threads.install()
         _applied = True
 
 

@@ -31,7 +31,7 @@ from awsideman.core.cancel import StopSignal
 from awsideman.core.changes import RESOURCES, Change, IrreversibleChangeError
 from awsideman.core.errors import ErrorAnalyzer, ErrorInfo, is_expected
 from awsideman.core.exceptions import AsyncRequestFailed, InternalError
-from awsideman.journal import ChangeState, Journal
+from awsideman.journal import ChangeState, StateJournal
 from awsideman.services.change_calls import Outcome, execute
 from awsideman.services.resolver import Resolver
 
@@ -71,7 +71,7 @@ class _Running:
 class ApplyEngine:
     """Runs a list of changes for one journaled operation (see the module docstring)."""
 
-    def __init__(self, writer: Any, resolver: Resolver, journal: Journal, operation_id: str, *,
+    def __init__(self, writer: Any, resolver: Resolver, journal: StateJournal, operation_id: str, *,
                  stop: StopSignal, analyzer: ErrorAnalyzer | None = None, concurrency: int = 8,
                  max_outstanding: int = MAX_OUTSTANDING, poll_interval: float = POLL_INTERVAL,
                  kind_prefix: str = "", on_applied: Callable[[Change], None] | None = None,

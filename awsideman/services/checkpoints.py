@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Protocol
 
-from awsideman.journal import Journal, Sealer
+from awsideman.journal import Sealer, StateJournal
 
 
 class Checkpoints(Protocol):
@@ -20,7 +20,7 @@ class JournalCheckpoints:
     With a ``sealer`` (an encrypted backup) the data is encrypted before it reaches the journal.
     """
 
-    def __init__(self, journal: Journal, operation_id: str, sealer: Sealer | None = None) -> None:
+    def __init__(self, journal: StateJournal, operation_id: str, sealer: Sealer | None = None) -> None:
         self._journal = journal
         self._operation_id = operation_id
         self._sealer = sealer

@@ -13,7 +13,7 @@ from awsideman.config import Settings
 from awsideman.core.cancel import StopSignal
 from awsideman.core.ratelimit import RateLimiter
 from awsideman.core.retry import RetryPolicy
-from awsideman.journal import Journal
+from awsideman.journal import StateJournal
 
 
 class Context:
@@ -49,8 +49,13 @@ class Context:
         return discover_instance(self.gateway, self.settings.instance_arn, self.settings.identity_store_id)
 
     @cached_property
-    def journal(self) -> Journal:
-        return Journal.open(self.settings.journal_path)
+    def journal(self) -> StateJournal:
+        from awsideman.services.state_backend import open_journal
+
+        journal = open_journal(self.settings)
+        # With shared state, a runner whose lease ran out makes no further API call.
+        self.stop.add_guard(journal.ensure_lease)
+        return journal
 
     def store(self, url: str | None) -> BackupStore:
         return open_store(url or self.settings.default_store, lambda: self.gateway,

@@ -21,7 +21,7 @@ from typing import Any
 from awsideman.core.cancel import StopSignal
 from awsideman.core.errors import ErrorAnalyzer
 from awsideman.core.exceptions import AwsidemanError, JournalError, OperationInterrupted
-from awsideman.journal import FAILED, INTERRUPTED, PARTIAL, SUCCEEDED, Journal, LockHolder, Operation
+from awsideman.journal import FAILED, INTERRUPTED, PARTIAL, SUCCEEDED, LockHolder, Operation, StateJournal
 
 # Statuses after which nothing of the operation is needed to continue it.
 _DONE = (SUCCEEDED, PARTIAL)
@@ -65,7 +65,7 @@ class OperationSpec:
 
 
 @contextlib.contextmanager
-def run_operation(journal: Journal, spec: OperationSpec, *, stop: StopSignal,
+def run_operation(journal: StateJournal, spec: OperationSpec, *, stop: StopSignal,
                   analyzer: ErrorAnalyzer | None = None) -> Iterator[OperationRun]:
     """Start (or claim) the operation, yield it, and record how it ended (see module docstring)."""
     analyzer = analyzer or ErrorAnalyzer()
@@ -102,7 +102,15 @@ def run_operation(journal: Journal, spec: OperationSpec, *, stop: StopSignal,
                 journal.release_lock(operation.instance_arn, operation.id)
 
 
-def _lock(journal: Journal, operation: Operation, spec: OperationSpec, stop: StopSignal) -> LockHolder | None:
+def takeover_note(holder: LockHolder) -> str:
+    """What to tell the operator when a stale lock was taken over (its holder may have left work half-done)."""
+    why = (f"whose lease expired at {holder.expires_at} (pid {holder.pid} on {holder.host})" if holder.expires_at
+           else "whose process died")
+    return (f"Took over the lock of {holder.operation_id}, {why}; check it with "
+            f"`awsideman report show {holder.operation_id}`.")
+
+
+def _lock(journal: StateJournal, operation: Operation, spec: OperationSpec, stop: StopSignal) -> LockHolder | None:
     assert operation.instance_arn is not None
     if spec.lock_timeout > 0:
         return journal.wait_for_lock(operation.instance_arn, operation.id, timeout=spec.lock_timeout,
@@ -110,7 +118,7 @@ def _lock(journal: Journal, operation: Operation, spec: OperationSpec, stop: Sto
     return journal.acquire_lock(operation.instance_arn, operation.id)
 
 
-def _record(journal: Journal, run: OperationRun, status: str, summary: dict[str, Any]) -> None:
+def _record(journal: StateJournal, run: OperationRun, status: str, summary: dict[str, Any]) -> None:
     """Record a failure or interruption; a journal that fails now must not hide the first error."""
     try:
         journal.finish_operation(run.id, status, summary=summary)

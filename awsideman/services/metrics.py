@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from awsideman.core.error_table import CATEGORIES
-from awsideman.journal import STATUSES, SUCCEEDED, Journal, Operation, parse_timestamp
+from awsideman.journal import STATUSES, SUCCEEDED, Operation, StateJournal, parse_timestamp
 
 PREFIX = "awsideman_"
 # name -> (help, label names besides `operation`)
@@ -53,7 +53,7 @@ class RunFigures:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def operation_samples(op: Operation, journal: Journal, figures: RunFigures, now: float) -> list[Sample]:
+def operation_samples(op: Operation, journal: StateJournal, figures: RunFigures, now: float) -> list[Sample]:
     """The samples of one finished operation (its kind's complete set)."""
     from awsideman.services.report import build_report
 
@@ -90,7 +90,7 @@ def operation_samples(op: Operation, journal: Journal, figures: RunFigures, now:
     return samples
 
 
-def _last_success(journal: Journal, kind: str) -> float | None:
+def _last_success(journal: StateJournal, kind: str) -> float | None:
     for op in journal.list_operations(limit=500, kind=kind):
         if op.status == SUCCEEDED and op.finished_at:
             return parse_timestamp(op.finished_at).timestamp()

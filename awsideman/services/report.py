@@ -14,7 +14,7 @@ from awsideman.core.error_table import SEVERITIES
 from awsideman.core.exceptions import OperationNotFoundError
 from awsideman.core.ids import validate_operation_id
 from awsideman.core.sanitize import sanitize_obj
-from awsideman.journal import ChangeRecord, ChangeState, Journal, Operation, parse_timestamp
+from awsideman.journal import ChangeRecord, ChangeState, Operation, StateJournal, parse_timestamp
 
 LAST = "last"
 # Ended as asked: what they applied is the intended result, not something left over.
@@ -48,7 +48,7 @@ class Report:
         return sanitize_obj(data)
 
 
-def resolve_operation(journal: Journal, operation_id: str) -> Operation:
+def resolve_operation(journal: StateJournal, operation_id: str) -> Operation:
     """``last`` (the newest operation) or a validated operation id."""
     if operation_id == LAST:
         newest = journal.list_operations(limit=1)
@@ -59,7 +59,7 @@ def resolve_operation(journal: Journal, operation_id: str) -> Operation:
     return journal.get_operation(validate_operation_id(operation_id))
 
 
-def build_report(journal: Journal, operation_id: str) -> Report:
+def build_report(journal: StateJournal, operation_id: str) -> Report:
     """The report of one operation (``last`` for the newest)."""
     op = resolve_operation(journal, operation_id)
     records = journal.changes(op.id)
@@ -107,7 +107,7 @@ def _change(record: ChangeRecord) -> dict[str, Any]:
     return item
 
 
-def _errors(journal: Journal, op: Operation, records: list[ChangeRecord]) -> list[dict[str, Any]]:
+def _errors(journal: StateJournal, op: Operation, records: list[ChangeRecord]) -> list[dict[str, Any]]:
     """Every analysed error of the operation: the errors table, failed changes, the summary."""
     found = [dict(e, resource=e.get("step")) for e in journal.errors(op.id)]
     found += [dict(r.error, resource=r.address, during="rollback" if r.kind.startswith("compensate:") else None)
@@ -170,7 +170,7 @@ def _timeline(op: Operation, records: list[ChangeRecord], errors: list[dict[str,
     return sorted(events, key=lambda e: e["at"] or "")
 
 
-def _rollbacks_of(journal: Journal, op: Operation) -> list[Operation]:
+def _rollbacks_of(journal: StateJournal, op: Operation) -> list[Operation]:
     if op.kind != "restore":
         return []
     return [r for r in journal.list_operations(limit=200, kind="rollback")

@@ -22,7 +22,7 @@ from awsideman.services.checkpoints import NoCheckpoints
 from awsideman.services.collector import Collector, missing_report
 from awsideman.services.compensation import COMPENSATION_PREFIX, Compensator, open_changes, settle_requests
 from awsideman.services.context import Context
-from awsideman.services.lifecycle import OperationRun, OperationSpec, run_operation
+from awsideman.services.lifecycle import OperationRun, OperationSpec, run_operation, takeover_note
 from awsideman.services.resolver import Resolver
 from awsideman.services.snapshot_builder import build_snapshot
 
@@ -245,8 +245,7 @@ class RestoreService:
     def _started(self, run: OperationRun, result: RestoreResult) -> None:
         result.operation_id = run.id
         if run.stale_lock is not None:
-            result.warnings.append(f"Took over the lock of {run.stale_lock.operation_id}, whose process died; "
-                                   f"check it with `awsideman report show {run.stale_lock.operation_id}`.")
+            result.warnings.append(takeover_note(run.stale_lock))
 
     def _finish_without_changes(self, result: RestoreResult, plan: Plan, request: RestoreRequest,
                                 started: float) -> RestoreResult:
@@ -279,6 +278,9 @@ class RestoreService:
         if outcome.ok:
             result.status = "partial" if plan.skipped else "succeeded"
             return
+        # A runner that lost its lease on the shared state stops here: whoever took over owns
+        # the instance now, and compensating would race them.
+        ctx.journal.ensure_lease()
         if not request.auto_rollback:
             result.status = "failed"
             result.leftover = [_leftover(address, records, run.id)

@@ -22,7 +22,7 @@ from awsideman.core.ids import validate_operation_id
 from awsideman.core.model import Snapshot
 from awsideman.services.compensation import Compensator, inverses_of, open_changes
 from awsideman.services.context import Context
-from awsideman.services.lifecycle import OperationSpec, run_operation
+from awsideman.services.lifecycle import OperationSpec, run_operation, takeover_note
 from awsideman.services.resolver import Resolver
 
 # From this many names of one kind, one listing (100 per call) beats a lookup per name.
@@ -83,6 +83,8 @@ class RollbackService:
                              next_command=lambda _op: f"awsideman rollback {restore.id}")
         with run_operation(ctx.journal, spec, stop=ctx.stop, analyzer=self.analyzer) as run:
             result.operation_id = run.id
+            if run.stale_lock is not None:
+                result.notes.append(takeover_note(run.stale_lock))
             writer = IdentityCenterWriter(ctx.gateway, ctx.instance)
             resolver = Resolver(writer, Snapshot())
             self._prime(resolver, inverses)

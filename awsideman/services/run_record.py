@@ -20,7 +20,7 @@ from typing import Any
 from awsideman.config import Settings
 from awsideman.core.files import make_private_dirs
 from awsideman.core.sanitize import sanitize
-from awsideman.journal import Journal, Operation, utc_timestamp
+from awsideman.journal import Operation, StateJournal, utc_timestamp
 from awsideman.journal.liveness import this_process
 
 log = logging.getLogger("awsideman")
@@ -53,9 +53,15 @@ class RunRecorder:
 
     def start(self) -> RunRecorder:
         # Operations this process already ran (the demo runs several commands in one process).
-        if self.settings.journal_path.exists():
-            with contextlib.suppress(Exception), Journal.open(self.settings.journal_path) as journal:
-                self.earlier = {op.id for op in self.operations(journal)}
+        from awsideman.services.state_backend import journal_exists, open_journal
+
+        with contextlib.suppress(Exception):
+            if journal_exists(self.settings):
+                journal = open_journal(self.settings)
+                try:
+                    self.earlier = {op.id for op in self.operations(journal)}
+                finally:
+                    journal.close()
         with contextlib.suppress(OSError):
             make_private_dirs(self.logs)
             self.path = self.logs / f".run-{os.getpid()}-{int(self.clock() * 1000)}.log"
@@ -71,7 +77,7 @@ class RunRecorder:
     def progress(self, message: str) -> None:
         log.info("%s", message)
 
-    def finish(self, journal: Journal | None, gateway: Any) -> list[Operation]:
+    def finish(self, journal: StateJournal | None, gateway: Any) -> list[Operation]:
         """Name the log after the operations run, rotate old logs, write metrics; return the operations."""
         self._detach()
         ops = self.operations(journal) if journal is not None else []
@@ -81,7 +87,7 @@ class RunRecorder:
             self._metrics(journal, ops, gateway)
         return ops
 
-    def operations(self, journal: Journal) -> list[Operation]:
+    def operations(self, journal: StateJournal) -> list[Operation]:
         """The operations this process started or claimed since the recorder started, oldest first."""
         owner = this_process()[0]
         ops = [op for op in journal.list_operations(limit=20)
@@ -123,7 +129,7 @@ class RunRecorder:
                     removed += 1
         return removed
 
-    def _metrics(self, journal: Journal, ops: list[Operation], gateway: Any) -> None:
+    def _metrics(self, journal: StateJournal, ops: list[Operation], gateway: Any) -> None:
         from awsideman.services.metrics import RunFigures, operation_samples, write_metrics
 
         stats = gateway.retry_stats if gateway is not None else {}

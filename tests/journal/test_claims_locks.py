@@ -17,17 +17,6 @@ from awsideman.journal import ChangeState, ChangeTransitionError, Journal, Opera
 from awsideman.journal.db import MIGRATIONS
 
 
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "home" / "state.db"
-
-
-@pytest.fixture
-def journal(db_path: Path):
-    with Journal.open(db_path) as opened:
-        yield opened
-
-
 def child(db_path: Path, body: str) -> subprocess.Popen:
     code = f"from awsideman.journal import Journal\njournal = Journal.open({str(db_path)!r})\n" + textwrap.dedent(body)
     return subprocess.Popen([sys.executable, "-c", code], text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE,

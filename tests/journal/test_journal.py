@@ -15,45 +15,16 @@ import textwrap
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from awsideman.core.exceptions import InvalidIdError, JournalError, OperationNotFoundError
 from awsideman.journal import DEFAULT_BUSY_TIMEOUT, SCHEMA_VERSION, Journal, parse_timestamp, utc_timestamp
+from tests.journal.conftest import T0, Clock
 
-T0 = datetime(2024, 3, 1, 9, 0, 0, tzinfo=UTC)
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
-
-
-class Clock:
-    """A settable clock, so tests never sleep to make time pass."""
-
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kwargs: float) -> None:
-        self.now += timedelta(**kwargs)
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "home" / "state.db"
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def journal(db_path: Path, clock: Clock):
-    with Journal.open(db_path, clock=clock) as opened:
-        yield opened
 
 
 @contextlib.contextmanager

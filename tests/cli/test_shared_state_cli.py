@@ -1,0 +1,147 @@
+"""Shared state end to end: two `awsideman` processes ("machine A" and "machine B", each with its
+own AWSIDEMAN_HOME) and one DynamoDB table + S3 bucket in the served emulator.
+
+- A restore running on A holds the instance: a restore from B exits 6 naming A's operation and host.
+- A restore SIGKILLed on A is resumed from B to the backed-up state, then rolled back from B to the
+  state before it.
+- A restore paused (SIGSTOP) on A past its lease is taken over by a rollback from B; when A wakes up,
+  its writes are refused and it stops (exit 6) without another change to the instance.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+from awsideman.services.restore import mutating_calls
+from tests.drift import differences, drift
+from tests.helpers import awsideman_command, cli_json, live_records, run_cli
+
+pytestmark = pytest.mark.e2e
+
+TABLE = "awsideman-state"
+BUCKET = "team-backups"
+LEASE = 3  # seconds: a killed or paused runner's lease runs out quickly in these tests
+
+
+def machines(served):
+    """Environments of two runners sharing the state table and an S3 backup store."""
+    served.client("s3").create_bucket(Bucket=BUCKET)
+    envs = []
+    for name in ("a", "b"):
+        home = served.home / f"machine-{name}"
+        home.mkdir(mode=0o700)
+        (home / "config.yaml").write_text(
+            f"state_lease_seconds: {LEASE}\n"
+            "rate_limit: {sso_admin_rate: 10000, identitystore_rate: 10000, burst: 10000}\n")
+        envs.append(dict(served.env, AWSIDEMAN_HOME=str(home), AWSIDEMAN_STATE=f"dynamodb://{TABLE}",
+                         AWSIDEMAN_STORE=f"s3://{BUCKET}/idc"))
+    init = run_cli(envs[0], "-o", "json", "state", "init")
+    assert init.returncode == 0, init.stdout + init.stderr
+    assert cli_json(init) == {"table": TABLE, "created": True, "s3": f"s3://{BUCKET}/state", "notes": []}
+    again = run_cli(envs[1], "state", "init")
+    assert again.returncode == 0 and "already exists" in again.stdout
+    return envs
+
+
+def paced_restore(served, env, backup_id):
+    """A restore on machine A at the product's rates (it must last a while), no auto-rollback."""
+    paced = served.home / "paced.yaml"
+    paced.write_text(f"concurrency: 8\nstate_lease_seconds: {LEASE}\n")
+    return subprocess.Popen([*awsideman_command(), "--config", str(paced), "-o", "json", "restore", backup_id,
+                             "--prune", "--yes", "--no-auto-rollback"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+
+
+def wait_for(served, proc, operation, at_least):
+    deadline = time.monotonic() + 120
+    while served.counters().get(operation, 0) < at_least:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+
+def live(env):
+    """The instance as records, read by a backup that keeps to this machine (local state and store)."""
+    return live_records({k: v for k, v in env.items() if k not in ("AWSIDEMAN_STORE", "AWSIDEMAN_STATE")})
+
+
+def scenario(served, seed):
+    a, b = machines(served)
+    served.seed("small", seed=seed)
+    backup = cli_json(run_cli(a, "-o", "json", "backup", "create"))
+    expected = live(a)
+    drift(served.client)
+    before = live(a)
+    # Assignments take 6 s to be provisioned: machine A's restore is still running while B looks.
+    served.set_faults({"latency_ms": 5, "async_seconds": 6})
+    served.reset_counters()
+    return a, b, backup["backup_id"], expected, before
+
+
+def test_a_restore_killed_on_one_machine_is_resumed_and_rolled_back_from_another(served_sandbox):
+    served = served_sandbox
+    a, b, backup_id, expected, before = scenario(served, seed=91)
+    proc = paced_restore(served, a, backup_id)
+    wait_for(served, proc, "sso-admin:CreateAccountAssignment", 1)
+
+    busy = run_cli(b, "-o", "json", "restore", backup_id, "--prune", "--yes")
+    assert busy.returncode == 6, busy.stdout + busy.stderr
+    error = cli_json(busy)["errors"][0]
+    holder = cli_json(run_cli(b, "-o", "json", "report", "list"))[0]
+    assert holder["status"] == "running" and holder["operation_id"] in error["message"]
+    assert socket.gethostname() in error["message"] and "lease until" in error["message"]
+
+    proc.kill()
+    proc.wait(timeout=10)
+    served.set_faults({"latency_ms": 1, "async_seconds": 0.05})
+    time.sleep(LEASE + 1)  # the killed runner's lease runs out (nothing else tells B it is dead)
+    op = holder["operation_id"]
+    assert cli_json(run_cli(b, "-o", "json", "report", "list"))[0]["status"] == "interrupted"
+
+    resumed = run_cli(b, "-o", "json", "restore", "--resume", op, "--yes", timeout=300)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert cli_json(resumed)["status"] == "succeeded"
+    diffs = differences(live(b), expected)
+    assert not diffs, "\n".join(diffs)
+
+    rolled = run_cli(b, "-o", "json", "rollback", op, "--yes", timeout=300)
+    assert rolled.returncode == 0, rolled.stdout + rolled.stderr
+    diffs = differences(live(b), before)
+    assert not diffs, "\n".join(diffs)
+    report = cli_json(run_cli(a, "-o", "json", "report", "show", op))  # and A sees all of it
+    assert report["operation_id"] == op and report["counts"]["compensated"] > 0
+
+
+def test_a_paused_runner_whose_lease_expired_is_fenced_off_and_stops(served_sandbox):
+    served = served_sandbox
+    a, b, backup_id, _, before = scenario(served, seed=92)
+    proc = paced_restore(served, a, backup_id)
+    wait_for(served, proc, "sso-admin:CreateAccountAssignment", 1)
+    os.kill(proc.pid, signal.SIGSTOP)
+    served.set_faults({"latency_ms": 1, "async_seconds": 0.05})
+    try:
+        time.sleep(LEASE + 1)
+        op = cli_json(run_cli(b, "-o", "json", "report", "list"))[0]["operation_id"]
+        rolled = run_cli(b, "-o", "json", "rollback", op, "--yes", timeout=300)
+        assert rolled.returncode == 0, rolled.stdout + rolled.stderr
+        assert any(note.startswith(f"Took over the lock of {op}, whose lease expired") for note in cli_json(rolled)["notes"])
+        journal_after_takeover = run_cli(b, "-o", "json", "report", "show", op).stdout
+    finally:
+        served.reset_counters()
+        os.kill(proc.pid, signal.SIGCONT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 6, out + err
+    assert "lost its lease" in json.loads(out)["errors"][0]["message"]
+    identity_center = {k: v for k, v in served.counters().items() if not k.startswith(("dynamodb:", "s3:"))}
+    assert mutating_calls(identity_center) == 0  # it changed nothing in the instance after it woke up
+    assert served.counters().get("dynamodb:TransactWriteItems")  # it tried to journal, and was refused:
+    assert run_cli(b, "-o", "json", "report", "show", op).stdout == journal_after_takeover
+    diffs = differences(live(b), before)
+    assert not diffs, "\n".join(diffs)
