@@ -16,10 +16,15 @@ the same way: calls, and wall time against its bound (the largest of sso-admin c
 busiest identitystore delete / 20, assignments / 15 x async seconds, and memberships or
 assignments before their groups and users).
 
+With `--state dynamodb`, the journal and the lock live in the emulator's DynamoDB table (and S3
+bucket) instead of the local state.db: the same restore then also shows what the shared state
+backend costs (its calls are listed apart and are not in the bound).
+
 Usage:
     python bench/restore.py                  # size large, 1 s asynchronous requests
     python bench/restore.py --size small
     python bench/restore.py --rollback       # and then the rollback of that restore
+    python bench/restore.py --state dynamodb # with the shared state backend
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ def main() -> None:
     parser.add_argument("--async-seconds", type=float, default=1.0)
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--rollback", action="store_true", help="then roll the restore back and measure that")
+    parser.add_argument("--state", default="local", choices=["local", "dynamodb"])
     args = parser.parse_args()
     with SandboxServer() as server, tempfile.TemporaryDirectory() as home:
         env = dict(os.environ, **server.env(), AWSIDEMAN_HOME=home)
@@ -65,12 +71,16 @@ def main() -> None:
         server.reset()
         clients["sso-admin"].create_instance(Name="emptied") if not clients["sso-admin"].list_instances()[
             "Instances"] else None
+        if args.state == "dynamodb":
+            session.client("s3", endpoint_url=server.endpoint_url).create_bucket(Bucket="state")
+            env.update(AWSIDEMAN_STATE="dynamodb://awsideman-state", AWSIDEMAN_STATE_S3="s3://state/awsideman")
+            cli(env, "state", "init")
         server.set_faults({"latency_ms": args.latency_ms, "quotas": "real", "async_seconds": args.async_seconds})
         server.reset_counters()
         started = time.monotonic()
         result = cli(env, "restore", backup["backup_id"], "--yes")
         wall = time.monotonic() - started
-        calls = Counter(server.counters())
+        calls, state_calls = split_state(server.counters())
         counts = seeded.counts()
         sso = sum(n for op, n in calls.items() if op.startswith("sso-admin:"))
         busiest_ids_write = max((n for op, n in calls.items() if op.startswith("identitystore:Create")), default=0)
@@ -81,7 +91,7 @@ def main() -> None:
         print(json.dumps({"status": result["status"], "applied": len(result["applied"]), "wall_seconds": round(wall, 1),
                           "lower_bound_seconds": round(bound, 1), "wall_over_bound": round(wall / bound, 3),
                           "calls": sum(calls.values()), "writes": writes, "all_calls": dict(sorted(calls.items())),
-                          "counts": counts}, indent=2))
+                          "state_calls": state_calls, "counts": counts}, indent=2))
         if args.rollback:
             rollback(server, env, result["operation_id"], counts, args.async_seconds)
 
@@ -92,7 +102,7 @@ def rollback(server: SandboxServer, env: dict[str, str], operation_id: str, coun
     started = time.monotonic()
     result = cli(env, "rollback", operation_id, "--yes")
     wall = time.monotonic() - started
-    calls = Counter(server.counters())
+    calls, state_calls = split_state(server.counters())
     sso = sum(n for op, n in calls.items() if op.startswith("sso-admin:"))
     busiest_ids_delete = max((n for op, n in calls.items() if op.startswith("identitystore:Delete")), default=0)
     bound = max(sso / 20, busiest_ids_delete / 20, counts["assignments"] / 15 * async_seconds,
@@ -101,8 +111,14 @@ def rollback(server: SandboxServer, env: dict[str, str], operation_id: str, coun
     print(json.dumps({"rollback_status": result["status"], "compensated": len(result["compensated"]),
                       "leftover": len(result["leftover"]), "wall_seconds": round(wall, 1),
                       "lower_bound_seconds": round(bound, 1), "wall_over_bound": round(wall / bound, 3),
-                      "calls": sum(calls.values()), "deletes": deletes, "all_calls": dict(sorted(calls.items()))},
-                     indent=2))
+                      "calls": sum(calls.values()), "deletes": deletes, "all_calls": dict(sorted(calls.items())),
+                      "state_calls": state_calls}, indent=2))
+
+
+def split_state(counters: dict[str, int]) -> tuple[Counter[str], dict[str, int]]:
+    """(Identity Center calls, calls to the shared state backend)."""
+    state = {op: n for op, n in sorted(counters.items()) if op.startswith(("dynamodb:", "s3:"))}
+    return Counter({op: n for op, n in counters.items() if op not in state}), state
 
 
 if __name__ == "__main__":

@@ -415,6 +415,12 @@ PROJECT_RULES: dict[str, Rule] = {
         "what is still missing) or undo it with `awsideman rollback {op_id}`.",
     )),
     "LockHeldError": Rule(RESOURCE_CONFLICT, "medium", False, ()),
+    "StateBackendError": Rule(STORAGE, "high", False, (
+        "Fix what the message names (permissions on the table or bucket, the network, the table's existence).",
+        "Every change is journaled before it is made, so nothing unrecorded was done. Once the state is "
+        "reachable: `awsideman restore --resume {op_id}` finishes the restore, `awsideman rollback {op_id}` "
+        "undoes it; both settle changes whose outcome was not recorded against live state.",
+    )),
     "LeaseLostError": Rule(RESOURCE_CONFLICT, "high", False, (
         "Another runner took this operation over after this one's lease expired; nothing more was written.",
         "See what it did: `awsideman report show {op_id}` (from any machine sharing the state backend).",

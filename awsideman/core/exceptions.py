@@ -98,6 +98,12 @@ class OperationBusyError(JournalError):
     code = "OperationBusy"
 
 
+class StateBackendError(JournalError):
+    """The shared state backend (DynamoDB / S3) could not be read or written, after retries."""
+
+    code = "StateBackendUnavailable"
+
+
 class LeaseLostError(JournalError):
     """This runner's lease on the shared state was taken over (it was paused or cut off too long).
 

@@ -11,7 +11,8 @@ import hashlib
 from typing import Any
 
 from awsideman.adapters.aws import client_error_code
-from awsideman.core.exceptions import JournalError
+from awsideman.core.errors import is_expected
+from awsideman.core.exceptions import JournalError, StateBackendError
 
 
 class BlobStore:
@@ -68,4 +69,7 @@ class BlobStore:
                 raise JournalError(f"Cannot {what} the state data in {self.url}: {code}.", remediation=[
                     f"Check that the bucket exists and that s3:{operation.replace('V2', '')} is allowed on "
                     f"arn:aws:s3:::{self.bucket}/{self.prefix}*; set it with `state_s3:` in the config."]) from exc
-            raise
+            if isinstance(exc, JournalError) or not is_expected(exc):
+                raise
+            raise StateBackendError(f"Cannot {what} the state data in {self.url}: {code or type(exc).__name__}.") \
+                from exc

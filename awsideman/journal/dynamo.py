@@ -22,6 +22,7 @@ record that the run was interrupted.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import socket
@@ -33,10 +34,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from awsideman.adapters.aws import client_error_code
+from awsideman.core.errors import is_expected
 from awsideman.core.exceptions import (
     JournalError,
     LeaseLostError,
     OperationBusyError,
+    StateBackendError,
 )
 from awsideman.core.ids import new_operation_id, validate_operation_id
 from awsideman.core.sanitize import sanitize
@@ -66,6 +69,8 @@ log = logging.getLogger("awsideman.journal")
 DEFAULT_LEASE_SECONDS = 60.0
 CONDITION_FAILED = "ConditionalCheckFailedException"
 CANCELLED = "TransactionCanceledException"
+# Answers the journal acts on itself; any other failure (after the retry policy) means the backend is lost.
+ANSWERS = frozenset({CONDITION_FAILED, CANCELLED, "ResourceNotFoundException"})
 
 
 def local_clock() -> float:
@@ -78,7 +83,8 @@ class DynamoJournal:
     """The journal of one DynamoDB table (see the module docstring). Use ``DynamoJournal.open``."""
 
     def __init__(self, gateway: Any, table: str, blobs: BlobStore, *, lease_seconds: float = DEFAULT_LEASE_SECONDS,
-                 clock: Callable[[], datetime] | None = None, local: Callable[[], float] = local_clock) -> None:
+                 clock: Callable[[], datetime] | None = None, local: Callable[[], float] = local_clock,
+                 identity: tuple[str, int, str | None] | None = None) -> None:
         self.gateway = gateway
         self.table = table
         self.blobs = blobs
@@ -99,6 +105,11 @@ class DynamoJournal:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._closed = False
+        # (owner token, pid, start time) this journal writes as; tests play two machines in one process.
+        self._identity = identity
+
+    def _me(self) -> tuple[str, int, str | None]:
+        return self._identity or this_process()
 
     # -- opening ------------------------------------------------------------------------------
     @classmethod
@@ -155,8 +166,9 @@ class DynamoJournal:
         return int(self._epoch() + self.lease_seconds) + 1
 
     def _alive(self, owner: str | None, lease_until: Any) -> bool:
-        if owner and owner == this_process()[0]:
-            return True
+        # Only the lease counts, even for our own token: what this journal holds it keeps renewing
+        # (callers check that first), and an operation it could not finish (the backend failed)
+        # is left to expire like anyone's.
         return bool(owner) and lease_until is not None and float(lease_until) > self._epoch()
 
     # -- the lease ------------------------------------------------------------------------------
@@ -208,7 +220,7 @@ class DynamoJournal:
         """Extend the leases of our running operations and of our lock (the heartbeat calls this)."""
         with self._lock:
             owned, held = sorted(self._owned), self._held
-        me = this_process()[0]
+        me = self._me()[0]
         until = self._lease_end()
         for operation_id in owned:
             try:
@@ -244,13 +256,29 @@ class DynamoJournal:
     def _call(self, operation: str, **params: Any) -> dict[str, Any]:
         if self._closed:
             raise JournalError(f"The journal {self.path} is closed.")
-        return self.gateway.call("dynamodb", operation, TableName=self.table, **params)
+        with self._backend(operation):
+            return self.gateway.call("dynamodb", operation, TableName=self.table, **params)
+
+    @contextlib.contextmanager
+    def _backend(self, operation: str) -> Iterator[None]:
+        """Failures the retry policy could not fix, as ``StateBackendError`` naming the table."""
+        try:
+            yield
+        except JournalError:
+            raise
+        except Exception as exc:
+            code = client_error_code(exc)
+            if code in ANSWERS or not is_expected(exc):
+                raise
+            raise StateBackendError(
+                f"The shared state {self.path} failed ({operation}: {code or type(exc).__name__}: "
+                f"{sanitize(str(exc))[:300]}).") from exc
 
     def _call_untabled(self, operation: str, **params: Any) -> dict[str, Any]:
         """Calls that name the table inside their items (transactions, batches)."""
         if self._closed:
             raise JournalError(f"The journal {self.path} is closed.")
-        with self._io:
+        with self._io, self._backend(operation):
             return self.gateway.call("dynamodb", operation, **params)
 
     def _fence(self) -> list[dict[str, Any]]:
@@ -264,7 +292,7 @@ class DynamoJournal:
             "TableName": self.table, "Key": items.lock_key(held[0]),
             "ConditionExpression": "#o = :me AND operation_id = :op",
             "ExpressionAttributeNames": {"#o": "owner"},
-            "ExpressionAttributeValues": items.encode_all({":me": this_process()[0], ":op": held[1]})}}]
+            "ExpressionAttributeValues": items.encode_all({":me": self._me()[0], ":op": held[1]})}}]
 
     def _transact(self, actions: list[dict[str, Any]]) -> int | None:
         """Write ``actions`` (plus the fence) in one transaction.
@@ -369,7 +397,7 @@ class DynamoJournal:
         if kind not in KINDS:
             raise ValueError(f"unknown operation kind {kind!r}; expected one of {', '.join(KINDS)}")
         op_id = validate_operation_id(operation_id) if operation_id else new_operation_id(self._now())
-        owner, pid, started = this_process()
+        owner, pid, started = self._me()
         now = self._stamp()
         item = {**items.operation_key(op_id), **items.encode_all({
             "id": op_id, "kind": kind, "status": RUNNING, "params": dumps_sanitized(params or {}),
@@ -391,7 +419,7 @@ class DynamoJournal:
     def claim_operation(self, operation_id: str, *, claimable: Iterable[str]) -> Operation:
         """Make this process the owner of an operation whose status is in ``claimable`` (compare-and-set)."""
         allowed = set(claimable)
-        owner, pid, started = this_process()
+        owner, pid, started = self._me()
         row = self._get(items.operation_key(operation_id))
         if row is None:
             raise not_found(operation_id)
@@ -428,7 +456,7 @@ class DynamoJournal:
             "Key": items.operation_key(operation_id), "UpdateExpression": f"SET {assignment}, updated_at = :t",
             "ConditionExpression": "#o = :me", "ExpressionAttributeNames": {"#o": "owner"},
             "ExpressionAttributeValues": items.encode_all({**values, ":t": self._stamp(),
-                                                           ":me": this_process()[0]})}}])
+                                                           ":me": self._me()[0]})}}])
         if failed is not None:
             if self._get(items.operation_key(operation_id)) is None:
                 raise not_found(operation_id)
@@ -451,7 +479,7 @@ class DynamoJournal:
         checkpoints = list(self._query(items.partition(operation_id), "CP#", keys_only=True)) if clear_checkpoints \
             else []
         # Only the owner records the end: a runner that lost the operation must not overwrite it.
-        values[":me"] = this_process()[0]
+        values[":me"] = self._me()[0]
         actions = [{"Update": {
             "Key": items.operation_key(operation_id),
             "UpdateExpression": "SET " + ", ".join(sets) + " REMOVE lease_until",
@@ -496,7 +524,7 @@ class DynamoJournal:
     def _reconcile(self, row: dict[str, Any]) -> Operation:
         """A ``running`` operation whose lease expired is ``interrupted`` (persisted, conditionally)."""
         op = _operation(row)
-        if op.status != RUNNING or self._alive(op.owner, row.get("lease_until")):
+        if op.status != RUNNING or op.id in self._owned or self._alive(op.owner, row.get("lease_until")):
             return op
         try:
             self._call("UpdateItem", Key=items.operation_key(op.id),
@@ -543,7 +571,7 @@ class DynamoJournal:
 
     def acquire_lock(self, instance_arn: str, operation_id: str) -> LockHolder | None:
         """Take the instance's lease lock for ``operation_id``; return the expired holder taken over, if any."""
-        owner, pid, _ = this_process()
+        owner, pid, _ = self._me()
         row = self._get(items.lock_key(instance_arn))
         stale = None
         condition, values = "attribute_not_exists(pk)", dict[str, Any]()
@@ -604,7 +632,7 @@ class DynamoJournal:
                        ConditionExpression="#o = :me AND operation_id = :op",
                        ExpressionAttributeNames={"#o": "owner"},
                        ExpressionAttributeValues=items.encode_all({
-                           ":none": "", ":zero": 0, ":me": this_process()[0], ":op": operation_id}))
+                           ":none": "", ":zero": 0, ":me": self._me()[0], ":op": operation_id}))
         except Exception as exc:
             if client_error_code(exc) != CONDITION_FAILED:
                 raise

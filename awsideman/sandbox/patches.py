@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 
 from .gapfills import (
-    dynamodb_threads,
+    dynamodb,
     identitystore_models,
     identitystore_responses,
     kms_models,
@@ -39,6 +39,7 @@ GAP_FILLS = (
     "kms: disabled / pending-deletion keys refuse Encrypt, GenerateDataKey and Decrypt; "
     "a KeyId that did not encrypt the blob -> IncorrectKeyException; EnableKey/DisableKey take ARNs",
     "dynamodb: one request at a time (moto's tables are not safe for concurrent requests)",
+    "dynamodb: TransactWriteItems checks every condition first, then writes (no copy of the table per call)",
 )
 
 _lock = threading.Lock()
@@ -57,7 +58,7 @@ def apply() -> None:
         identitystore_models.install_models()
         identitystore_responses.install_responses()
         kms_models.install_models()
-        dynamodb_threads.install()
+        dynamodb.install()
         _applied = True
 
 

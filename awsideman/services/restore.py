@@ -11,7 +11,7 @@ from awsideman.adapters.identity_center import IdentityCenterReader
 from awsideman.adapters.identity_center_writes import IdentityCenterWriter
 from awsideman.core.changes import Change
 from awsideman.core.errors import ErrorAnalyzer
-from awsideman.core.exceptions import AwsidemanError, Terminated, UsageError
+from awsideman.core.exceptions import AwsidemanError, StateBackendError, Terminated, UsageError
 from awsideman.core.ids import validate_operation_id
 from awsideman.core.model import RESOURCE_KINDS, Snapshot
 from awsideman.core.planner import Plan, make_plan, untouchables_from_missing
@@ -279,8 +279,14 @@ class RestoreService:
             result.status = "partial" if plan.skipped else "succeeded"
             return
         # A runner that lost its lease on the shared state stops here: whoever took over owns
-        # the instance now, and compensating would race them.
+        # the instance now, and compensating would race them. Nor is there a rollback without
+        # a journal to record it in.
         ctx.journal.ensure_lease()
+        lost = next((f for f in outcome.failed if f.error.code == StateBackendError.code), None)
+        if lost is not None:
+            raise StateBackendError(
+                f"{lost.error.message} No further change was started after it ({len(result.applied)} applied and "
+                f"journaled before). Nothing was rolled back: that needs the journal.")
         if not request.auto_rollback:
             result.status = "failed"
             result.leftover = [_leftover(address, records, run.id)

@@ -50,31 +50,43 @@ def db_path(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
     return tmp_path / "home" / "state.db"
 
 
+_GATEWAY: list[Any] = []
+
+
+def gateway() -> Any:
+    """One gateway per test process: its boto3 clients are what costs (the emulator is reset per test)."""
+    if not _GATEWAY:
+        from awsideman.adapters.aws import AwsGateway
+        from awsideman.core.retry import RetryConfig, RetryPolicy
+
+        _GATEWAY.append(AwsGateway(profile=None, region="us-east-1",
+                                   retry=RetryPolicy(RetryConfig(max_retries=2, base_delay=0.01, max_delay=0.02))))
+    return _GATEWAY[0]
+
+
 def shared_table(sandbox: Any) -> None:
     """Create the state table and bucket the way `awsideman state init` does."""
     from awsideman.config import Settings
     from awsideman.services.state_admin import init_state
 
-    sandbox.client("s3").create_bucket(Bucket=BUCKET)
+    gateway().call("s3", "CreateBucket", Bucket=BUCKET)
     init_state(Settings(home=sandbox.home, region="us-east-1", state=f"dynamodb://{TABLE}",
-                        state_s3=f"s3://{BUCKET}/state"), sleep=lambda _s: None)
+                        state_s3=f"s3://{BUCKET}/state"), gateway=gateway(), sleep=lambda _s: None)
 
 
 def dynamo_journal(clock: Callable[[], datetime] | None = None, **kwargs: Any) -> Any:
-    from awsideman.adapters.aws import AwsGateway
-    from awsideman.core.retry import RetryConfig, RetryPolicy
     from awsideman.journal.blobs import BlobStore
     from awsideman.journal.dynamo import DynamoJournal
 
-    gateway = AwsGateway(profile=None, region="us-east-1",
-                         retry=RetryPolicy(RetryConfig(max_retries=2, base_delay=0.01, max_delay=0.02)))
-    return DynamoJournal.open(gateway, TABLE, BlobStore(gateway, BUCKET, "state"), clock=clock, **kwargs)
+    return DynamoJournal.open(gateway(), TABLE, BlobStore(gateway(), BUCKET, "state"), clock=clock, **kwargs)
 
 
 @pytest.fixture
 def open_journal(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]:
     """``open_journal(clock=None)``: another handle on the same journal (same file or table)."""
     opened: list[Any] = []
+    if backend != "sqlite" and "db_path" in request.fixturenames:
+        pytest.skip("about the SQLite file")
     if backend == "dynamodb":
         shared_table(request.getfixturevalue("sandbox"))
 

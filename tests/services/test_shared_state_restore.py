@@ -1,0 +1,52 @@
+"""A restore whose shared state backend fails mid-way (DynamoDB refuses every write from the 8th
+on): no new change starts, no rollback is attempted without a journal, the error says what is
+known and what to run; once the table answers again, `rollback` gives back the pre-restore state."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from awsideman.core.exceptions import StateBackendError
+from awsideman.services.backup import BackupRequest, BackupService
+from awsideman.services.restore import RestoreRequest, RestoreService, mutating_calls
+from awsideman.services.rollback import RollbackService
+from tests.drift import differences, drift, records
+from tests.helpers import make_context
+from tests.journal.conftest import BUCKET, TABLE, shared_table
+
+SHARED = {"state": f"dynamodb://{TABLE}", "state_s3": f"s3://{BUCKET}/state", "state_lease_seconds": 1.0}
+
+
+def test_losing_the_state_backend_mid_restore_stops_at_once_and_rollback_recovers_later(sandbox):
+    shared_table(sandbox)
+    sandbox.seed("tiny", seed=74)
+    backup = BackupService(make_context(**SHARED)).create(BackupRequest())
+    drift(sandbox.client)
+    before = records(BackupService(make_context()))
+    sandbox.set_faults({"rules": [{"operation": "dynamodb:TransactWriteItems", "fail_after": 8,
+                                   "error": "AccessDeniedException"}]})
+    sandbox.reset_counters()
+    context = make_context(**SHARED, concurrency=1)
+    with pytest.raises(StateBackendError) as lost:
+        RestoreService(context).run(RestoreRequest(backup.backup_id, prune=True))
+    context.close()  # the process ends: its failure could not be recorded, so its lease runs out
+    message = lost.value.message
+    assert f"dynamodb://{TABLE}" in message and "AccessDeniedException" in message
+    assert "No further change was started" in message and "Nothing was rolled back" in message
+    calls = sandbox.counters()
+    assert mutating_calls({k: v for k, v in calls.items() if not k.startswith(("dynamodb:", "s3:"))}) > 0
+    operation = lost.value.operation_id  # type: ignore[attr-defined]
+
+    sandbox.set_faults({})
+    journal = make_context(**SHARED).journal
+    planned = len(RestoreService(make_context()).run(RestoreRequest(backup.backup_id, prune=True,
+                                                                    dry_run=True)).changes)
+    intents = journal.changes(operation)
+    assert 0 < len(intents) < planned  # it stopped early; what it did is journaled
+    time.sleep(1.5)  # the lease of the stopped restore (1 s) runs out
+    result = RollbackService(make_context(**SHARED)).run(operation, confirm=lambda _inverses: True)
+    assert result.status == "succeeded", (result.errors, result.leftover)
+    diffs = differences(records(BackupService(make_context())), before)
+    assert not diffs, "\n".join(diffs)
