@@ -60,6 +60,10 @@ class StopSignal:
         """Also run ``guard()`` (which raises to refuse) on every ``check``."""
         self._guards.append(guard)
 
+    def remove_guard(self, guard: Callable[[], None]) -> None:
+        if guard in self._guards:
+            self._guards.remove(guard)
+
     def sleep(self, seconds: float) -> None:
         """Wait ``seconds``, but wake and raise ``Terminated`` the moment a stop is requested."""
         if self._event.wait(max(0.0, seconds)):

@@ -68,4 +68,5 @@ class Context:
             except Exception as exc:  # the command's own outcome stands; metrics/logs are extras
                 self.warnings.append(f"Could not write the log or metrics file: {exc}")
         if "journal" in self.__dict__:
+            self.stop.remove_guard(self.journal.ensure_lease)
             self.journal.close()
