@@ -100,9 +100,9 @@ def run_in_process(monkeypatch: Any, capsys: Any, env: dict[str, str], *args: st
     import signal
     import subprocess
 
-    from awsideman.cli.app import main
-
     import boto3
+
+    from awsideman.cli.app import main
 
     handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     capsys.readouterr()
