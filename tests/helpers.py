@@ -62,6 +62,16 @@ def awsideman_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "awsideman"]
 
 
+def paced_config(home: Any) -> str:
+    """`--config` for the one run a test kills: the product's default rates, so it lasts a while
+    (every other run in a test is unpaced, see tests/conftest.py)."""
+    from pathlib import Path
+
+    path = Path(home) / "paced.yaml"
+    path.write_text("concurrency: 8\n")
+    return str(path)
+
+
 def run_cli(env: dict[str, str], *args: str, timeout: float = 120, input: str | None = None) -> Any:
     """Run the real executable; returns the CompletedProcess (text mode)."""
     import subprocess

@@ -14,21 +14,13 @@ import pytest
 from awsideman.journal import ChangeState, Journal
 from awsideman.services.restore import mutating_calls
 from tests.drift import differences, drift
-from tests.helpers import awsideman_command, backup_records, cli_json, live_records, run_cli
+from tests.helpers import awsideman_command, backup_records, cli_json, live_records, paced_config, run_cli
 
 # One kill point per path (each run costs ~30 s of CI): the rollback is killed later, with
 # asynchronous requests in flight (so memberships are applied and assignments pending), the
 # resume at a membership (tests/services/test_rollback_paths.py covers both paths at more points).
 AT_A_MEMBERSHIP = ("identitystore:CreateGroupMembership", 5, {"latency_ms": 10})
 AT_AN_ASSIGNMENT = ("sso-admin:CreateAccountAssignment", 3, {"latency_ms": 10, "async_seconds": 4})  # in flight
-
-
-def _paced(served):
-    """A config at the product's default rates: the run to kill must last a while (the rest of
-    the test runs unpaced, see tests/conftest.py)."""
-    path = served.home / "paced.yaml"
-    path.write_text("concurrency: 8\n")
-    return path
 
 
 def _killed_restore(served, operation, at_least, faults):
@@ -41,9 +33,9 @@ def _killed_restore(served, operation, at_least, faults):
     before = live_records(env)
     served.set_faults(faults)
     served.reset_counters()
-    proc = subprocess.Popen([*awsideman_command(), "--config", str(_paced(served)), "restore", backup["backup_id"],
-                             "--prune", "--yes", "--no-auto-rollback"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen([*awsideman_command(), "--config", paced_config(served.home), "restore",
+                             backup["backup_id"], "--prune", "--yes", "--no-auto-rollback"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while served.counters().get(operation, 0) < at_least:
         assert proc.poll() is None, proc.stderr.read().decode()
