@@ -62,6 +62,16 @@ def awsideman_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "awsideman"]
 
 
+def paced_config(home: Any) -> str:
+    """`--config` for the one run a test kills: the product's default rates, so it lasts a while
+    (every other run in a test is unpaced, see tests/conftest.py)."""
+    from pathlib import Path
+
+    path = Path(home) / "paced.yaml"
+    path.write_text("concurrency: 8\n")
+    return str(path)
+
+
 def run_cli(env: dict[str, str], *args: str, timeout: float = 120, input: str | None = None) -> Any:
     """Run the real executable; returns the CompletedProcess (text mode)."""
     import subprocess
@@ -76,14 +86,49 @@ def cli_json(proc: Any) -> Any:
     return json.loads(proc.stdout)
 
 
-def live_records(env: dict[str, str]) -> Any:
-    """The instance's state as planner records, read by a real `backup create` (what users see)."""
+def backup_records(env: dict[str, str], backup_id: str) -> Any:
+    """The planner records of a backup already taken (what the instance held when it was taken)."""
     import gzip
     from pathlib import Path
 
     from awsideman.core.attributes import snapshot_records
 
-    backup = cli_json(run_cli(env, "-o", "json", "backup", "create"))
-    raw = gzip.decompress((Path(env["AWSIDEMAN_HOME"]) / "backups" / backup["backup_id"] / "snapshot.json.gz")
-                          .read_bytes())
+    raw = gzip.decompress((Path(env["AWSIDEMAN_HOME"]) / "backups" / backup_id / "snapshot.json.gz").read_bytes())
     return snapshot_records(Snapshot.from_dict(json.loads(raw)))
+
+
+def live_records(env: dict[str, str]) -> Any:
+    """The instance's state as planner records, read by a real `backup create` (what users see)."""
+    return backup_records(env, cli_json(run_cli(env, "-o", "json", "backup", "create"))["backup_id"])
+
+
+def run_in_process(monkeypatch: Any, capsys: Any, env: dict[str, str], *args: str) -> Any:
+    """`awsideman *args` through the same entry point as the executable (`cli.app.main`), in this
+    process with `env` as its environment: for tests that check many outputs or exit codes, where
+    each start of the executable would cost ~1 s. Returns a CompletedProcess like `run_cli`."""
+    import os
+    import signal
+    import subprocess
+
+    import boto3
+
+    from awsideman.cli.app import main
+
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    capsys.readouterr()
+    with monkeypatch.context() as patched:
+        for key in set(os.environ) - set(env):
+            patched.delenv(key)
+        for key, value in env.items():
+            patched.setenv(key, value)
+        patched.setattr(boto3, "DEFAULT_SESSION", None)
+        try:
+            main(list(args))
+            code: Any = 0
+        except SystemExit as exited:
+            code = 0 if exited.code is None else exited.code
+        finally:
+            for signum, handler in handlers.items():  # main() routes signals to its stop flag
+                signal.signal(signum, handler)
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["awsideman", *args], code if isinstance(code, int) else 1, out, err)

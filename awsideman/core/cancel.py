@@ -69,6 +69,10 @@ class StopSignal:
         if self._event.wait(max(0.0, seconds)):
             raise Terminated(self.signum or signal.SIGINT)
 
+    def wait(self, seconds: float) -> bool:
+        """Wait up to ``seconds``; True as soon as a stop is requested (raises nothing)."""
+        return self._event.wait(max(0.0, seconds))
+
     @contextlib.contextmanager
     def arm(self) -> Iterator[None]:
         """While inside, a signal only requests the stop; the work unwinds at its next check."""

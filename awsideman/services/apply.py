@@ -173,7 +173,14 @@ class _Run:
                 self.launch(pool)
             if not self.in_flight and not self.outstanding:
                 break
-            finished, _ = wait(list(self.in_flight), timeout=self.engine.poll_interval / 2, return_when=FIRST_COMPLETED)
+            if self.in_flight:
+                finished, _ = wait(list(self.in_flight), timeout=self.engine.poll_interval / 2,
+                                   return_when=FIRST_COMPLETED)
+            else:
+                # Only asynchronous requests left: `wait` on no future returns at once, and this
+                # loop would spin (a CPU at 100 %) until the next poll. Sleep until then instead.
+                finished = set()
+                self.engine.stop.wait(self.last_poll + self.engine.poll_interval - time.monotonic())
             for future in finished:
                 self.settle(future)
             self.poll()

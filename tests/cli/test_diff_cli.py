@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from awsideman.core.attributes import comparable, snapshot_records
-from awsideman.core.model import Snapshot
+from awsideman.core.attributes import comparable
 from tests.drift import drift
-from tests.helpers import run_cli
-
-
-def _json(proc):
-    assert proc.stdout.strip(), proc.stderr
-    return json.loads(proc.stdout)
+from tests.helpers import backup_records, cli_json, run_cli
 
 
 def _backup(env) -> tuple[str, dict]:
-    import gzip
-    from pathlib import Path
-
-    backup_id = _json(run_cli(env, "-o", "json", "backup", "create"))["backup_id"]
-    raw = gzip.decompress((Path(env["AWSIDEMAN_HOME"]) / "backups" / backup_id / "snapshot.json.gz").read_bytes())
-    return backup_id, snapshot_records(Snapshot.from_dict(json.loads(raw)))
+    backup_id = cli_json(run_cli(env, "-o", "json", "backup", "create"))["backup_id"]
+    return backup_id, backup_records(env, backup_id)
 
 
 def _expected(before: dict, after: dict) -> set[tuple]:
@@ -61,7 +49,7 @@ def test_diff_names_every_drifted_resource_and_attribute_and_nothing_else(served
 
     live = run_cli(env, "-o", "json", "diff", first, "--exit-code")
     assert live.returncode == 3, live.stderr
-    document = _json(live)
+    document = cli_json(live)
     assert _found(document) == expected and not document["equal"]
     changed_user = next(line.split()[-1] for line in done if line.startswith("changed user"))
     assert ("user", (changed_user,), "changed", frozenset({"DisplayName", "Title"})) in expected
@@ -72,7 +60,7 @@ def test_diff_names_every_drifted_resource_and_attribute_and_nothing_else(served
     served.reset_counters()
     offline = run_cli(env, "-o", "json", "diff", first, second)
     assert offline.returncode == 0, offline.stderr
-    assert _found(_json(offline)) == expected
+    assert _found(cli_json(offline)) == expected
     assert served.counters() == {}  # backup to backup: not a single API call
 
     third, _ = _backup(env)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.drift import differences, drift
-from tests.helpers import cli_json, live_records, run_cli
+from tests.helpers import backup_records, cli_json, live_records, run_cli
 
 WRITES = ("CreateUser", "CreateGroup", "CreateGroupMembership", "CreatePermissionSet", "CreateAccountAssignment",
           "DeleteUser", "DeleteGroup", "DeleteGroupMembership", "DeleteAccountAssignment", "UpdateUser",
@@ -19,7 +19,7 @@ def test_restore_is_exact_under_async_delays_the_cap_lost_responses_and_resets(s
     served, env = served_sandbox, served_sandbox.env
     served.seed("small", seed=61)
     backup = cli_json(run_cli(env, "-o", "json", "backup", "create"))
-    expected = live_records(env)
+    expected = backup_records(env, backup["backup_id"])
     drift(served.client)
     served.set_faults({"seed": 3, "async_seconds": 0.2, "rules": [
         {"operation": f"identitystore:{op}" if op[0] in "CDU" and "Permission" not in op and "Account" not in op
@@ -63,7 +63,7 @@ def test_a_backup_of_one_instance_restored_into_another_empty_instance_equals_it
     served, env = served_sandbox, served_sandbox.env
     served.seed("tiny", seed=63)
     backup = cli_json(run_cli(env, "-o", "json", "backup", "create"))
-    expected = live_records(env)
+    expected = backup_records(env, backup["backup_id"])
     source = backup_source = cli_json(run_cli(env, "-o", "json", "backup", "show", backup["backup_id"]))["source"]
     served.server.reset()  # the emulator forgets everything: a new, empty instance
     sso = served.client("sso-admin")

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.helpers import awsideman_command, cli_json, run_cli
+from tests.helpers import awsideman_command, cli_json, paced_config, run_cli
 
 pytestmark = pytest.mark.e2e  # drives the real executable
 
@@ -33,8 +33,8 @@ def _snapshot(env, backup_id):
 
 
 def _kill_when(served, env, operation, at_least):
-    """Start a backup and SIGKILL it once the emulator has seen `at_least` calls of `operation`."""
-    proc = subprocess.Popen([*awsideman_command(), "backup", "create"], env=env,
+    """Start a paced backup and SIGKILL it once the emulator has seen `at_least` calls of `operation`."""
+    proc = subprocess.Popen([*awsideman_command(), "--config", paced_config(served.home), "backup", "create"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while served.counters().get(operation, 0) < at_least:
@@ -46,7 +46,6 @@ def _kill_when(served, env, operation, at_least):
     return proc
 
 
-@pytest.mark.paced  # the kill point needs a run that lasts a while
 def test_killed_backup_resumes_to_the_same_snapshot_with_fewer_calls(served_sandbox):
     served, env = served_sandbox, served_sandbox.env
     served.seed("small", seed=21)
@@ -59,9 +58,8 @@ def test_killed_backup_resumes_to_the_same_snapshot_with_fewer_calls(served_sand
     killed = operations[0]
     assert killed["kind"] == "backup" and killed["status"] == "interrupted"
     assert killed["backup_id"] is None
-    assert cli_json(run_cli(env, "-o", "json", "backup", "list"))["backups"] == [
-        b for b in cli_json(run_cli(env, "-o", "json", "backup", "list"))["backups"]
-        if b["backup_id"] == clean["backup_id"]]  # the killed run left no visible backup
+    listed = cli_json(run_cli(env, "-o", "json", "backup", "list"))["backups"]
+    assert [b["backup_id"] for b in listed] == [clean["backup_id"]]  # the killed run left no visible backup
 
     served.set_faults({})
     resumed = run_cli(env, "-o", "json", "backup", "create", "--resume", killed["operation_id"])
@@ -78,7 +76,7 @@ def test_killed_backup_resumes_to_the_same_snapshot_with_fewer_calls(served_sand
 
 def test_denied_assignment_listing_fails_without_allow_partial(served_sandbox):
     served, env = served_sandbox, served_sandbox.env
-    served.seed("small", seed=22)
+    served.seed("tiny", seed=22)
     served.set_faults(DENY_ASSIGNMENT_LISTINGS)
     proc = run_cli(env, "backup", "create")
     assert proc.returncode == 1, proc.stderr
@@ -97,7 +95,7 @@ def test_denied_assignment_listing_fails_without_allow_partial(served_sandbox):
 
 def test_partial_backup_equals_full_minus_what_is_missing(served_sandbox):
     served, env = served_sandbox, served_sandbox.env
-    served.seed("small", seed=23)
+    served.seed("tiny", seed=23)
     full = cli_json(run_cli(env, "-o", "json", "backup", "create"))
     served.set_faults(DENY_ASSIGNMENT_LISTINGS)
     proc = run_cli(env, "-o", "json", "backup", "create", "--allow-partial")

@@ -14,20 +14,13 @@ import pytest
 from awsideman.journal import ChangeState, Journal
 from awsideman.services.restore import mutating_calls
 from tests.drift import differences, drift
-from tests.helpers import awsideman_command, cli_json, live_records, run_cli
+from tests.helpers import awsideman_command, backup_records, cli_json, live_records, paced_config, run_cli
 
-KILL_POINTS = [
-    ("identitystore:CreateGroupMembership", 5, {"latency_ms": 10}),
-    ("sso-admin:CreateAccountAssignment", 3, {"latency_ms": 10, "async_seconds": 4}),  # requests in flight
-]
-
-
-def _paced(served):
-    """A config at the product's default rates: the run to kill must last a while (the rest of
-    the test runs unpaced, see tests/conftest.py)."""
-    path = served.home / "paced.yaml"
-    path.write_text("concurrency: 8\n")
-    return path
+# One kill point per path (each run costs ~30 s of CI): the rollback is killed later, with
+# asynchronous requests in flight (so memberships are applied and assignments pending), the
+# resume at a membership (tests/services/test_rollback_paths.py covers both paths at more points).
+AT_A_MEMBERSHIP = ("identitystore:CreateGroupMembership", 5, {"latency_ms": 10})
+AT_AN_ASSIGNMENT = ("sso-admin:CreateAccountAssignment", 3, {"latency_ms": 10, "async_seconds": 4})  # in flight
 
 
 def _killed_restore(served, operation, at_least, faults):
@@ -35,14 +28,14 @@ def _killed_restore(served, operation, at_least, faults):
     env = served.env
     served.seed("small", seed=81)
     backup = cli_json(run_cli(env, "-o", "json", "backup", "create"))
-    expected = live_records(env)
+    expected = backup_records(env, backup["backup_id"])
     drift(served.client)
     before = live_records(env)
     served.set_faults(faults)
     served.reset_counters()
-    proc = subprocess.Popen([*awsideman_command(), "--config", str(_paced(served)), "restore", backup["backup_id"],
-                             "--prune", "--yes", "--no-auto-rollback"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen([*awsideman_command(), "--config", paced_config(served.home), "restore",
+                             backup["backup_id"], "--prune", "--yes", "--no-auto-rollback"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while served.counters().get(operation, 0) < at_least:
         assert proc.poll() is None, proc.stderr.read().decode()
@@ -57,7 +50,7 @@ def _killed_restore(served, operation, at_least, faults):
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize(("operation", "at_least", "faults"), KILL_POINTS)
+@pytest.mark.parametrize(("operation", "at_least", "faults"), [AT_AN_ASSIGNMENT])
 def test_a_killed_restore_is_rolled_back_from_its_journal_and_twice_changes_nothing(
         served_sandbox, operation, at_least, faults):
     served, env = served_sandbox, served_sandbox.env
@@ -80,7 +73,7 @@ def test_a_killed_restore_is_rolled_back_from_its_journal_and_twice_changes_noth
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize(("operation", "at_least", "faults"), KILL_POINTS)
+@pytest.mark.parametrize(("operation", "at_least", "faults"), [AT_A_MEMBERSHIP])
 def test_a_killed_restore_resumes_to_the_backed_up_state_without_redoing_what_was_applied(
         served_sandbox, operation, at_least, faults):
     served, env = served_sandbox, served_sandbox.env
@@ -106,7 +99,7 @@ def test_two_restores_at_once_one_waits_or_exits_6_naming_the_holder(served_sand
     served, env = served_sandbox, served_sandbox.env
     served.seed("tiny", seed=82)
     backup = cli_json(run_cli(env, "-o", "json", "backup", "create"))
-    expected = live_records(env)
+    expected = backup_records(env, backup["backup_id"])
     drift(served.client)
     served.set_faults({"latency_ms": 15, "async_seconds": 6})  # the first restore holds the lock a while
     served.reset_counters()

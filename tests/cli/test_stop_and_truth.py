@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import awsideman_command, cli_json, run_cli
+from tests.helpers import awsideman_command, cli_json, paced_config, run_cli
 
 BUSY = {"seed": 5, "latency_ms": 20, "quotas": "real", "rules": [{"operation": "*", "throttle": 0.3}]}
 
@@ -43,7 +43,6 @@ def _journal_bytes(env) -> bytes:
     return b"".join(p.read_bytes() for p in home.glob("state.db*"))
 
 
-@pytest.mark.paced  # the kill point needs a run that lasts a while
 @pytest.mark.e2e
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_stops_a_busy_backup_at_once_and_the_resume_matches_a_clean_run(served_sandbox, signum):
@@ -52,7 +51,7 @@ def test_a_signal_stops_a_busy_backup_at_once_and_the_resume_matches_a_clean_run
     clean = cli_json(run_cli(env, "-o", "json", "backup", "create"))
     served.set_faults(BUSY)
     served.reset_counters()
-    proc = _start(env, "backup", "create")
+    proc = _start(env, "--config", paced_config(served.home), "backup", "create")  # the run to stop lasts
     _wait_for_calls(served, proc, "sso-admin:DescribePermissionSet", 3)
     proc.send_signal(signum)
     try:
@@ -96,7 +95,6 @@ def test_two_concurrent_resumes_of_one_operation_exactly_one_runs(served_sandbox
     assert len(_backups(env)) == 1
 
 
-@pytest.mark.paced  # the kill point needs a run that lasts a while
 @pytest.mark.e2e
 def test_no_user_attribute_in_clear_in_the_journal_after_success_or_a_killed_encrypted_backup(served_sandbox):
     served, env = served_sandbox, served_sandbox.env
@@ -109,7 +107,7 @@ def test_no_user_attribute_in_clear_in_the_journal_after_success_or_a_killed_enc
     key = served.client("kms").create_key()["KeyMetadata"]["Arn"]
     served.set_faults({"latency_ms": 15})
     served.reset_counters()
-    killed = _start(env, "backup", "create", "--kms-key", key)
+    killed = _start(env, "--config", paced_config(served.home), "backup", "create", "--kms-key", key)
     _wait_for_calls(served, killed, "sso-admin:ListTagsForResource", 3)  # some steps checkpointed
     killed.kill()
     killed.wait(timeout=10)
@@ -143,13 +141,12 @@ def test_a_kill_between_store_write_and_journal_record_never_duplicates(served_s
     assert _last_operation(env)["status"] == "succeeded"
 
 
-@pytest.mark.paced  # the kill point needs a run that lasts a while
 @pytest.mark.e2e
 def test_a_resume_after_a_user_and_a_membership_were_added_contains_them(served_sandbox):
     served, env = served_sandbox, served_sandbox.env
     served.seed("small", seed=35)
     served.set_faults({"latency_ms": 15})
-    killed = _start(env, "backup", "create")
+    killed = _start(env, "--config", paced_config(served.home), "backup", "create")
     _wait_for_calls(served, killed, "sso-admin:DescribePermissionSet", 2)
     killed.kill()
     killed.wait(timeout=10)
