@@ -70,7 +70,7 @@ DEFAULT_LEASE_SECONDS = 60.0
 CONDITION_FAILED = "ConditionalCheckFailedException"
 CANCELLED = "TransactionCanceledException"
 # Answers the journal acts on itself; any other failure (after the retry policy) means the backend is lost.
-ANSWERS = frozenset({CONDITION_FAILED, CANCELLED, "ResourceNotFoundException"})
+ANSWERS = frozenset({CONDITION_FAILED, CANCELLED})
 
 
 def local_clock() -> float:
@@ -122,10 +122,8 @@ class DynamoJournal:
     def check_schema(self) -> None:
         try:
             meta = self._call("GetItem", Key=items.META_KEY, ConsistentRead=True).get("Item")
-        except JournalError:
-            raise
-        except Exception as exc:
-            if client_error_code(exc) == "ResourceNotFoundException":
+        except StateBackendError as exc:
+            if client_error_code(exc.__cause__ or exc) == "ResourceNotFoundException":
                 raise JournalError(f"The state table {self.table} does not exist.", remediation=[
                     f"Create it once: awsideman --state dynamodb://{self.table} state init"]) from exc
             raise

@@ -22,7 +22,7 @@ import pytest
 
 from awsideman.services.restore import mutating_calls
 from tests.drift import differences, drift
-from tests.helpers import awsideman_command, cli_json, live_records, run_cli
+from tests.helpers import awsideman_command, cli_json, live_records, run_cli, run_in_process
 
 pytestmark = pytest.mark.e2e
 
@@ -144,3 +144,28 @@ def test_a_paused_runner_whose_lease_expired_is_fenced_off_and_stops(served_sand
     assert run_cli(b, "-o", "json", "report", "show", op).stdout == journal_after_takeover
     diffs = differences(live(b), before)
     assert not diffs, "\n".join(diffs)
+
+
+def test_state_migrate_brings_a_machines_history_to_the_team(served_sandbox, monkeypatch, capsys):
+    served = served_sandbox
+    a, b = machines(served)
+    served.seed("tiny", seed=93)
+    laptop = {k: v for k, v in a.items() if k != "AWSIDEMAN_STATE"}  # A's history so far is local
+
+    def cli(env, *args):
+        return run_in_process(monkeypatch, capsys, env, *args)
+
+    backup = cli_json(cli(laptop, "-o", "json", "backup", "create"))
+    dry = cli(a, "state", "migrate", "--dry-run")
+    assert dry.returncode == 0 and "Would copy 1 operation(s)" in dry.stdout and backup["operation_id"] in dry.stdout
+    assert cli_json(cli(b, "-o", "json", "report", "list")) == []
+    copied = cli_json(cli(a, "-o", "json", "state", "migrate"))
+    assert copied["copied"] == [backup["operation_id"]] and copied["skipped"] == []
+    seen = cli_json(cli(b, "-o", "json", "report", "show", backup["operation_id"]))
+    assert (seen["status"], seen["backup_id"]) == ("succeeded", backup["backup_id"])
+    assert cli_json(cli(a, "-o", "json", "state", "migrate"))["skipped"] == [backup["operation_id"]]
+
+    local = cli(laptop, "state", "init")
+    assert local.returncode == 2 and "manage a shared DynamoDB table" in local.stderr
+    bad = cli(a, "--state", "dynamodb://x", "report", "list")
+    assert bad.returncode == 2 and "state" in bad.stderr
