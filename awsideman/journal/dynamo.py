@@ -49,7 +49,7 @@ from awsideman.journal.changes import TRANSITIONS, ChangeRecord, ChangeState, Ch
 from awsideman.journal.checkpoints import Sealer, _context
 from awsideman.journal.db import as_utc, utc_timestamp
 from awsideman.journal.liveness import this_process
-from awsideman.journal.locks import LockHolder, _held, _retrying
+from awsideman.journal.locks import LockHolder, LockWaits, _held
 from awsideman.journal.operations import OperationStateError, not_found
 from awsideman.journal.records import (
     FINISHED_STATUSES,
@@ -79,7 +79,7 @@ def local_clock() -> float:
     return time.clock_gettime(boottime) if boottime is not None else time.monotonic()
 
 
-class DynamoJournal:
+class DynamoJournal(LockWaits):
     """The journal of one DynamoDB table (see the module docstring). Use ``DynamoJournal.open``."""
 
     def __init__(self, gateway: Any, table: str, blobs: BlobStore, *, lease_seconds: float = DEFAULT_LEASE_SECONDS,
@@ -93,10 +93,9 @@ class DynamoJournal:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._local = local
         self._lock = threading.RLock()
-        # One write at a time per process, like the SQLite journal's one connection: every write
-        # of a lock holder checks the lock item, and concurrent transactions on one item conflict.
-        # Reads and the heartbeat go around it (a heartbeat must never wait behind the writers).
-        self._io = threading.RLock()
+        # Writes waiting for the thread that commits them (see ``_lead``).
+        self._queue: list[_Pending] = []
+        self._leading = False
         self._owned: set[str] = set()  # running operations this process owns (their leases are renewed)
         self._held: tuple[str, str] | None = None  # (instance arn, operation id) of the lock we hold
         self._valid_until: float | None = None  # local clock: our lock's lease, with a safety margin
@@ -276,7 +275,7 @@ class DynamoJournal:
         """Calls that name the table inside their items (transactions, batches)."""
         if self._closed:
             raise JournalError(f"The journal {self.path} is closed.")
-        with self._io, self._backend(operation):
+        with self._backend(operation):
             return self.gateway.call("dynamodb", operation, **params)
 
     def _fence(self) -> list[dict[str, Any]]:
@@ -293,34 +292,96 @@ class DynamoJournal:
             "ExpressionAttributeValues": items.encode_all({":me": self._me()[0], ":op": held[1]})}}]
 
     def _transact(self, actions: list[dict[str, Any]]) -> int | None:
-        """Write ``actions`` (plus the fence) in one transaction.
+        """Write ``actions`` (plus the fence) atomically.
 
-        Returns None when it was applied, else the index of the action whose condition failed.
-        A failed fence raises ``LeaseLostError``.
+        Returns None when they were applied, else the index of the action whose condition
+        failed. A failed fence raises ``LeaseLostError``. Writes of concurrent threads are
+        committed together (group commit, see ``_lead``).
         """
-        fence = self._fence()
-        request = []
-        for action in actions:
-            (verb, body), = action.items()
-            request.append({verb: {"TableName": self.table, **body}})
+        entry = _Pending(actions)
+        with self._lock:
+            self._queue.append(entry)
+            lead = not self._leading
+            self._leading = True
+        if lead:
+            self._lead()
+        entry.done.wait()
+        if entry.error is not None:
+            raise entry.error
+        return entry.failed
+
+    def _lead(self) -> None:
+        """Commit what the threads queued, as few transactions as possible, until nothing is queued.
+
+        A lock holder's writes all check the lock item, and DynamoDB refuses concurrent
+        transactions on one item, so one thread at a time commits, and it takes everything queued
+        meanwhile into one transaction (up to 99 actions and ~3.5 MB, never two on one item).
+        """
+        while True:
+            with self._lock:
+                batch: list[_Pending] = []
+                rest: list[_Pending] = []
+                keys: set[str] = set()
+                count = size = 0
+                for entry in self._queue:
+                    full = bool(batch) and (count + len(entry.actions) > 99 or size + entry.size > 3_500_000)
+                    if full or entry.keys & keys:
+                        rest.append(entry)
+                        continue
+                    batch.append(entry)
+                    keys |= entry.keys
+                    count, size = count + len(entry.actions), size + entry.size
+                self._queue = rest
+                if not batch:
+                    self._leading = False
+                    return
+            retry = self._commit(batch)
+            with self._lock:
+                self._queue[:0] = retry
+
+    def _commit(self, batch: list[_Pending]) -> list[_Pending]:
+        """One transaction for ``batch``; every entry is answered, or returned to be tried again."""
         try:
+            fence = self._fence()
+            request = [{verb: {"TableName": self.table, **body}}
+                       for entry in batch for action in entry.actions for verb, body in action.items()]
             self._call_untabled("TransactWriteItems", TransactItems=request + fence,
                                 ClientRequestToken=uuid.uuid4().hex)
         except Exception as exc:
-            if client_error_code(exc) != CANCELLED:
-                raise
-            reasons = [str(r.get("Code")) for r in getattr(exc, "response", {}).get("CancellationReasons") or []]
-            if fence and len(reasons) > len(actions) and reasons[len(actions)] == "ConditionalCheckFailed":
-                held = self._held
-                why = "another runner took the instance's lock over after this one's lease expired"
-                with self._lock:
-                    self._lost = why
-                raise self._lost_error(held[1] if held else "?", why) from exc
-            for index, reason in enumerate(reasons[:len(actions)]):
-                if reason == "ConditionalCheckFailed":
-                    return index
-            raise
-        return None
+            return self._cancelled(batch, exc)
+        for entry in batch:
+            entry.done.set()
+        return []
+
+    def _cancelled(self, batch: list[_Pending], exc: Exception) -> list[_Pending]:
+        reasons = [str(r.get("Code")) for r in getattr(exc, "response", {}).get("CancellationReasons") or []]
+        count = sum(len(entry.actions) for entry in batch)
+        error: BaseException = exc
+        if client_error_code(exc) == CANCELLED and len(reasons) > count and reasons[count] == "ConditionalCheckFailed":
+            held = self._held
+            why = "another runner took the instance's lock over after this one's lease expired"
+            with self._lock:
+                self._lost = why
+            error = self._lost_error(held[1] if held else "?", why)
+            error.__cause__ = exc
+        elif client_error_code(exc) == CANCELLED and len(reasons) >= count:
+            retry, offset = [], 0
+            for entry in batch:
+                mine = reasons[offset:offset + len(entry.actions)]
+                offset += len(entry.actions)
+                if "ConditionalCheckFailed" in mine:
+                    entry.failed = mine.index("ConditionalCheckFailed")
+                    entry.done.set()
+                elif any(code not in ("None", "") for code in mine):
+                    entry.error = exc
+                    entry.done.set()
+                else:  # cancelled only because another entry's condition failed
+                    retry.append(entry)
+            return retry
+        for entry in batch:
+            entry.error = error
+            entry.done.set()
+        return []
 
     def _query(self, pk: str, prefix: str, *, newest_first: bool = False, limit: int | None = None,
                keys_only: bool = False) -> Iterator[dict[str, Any]]:
@@ -604,21 +665,6 @@ class DynamoJournal:
         self._start_heartbeat()
         return stale
 
-    def wait_for_lock(self, instance_arn: str, operation_id: str, *, timeout: float,
-                      sleep: Callable[[float], None], poll: float = 0.5) -> LockHolder | None:
-        """``acquire_lock``, retrying for up to ``timeout`` seconds (``sleep`` may raise to stop)."""
-        return _retrying(lambda: self.acquire_lock(instance_arn, operation_id), timeout, sleep, poll)
-
-    def wait_until_free(self, instance_arn: str, *, timeout: float, sleep: Callable[[float], None],
-                        poll: float = 0.5) -> None:
-        """Return once no live runner holds the lock (raise ``LockHeldError`` after ``timeout``)."""
-        def free() -> None:
-            holder = self.lock_holder(instance_arn)
-            if holder is not None and holder.alive:
-                raise _held(holder)
-
-        _retrying(free, timeout, sleep, poll)
-
     def release_lock(self, instance_arn: str, operation_id: str) -> None:
         """Release the lock if this process holds it for ``operation_id`` (idempotent)."""
         with self._lock:
@@ -817,6 +863,24 @@ class DynamoJournal:
         if self._transact([{"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}]) is not None:
             raise JournalError(f"Operation {op.id} appeared in {self.path} while it was being copied.")
         return len(puts) + 1
+
+
+class _Pending:
+    """Actions of one ``_transact`` call waiting to be committed, and their answer."""
+
+    def __init__(self, actions: list[dict[str, Any]]) -> None:
+        self.actions = actions
+        self.keys = {json.dumps(_target(action), sort_keys=True) for action in actions}
+        self.size = len(json.dumps(actions))
+        self.done = threading.Event()
+        self.failed: int | None = None
+        self.error: BaseException | None = None
+
+
+def _target(action: dict[str, Any]) -> Any:
+    (verb, body), = action.items()
+    item = body["Item"] if verb == "Put" else body["Key"]
+    return {"pk": item["pk"], "sk": item["sk"]}
 
 
 def _operation(row: dict[str, Any]) -> Operation:

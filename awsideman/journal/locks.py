@@ -32,7 +32,36 @@ class LockHolder:
     expires_at: str | None = None
 
 
-class LocksMixin(Database):
+class LockWaits:
+    """Waiting for a lock, for any journal with ``acquire_lock`` and ``lock_holder``."""
+
+    def acquire_lock(self, instance_arn: str, operation_id: str) -> LockHolder | None:
+        raise NotImplementedError
+
+    def lock_holder(self, instance_arn: str) -> LockHolder | None:
+        raise NotImplementedError
+
+    def wait_for_lock(self, instance_arn: str, operation_id: str, *, timeout: float,
+                      sleep: Callable[[float], None], poll: float = 0.5) -> LockHolder | None:
+        """``acquire_lock``, retrying for up to ``timeout`` seconds (``sleep`` may raise to stop)."""
+        return _retrying(lambda: self.acquire_lock(instance_arn, operation_id), timeout, sleep, poll)
+
+    def wait_until_free(self, instance_arn: str, *, timeout: float, sleep: Callable[[float], None],
+                        poll: float = 0.5) -> None:
+        """Return once no live process holds the lock (raise ``LockHeldError`` after ``timeout``).
+
+        A restore waits here before it reads the instance, so its plan is computed against the
+        state the previous holder left, not the state before it.
+        """
+        def free() -> None:
+            holder = self.lock_holder(instance_arn)
+            if holder is not None and holder.alive:
+                raise _held(holder)
+
+        _retrying(free, timeout, sleep, poll)
+
+
+class LocksMixin(LockWaits, Database):
     """The ``locks`` table."""
 
     def lock_holder(self, instance_arn: str) -> LockHolder | None:
@@ -67,25 +96,6 @@ class LocksMixin(Database):
                 " pid_started = excluded.pid_started, acquired_at = excluded.acquired_at",
                 (instance_arn, operation_id, owner, pid, started, self._stamp()))
         return stale
-
-    def wait_for_lock(self, instance_arn: str, operation_id: str, *, timeout: float,
-                      sleep: Callable[[float], None], poll: float = 0.5) -> LockHolder | None:
-        """``acquire_lock``, retrying for up to ``timeout`` seconds (``sleep`` may raise to stop)."""
-        return _retrying(lambda: self.acquire_lock(instance_arn, operation_id), timeout, sleep, poll)
-
-    def wait_until_free(self, instance_arn: str, *, timeout: float, sleep: Callable[[float], None],
-                        poll: float = 0.5) -> None:
-        """Return once no live process holds the lock (raise ``LockHeldError`` after ``timeout``).
-
-        A restore waits here before it reads the instance, so its plan is computed against the
-        state the previous holder left, not the state before it.
-        """
-        def free() -> None:
-            holder = self.lock_holder(instance_arn)
-            if holder is not None and holder.alive:
-                raise _held(holder)
-
-        _retrying(free, timeout, sleep, poll)
 
     def release_lock(self, instance_arn: str, operation_id: str) -> None:
         """Release the lock if this process holds it for ``operation_id`` (idempotent)."""
