@@ -22,25 +22,16 @@ record that the run was interrupted.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
 import socket
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from awsideman.adapters.aws import client_error_code
-from awsideman.core.errors import is_expected
-from awsideman.core.exceptions import (
-    JournalError,
-    LeaseLostError,
-    OperationBusyError,
-    StateBackendError,
-)
+from awsideman.core.exceptions import JournalError, OperationBusyError
 from awsideman.core.ids import new_operation_id, validate_operation_id
 from awsideman.core.sanitize import sanitize
 from awsideman.journal import dynamo_items as items
@@ -48,7 +39,8 @@ from awsideman.journal.blobs import BlobStore
 from awsideman.journal.changes import TRANSITIONS, ChangeRecord, ChangeState, ChangeTransitionError
 from awsideman.journal.checkpoints import Sealer, _context
 from awsideman.journal.db import as_utc, utc_timestamp
-from awsideman.journal.liveness import this_process
+from awsideman.journal.dynamo_base import CONDITION_FAILED, DEFAULT_LEASE_SECONDS, local_clock
+from awsideman.journal.dynamo_lease import Leases
 from awsideman.journal.locks import LockHolder, LockWaits, _held
 from awsideman.journal.operations import OperationStateError, not_found
 from awsideman.journal.records import (
@@ -64,51 +56,11 @@ from awsideman.journal.records import (
     plain,
 )
 
-log = logging.getLogger("awsideman.journal")
-
-DEFAULT_LEASE_SECONDS = 60.0
-CONDITION_FAILED = "ConditionalCheckFailedException"
-CANCELLED = "TransactionCanceledException"
-# Answers the journal acts on itself; any other failure (after the retry policy) means the backend is lost.
-ANSWERS = frozenset({CONDITION_FAILED, CANCELLED})
+__all__ = ["DynamoJournal", "DEFAULT_LEASE_SECONDS", "local_clock"]
 
 
-def local_clock() -> float:
-    """Seconds on a clock that keeps counting while the machine sleeps (a closed laptop)."""
-    boottime = getattr(time, "CLOCK_BOOTTIME", None)
-    return time.clock_gettime(boottime) if boottime is not None else time.monotonic()
-
-
-class DynamoJournal(LockWaits):
+class DynamoJournal(LockWaits, Leases):
     """The journal of one DynamoDB table (see the module docstring). Use ``DynamoJournal.open``."""
-
-    def __init__(self, gateway: Any, table: str, blobs: BlobStore, *, lease_seconds: float = DEFAULT_LEASE_SECONDS,
-                 clock: Callable[[], datetime] | None = None, local: Callable[[], float] = local_clock,
-                 identity: tuple[str, int, str | None] | None = None) -> None:
-        self.gateway = gateway
-        self.table = table
-        self.blobs = blobs
-        self.path = f"dynamodb://{table}"  # where the journal is, for messages (like the SQLite file's path)
-        self.lease_seconds = float(lease_seconds)
-        self._clock = clock or (lambda: datetime.now(UTC))
-        self._local = local
-        self._lock = threading.RLock()
-        # Writes waiting for the thread that commits them (see ``_lead``).
-        self._queue: list[_Pending] = []
-        self._leading = False
-        self._owned: set[str] = set()  # running operations this process owns (their leases are renewed)
-        self._held: tuple[str, str] | None = None  # (instance arn, operation id) of the lock we hold
-        self._valid_until: float | None = None  # local clock: our lock's lease, with a safety margin
-        self._lost: str | None = None
-        self._seq: dict[str, int] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._closed = False
-        # (owner token, pid, start time) this journal writes as; tests play two machines in one process.
-        self._identity = identity
-
-    def _me(self) -> tuple[str, int, str | None]:
-        return self._identity or this_process()
 
     # -- opening ------------------------------------------------------------------------------
     @classmethod
@@ -118,335 +70,11 @@ class DynamoJournal(LockWaits):
         journal.check_schema()
         return journal
 
-    def check_schema(self) -> None:
-        try:
-            meta = self._call("GetItem", Key=items.META_KEY, ConsistentRead=True).get("Item")
-        except StateBackendError as exc:
-            if client_error_code(exc.__cause__ or exc) == "ResourceNotFoundException":
-                raise JournalError(f"The state table {self.table} does not exist.", remediation=[
-                    f"Create it once: awsideman --state dynamodb://{self.table} state init"]) from exc
-            raise
-        if meta is None:
-            raise JournalError(f"The table {self.table} is not an awsideman state table (no schema item).",
-                               remediation=[f"Run `awsideman --state dynamodb://{self.table} state init` "
-                                            "if it is new and empty, or name another table."])
-        version = int(items.decode(meta).get("version", 0))
-        if version > items.SCHEMA_VERSION:
-            raise JournalError(
-                f"The state table {self.table} was written by a newer awsideman (schema {version}; this one "
-                f"supports up to {items.SCHEMA_VERSION}).", remediation=["Upgrade awsideman on this machine."])
-
-    def close(self) -> None:
-        """Stop renewing leases (they expire by themselves); safe to call twice."""
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
-        self._closed = True
-
     def __enter__(self) -> DynamoJournal:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    # -- time -----------------------------------------------------------------------------------
-    def _now(self) -> datetime:
-        return as_utc(self._clock())
-
-    def _stamp(self) -> str:
-        return utc_timestamp(self._now())
-
-    def _epoch(self) -> float:
-        return self._now().timestamp()
-
-    def _lease_end(self) -> int:
-        return int(self._epoch() + self.lease_seconds) + 1
-
-    def _alive(self, owner: str | None, lease_until: Any) -> bool:
-        # Only the lease counts, even for our own token: what this journal holds it keeps renewing
-        # (callers check that first), and an operation it could not finish (the backend failed)
-        # is left to expire like anyone's.
-        return bool(owner) and lease_until is not None and float(lease_until) > self._epoch()
-
-    # -- the lease ------------------------------------------------------------------------------
-    def ensure_lease(self) -> None:
-        """Raise ``LeaseLostError`` if this process held a lock whose lease it can no longer vouch for."""
-        with self._lock:
-            held, lost, valid_until = self._held, self._lost, self._valid_until
-        if held is None:
-            return
-        if lost is None and valid_until is not None and self._local() > valid_until:
-            lost = (f"its lease ran out ({self.lease_seconds:g} s) before it could be renewed: "
-                    "this process was paused or cut off from DynamoDB")
-            with self._lock:
-                self._lost = lost
-        if lost is not None:
-            raise self._lost_error(held[1], lost)
-
-    def _lost_error(self, operation_id: str, why: str) -> LeaseLostError:
-        error = LeaseLostError(
-            f"Operation {operation_id} lost its lease on the shared state: {why}. Another runner may own the "
-            "instance now; this one stops and writes nothing more.",
-            remediation=[f"See what happened: awsideman report show {operation_id}",
-                         "Run again only once `awsideman report list` shows no other restore or rollback running."])
-        error.operation_id = operation_id  # type: ignore[attr-defined]
-        return error
-
-    def _mark_valid(self, sent_at: float) -> None:
-        margin = min(5.0, self.lease_seconds * 0.2)
-        with self._lock:
-            self._valid_until = sent_at + self.lease_seconds - margin
-
-    def _start_heartbeat(self) -> None:
-        with self._lock:
-            if self._thread is not None or self._closed:
-                return
-            self._thread = threading.Thread(target=self._beat, name="awsideman-lease", daemon=True)
-            self._thread.start()
-
-    def _beat(self) -> None:
-        while not self._stop.wait(self.lease_seconds / 3):
-            try:
-                self.renew()
-            except LeaseLostError:
-                return
-            except Exception as exc:  # the next beat tries again; ensure_lease stops the run in time
-                log.warning("could not renew the lease: %s", sanitize(str(exc)))
-
-    def renew(self) -> None:
-        """Extend the leases of our running operations and of our lock (the heartbeat calls this)."""
-        with self._lock:
-            owned, held = sorted(self._owned), self._held
-        me = self._me()[0]
-        until = self._lease_end()
-        for operation_id in owned:
-            try:
-                self._call("UpdateItem", Key=items.operation_key(operation_id),
-                           UpdateExpression="SET lease_until = :u, updated_at = :t",
-                           ConditionExpression="#o = :me AND #s = :running",
-                           ExpressionAttributeNames={"#o": "owner", "#s": "status"},
-                           ExpressionAttributeValues=items.encode_all(
-                               {":u": until, ":t": self._stamp(), ":me": me, ":running": RUNNING}))
-            except Exception as exc:
-                if client_error_code(exc) != CONDITION_FAILED:
-                    raise
-                with self._lock:
-                    self._owned.discard(operation_id)
-        if held is None:
-            return
-        sent = self._local()
-        try:
-            self._call("UpdateItem", Key=items.lock_key(held[0]), UpdateExpression="SET lease_until = :u",
-                       ConditionExpression="#o = :me AND operation_id = :op",
-                       ExpressionAttributeNames={"#o": "owner"},
-                       ExpressionAttributeValues=items.encode_all({":u": until, ":me": me, ":op": held[1]}))
-        except Exception as exc:
-            if client_error_code(exc) != CONDITION_FAILED:
-                raise
-            why = "another runner took the instance's lock over after the lease expired"
-            with self._lock:
-                self._lost = why
-            raise self._lost_error(held[1], why) from exc
-        self._mark_valid(sent)
-
-    # -- low level --------------------------------------------------------------------------------
-    def _call(self, operation: str, **params: Any) -> dict[str, Any]:
-        if self._closed:
-            raise JournalError(f"The journal {self.path} is closed.")
-        with self._backend(operation):
-            return self.gateway.call("dynamodb", operation, TableName=self.table, **params)
-
-    @contextlib.contextmanager
-    def _backend(self, operation: str) -> Iterator[None]:
-        """Failures the retry policy could not fix, as ``StateBackendError`` naming the table."""
-        try:
-            yield
-        except JournalError:
-            raise
-        except Exception as exc:
-            code = client_error_code(exc)
-            if code in ANSWERS or not is_expected(exc):
-                raise
-            raise StateBackendError(
-                f"The shared state {self.path} failed ({operation}: {code or type(exc).__name__}: "
-                f"{sanitize(str(exc))[:300]}).") from exc
-
-    def _call_untabled(self, operation: str, **params: Any) -> dict[str, Any]:
-        """Calls that name the table inside their items (transactions, batches)."""
-        if self._closed:
-            raise JournalError(f"The journal {self.path} is closed.")
-        with self._backend(operation):
-            return self.gateway.call("dynamodb", operation, **params)
-
-    def _fence(self) -> list[dict[str, Any]]:
-        """The condition every write of a lock holder carries: the lock still names this process."""
-        with self._lock:
-            held = self._held
-        if held is None:
-            return []
-        self.ensure_lease()
-        return [{"ConditionCheck": {
-            "TableName": self.table, "Key": items.lock_key(held[0]),
-            "ConditionExpression": "#o = :me AND operation_id = :op",
-            "ExpressionAttributeNames": {"#o": "owner"},
-            "ExpressionAttributeValues": items.encode_all({":me": self._me()[0], ":op": held[1]})}}]
-
-    def _transact(self, actions: list[dict[str, Any]]) -> int | None:
-        """Write ``actions`` (plus the fence) atomically.
-
-        Returns None when they were applied, else the index of the action whose condition
-        failed. A failed fence raises ``LeaseLostError``. Writes of concurrent threads are
-        committed together (group commit, see ``_lead``).
-        """
-        entry = _Pending(actions)
-        with self._lock:
-            self._queue.append(entry)
-            lead = not self._leading
-            self._leading = True
-        if lead:
-            self._lead()
-        entry.done.wait()
-        if entry.error is not None:
-            raise entry.error
-        return entry.failed
-
-    def _lead(self) -> None:
-        """Commit what the threads queued, as few transactions as possible, until nothing is queued.
-
-        A lock holder's writes all check the lock item, and DynamoDB refuses concurrent
-        transactions on one item, so one thread at a time commits, and it takes everything queued
-        meanwhile into one transaction (up to 99 actions and ~3.5 MB, never two on one item).
-        """
-        while True:
-            with self._lock:
-                batch: list[_Pending] = []
-                rest: list[_Pending] = []
-                keys: set[str] = set()
-                count = size = 0
-                for entry in self._queue:
-                    full = bool(batch) and (count + len(entry.actions) > 99 or size + entry.size > 3_500_000)
-                    if full or entry.keys & keys:
-                        rest.append(entry)
-                        continue
-                    batch.append(entry)
-                    keys |= entry.keys
-                    count, size = count + len(entry.actions), size + entry.size
-                self._queue = rest
-                if not batch:
-                    self._leading = False
-                    return
-            retry = self._commit(batch)
-            with self._lock:
-                self._queue[:0] = retry
-
-    def _commit(self, batch: list[_Pending]) -> list[_Pending]:
-        """One transaction for ``batch``; every entry is answered, or returned to be tried again."""
-        try:
-            fence = self._fence()
-            request = [{verb: {"TableName": self.table, **body}}
-                       for entry in batch for action in entry.actions for verb, body in action.items()]
-            self._call_untabled("TransactWriteItems", TransactItems=request + fence,
-                                ClientRequestToken=uuid.uuid4().hex)
-        except Exception as exc:
-            return self._cancelled(batch, exc)
-        for entry in batch:
-            entry.done.set()
-        return []
-
-    def _cancelled(self, batch: list[_Pending], exc: Exception) -> list[_Pending]:
-        reasons = [str(r.get("Code")) for r in getattr(exc, "response", {}).get("CancellationReasons") or []]
-        count = sum(len(entry.actions) for entry in batch)
-        error: BaseException = exc
-        if client_error_code(exc) == CANCELLED and len(reasons) > count and reasons[count] == "ConditionalCheckFailed":
-            held = self._held
-            why = "another runner took the instance's lock over after this one's lease expired"
-            with self._lock:
-                self._lost = why
-            error = self._lost_error(held[1] if held else "?", why)
-            error.__cause__ = exc
-        elif client_error_code(exc) == CANCELLED and len(reasons) >= count:
-            retry, offset = [], 0
-            for entry in batch:
-                mine = reasons[offset:offset + len(entry.actions)]
-                offset += len(entry.actions)
-                if "ConditionalCheckFailed" in mine:
-                    entry.failed = mine.index("ConditionalCheckFailed")
-                    entry.done.set()
-                elif any(code not in ("None", "") for code in mine):
-                    entry.error = exc
-                    entry.done.set()
-                else:  # cancelled only because another entry's condition failed
-                    retry.append(entry)
-            return retry
-        for entry in batch:
-            entry.error = error
-            entry.done.set()
-        return []
-
-    def _query(self, pk: str, prefix: str, *, newest_first: bool = False, limit: int | None = None,
-               keys_only: bool = False) -> Iterator[dict[str, Any]]:
-        params: dict[str, Any] = {
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)" if prefix else "pk = :pk",
-            "ExpressionAttributeValues": items.encode_all({":pk": pk, ":prefix": prefix or None}),
-            "ConsistentRead": True, "ScanIndexForward": not newest_first}
-        if keys_only:
-            params["ProjectionExpression"] = "pk, sk"
-        if limit is not None:
-            params["Limit"] = limit
-        while True:
-            page = self._call("Query", **params)
-            yield from page.get("Items", [])
-            if not page.get("LastEvaluatedKey"):
-                return
-            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-    def _delete_keys(self, keys: list[dict[str, Any]]) -> None:
-        self._batch([{"DeleteRequest": {"Key": {"pk": k["pk"], "sk": k["sk"]}}} for k in keys])
-
-    def _batch(self, writes: list[dict[str, Any]]) -> None:
-        """Unconditional puts/deletes, 25 per request (BatchWriteItem's limit), until none is left unprocessed."""
-        for start in range(0, len(writes), 25):
-            requests = writes[start:start + 25]
-            for _ in range(10):
-                left = self._call_untabled("BatchWriteItem", RequestItems={self.table: requests})
-                requests = (left.get("UnprocessedItems") or {}).get(self.table) or []
-                if not requests:
-                    break
-                time.sleep(0.2)
-            if requests:
-                raise JournalError(f"Could not delete {len(requests)} items of {self.path}; run again later.")
-
-    def _get(self, key: dict[str, Any]) -> dict[str, Any] | None:
-        item = self._call("GetItem", Key=key, ConsistentRead=True).get("Item")
-        return None if item is None else items.decode(item)
-
-    def _exists(self, operation_id: str) -> dict[str, Any]:
-        return {"ConditionCheck": {"Key": items.operation_key(operation_id),
-                                   "ConditionExpression": "attribute_exists(pk)"}}
-
-    def _touch(self, operation_id: str) -> dict[str, Any]:
-        """The operation exists, and its ``updated_at`` moves (a write is proof of life for readers)."""
-        return {"Update": {"Key": items.operation_key(operation_id), "UpdateExpression": "SET updated_at = :t",
-                           "ConditionExpression": "attribute_exists(pk)",
-                           "ExpressionAttributeValues": items.encode_all({":t": self._stamp()})}}
-
-    def _store_text(self, name: str, text: str) -> dict[str, Any]:
-        """Inline when small, else an S3 reference (``{"blob": {...}}`` as JSON)."""
-        if len(text.encode()) <= items.INLINE_LIMIT:
-            return {"text": text}
-        return {"blob": json.dumps(self.blobs.put(name, text.encode()))}
-
-    def _load_text(self, item: dict[str, Any], field: str) -> str | None:
-        if f"{field}_blob" in item:
-            return self.blobs.get(json.loads(item[f"{field}_blob"])).decode()
-        value = item.get(field)
-        return None if value is None else str(value)
-
-    def _stored(self, operation_id: str, field: str, name: str, text: str | None) -> dict[str, Any]:
-        if text is None:
-            return {}
-        stored = self._store_text(f"{self.table}/{operation_id}/{name}", text)
-        return {field: stored["text"]} if "text" in stored else {f"{field}_blob": stored["blob"]}
 
     # -- operations -------------------------------------------------------------------------------
     def start_operation(self, kind: str, params: dict[str, Any], instance_arn: str | None = None,
@@ -863,24 +491,6 @@ class DynamoJournal(LockWaits):
         if self._transact([{"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}]) is not None:
             raise JournalError(f"Operation {op.id} appeared in {self.path} while it was being copied.")
         return len(puts) + 1
-
-
-class _Pending:
-    """Actions of one ``_transact`` call waiting to be committed, and their answer."""
-
-    def __init__(self, actions: list[dict[str, Any]]) -> None:
-        self.actions = actions
-        self.keys = {json.dumps(_target(action), sort_keys=True) for action in actions}
-        self.size = len(json.dumps(actions))
-        self.done = threading.Event()
-        self.failed: int | None = None
-        self.error: BaseException | None = None
-
-
-def _target(action: dict[str, Any]) -> Any:
-    (verb, body), = action.items()
-    item = body["Item"] if verb == "Put" else body["Key"]
-    return {"pk": item["pk"], "sk": item["sk"]}
 
 
 def _operation(row: dict[str, Any]) -> Operation:

@@ -5,6 +5,7 @@ identity and clock in one process."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -225,3 +226,27 @@ def test_retention_removes_old_operations_with_their_items_and_objects(shared):
         TableName=TABLE, KeyConditionExpression="pk = :p",
         ExpressionAttributeValues={":p": {"S": items.partition(old.id)}})["Count"] == 0
     assert "Contents" not in shared.client("s3").list_objects_v2(Bucket=BUCKET, Prefix=f"state/{TABLE}/{old.id}")
+
+
+def test_concurrent_writes_share_transactions_and_one_refusal_does_not_sink_the_others(shared):
+    journal = runner(A)
+    op = journal.start_operation("restore", {}, INSTANCE)
+    journal.acquire_lock(INSTANCE, op.id)
+    journal.record_intent(op.id, "create:user", {}, {}, seq=1)
+    barrier, results = threading.Barrier(8), {}
+
+    def worker(n: int) -> None:
+        barrier.wait()
+        try:  # worker 0 journals a change number that is taken: only its write is refused
+            results[n] = journal.record_intent(op.id, "create:user", {"n": n}, {}, seq=1 if n == 0 else 100 + n)
+        except JournalError as exc:
+            results[n] = exc
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert isinstance(results.pop(0), JournalError)
+    assert sorted(results.values()) == list(range(101, 108))
+    assert [c.seq for c in journal.changes(op.id)] == [1, *range(101, 108)]
