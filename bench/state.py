@@ -47,7 +47,7 @@ def run(journal: Any, changes: int, threads: int) -> dict[str, Any]:
         for _ in range(per_thread):
             started = time.perf_counter()
             seq = journal.record_intent(op.id, "create:membership", INVERSE, INVERSE, address="membership:g/u")
-            journal.mark_change(op.id, seq, ChangeState.APPLIED)
+            journal.mark_change(op.id, seq, ChangeState.APPLIED, wait=False)  # as the apply engine does
             with lock:
                 latencies.append(time.perf_counter() - started)
 
@@ -57,6 +57,7 @@ def run(journal: Any, changes: int, threads: int) -> dict[str, Any]:
         thread.start()
     for thread in pool:
         thread.join()
+    journal.checkpoints(op.id)  # a read: waits for outcomes still being committed
     wall = time.perf_counter() - started
     journal.release_lock(INSTANCE, op.id)
     journal.finish_operation(op.id, "succeeded")

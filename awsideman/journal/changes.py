@@ -98,8 +98,12 @@ class ChangesMixin(Database):
         return int(seq)  # type: ignore[arg-type]
 
     def mark_change(self, operation_id: str, seq: int, state: ChangeState | str, *, request_id: str | None = None,
-                    detail: str | None = None, error: dict[str, Any] | None = None) -> None:
-        """Move a journaled change to ``state`` (see ``TRANSITIONS``); outcome details are sanitised."""
+                    detail: str | None = None, error: dict[str, Any] | None = None, wait: bool = True) -> None:
+        """Move a journaled change to ``state`` (see ``TRANSITIONS``); outcome details are sanitised.
+
+        ``wait`` is for the shared journal (which may commit an outcome later); here every write is
+        committed before returning.
+        """
         target = ChangeState(state)
         sources = [s.value for s, targets in TRANSITIONS.items() if target in targets]
         now = self._stamp()

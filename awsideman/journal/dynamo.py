@@ -375,8 +375,12 @@ class DynamoJournal(LockWaits, Leases):
             **self._stored(operation_id, "inverse", f"{name}.inverse.json", inverse)})}
 
     def mark_change(self, operation_id: str, seq: int, state: ChangeState | str, *, request_id: str | None = None,
-                    detail: str | None = None, error: dict[str, Any] | None = None) -> None:
-        """Move a journaled change to ``state`` (see ``TRANSITIONS``); outcome details are sanitised."""
+                    detail: str | None = None, error: dict[str, Any] | None = None, wait: bool = True) -> None:
+        """Move a journaled change to ``state`` (see ``TRANSITIONS``); outcome details are sanitised.
+
+        ``wait=False`` (an outcome the caller need not wait for): committed with the next writes;
+        if the process dies first, the change stays an intent and is settled from live state.
+        """
         target = ChangeState(state)
         sources = [s.value for s, targets in TRANSITIONS.items() if target in targets]
         sets, values = ["#st = :target", "updated_at = :t"], {":target": target.value, ":t": self._stamp()}
@@ -393,7 +397,7 @@ class DynamoJournal(LockWaits, Leases):
             "Key": items.change_key(operation_id, seq), "UpdateExpression": "SET " + ", ".join(sets),
             "ConditionExpression": (f"#st IN ({', '.join(placeholders)})" if len(placeholders) > 1
                                     else f"#st = {placeholders[0]}" if placeholders else "attribute_not_exists(pk)"),
-            "ExpressionAttributeNames": names, "ExpressionAttributeValues": items.encode_all(values)}}])
+            "ExpressionAttributeNames": names, "ExpressionAttributeValues": items.encode_all(values)}}], wait=wait)
         if failed is not None:
             row = self._get(items.change_key(operation_id, seq))
             if row is None:

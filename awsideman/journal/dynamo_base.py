@@ -55,6 +55,7 @@ class DynamoBase:
         # Writes waiting for the thread that commits them (see ``_lead``).
         self._queue: list[_Pending] = []
         self._leading = False
+        self._deferred: BaseException | None = None  # how a write nobody waited for failed
         self._owned: set[str] = set()  # running operations this process owns (their leases are renewed)
         self._held: tuple[str, str] | None = None  # (instance arn, operation id) of the lock we hold
         self._valid_until: float | None = None  # local clock: our lock's lease, with a safety margin
@@ -88,7 +89,10 @@ class DynamoBase:
                 f"supports up to {items.SCHEMA_VERSION}).", remediation=["Upgrade awsideman on this machine."])
 
     def close(self) -> None:
-        """Stop renewing leases (they expire by themselves); safe to call twice."""
+        """Commit what is queued, stop renewing leases (they expire by themselves); safe to call twice."""
+        if not self._closed:
+            with contextlib.suppress(Exception):  # the command's own outcome stands
+                self._drain()
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
@@ -155,53 +159,91 @@ class DynamoBase:
         """The conditions every write carries besides its own (the lease's fence, see ``Leases``)."""
         return []
 
-    def _transact(self, actions: list[dict[str, Any]]) -> int | None:
+    def _transact(self, actions: list[dict[str, Any]], *, wait: bool = True) -> int | None:
         """Write ``actions`` (plus the fence) atomically.
 
         Returns None when they were applied, else the index of the action whose condition
         failed. A failed fence raises ``LeaseLostError``. Writes of concurrent threads are
-        committed together (group commit, see ``_lead``).
+        committed together (group commit, see ``_lead``). ``wait=False`` returns at once when
+        another thread is committing (it takes this write along); how it ended is raised by the
+        next write or read of this journal if it failed.
         """
-        entry = _Pending(actions)
+        self._raise_deferred()
+        entry = _Pending(actions, deferred=not wait)
         with self._lock:
             self._queue.append(entry)
             lead = not self._leading
             self._leading = True
         if lead:
             self._lead()
+        elif not wait:
+            return None
         entry.done.wait()
         if entry.error is not None:
             raise entry.error
         return entry.failed
+
+    def _drain(self) -> None:
+        """Wait until every write queued so far is committed (reads see them), then raise a deferred failure."""
+        with self._lock:
+            busy = self._leading or bool(self._queue)
+        if busy:
+            self._transact([])
+        self._raise_deferred()
+
+    def _raise_deferred(self) -> None:
+        with self._lock:
+            error, self._deferred = self._deferred, None
+        if error is not None:
+            raise error
 
     def _lead(self) -> None:
         """Commit what the threads queued, as few transactions as possible, until nothing is queued.
 
         A lock holder's writes all check the lock item, and DynamoDB refuses concurrent
         transactions on one item, so one thread at a time commits, and it takes everything queued
-        meanwhile into one transaction (up to 99 actions and ~3.5 MB, never two on one item).
+        meanwhile into one transaction (up to 99 actions and ~3.5 MB, never two on one item, and
+        never a write before an earlier one on the same item).
         """
         while True:
             with self._lock:
                 batch: list[_Pending] = []
                 rest: list[_Pending] = []
                 keys: set[str] = set()
+                blocked: set[str] = set()
                 count = size = 0
-                for entry in self._queue:
+                for index, entry in enumerate(self._queue):
+                    if not entry.actions:  # a barrier (``_drain``): done once everything before it is
+                        if index == 0 and not batch:
+                            entry.done.set()
+                            continue
+                        rest += self._queue[index:]
+                        break
                     full = bool(batch) and (count + len(entry.actions) > 99 or size + entry.size > 3_500_000)
-                    if full or entry.keys & keys:
+                    if full or entry.keys & (keys | blocked):
                         rest.append(entry)
+                        blocked |= entry.keys
                         continue
                     batch.append(entry)
                     keys |= entry.keys
                     count, size = count + len(entry.actions), size + entry.size
                 self._queue = rest
                 if not batch:
+                    if self._queue and not self._queue[0].actions:
+                        continue  # a barrier is at the front now
                     self._leading = False
                     return
             retry = self._commit(batch)
             with self._lock:
                 self._queue[:0] = retry
+                for entry in batch:
+                    if entry.deferred and entry not in retry and self._deferred is None:
+                        if entry.error is not None:
+                            self._deferred = entry.error
+                        elif entry.failed is not None:
+                            self._deferred = JournalError(
+                                f"A journal write of {self.path} was refused (its condition failed): "
+                                f"{sorted(entry.keys)[0]}.")
 
     def _commit(self, batch: list[_Pending]) -> list[_Pending]:
         """One transaction for ``batch``; every entry is answered, or returned to be tried again."""
@@ -257,6 +299,7 @@ class DynamoBase:
             params["ProjectionExpression"] = "pk, sk"
         if limit is not None:
             params["Limit"] = limit
+        self._drain()
         while True:
             page = self._call("Query", **params)
             yield from page.get("Items", [])
@@ -281,6 +324,7 @@ class DynamoBase:
                 raise JournalError(f"Could not delete {len(requests)} items of {self.path}; run again later.")
 
     def _get(self, key: dict[str, Any]) -> dict[str, Any] | None:
+        self._drain()
         item = self._call("GetItem", Key=key, ConsistentRead=True).get("Item")
         return None if item is None else items.decode(item)
 
@@ -315,8 +359,9 @@ class DynamoBase:
 class _Pending:
     """Actions of one ``_transact`` call waiting to be committed, and their answer."""
 
-    def __init__(self, actions: list[dict[str, Any]]) -> None:
+    def __init__(self, actions: list[dict[str, Any]], deferred: bool = False) -> None:
         self.actions = actions
+        self.deferred = deferred
         self.keys = {json.dumps(_target(action), sort_keys=True) for action in actions}
         self.size = len(json.dumps(actions))
         self.done = threading.Event()

@@ -124,7 +124,9 @@ class ApplyEngine:
         return running, outcome
 
     def applied(self, running: _Running, detail: str | None) -> None:
-        self.journal.mark_change(self.operation_id, running.seq, ChangeState.APPLIED, detail=detail)
+        # The intent is what must be durable before the call; an outcome lost with the process
+        # leaves an intent that resume and rollback settle from live state.
+        self.journal.mark_change(self.operation_id, running.seq, ChangeState.APPLIED, detail=detail, wait=False)
         self.on_applied(running.change)
 
     def fail(self, running: _Running, exc: BaseException) -> ErrorInfo:

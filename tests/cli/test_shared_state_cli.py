@@ -140,7 +140,8 @@ def test_a_paused_runner_whose_lease_expired_is_fenced_off_and_stops(served_sand
     assert "lost its lease" in json.loads(out)["errors"][0]["message"]
     identity_center = {k: v for k, v in served.counters().items() if not k.startswith(("dynamodb:", "s3:"))}
     assert mutating_calls(identity_center) == 0  # it changed nothing in the instance after it woke up
-    assert served.counters().get("dynamodb:TransactWriteItems")  # it tried to journal, and was refused:
+    # Nor in the journal: its own clock stops it, and a write that gets through is refused by the
+    # lock check (tests/journal/test_shared_state.py shows that one).
     assert run_cli(b, "-o", "json", "report", "show", op).stdout == journal_after_takeover
     diffs = differences(live(b), before)
     assert not diffs, "\n".join(diffs)
