@@ -285,8 +285,8 @@ class RestoreService:
         lost = next((f for f in outcome.failed if f.error.code == StateBackendError.code), None)
         if lost is not None:
             raise StateBackendError(
-                f"{lost.error.message} No further change was started after it ({len(result.applied)} applied and "
-                f"journaled before). Nothing was rolled back: that needs the journal.")
+                f"{lost.error.message} No further change was started after it ({len(result.applied)} applied, "
+                f"each journaled before it was made). Nothing was rolled back: that needs the journal.")
         if not request.auto_rollback:
             result.status = "failed"
             result.leftover = [_leftover(address, records, run.id)
