@@ -7,6 +7,7 @@ half-made that its journal can roll back.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -32,14 +33,14 @@ class LockHolder:
     expires_at: str | None = None
 
 
-class LockWaits:
+class LockWaits(ABC):
     """Waiting for a lock, for any journal with ``acquire_lock`` and ``lock_holder``."""
 
-    def acquire_lock(self, instance_arn: str, operation_id: str) -> LockHolder | None:
-        raise NotImplementedError
+    @abstractmethod
+    def acquire_lock(self, instance_arn: str, operation_id: str) -> LockHolder | None: ...
 
-    def lock_holder(self, instance_arn: str) -> LockHolder | None:
-        raise NotImplementedError
+    @abstractmethod
+    def lock_holder(self, instance_arn: str) -> LockHolder | None: ...
 
     def wait_for_lock(self, instance_arn: str, operation_id: str, *, timeout: float,
                       sleep: Callable[[float], None], poll: float = 0.5) -> LockHolder | None:
