@@ -121,8 +121,8 @@ class DynamoBase:
         error = LeaseLostError(
             f"Operation {operation_id} lost its lease on the shared state: {why}. Another runner may own the "
             "instance now; this one stops and writes nothing more.",
-            remediation=[f"See what happened: awsideman report show {operation_id}",
-                         "Run again only once `awsideman report list` shows no other restore or rollback running."])
+            # The error table's rule adds where to see what the new holder did.
+            remediation=["Run again only once `awsideman report list` shows no other restore or rollback running."])
         error.operation_id = operation_id  # type: ignore[attr-defined]
         return error
 
@@ -338,12 +338,6 @@ class DynamoBase:
                            "ConditionExpression": "attribute_exists(pk)",
                            "ExpressionAttributeValues": items.encode_all({":t": self._stamp()})}}
 
-    def _store_text(self, name: str, text: str) -> dict[str, Any]:
-        """Inline when small, else an S3 reference (``{"blob": {...}}`` as JSON)."""
-        if len(text.encode()) <= items.INLINE_LIMIT:
-            return {"text": text}
-        return {"blob": json.dumps(self.blobs.put(name, text.encode()))}
-
     def _load_text(self, item: dict[str, Any], field: str) -> str | None:
         if f"{field}_blob" in item:
             return self.blobs.get(json.loads(item[f"{field}_blob"])).decode()
@@ -351,10 +345,14 @@ class DynamoBase:
         return None if value is None else str(value)
 
     def _stored(self, operation_id: str, field: str, name: str, text: str | None) -> dict[str, Any]:
+        """``field`` inline when small, else ``field_blob``: the S3 reference (key and SHA-256) as JSON."""
         if text is None:
             return {}
-        stored = self._store_text(f"{self.table}/{operation_id}/{name}", text)
-        return {field: stored["text"]} if "text" in stored else {f"{field}_blob": stored["blob"]}
+        if len(text.encode()) <= items.INLINE_LIMIT:
+            return {field: text}
+        ref = self.blobs.put(f"{self.table}/{operation_id}/{name}", text.encode())
+        return {f"{field}_blob": json.dumps(ref)}
+
 
 class _Pending:
     """Actions of one ``_transact`` call waiting to be committed, and their answer."""
