@@ -18,6 +18,7 @@ from awsideman.adapters.identity_center import IdentityCenterReader
 from awsideman.core.cancel import StopSignal
 from awsideman.core.errors import ErrorAnalyzer, ErrorInfo, is_expected
 from awsideman.core.exceptions import InternalError
+from awsideman.core.route_price import PERMISSION_SET, PRINCIPAL, choose, next_sample, sample_order
 from awsideman.services.checkpoints import Checkpoints
 
 # Errors after which every further call would fail the same way: stop at once, keep checkpoints.
@@ -27,6 +28,9 @@ FATAL_CATEGORIES = frozenset({"authentication", "configuration"})
 # added meanwhile shows in no listing.
 REFRESHED_STEPS = ("users", "groups", "permission_sets")
 REFRESHED_PREFIXES = ("memberships:",)
+# Steps read from identitystore; every other step reads sso-admin. Each service has its own
+# quota and its own workers, so a backlog in one never idles the other's budget.
+IDENTITYSTORE_STEPS = frozenset({"users", "groups", "memberships"})
 
 
 @dataclass(frozen=True)
@@ -90,20 +94,21 @@ class Collector:
     def run(self) -> Collected:
         wants_assignments = "assignments" in self.resources
         need_principals = wants_assignments or bool(self.resources & {"users", "groups"})
-        pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="collect")
-        self._pool = pool
+        self._pools = {service: ThreadPoolExecutor(max_workers=self.concurrency,
+                                                   thread_name_prefix=f"collect-{service}")
+                       for service in ("identitystore", "sso-admin")}
         try:
             # Implementation note: no phase waits for another phase's stragglers. Each list starts
-            # the steps that need it as soon as it is in, and the provisioned-account listings go
-            # first, so the assignment route is chosen while permission sets are still being
-            # read: the quota buckets stay busy from the first call to the last.
+            # the steps that need it as soon as it is in, and the provisioned-account listings
+            # that price the assignment routes go first, so the route is chosen while permission
+            # sets are still being read: the quota buckets stay busy from the first call to the last.
             principals = self._submit([("users", "users", self.reader.users),
                                        ("groups", "groups", self.reader.groups)] if need_principals else [])
             provisioned: list[Submitted] = []
             details: list[Submitted] = []
             if wants_assignments or "permission-sets" in self.resources:
                 self._collect(self._submit([("permission_sets", "permission-sets", self.reader.permission_set_arns)]))
-                provisioned = self._submit(self._provisioned_account_steps())
+                provisioned = self._submit(self._provisioned_account_steps(self._first_priced()))
                 details = self._submit(self._permission_set_steps())
             self._collect(principals)
             self.progress("Read users, groups and the permission set list")
@@ -117,9 +122,11 @@ class Collector:
         except BaseException:
             # Interrupted or aborted: drop queued steps, and join the ones in flight (they stop
             # at their next check) before anyone records the operation's end.
-            pool.shutdown(wait=True, cancel_futures=True)
+            for pool in self._pools.values():
+                pool.shutdown(wait=True, cancel_futures=True)
             raise
-        pool.shutdown(wait=True)
+        for pool in self._pools.values():
+            pool.shutdown(wait=True)
         return self.result
 
     def _membership_steps(self) -> list[Step]:
@@ -134,44 +141,64 @@ class Collector:
         return [(f"permission_set:{arn}", "permission-sets",
                  partial(self.reader.permission_set, arn)) for arn in arns]
 
-    def _provisioned_account_steps(self, fallback: bool = False) -> list[Step]:
-        if "assignments" not in self.resources or (self.strategy == "principal" and not fallback):
-            return []
-        arns = self.result.steps.get("permission_sets") or []
+    def _first_priced(self) -> int | None:
+        """How many permission sets' accounts to list up front (None: all of them)."""
+        if "assignments" not in self.resources or self.strategy == PRINCIPAL:
+            return 0
+        if self.strategy == PERMISSION_SET:
+            return None
+        return next_sample(len(self.result.steps.get("permission_sets") or []), 0)
+
+    def _provisioned_account_steps(self, count: int | None = None) -> list[Step]:
+        """Account listings of the next `count` permission sets not yet listed nor failed (None: all)."""
+        failed = {m.step for m in self.result.missing}
+        arns = [arn for arn in sample_order(self.result.steps.get("permission_sets") or [])
+                if f"provisioned_accounts:{arn}" not in self.result.steps
+                and f"provisioned_accounts:{arn}" not in failed]
         return [(f"provisioned_accounts:{arn}", "assignments",
-                 partial(self.reader.accounts_for_permission_set, arn)) for arn in arns]
+                 partial(self.reader.accounts_for_permission_set, arn)) for arn in arns[:count]]
 
     # -- assignments: choose the cheaper listing, fall back when one is denied -------------------
     def _collect_assignments(self) -> None:
-        pairs = self._provisioned_pairs()
         principals = self._principals()
-        strategy = self.checkpoints.get("assignments:strategy") or self._choose(pairs, principals)
+        strategy = self.checkpoints.get("assignments:strategy") or self._choose(principals)
         self.checkpoints.put("assignments:strategy", strategy)
         self.result.strategy = strategy
-        if strategy == "principal":
-            failed = self._run(self._principal_steps(principals), record_missing=False)
+        if strategy == PRINCIPAL:
+            # Without the list of users and groups this route cannot be complete.
+            failed = principals is None or self._run(self._principal_steps(principals), record_missing=False)
             if not failed:
+                self._forget_missing("provisioned_accounts:")  # pricing only: every assignment is read
                 return
-            if pairs is None:  # the other route was never read (strategy forced or it failed)
-                self._forget_missing("provisioned_accounts:")
-                self._run(self._provisioned_account_steps(fallback=True))
-                pairs = self._provisioned_pairs()
             self._forget_steps("assignments:principal:")
-            self.result.strategy = "permission-set"
-            self.checkpoints.put("assignments:strategy", "permission-set")
+            self.result.strategy = PERMISSION_SET
+            self.checkpoints.put("assignments:strategy", PERMISSION_SET)
+            self._forget_missing("provisioned_accounts:")  # the fallback gives a failed listing another try
+        self._run(self._provisioned_account_steps())
+        pairs = self._provisioned_pairs()
         if pairs is None:
             return
         self._run([(f"assignments:{arn}:{account}", "assignments",
                     partial(self.reader.account_assignments, account, arn))
                    for arn, account in pairs])
 
-    def _choose(self, pairs: list[tuple[str, str]] | None, principals: list[tuple[str, str]]) -> str:
+    def _choose(self, principals: list[tuple[str, str]] | None) -> str:
+        """The forced route, or the cheaper one, listing more permission sets' accounts while
+        the estimate is too uncertain to be worth its calls (`core.route_price`)."""
         if self.strategy != "auto":
             return self.strategy
-        if pairs is None:  # could not list provisioned accounts: the principal route is all we have
-            return "principal"
-        # Each route costs at least one call per unit: (permission set, account) pairs vs principals.
-        return "principal" if len(principals) < len(pairs) else "permission-set"
+        if principals is None:  # users or groups could not be listed: only one route is complete
+            return PERMISSION_SET
+        arns = self.result.steps.get("permission_sets") or []
+        while True:
+            if any(m.step.startswith("provisioned_accounts:") for m in self.result.missing):
+                return PRINCIPAL  # could not list provisioned accounts: the principal route is all we have
+            counts = [len(self.result.steps[f"provisioned_accounts:{arn}"]) for arn in arns
+                      if f"provisioned_accounts:{arn}" in self.result.steps]
+            route = choose(len(principals), len(arns), counts)
+            if route is not None:
+                return route
+            self._run(self._provisioned_account_steps(next_sample(len(arns), len(counts))))
 
     def _provisioned_pairs(self) -> list[tuple[str, str]] | None:
         arns = self.result.steps.get("permission_sets")
@@ -185,10 +212,13 @@ class Collector:
             pairs += [(arn, account) for account in accounts]
         return pairs
 
-    def _principals(self) -> list[tuple[str, str]]:
-        users = self.result.steps.get("users") or []
-        groups = self.result.steps.get("groups") or []
-        return ([("USER", u["UserId"]) for u in users] + [("GROUP", g["GroupId"]) for g in groups])
+    def _principals(self) -> list[tuple[str, str]] | None:
+        """Every user and group, or None when either list could not be read."""
+        users = self.result.steps.get("users")
+        groups = self.result.steps.get("groups")
+        if users is None or groups is None:
+            return None
+        return [("USER", u["UserId"]) for u in users] + [("GROUP", g["GroupId"]) for g in groups]
 
     def _principal_steps(self, principals: list[tuple[str, str]]) -> list[Step]:
         return [(f"assignments:principal:{ptype}:{pid}", "assignments",
@@ -211,7 +241,11 @@ class Collector:
         return self._collect(self._submit(steps), record_missing)
 
     def _submit(self, steps: list[Step]) -> list[Submitted]:
-        return [(name, resource, self._pool.submit(self._step, name, fn)) for name, resource, fn in steps]
+        return [(name, resource, self._pool_for(name).submit(self._step, name, fn)) for name, resource, fn in steps]
+
+    def _pool_for(self, step: str) -> ThreadPoolExecutor:
+        service = "identitystore" if step.split(":", 1)[0] in IDENTITYSTORE_STEPS else "sso-admin"
+        return self._pools[service]
 
     def _collect(self, submitted: list[Submitted], record_missing: bool = True) -> bool:
         """Wait for submitted steps and record them (each once); return True when any failed."""
