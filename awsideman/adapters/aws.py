@@ -67,8 +67,19 @@ class AwsGateway:
         # Sessions are not thread-safe; clients are. Create each client once, under a lock.
         with self._lock:
             if service not in self._clients:
-                self._clients[service] = self._session.client(service, config=self._config)  # type: ignore[call-overload]
+                client = self._session.client(service, config=self._config)  # type: ignore[call-overload]
+                if self._retry.stop is not None:
+                    # The retry policy checks before each attempt, but signing and pooling come
+                    # after that: a process paused there (SIGSTOP, a frozen VM) would send a change
+                    # on waking, even after its lease on the shared state ran out. The last
+                    # check runs just before the bytes go out, ahead of any other handler.
+                    client.meta.events.register_first("before-send", self._last_check)
+                self._clients[service] = client
             return self._clients[service]
+
+    def _last_check(self, **_: Any) -> None:
+        assert self._retry.stop is not None
+        self._retry.stop.check()
 
     def call(self, service: str, operation: str, *, idempotent: bool = True, **params: Any) -> dict[str, Any]:
         """One API call (PascalCase operation name), rate-limited and retried by policy.

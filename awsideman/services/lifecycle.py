@@ -20,7 +20,7 @@ from typing import Any
 
 from awsideman.core.cancel import StopSignal
 from awsideman.core.errors import ErrorAnalyzer
-from awsideman.core.exceptions import AwsidemanError, JournalError, OperationInterrupted
+from awsideman.core.exceptions import AwsidemanError, JournalError, LeaseLostError, OperationInterrupted
 from awsideman.journal import FAILED, INTERRUPTED, PARTIAL, SUCCEEDED, LockHolder, Operation, StateJournal
 
 # Statuses after which nothing of the operation is needed to continue it.
@@ -139,7 +139,8 @@ def _interrupted(run: OperationRun, spec: OperationSpec, exc: BaseException) -> 
 def _tag(error: BaseException, operation_id: str, spec: OperationSpec) -> None:
     """Let the CLI name the operation and the command that continues it."""
     error.operation_id = operation_id  # type: ignore[attr-defined]
-    if spec.next_command is None or getattr(error, "next_command", None):
+    # A runner that lost its lease no longer owns the operation: resuming it is the new holder's call.
+    if spec.next_command is None or getattr(error, "next_command", None) or isinstance(error, LeaseLostError):
         return
     command = spec.next_command(operation_id)
     named = " ".join(getattr(error, "remediation", None) or [])

@@ -137,9 +137,11 @@ def test_a_paused_runner_whose_lease_expired_is_fenced_off_and_stops(served_sand
         os.kill(proc.pid, signal.SIGCONT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 6, out + err
-    assert "lost its lease" in json.loads(out)["errors"][0]["message"]
+    error = json.loads(out)["errors"][0]
+    assert "lost its lease" in error["message"]
+    assert not any("--resume" in step for step in error["remediation"]), error  # not its operation any more
     identity_center = {k: v for k, v in served.counters().items() if not k.startswith(("dynamodb:", "s3:"))}
-    assert mutating_calls(identity_center) == 0  # it changed nothing in the instance after it woke up
+    assert mutating_calls(identity_center) == 0, identity_center  # it changed nothing after it woke up
     # Nor in the journal: its own clock stops it, and a write that gets through is refused by the
     # lock check (tests/journal/test_shared_state.py shows that one).
     assert run_cli(b, "-o", "json", "report", "show", op).stdout == journal_after_takeover
