@@ -23,10 +23,12 @@ record that the run was interrupted.
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import time
 import uuid
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -55,6 +57,8 @@ from awsideman.journal.records import (
     loads,
     plain,
 )
+
+log = logging.getLogger("awsideman.journal")
 
 __all__ = ["DynamoJournal", "DEFAULT_LEASE_SECONDS", "local_clock"]
 
@@ -223,7 +227,10 @@ class DynamoJournal(LockWaits, Leases):
                            ":lease": row.get("lease_until") or 0}))
         except Exception as exc:
             if client_error_code(exc) != CONDITION_FAILED:
-                raise
+                # Persisting is a courtesy: a reader without write access (an auditor's role) or
+                # a backend that refuses the write still sees what every writer would conclude.
+                log.debug("could not record %s as interrupted: %s", op.id, sanitize(str(exc)))
+                return replace(op, status=INTERRUPTED, finished_at=op.updated_at)
         # Conditional on the lease we saw: if someone claimed or renewed it meanwhile, theirs is the truth.
         latest = self._get(items.operation_key(op.id))
         return _operation(latest) if latest is not None else op

@@ -100,6 +100,15 @@ def test_a_restore_killed_on_one_machine_is_resumed_and_rolled_back_from_another
     proc.wait(timeout=10)
     served.set_faults({"latency_ms": 1, "async_seconds": 0.05})
     time.sleep(LEASE + 1)  # the killed runner's lease runs out (nothing else tells B it is dead)
+    # An auditor's role that may only read the table sees it too (and records nothing).
+    served.set_faults({"latency_ms": 1, "async_seconds": 0.05, "rules": [
+        {"operation": name, "fail_after": 0, "error": "AccessDeniedException"}
+        for name in ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem")]})
+    for command in (["report", "list"], ["report", "show", op]):
+        audited = run_cli(b, "-o", "json", *command)
+        assert audited.returncode == 0, audited.stdout + audited.stderr
+    assert cli_json(run_cli(b, "-o", "json", "report", "show", op))["status"] == "interrupted"
+    served.set_faults({"latency_ms": 1, "async_seconds": 0.05})
     listed = cli_json(run_cli(b, "-o", "json", "report", "list"))[0]
     assert (listed["operation_id"], listed["status"]) == (op, "interrupted")
 

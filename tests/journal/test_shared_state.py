@@ -250,3 +250,19 @@ def test_concurrent_writes_share_transactions_and_one_refusal_does_not_sink_the_
     assert isinstance(results.pop(0), JournalError)
     assert sorted(results.values()) == list(range(101, 108))
     assert [c.seq for c in journal.changes(op.id)] == [1, *range(101, 108)]
+
+
+def test_a_reader_that_may_not_write_still_sees_an_expired_operation_as_interrupted(shared):
+    clock_b = Clock()
+    a, b = runner(A), runner(B, clock_b)
+    restore = a.start_operation("restore", {}, INSTANCE)
+    clock_b.advance(seconds=31)  # A's lease has run out, as B's clock sees it
+    shared.set_faults({"rules": [{"operation": "UpdateItem", "fail_after": 0, "error": "AccessDeniedException"}]})
+    try:
+        assert [op.status for op in b.list_operations()] == ["interrupted"]  # an auditor's role: no writes
+        assert b.get_operation(restore.id).status == "interrupted"
+    finally:
+        shared.set_faults(None)
+    assert a.get_operation(restore.id).status == "running"  # the view was computed, nothing was written
+    assert b.get_operation(restore.id).status == "interrupted"  # with write access it is recorded
+    assert a.get_operation(restore.id).status == "interrupted"
