@@ -421,6 +421,11 @@ PROJECT_RULES: dict[str, Rule] = {
         "reachable: `awsideman restore --resume {op_id}` finishes the restore, `awsideman rollback {op_id}` "
         "undoes it; both settle changes whose outcome was not recorded against live state.",
     )),
+    "UnjournaledChangeError": Rule(RESOURCE_CONFLICT, "critical", False, (
+        "Compare the instance with the backup (`awsideman diff BACKUP_ID`) and revert by hand what the "
+        "message names, if it should not be there: the runner that took over does not know about it.",
+        "See what the other runner did: `awsideman report show {op_id}`.",
+    )),
     "LeaseLostError": Rule(RESOURCE_CONFLICT, "high", False, (
         "Another runner took this operation over after this one's lease expired; nothing more was written.",
         "See what it did: `awsideman report show {op_id}` (from any machine sharing the state backend).",

@@ -115,6 +115,14 @@ class LeaseLostError(JournalError):
     code = "LeaseLost"
 
 
+class UnjournaledChangeError(LeaseLostError):
+    """A change was answered after this runner's lease ran out (it was paused between its last
+    check and the send): it may have been made after another runner took over, and no journal
+    write of this runner can record it any more."""
+
+    code = "UnjournaledChange"
+
+
 class LockHeldError(AwsidemanError):
     """Another restore or rollback holds the instance's lock."""
 

@@ -30,7 +30,7 @@ from typing import Any
 from awsideman.core.cancel import StopSignal
 from awsideman.core.changes import RESOURCES, Change, IrreversibleChangeError
 from awsideman.core.errors import ErrorAnalyzer, ErrorInfo, is_expected
-from awsideman.core.exceptions import AsyncRequestFailed, InternalError
+from awsideman.core.exceptions import AsyncRequestFailed, InternalError, LeaseLostError, UnjournaledChangeError
 from awsideman.journal import ChangeState, StateJournal
 from awsideman.services.change_calls import Outcome, execute
 from awsideman.services.resolver import Resolver
@@ -60,6 +60,13 @@ class ApplyOutcome:
     @property
     def ok(self) -> bool:
         return not (self.failed or self.not_started or self.unsettled or self.stopped)
+
+    def raise_unjournaled(self) -> None:
+        """Raise for changes answered after the lease ran out: this runner's journal is fenced
+        off, so the error is the only record of them."""
+        late = [f.error.message for f in self.failed if f.error.code == UnjournaledChangeError.code]
+        if late:
+            raise UnjournaledChangeError(" ".join(late))
 
 
 @dataclass
@@ -109,6 +116,7 @@ class ApplyEngine:
         except Exception as exc:
             self.fail(running, exc)
             raise
+        self._vouch(change)
         request = outcome.request
         if request is not None and request.request_id is not None:
             self.journal.record_request(self.operation_id, seq, request.request_id)
@@ -122,6 +130,22 @@ class ApplyEngine:
             self.applied(running, outcome.detail or _settled_detail(request))
             return running, Outcome(outcome.detail)
         return running, outcome
+
+    def _vouch(self, change: Change) -> None:
+        """After the answer: can this runner still vouch for its lease on the shared state?
+
+        The last check before the send passed; a process paused right after it (SIGSTOP, a
+        frozen VM) sends on waking, perhaps after another runner took over. Identity Center
+        cannot refuse that request, and this runner's journal writes are fenced off from then
+        on, so the only record left is the error, which must name the change.
+        """
+        try:
+            self.journal.ensure_lease()
+        except LeaseLostError as exc:
+            raise UnjournaledChangeError(
+                f"{change.address} ({change.action}) was answered after this runner's lease on the shared "
+                f"state ran out ({exc.message}); it may have been made after another runner took over, "
+                "and the journal has no record of it.") from exc
 
     def applied(self, running: _Running, detail: str | None) -> None:
         # The intent is what must be durable before the call; an outcome lost with the process

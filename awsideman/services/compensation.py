@@ -155,6 +155,7 @@ class Compensator:
                              analyzer=self.analyzer, concurrency=ctx.settings.concurrency,
                              kind_prefix=COMPENSATION_PREFIX, on_applied=compensated, progress=ctx.progress)
         outcome = engine.run(inverses)
+        outcome.raise_unjournaled()
         errors = {f.change.address: dict(f.error.to_dict(), resource=f.change.address, during="rollback")
                   for f in outcome.failed}
         left = {address: records for address, records in by_address.items() if address in seqs}

@@ -281,6 +281,7 @@ class RestoreService:
         # A runner that lost its lease on the shared state stops here: whoever took over owns
         # the instance now, and compensating would race them. Nor is there a rollback without
         # a journal to record it in.
+        outcome.raise_unjournaled()
         ctx.journal.ensure_lease()
         lost = next((f for f in outcome.failed if f.error.code == StateBackendError.code), None)
         if lost is not None:

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from awsideman.core.exceptions import StateBackendError
+from awsideman.core.exceptions import StateBackendError, UnjournaledChangeError
 from awsideman.services.backup import BackupRequest, BackupService
 from awsideman.services.restore import RestoreRequest, RestoreService, mutating_calls
 from awsideman.services.rollback import RollbackService
@@ -50,3 +50,31 @@ def test_losing_the_state_backend_mid_restore_stops_at_once_and_rollback_recover
     assert result.status == "succeeded", (result.errors, result.leftover)
     diffs = differences(records(BackupService(make_context())), before)
     assert not diffs, "\n".join(diffs)
+
+
+def test_a_change_answered_after_the_lease_ran_out_is_named_and_nothing_else_starts(sandbox):
+    """The process freezes after the last check before a send (simulated: its own clock jumps
+    past the lease while botocore sends): the request still goes out, Identity Center makes the
+    change, and no journal write can record it any more, so the error names it."""
+    shared_table(sandbox)
+    sandbox.seed("tiny", seed=75)
+    backup = BackupService(make_context(**SHARED)).create(BackupRequest())
+    drift(sandbox.client)
+    context = make_context(**dict(SHARED, state_lease_seconds=30), concurrency=1)
+    journal, frozen = context.journal, []
+
+    def freeze_once_past_the_last_check(event_name: str, **_: object) -> None:
+        if not frozen and mutating_calls({event_name.replace("before-send.", "").replace(".", ":"): 1}):
+            frozen.append(event_name.rsplit(".", 1)[-1])
+            journal._local = lambda: float("inf")  # woke up long after the lease ran out
+
+    for service in ("sso-admin", "identitystore"):
+        context.gateway.client(service).meta.events.register("before-send", freeze_once_past_the_last_check)
+    sandbox.reset_counters()
+    with pytest.raises(UnjournaledChangeError) as late:
+        RestoreService(context).run(RestoreRequest(backup.backup_id, prune=True))
+    assert frozen and "was answered after this runner's lease on the shared state ran out" in late.value.message
+    assert late.value.exit_code == 6
+    identity_center = {k: v for k, v in sandbox.counters().items() if not k.startswith(("dynamodb:", "s3:"))}
+    assert mutating_calls(identity_center) == 1  # the frozen one went out; nothing after it
+    assert f":{frozen[0]}" in next(k for k in identity_center if mutating_calls({k: 1}))
