@@ -19,6 +19,7 @@ Usage:
     python bench/backup.py --throttle 0.3        # plus 30 % random throttling on every call
     python bench/backup.py --concurrency 16      # written to AWSIDEMAN_HOME/config.yaml
     python bench/backup.py --json                # one JSON document on stdout
+    python bench/backup.py --timeline            # when each operation ran; calls per 5 s per bucket
     python bench/backup.py --in-process          # BackupService in this process
 """
 
@@ -70,6 +71,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="the emulator's quota in calls/s per bucket (the tool still assumes 20)")
     parser.add_argument("--concurrency", type=int, default=None,
                         help="the tool's `concurrency:` setting (default: the tool's default)")
+    parser.add_argument("--timeline", action="store_true",
+                        help="also show when each operation ran and each quota bucket's calls per 5 s "
+                             "(from the emulator's call log): idle stretches of a bucket show up as dips")
     parser.add_argument("--in-process", action="store_true",
                         help="run BackupService here instead of the awsideman executable")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
@@ -225,12 +229,13 @@ def write_config(home: Path, concurrency: int | None) -> None:
 def run_cli(env: dict[str, str]) -> dict[str, Any]:
     """`awsideman backup create -o json` as users run it; the JSON result plus wall time."""
     command = [sys.executable, "-m", "awsideman", "backup", "create", "-o", "json", "--quiet"]
+    epoch = time.time()
     started = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - started
     if done.returncode not in (0, 3):
         raise SystemExit(f"backup failed (exit {done.returncode}):\n{done.stderr[-3000:]}\n{done.stdout[-2000:]}")
-    return {"wall_seconds": wall, "exit_code": done.returncode, "result": json.loads(done.stdout)}
+    return {"wall_seconds": wall, "exit_code": done.returncode, "result": json.loads(done.stdout), "epoch": epoch}
 
 
 def run_in_process(env: dict[str, str]) -> dict[str, Any]:
@@ -242,13 +247,14 @@ def run_in_process(env: dict[str, str]) -> dict[str, Any]:
     from awsideman.services.context import Context
 
     context = Context(load_settings())
+    epoch = time.time()
     started = time.perf_counter()
     result = BackupService(context).create(BackupRequest())
     wall = time.perf_counter() - started
     tool = {"calls": context.gateway.calls_by_operation(),
             "limiter": context.gateway._retry.limiter.snapshot()}  # noqa: SLF001 (bench only)
     context.close()
-    return {"wall_seconds": wall, "exit_code": 0, "result": result.to_dict(), "tool": tool}
+    return {"wall_seconds": wall, "exit_code": 0, "result": result.to_dict(), "tool": tool, "epoch": epoch}
 
 
 def run_backup(server: SandboxServer, args: argparse.Namespace) -> dict[str, Any]:
@@ -268,6 +274,38 @@ def run_backup(server: SandboxServer, args: argparse.Namespace) -> dict[str, Any
 
 
 # -- figures and output --------------------------------------------------------------------
+TIMELINE_STEP = 5.0  # seconds per column of the per-bucket counts
+
+
+def timeline(entries: list[tuple[float, str]], epoch: float) -> dict[str, Any]:
+    """When each operation ran (seconds after the process started) and each quota bucket's calls
+    per TIMELINE_STEP seconds."""
+    spans: dict[str, list[float]] = {}
+    per_bucket: dict[str, Counter[int]] = {}
+    for started, key in entries:
+        at = started - epoch
+        span = spans.setdefault(key, [at, at])
+        span[1] = at
+        bucket = quota_bucket(key)
+        if bucket is not None:
+            per_bucket.setdefault(bucket, Counter())[int(at // TIMELINE_STEP)] += 1
+    columns = 1 + max((int((t - epoch) // TIMELINE_STEP) for t, _ in entries), default=0)
+    ordered = sorted(spans.items(), key=lambda item: item[1][0])
+    return {"step_seconds": TIMELINE_STEP,
+            "operations": {key: [round(first, 2), round(last, 2)] for key, (first, last) in ordered},
+            "per_bucket": {bucket: [counts.get(i, 0) for i in range(columns)]
+                           for bucket, counts in sorted(per_bucket.items())}}
+
+
+def print_timeline(data: dict[str, Any]) -> None:
+    print(f"\n{'operation':58} {'first s':>8} {'last s':>8}")
+    for key, (first, last) in data["operations"].items():
+        print(f"{key:58} {first:>8} {last:>8}")
+    print(f"calls per {data['step_seconds']:g} s, per quota bucket:")
+    for bucket, counts in data["per_bucket"].items():
+        print(f"  {bucket}: {' '.join(str(n) for n in counts)}")
+
+
 def figures(seeded: seeder.SeedResult, run: dict[str, Any], server_calls: dict[str, int],
             server_faults: dict[str, int], args: argparse.Namespace) -> dict[str, Any]:
     """Everything the benchmark reports, as one JSON-able document."""
@@ -363,11 +401,15 @@ def main(argv: list[str] | None = None) -> int:
         run = run_backup(server, args)
         data = figures(seeded, run, server.counters(), server.fault_counters(), args)
         data["targets"] = targets(data)
+        if args.timeline:
+            data["timeline"] = timeline(server.call_entries(run["epoch"]), run["epoch"])
     if args.json:
         print(json.dumps(data, indent=2, sort_keys=True))
     else:
         print_table(data)
         print_summary(data)
+        if args.timeline:
+            print_timeline(data["timeline"])
     return 0
 
 

@@ -68,6 +68,11 @@ class CallLog:
             complete = self._horizon is None or self._horizon < instant
         return CallsSince(instant, calls, complete)
 
+    def entries(self, instant: float) -> list[tuple[float, str]]:
+        """(start time, service:Operation) of the calls that started at or after `instant`, oldest first."""
+        with self._lock:
+            return [entry for entry in self._entries if entry[0] >= instant]
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()

@@ -121,6 +121,10 @@ class FaultInjector:
         with self._lock:
             return dict(self._faults)
 
+    def call_entries(self, instant: float) -> list[tuple[float, str]]:
+        """Each call that started at or after `instant` (wall clock), with its start time."""
+        return self._log.entries(instant)
+
     def calls_since(self, instant: float) -> CallsSince:
         """Calls that started at or after `instant` (wall clock, `time.time()`), per service:Operation."""
         return self._log.since(instant)

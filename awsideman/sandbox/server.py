@@ -387,6 +387,9 @@ class SandboxServer:
     def calls_since(self, instant: float) -> CallsSince:
         return self.injector.calls_since(instant)
 
+    def call_entries(self, instant: float) -> list[tuple[float, str]]:
+        return self.injector.call_entries(instant)
+
     def advance(self, seconds: float) -> None:
         self.injector.advance(seconds)
 

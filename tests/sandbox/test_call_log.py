@@ -33,8 +33,9 @@ def test_since_counts_calls_at_or_after_the_instant() -> None:
     assert log.since(1002).total == 1
     assert log.since(5000) == CallsSince(5000, {}, complete=True)
     assert log.since(0).to_dict() == {"since": 0, "calls": {"s:A": 2, "s:B": 1}, "total": 3, "complete": True}
+    assert log.entries(1001) == [(1001, "s:B"), (1002, "s:A")]  # oldest first, with their start times
     log.clear()
-    assert log.since(0).total == 0
+    assert log.since(0).total == 0 and log.entries(0) == []
 
 
 def test_a_full_log_drops_the_oldest_and_says_when_an_answer_is_incomplete() -> None:
