@@ -401,6 +401,9 @@ PROJECT_RULES: dict[str, Rule] = {
     "InstanceNotFoundError": Rule(CONFIGURATION, "high", False, (
         "Set --region to the Identity Center region, or `instance_arn` and `identity_store_id` in the config.",
     )),
+    "OperationBusyError": Rule(RESOURCE_CONFLICT, "medium", True, (
+        "Run the same command again once that process has ended (or, with shared state, its lease has run out).",
+    )),
     "JournalError": Rule(STORAGE, "high", False, (
         "Check $AWSIDEMAN_HOME/state.db: another awsideman may hold it, or the disk is full/read-only.",
     )),

@@ -6,6 +6,7 @@ own AWSIDEMAN_HOME) and one DynamoDB table + S3 bucket in the served emulator.
   state before it.
 - A restore paused (SIGSTOP) on A past its lease is taken over by a rollback from B; when A wakes up,
   its writes are refused and it stops (exit 6) without another change to the instance.
+- A backup killed on A before its store write is finished from B out of A's checkpoints.
 """
 
 from __future__ import annotations
@@ -181,3 +182,28 @@ def test_state_migrate_brings_a_machines_history_to_the_team(served_sandbox, mon
     assert local.returncode == 2 and "manage a shared DynamoDB table" in local.stderr
     bad = cli(a, "--state", "dynamodb://x", "report", "list")
     assert bad.returncode == 2 and "state" in bad.stderr
+
+
+def test_a_backup_killed_on_one_machine_is_finished_from_another(served_sandbox):
+    """kill -9 on A between the collection and the store write; B resumes from A's checkpoints in
+    the shared table and writes the one backup, which A's `backup list` shows (shared S3 store)."""
+    served = served_sandbox
+    a, b = machines(served)
+    served.seed("tiny", seed=93)
+    crash = run_cli(dict(a, AWSIDEMAN_CRASH_AT="backup:before-store-write"), "backup", "create")
+    assert crash.returncode == -signal.SIGKILL
+    time.sleep(LEASE + 1)  # the killed runner's lease runs out
+    killed = cli_json(run_cli(b, "-o", "json", "report", "list"))[0]
+    assert killed["status"] == "interrupted" and killed["backup_id"].startswith("bk-")
+
+    served.reset_counters()
+    resumed = run_cli(b, "-o", "json", "backup", "create", "--resume", killed["operation_id"])
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    result = cli_json(resumed)
+    assert result["backup_id"] == killed["backup_id"] and result["status"] == "succeeded"
+    assert result["reused_steps"] > 0
+    reads = {k: v for k, v in served.counters().items() if k.startswith("sso-admin:Describe")}
+    assert reads == {}  # every permission set came from A's checkpoints
+    listed = cli_json(run_cli(a, "-o", "json", "backup", "list"))["backups"]
+    assert [x["backup_id"] for x in listed] == [killed["backup_id"]]
+    assert cli_json(run_cli(a, "-o", "json", "report", "list"))[0]["status"] == "succeeded"

@@ -36,6 +36,7 @@ from awsideman.core.exceptions import (
     IncompleteBackupError,
     InvalidIdError,
     JournalError,
+    OperationBusyError,
     StorageError,
 )
 
@@ -350,3 +351,11 @@ def test_analyze_all_reads_a_result_document():
         {"code": "ThrottlingException", "message": "Rate exceeded"},
     ]})
     assert [i.category for i in ErrorAnalyzer().analyze_all(doc)] == ["storage", "rate_limiting"]
+
+
+def test_a_busy_operation_is_a_conflict_to_wait_out_not_a_journal_file_problem():
+    busy = OperationBusyError("Operation op-20261129T064717Z-14351b is still running (pid 7 on vm, lease until "
+                              "2026-11-29T06:47:21Z).", remediation=["Wait for it to finish, or stop that process."])
+    info = ErrorAnalyzer().analyze(busy)
+    assert (info.category, info.recoverable) == ("resource_conflict", True)
+    assert not any("state.db" in step for step in info.remediation)  # the shared state has no such file
