@@ -189,7 +189,9 @@ class Collector:
             return self.strategy
         if principals is None:  # users or groups could not be listed: only one route is complete
             return PERMISSION_SET
-        arns = self.result.steps.get("permission_sets") or []
+        arns = self.result.steps.get("permission_sets")
+        if arns is None:  # nor could the permission sets: read what can be read, by principal
+            return PRINCIPAL
         while True:
             if any(m.step.startswith("provisioned_accounts:") for m in self.result.missing):
                 return PRINCIPAL  # could not list provisioned accounts: the principal route is all we have

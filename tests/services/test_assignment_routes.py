@@ -75,3 +75,14 @@ def test_a_denied_pricing_listing_leaves_the_principal_route_and_a_complete_back
     assert result.status == "succeeded" and result.missing == []
     assert len(snapshot.assignments) == len(seeded.assignments)
     assert calls["sso-admin:ListAccountAssignmentsForPrincipal"] > 0
+
+
+def test_an_unreadable_permission_set_list_still_reads_assignments_by_principal(sandbox):
+    """They cannot be named without their permission sets, but the backup says how many there are."""
+    seeded = sandbox.seed("small", seed=8)
+    sandbox.set_faults({"rules": [{"operation": "ListPermissionSets", "fail_after": 0,
+                                   "error": "AccessDeniedException"}]})
+    result, snapshot, calls = _backup(sandbox)
+    assert result.status == "partial" and {m["resource"] for m in result.missing} == {"permission-sets"}
+    assert calls["sso-admin:ListAccountAssignmentsForPrincipal"] == len(seeded.users) + len(seeded.groups)
+    assert any(f"{len(seeded.assignments)} assignment(s) refer to a principal" in note for note in result.notes)
