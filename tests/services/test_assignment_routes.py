@@ -94,7 +94,7 @@ def test_an_unreadable_permission_set_list_still_reads_assignments_by_principal(
                                     "ListAccountsForProvisionedPermissionSet",
                                     "ListAccountAssignmentsForPrincipal", "ListAccountAssignments"])
 def test_whatever_listing_is_denied_no_assignment_goes_missing_silently(sandbox, denied):
-    seeded = sandbox.seed("small", seed=9)
+    seeded = sandbox.seed("tiny", seed=9)
     sandbox.set_faults({"rules": [{"operation": denied, "fail_after": 0, "error": "AccessDeniedException"}]})
     result, snapshot, _ = _backup(sandbox)
     if "assignments" in {m["resource"] for m in result.missing}:

@@ -72,7 +72,10 @@ def test_a_change_answered_after_the_lease_ran_out_is_named_and_nothing_else_sta
         context.gateway.client(service).meta.events.register("before-send", freeze_once_past_the_last_check)
     sandbox.reset_counters()
     with pytest.raises(UnjournaledChangeError) as late:
-        RestoreService(context).run(RestoreRequest(backup.backup_id, prune=True))
+        try:
+            RestoreService(context).run(RestoreRequest(backup.backup_id, prune=True))
+        finally:
+            context.close()  # its heartbeat must not outlive the emulator
     assert frozen and "was answered after this runner's lease on the shared state ran out" in late.value.message
     assert late.value.exit_code == 6
     identity_center = {k: v for k, v in sandbox.counters().items() if not k.startswith(("dynamodb:", "s3:"))}
