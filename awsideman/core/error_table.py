@@ -405,7 +405,8 @@ PROJECT_RULES: dict[str, Rule] = {
         "Run the same command again once that process has ended (or, with shared state, its lease has run out).",
     )),
     "JournalError": Rule(STORAGE, "high", False, (
-        "Check $AWSIDEMAN_HOME/state.db: another awsideman may hold it, or the disk is full/read-only.",
+        "Check the journal (`$AWSIDEMAN_HOME/state.db`, or the `state:` table when shared): another "
+        "awsideman may hold it, or the disk is full/read-only.",
     )),
     "IncompleteBackupError": Rule(UNKNOWN, "high", False, (
         "Fix the cause above, then `awsideman backup create --resume {op_id}` continues where it stopped "

@@ -67,7 +67,7 @@ def price(principals: int, permission_sets: int, sampled_accounts: Sequence[int]
     rest = permission_sets - priced
     known = float(sum(sampled_accounts))
     if priced == 0:
-        return Price(principals, permission_sets + known, math.inf)
+        return Price(float(principals), float(permission_sets), math.inf)
     mean = known / priced
     variance = sum((n - mean) ** 2 for n in sampled_accounts) / (priced - 1) if priced > 1 else mean * mean
     # Estimating the total of the `rest` unpriced ones from `priced` drawn without replacement.
