@@ -46,7 +46,13 @@ def test_losing_the_state_backend_mid_restore_stops_at_once_and_rollback_recover
     intents = journal.changes(operation)
     assert 0 < len(intents) < planned  # it stopped early; what it did is journaled
     time.sleep(1.5)  # the lease of the stopped restore (1 s) runs out
-    result = RollbackService(make_context(**SHARED)).run(operation, confirm=lambda _inverses: True)
+    # The rollback's own lease need not be short: a 1 s lease can lapse on a loaded machine
+    # between two renewals, and it is now checked before every send and after every answer.
+    rollback_context = make_context(**dict(SHARED, state_lease_seconds=30))
+    try:
+        result = RollbackService(rollback_context).run(operation, confirm=lambda _inverses: True)
+    finally:
+        rollback_context.close()
     assert result.status == "succeeded", (result.errors, result.leftover)
     diffs = differences(records(BackupService(make_context())), before)
     assert not diffs, "\n".join(diffs)
@@ -73,7 +79,8 @@ def test_a_change_answered_after_the_lease_ran_out_is_named_and_nothing_else_sta
     sandbox.reset_counters()
     with pytest.raises(UnjournaledChangeError) as late:
         try:
-            RestoreService(context).run(RestoreRequest(backup.backup_id, prune=True))
+            # Users only, one worker: every change is one call, and no other is in flight.
+            RestoreService(context).run(RestoreRequest(backup.backup_id, prune=True, resources=["users"]))
         finally:
             context.close()  # its heartbeat must not outlive the emulator
     assert frozen and "was answered after this runner's lease on the shared state ran out" in late.value.message
