@@ -182,7 +182,8 @@ def reset(
 def set_faults(
     ctx: typer.Context,
     endpoint: EndpointOpt,
-    file: Annotated[str | None, typer.Argument(help="Fault rule file (YAML or JSON).", show_default=False)] = None,
+    file: Annotated[str | None, typer.Argument(metavar="FILE", help="Fault rule file (YAML or JSON).",
+                                               show_default=False)] = None,
     clear: Annotated[bool, typer.Option("--clear", help="Remove every fault rule; the data stays as it is.")] = False,
     output: OutputOpt = None,
     quiet: QuietOpt = False,
@@ -219,8 +220,8 @@ def incident(
     quiet: QuietOpt = False,
     no_color: NoColorOpt = False,
 ) -> None:
-    """Break a running sandbox as an incident would: delete its first group, replace its first
-    permission set's inline policy, remove the account assignments of the second (by name)."""
+    """Break a running sandbox as an incident would: delete its first group, replace the inline policy
+    of its first permission set that has one, remove every account assignment of another (by name)."""
     from awsideman.sandbox.incident import NothingToBreakError, break_instance
 
     render = renderer(ctx, output, quiet, no_color)
