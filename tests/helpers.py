@@ -132,3 +132,38 @@ def run_in_process(monkeypatch: Any, capsys: Any, env: dict[str, str], *args: st
                 signal.signal(signum, handler)
     out, err = capsys.readouterr()
     return subprocess.CompletedProcess(["awsideman", *args], code if isinstance(code, int) else 1, out, err)
+
+
+def read_until_summary(process: Any, timeout: float = 30.0) -> list[str]:
+    """stdout lines of a `sandbox up` process (text mode) up to its `# awsideman sandbox at ...` summary."""
+    import queue
+    import threading
+    import time
+
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:  # a thread, since select() cannot see lines already buffered by readline()
+        for line in process.stdout:
+            lines.put(line.rstrip("\n"))
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
+            break
+        if line is None:
+            break
+        seen.append(line)
+        if line.startswith("# awsideman sandbox at "):
+            return seen
+    process.kill()
+    raise AssertionError(f"sandbox up printed no summary: {seen} / {process.stderr.read()}")
+
+
+def exported(lines: list[str]) -> dict[str, str]:
+    """The variables of the `export K=V` lines `sandbox up` prints."""
+    return dict(line[len("export "):].split("=", 1) for line in lines if line.startswith("export "))

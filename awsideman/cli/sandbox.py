@@ -1,4 +1,4 @@
-"""`awsideman sandbox`: run the local emulator and steer a running one (reset, faults, counters)."""
+"""`awsideman sandbox`: run the local emulator and steer a running one (reset, faults, incident, counters)."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def up(
         raise UsageError(f"--port {port}: cannot listen on 127.0.0.1:{port} ({exc.strerror}); "
                          "choose another port or --port 0 for any free one") from None
     try:
-        counts = _seed(server, seed, seed_value) if seed else {}
+        counts = seed_server(server, seed, seed_value) if seed else {}
         server.set_faults(rules)
         _announce(render, server, seed, counts, faults)
         _wait_for_stop()
@@ -85,7 +85,7 @@ def run(
     folder = Path(home).expanduser() if home else default_home() / "sandbox-home"
     make_private_dirs(folder)
     with SandboxServer(port=0) as server:
-        counts = _seed(server, seed, seed_value)
+        counts = seed_server(server, seed, seed_value)
         server.set_faults(rules)
         render.status(f"Sandbox at {server.endpoint_url} seeded {seed} "
                         f"({', '.join(f'{n} {k}' for k, n in counts.items())}); AWSIDEMAN_HOME={folder}")
@@ -111,21 +111,26 @@ def _checked_options(seed: str | None, faults: str | None) -> Any:
         raise UsageError(f"--faults: {exc}") from None
 
 
-def _seed(server: Any, size: str, seed_value: int) -> dict[str, int]:
+def seed_server(server: Any, size: str, seed_value: int) -> dict[str, int]:
     """Seed before the fault rules apply: the data must be exactly the seeded set, whatever
     the rules inject (an async_fail rule would otherwise drop assignments)."""
+    from awsideman.sandbox import seeder
+
+    result = seeder.seed(_aws_clients(server.endpoint_url), size, seed=seed_value)
+    server.reset_counters()  # counters describe what clients do, not the seeding
+    return result.counts()
+
+
+def _aws_clients(endpoint: str) -> dict[str, Any]:
+    """Identity Center clients at a sandbox, with its dummy credentials (never the caller's)."""
     from botocore.config import Config
 
-    from awsideman.sandbox import seeder
     from awsideman.sandbox.server import sandbox_session
 
     session = sandbox_session()
     config = Config(retries={"mode": "standard", "max_attempts": 10})
-    clients = {name: session.client(name, endpoint_url=server.endpoint_url, config=config)
-               for name in ("sso-admin", "identitystore")}
-    result = seeder.seed(clients, size, seed=seed_value)
-    server.reset_counters()  # counters describe what clients do, not the seeding
-    return result.counts()
+    return {name: session.client(name, endpoint_url=endpoint, config=config)
+            for name in ("sso-admin", "identitystore")}
 
 
 def _announce(render: Any, server: Any, size: str | None, counts: dict[str, int], faults: str | None) -> None:
@@ -163,7 +168,8 @@ def reset(
     quiet: QuietOpt = False,
     no_color: NoColorOpt = False,
 ) -> None:
-    """Empty a running sandbox (all data and call counters)."""
+    """Empty a running sandbox: all data, the instance itself (the next call makes a new, empty one)
+    and the call counters. To remove only the fault rules, keeping the data: sandbox faults --clear."""
     render = renderer(ctx, output, quiet, no_color)
     _client(endpoint, lambda c: c.reset(faults=clear_faults))
     if render.json:
@@ -175,29 +181,63 @@ def reset(
 @app.command("faults")
 def set_faults(
     ctx: typer.Context,
-    file: Annotated[str, typer.Argument(help="Fault rule file (YAML or JSON).")],
     endpoint: EndpointOpt,
+    file: Annotated[str | None, typer.Argument(metavar="FILE", help="Fault rule file (YAML or JSON).",
+                                               show_default=False)] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove every fault rule; the data stays as it is.")] = False,
     output: OutputOpt = None,
     quiet: QuietOpt = False,
     no_color: NoColorOpt = False,
 ) -> None:
-    """Replace the fault rules of a running sandbox (takes effect on the next call)."""
+    """Replace the fault rules of a running sandbox (takes effect on the next call), or --clear them."""
     from awsideman.sandbox.fault_rules import FaultRules, FaultRulesError
 
     render = renderer(ctx, output, quiet, no_color)
+    if (file is None) == (not clear):
+        raise UsageError("Name a fault rule file, or --clear to remove the rules (not both)")
     try:
-        rules = FaultRules.from_file(file)
+        rules = FaultRules() if clear else FaultRules.from_file(str(file))
     except FaultRulesError as exc:
         raise UsageError(str(exc)) from None
     applied = _client(endpoint, lambda c: c.set_faults(rules))
     if render.json:
         render.document({"endpoint_url": endpoint, "faults": applied})
+    elif clear:
+        render.line(f"Fault rules cleared at {endpoint}; its data is unchanged.")
     else:
         limit = rules.async_max_outstanding
         cap = f"at most {limit} outstanding" if limit else "no outstanding limit"
         render.line(f"Fault rules from {file} active at {endpoint} ({len(rules.rules)} rules, "
                     f"quotas {'on' if rules.quotas else 'off'}, seed {rules.seed}, async requests "
                     f"{rules.async_seconds:g} s, {cap}).")
+
+
+@app.command()
+def incident(
+    ctx: typer.Context,
+    endpoint: EndpointOpt,
+    output: OutputOpt = None,
+    quiet: QuietOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """Break a running sandbox as an incident would: delete its first group, replace the inline policy
+    of its first permission set that has one, remove every account assignment of another (by name)."""
+    from awsideman.sandbox.incident import NothingToBreakError, break_instance
+
+    render = renderer(ctx, output, quiet, no_color)
+    _client(endpoint, lambda c: c.faults())  # a sandbox answers there: never break anything else
+    try:
+        damage = break_instance(_aws_clients(endpoint))
+    except NothingToBreakError as exc:
+        raise AwsidemanError(f"Nothing to break at {endpoint}: {exc}",
+                             remediation=["Start a seeded one: awsideman sandbox up --seed tiny"]) from None
+    if render.json:
+        render.document({"endpoint_url": endpoint, "changes": [d.to_dict() for d in damage]})
+        return
+    render.line(f"Incident at {endpoint}: {len(damage)} change(s), each with the aws command that makes it:")
+    for item in damage:
+        render.line(f"  {item.what}")
+        render.line(f"    {item.aws_command}")
 
 
 @app.command()

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import signal
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import boto3
@@ -20,6 +17,7 @@ from botocore.exceptions import ClientError
 from awsideman.cli.app import main
 from awsideman.sandbox.pytest_plugin import clean_environ
 from awsideman.sandbox.seeder import SIZES
+from tests.helpers import exported, read_until_summary
 
 NO_RETRY = Config(retries={"total_max_attempts": 1})
 
@@ -33,36 +31,6 @@ def run_cli(capsys, *args: str) -> tuple[int, str, str]:
         code = int(done.code or 0)
     out, err = capsys.readouterr()
     return code, out, err
-
-
-def read_until_summary(process: subprocess.Popen, timeout: float = 30.0) -> list[str]:
-    """stdout lines of `sandbox up` up to its `# awsideman sandbox at ...` summary."""
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def pump() -> None:  # a thread, since select() cannot see lines already buffered by readline()
-        for line in process.stdout:
-            lines.put(line.rstrip("\n"))
-        lines.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
-    seen: list[str] = []
-    deadline = time.monotonic() + timeout
-    while (left := deadline - time.monotonic()) > 0:
-        try:
-            line = lines.get(timeout=left)
-        except queue.Empty:
-            break
-        if line is None:
-            break
-        seen.append(line)
-        if line.startswith("# awsideman sandbox at "):
-            return seen
-    process.kill()
-    raise AssertionError(f"sandbox up printed no summary: {seen} / {process.stderr.read()}")
-
-
-def exported(lines: list[str]) -> dict[str, str]:
-    return dict(line[len("export "):].split("=", 1) for line in lines if line.startswith("export "))
 
 
 @pytest.fixture
@@ -188,3 +156,64 @@ def test_commands_name_an_unreachable_endpoint(capsys) -> None:
     assert code == 1
     assert "no sandbox answering at http://127.0.0.1:9" in err
     assert "awsideman sandbox up" in err
+
+
+def test_faults_clear_removes_the_rules_and_keeps_the_data(served_sandbox, capsys, monkeypatch,
+                                                           tmp_path: Path) -> None:
+    """What the demo prints to remove its injected failure: unlike `reset --clear-faults` the
+    instance and its data stay, so operations journaled against it can still be resumed."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", served_sandbox.endpoint_url)
+    result = served_sandbox.seed("tiny")
+    rules = tmp_path / "faults.yaml"
+    rules.write_text("rules:\n  - {operation: ListUsers, throttle: 1}\n")
+    assert run_cli(capsys, "sandbox", "faults", str(rules))[0] == 0
+
+    code, out, _ = run_cli(capsys, "sandbox", "faults", "--clear")
+    assert code == 0 and "cleared" in out
+    ids = served_sandbox.client("identitystore", config=NO_RETRY)
+    users = ids.list_users(IdentityStoreId=result.identity_store_id)["Users"]  # no throttle any more
+    assert sorted(u["UserName"] for u in users) == sorted(result.users)
+    instances = served_sandbox.client("sso-admin").list_instances()["Instances"]
+    assert [i["InstanceArn"] for i in instances] == [result.instance_arn]
+
+
+@pytest.mark.parametrize("args", [[], ["{file}", "--clear"]])
+def test_faults_needs_a_file_or_clear_not_both(served_sandbox, capsys, tmp_path: Path, args: list[str]) -> None:
+    rules = tmp_path / "faults.yaml"
+    rules.write_text("rules: []\n")
+    args = [a.format(file=rules) for a in args]
+    code, _, err = run_cli(capsys, "sandbox", "faults", *args, "--endpoint", served_sandbox.endpoint_url)
+    assert code == 2
+    assert "Name a fault rule file, or --clear" in " ".join(err.split())
+
+
+def test_incident_breaks_the_same_things_on_every_sandbox_seeded_alike(served_sandbox, capsys) -> None:
+    """Targets are chosen by name, so the demo's printed `sandbox incident` does on a person's own
+    `sandbox up --seed tiny` what it did on the demo's emulator."""
+    result = served_sandbox.seed("tiny")
+    code, out, _ = run_cli(capsys, "-o", "json", "sandbox", "incident", "--endpoint", served_sandbox.endpoint_url)
+    assert code == 0
+    changes = json.loads(out)["changes"]
+    first_group = sorted(result.groups)[0]
+    assert changes[0]["what"].startswith(f"deleted group {first_group} ")
+    assert changes[0]["aws_command"].startswith("aws identitystore delete-group ")
+    ids = served_sandbox.client("identitystore")
+    left = [g["DisplayName"] for g in ids.list_groups(IdentityStoreId=result.identity_store_id)["Groups"]]
+    assert first_group not in left and len(left) == len(result.groups) - 1
+    with_policy = sorted(n for n, p in result.permission_sets.items() if p.get("InlinePolicy"))
+    assert f"permission set {with_policy[0]} " in changes[1]["what"]
+    emptied = next(n for n in sorted(result.permission_sets) if n != with_policy[0])
+    assert len(changes) > 2 and all(f"assignment of {emptied} " in c["what"] for c in changes[2:])
+    sso = served_sandbox.client("sso-admin")
+    arn = result.permission_set_arns[emptied]
+    for account in result.accounts:
+        assert sso.list_account_assignments(InstanceArn=result.instance_arn, AccountId=account,
+                                            PermissionSetArn=arn)["AccountAssignments"] == []
+
+
+def test_incident_on_an_empty_sandbox_or_no_sandbox_is_a_clear_error(served_sandbox, capsys) -> None:
+    code, _, err = run_cli(capsys, "sandbox", "incident", "--endpoint", served_sandbox.endpoint_url)
+    assert code == 1
+    assert "Nothing to break" in err and "sandbox up --seed tiny" in err and "Traceback" not in err
+    code, _, err = run_cli(capsys, "sandbox", "incident", "--endpoint", "http://127.0.0.1:9")
+    assert code == 1 and "no sandbox answering at http://127.0.0.1:9" in err
