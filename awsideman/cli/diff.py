@@ -39,7 +39,7 @@ def diff(
     # --format wins over -o/--output: it is the more specific of the two.
     render = renderer(ctx, output if fmt is None else ("json" if fmt == "json" else "text"), quiet, no_color)
     request = DiffRequest(first=first, second=second, store=store, resources=parse_resources(resources))
-    context = Context(ctx.find_root().obj.settings(), progress=render.progress, stop=process_stop())
+    context = Context(ctx.find_root().obj.settings(), progress=render.progress, display=render, stop=process_stop())
     ctx.call_on_close(context.close)
     result = DiffService(context).run(request)
     if render.json:

@@ -81,6 +81,7 @@ def restore(
         render.document(dict(result.to_dict(), report_command=report_hint(result.operation_id)))
     else:
         _result_text(render, result)
+        render.phase_lines(context.phases.records())
         if result.operation_id:
             render.line(f"Operation {result.operation_id}; report: {report_hint(result.operation_id)}")
     code = EXIT_CODES.get(result.status, 5 if result.leftover else 1)
