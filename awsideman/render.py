@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import sys
+import textwrap
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,7 +36,8 @@ from awsideman.core.sanitize import sanitize, sanitize_obj
 # description, a user's display name) must not clear the screen, move the cursor or hide text.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 # A table cell that is one token (an id, an ARN, a timestamp) is never cut or wrapped: the
-# next command needs it whole. Longer tokens are left to wrap so a table stays readable.
+# next command needs it whole. Nor is any word of a free-text cell; a table that cannot fit
+# them at the width is printed as records (``column  value`` blocks) instead.
 _MAX_KEPT_WIDTH = 100
 _MIN_TEXT_WIDTH = 12  # what a free-text column may be squeezed to
 PIPED_WIDTH = 240
@@ -120,8 +122,12 @@ class Renderer:
                 table.add_column(column, no_wrap=True, min_width=max(widest, len(column)))
                 needed += max(widest, len(column))
             else:
-                table.add_column(column)
-                needed += min(max(widest, len(column)), _MIN_TEXT_WIDTH)
+                # Free text wraps at spaces only: the column is never narrower than its longest
+                # word, so an id inside a sentence ("rolled back by op-...") stays whole.
+                longest = max((len(word) for value in values for word in value.split()), default=0)
+                least = max(longest, min(max(widest, len(column)), _MIN_TEXT_WIDTH))
+                table.add_column(column, min_width=least, overflow="fold")
+                needed += least
         if needed > self.out.width:
             self._records(title, columns, cells)
             return
@@ -137,7 +143,12 @@ class Renderer:
             if number:
                 self.out.print()
             for column, value in zip(columns, row, strict=False):
-                self.out.print(f"  {column.ljust(width)}  {value}", markup=False, overflow="ignore", crop=False)
+                indent = " " * (width + 4)
+                # Wrapped at spaces only, never inside a word: ids stay whole however narrow.
+                lines = textwrap.wrap(value, max(self.out.width - len(indent), 20), break_long_words=False,
+                                      break_on_hyphens=False) or [""]
+                self.out.print(f"  {column.ljust(width)}  " + f"\n{indent}".join(lines), markup=False,
+                               overflow="ignore", crop=False)
 
     def fields(self, title: str | None, mapping: Mapping[str, Any]) -> None:
         """A two-column key/value block."""

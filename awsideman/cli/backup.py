@@ -93,7 +93,7 @@ def list_backups(ctx: typer.Context, store: StoreOpt = None, output: OutputOpt =
     service = _service(ctx, render)
     url, rows = service.list(store)
     if render.json:
-        render.document({"store": url, "backups": rows})
+        render.document({"store": url, "backups": rows, "count": len(rows)})
         return
     if not rows:
         render.line(f"No backups in {url}")
