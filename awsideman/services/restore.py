@@ -274,6 +274,7 @@ class RestoreService:
         resolver = Resolver(writer, live)
         engine = ApplyEngine(writer, resolver, ctx.journal, run.id, stop=ctx.stop, analyzer=self.analyzer,
                              concurrency=ctx.settings.concurrency, progress=ctx.progress)
+        ctx.progress(f"Applying {len(plan.changes)} change(s)")
         outcome = engine.run(plan.changes)
         result.applied = [c.address for c in outcome.applied]
         result.errors = [dict(f.error.to_dict(), resource=f.change.address) for f in outcome.failed]
