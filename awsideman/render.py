@@ -8,17 +8,27 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
+import textwrap
 import threading
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
+from awsideman.core.progress import ENDED, STARTED, PhaseView
 from awsideman.core.sanitize import sanitize, sanitize_obj
 
 # C0 controls but tab and newline, DEL, C1 controls, and the bidirectional overrides and
@@ -26,9 +36,21 @@ from awsideman.core.sanitize import sanitize, sanitize_obj
 # description, a user's display name) must not clear the screen, move the cursor or hide text.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 # A table cell that is one token (an id, an ARN, a timestamp) is never cut or wrapped: the
-# next command needs it whole. Longer tokens are left to wrap so a table stays readable.
+# next command needs it whole. Nor is any word of a free-text cell; a table that cannot fit
+# them at the width is printed as records (``column  value`` blocks) instead.
 _MAX_KEPT_WIDTH = 100
 _MIN_TEXT_WIDTH = 12  # what a free-text column may be squeezed to
+PIPED_WIDTH = 240
+PLAIN_PROGRESS_EVERY = 5.0  # seconds between plain progress lines (NO_COLOR at a terminal)
+
+
+def output_width() -> int | None:
+    """Columns for stdout: ``COLUMNS`` when set (piped or not); else the terminal's; piped output
+    (read by scripts and grep) gets a width at which no id is ever cut."""
+    columns = os.environ.get("COLUMNS", "").strip()
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    return None if sys.stdout.isatty() else PIPED_WIDTH
 
 
 def neutralize(text: str) -> str:
@@ -51,16 +73,17 @@ class Renderer:
     debug: bool = False
     out: Console = field(init=False)
     err: Console = field(init=False)
-    _phase: Any = field(init=False, default=None)
+    _live: Any = field(init=False, default=None)
 
     def __post_init__(self) -> None:
-        # Piped output is read by scripts and grep: never truncate ids to fit 80 columns.
-        width = None if sys.stdout.isatty() else 240
+        width = output_width()
         # NO_COLOR / --no-color means no escape codes at all, not only no colours (bold is one too).
         plain: dict[str, Any] = {"no_color": True, "color_system": None} if self.no_color else {}
         self.out = Console(file=sys.stdout, highlight=False, soft_wrap=True, width=width, **plain)
         self.err = Console(file=sys.stderr, highlight=False, soft_wrap=True, **plain)
         self._lock = threading.RLock()  # services report progress from worker threads
+        self._plain_shown: dict[str, float] = {}
+        self._tasks: dict[str, Any] = {}
 
     @property
     def json(self) -> bool:
@@ -99,8 +122,12 @@ class Renderer:
                 table.add_column(column, no_wrap=True, min_width=max(widest, len(column)))
                 needed += max(widest, len(column))
             else:
-                table.add_column(column)
-                needed += min(max(widest, len(column)), _MIN_TEXT_WIDTH)
+                # Free text wraps at spaces only: the column is never narrower than its longest
+                # word, so an id inside a sentence ("rolled back by op-...") stays whole.
+                longest = max((len(word) for value in values for word in value.split()), default=0)
+                least = max(longest, min(max(widest, len(column)), _MIN_TEXT_WIDTH))
+                table.add_column(column, min_width=least, overflow="fold")
+                needed += least
         if needed > self.out.width:
             self._records(title, columns, cells)
             return
@@ -116,7 +143,12 @@ class Renderer:
             if number:
                 self.out.print()
             for column, value in zip(columns, row, strict=False):
-                self.out.print(f"  {column.ljust(width)}  {value}", markup=False, overflow="ignore", crop=False)
+                indent = " " * (width + 4)
+                # Wrapped at spaces only, never inside a word: ids stay whole however narrow.
+                lines = textwrap.wrap(value, max(self.out.width - len(indent), 20), break_long_words=False,
+                                      break_on_hyphens=False) or [""]
+                self.out.print(f"  {column.ljust(width)}  " + f"\n{indent}".join(lines), markup=False,
+                               overflow="ignore", crop=False)
 
     def fields(self, title: str | None, mapping: Mapping[str, Any]) -> None:
         """A two-column key/value block."""
@@ -128,31 +160,76 @@ class Renderer:
             self.out.print(f"  {key.ljust(width)}  {clean(value)}", markup=False)
 
     # -- diagnostics (stderr) -----------------------------------------------------------------
+    @property
+    def shows_progress(self) -> bool:
+        """Progress is for people at a terminal: never with --quiet, in JSON mode, or when stderr
+        is not a terminal (cron, pipes)."""
+        return not (self.quiet or self.json) and self.err.is_terminal
+
     def progress(self, text: str) -> None:
-        """Progress for people at a terminal: a live line per phase on stderr (a spinner with the
-        phase and its elapsed time; the finished phase stays as a line with its duration).
-        Nothing with --quiet, in JSON mode, or when stderr is not a terminal (cron, pipes)."""
-        if self.quiet or self.json or not self.err.is_terminal:
+        """A free-text progress note on stderr (a milestone, not a phase), where progress is shown."""
+        if self.shows_progress:
+            with self._lock:
+                # Unstyled under a live display: Rich would carry the style into the bar it redraws.
+                self.err.print(f"  {clean(text)}", style=None if self._live else "dim", markup=False)
+
+    def phase_changed(self, view: PhaseView) -> None:
+        """Draw a phase (``core.progress``): a live Rich bar with done/total, rate, elapsed and
+        ETA; under NO_COLOR/--no-color no escape code at all, so a plain line when the phase
+        starts, every few seconds of its clock, and when it ends."""
+        if not self.shows_progress:
             return
         with self._lock:
-            self._close_phase()
-            shown = clean(text)
-            status = self.err.status(shown, spinner="dots")
-            status.start()
-            self._phase = (status, shown, time.monotonic())
+            if self.no_color:
+                self._plain_phase(view)
+            else:
+                self._live_phase(view)
+
+    def _plain_phase(self, view: PhaseView) -> None:
+        last = self._plain_shown.get(view.name)
+        if view.event == STARTED:
+            self._plain_shown[view.name] = view.elapsed
+            self.err.print(f"  {clean(view.name)} ...", markup=False)
+        elif view.event == ENDED or last is None or view.elapsed - last >= PLAIN_PROGRESS_EVERY:
+            self._plain_shown[view.name] = view.elapsed
+            self.err.print(f"  {clean(view.line())}", markup=False)
+
+    def _live_phase(self, view: PhaseView) -> None:
+        if self._live is None:
+            self._live = Progress(SpinnerColumn(finished_text=" "), TextColumn("{task.description}"),
+                                  BarColumn(bar_width=24), TextColumn("{task.fields[count]}"),
+                                  TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
+                                  TextColumn("ETA"), TimeRemainingColumn(), console=self.err,
+                                  redirect_stdout=False, redirect_stderr=False, refresh_per_second=4)
+            self._live.start()
+            self._tasks = {}
+        task = self._tasks.get(view.name)
+        count = f"{view.done}/{view.total}" if view.total is not None else str(view.done)
+        rate = f"{view.rate:.1f}/s" if view.rate is not None else ""
+        if task is None or view.event == STARTED:
+            self._tasks[view.name] = task = self._live.add_task(clean(view.name), total=view.total,
+                                                                count=count, rate=rate)
+        total = view.done if view.event == ENDED and view.total is None else view.total
+        self._live.update(task, completed=view.done, total=total, count=count, rate=rate)
+        if view.event == ENDED:
+            self._live.stop_task(task)
 
     def end_progress(self) -> None:
-        """Settle the live progress line (before results are printed, and at the end)."""
+        """Settle the live progress display (before results are printed, and at the end)."""
         with self._lock:
-            self._close_phase()
+            if self._live is not None:
+                self._live.stop()
+                self._live = None
 
-    def _close_phase(self) -> None:
-        if self._phase is None:
-            return
-        status, text, started = self._phase
-        status.stop()
-        self.err.print(f"  {text} ({time.monotonic() - started:.1f} s)", style="dim", markup=False)
-        self._phase = None
+    def phase_lines(self, phases: Iterable[Mapping[str, Any]]) -> None:
+        """One line per finished phase (name, done/total, seconds) for a closing summary."""
+        phases = list(phases)
+        if phases:
+            self.line("Phases:")
+        for record in phases:
+            total = record.get("total")
+            count = f"{record.get('done', 0)}/{total}" if total is not None else str(record.get("done", 0))
+            self.line(f"  {record.get('name')}: {count} in {float(record.get('seconds') or 0):.1f} s")
 
     def status(self, text: str) -> None:
         """A one-off note for people on stderr (not progress): silent with --quiet or in JSON mode."""

@@ -83,3 +83,25 @@ def test_ids_are_never_cut_at_any_width(capsys, width):
     out = capsys.readouterr().out
     assert BACKUP_ID[:-1] + "1" in out and BACKUP_ID[:-1] + "2" in out
     assert "2026-11-28T17:44:08Z" in out and "…" not in out
+
+
+@pytest.mark.parametrize("width", [60, 80, 100, 140])
+def test_ids_inside_free_text_cells_are_never_cut(capsys, width):
+    """A timeline event is a sentence that contains an id or an address: it wraps at spaces only."""
+    address = "assignment:Network-000:USER:alan.perlman.0004:123456789012"
+    operation = "op-20261203T125648Z-2e11ae"
+    render = Renderer()
+    render.out.width = width
+    render.table("Timeline", ["at", "event"], [
+        ["2026-12-03T12:56:49Z", f"FAILED {address}: AsyncRequestFailed"],
+        ["2026-12-03T12:56:50Z", f"restore ended: rolled back by {operation} after the failure of one change"]])
+    out = capsys.readouterr().out
+    assert address in out and operation in out and "2026-12-03T12:56:50Z" in out
+    assert all(len(line) <= width for line in out.splitlines() if line[:1] in "┏┃┡│└")
+
+
+def test_columns_is_honoured_when_piped(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "60")
+    assert Renderer().out.width == 60
+    monkeypatch.delenv("COLUMNS")
+    assert Renderer().out.width >= 200  # piped (pytest captures stdout): wide enough for any id

@@ -25,7 +25,7 @@ EXIT_PARTIAL = 3
 
 
 def _service(ctx: typer.Context, render: Renderer) -> BackupService:
-    context = Context(ctx.find_root().obj.settings(), progress=render.progress, stop=process_stop())
+    context = Context(ctx.find_root().obj.settings(), progress=render.progress, display=render, stop=process_stop())
     ctx.call_on_close(context.close)
     return BackupService(context)
 
@@ -62,6 +62,7 @@ def create(
         _created_text(render, result)
         if pruned is not None:
             _pruned_text(render, pruned)
+        render.phase_lines(context.phases.records())
         render.line(f"Operation {result.operation_id}; report: {report_hint(result.operation_id)}")
     if result.status == "partial":
         raise typer.Exit(EXIT_PARTIAL)
@@ -92,7 +93,7 @@ def list_backups(ctx: typer.Context, store: StoreOpt = None, output: OutputOpt =
     service = _service(ctx, render)
     url, rows = service.list(store)
     if render.json:
-        render.document({"store": url, "backups": rows})
+        render.document({"store": url, "backups": rows, "count": len(rows)})
         return
     if not rows:
         render.line(f"No backups in {url}")
@@ -210,7 +211,7 @@ def prune(
     if not dry_run and not yes and not (sys.stdin.isatty() and not render.json):
         raise UsageError("Refusing to prune without --yes when there is no terminal to confirm at",
                          remediation=["See what it would delete: add --dry-run; then add --yes."])
-    context = Context(ctx.find_root().obj.settings(), progress=render.progress, stop=process_stop())
+    context = Context(ctx.find_root().obj.settings(), progress=render.progress, display=render, stop=process_stop())
     ctx.call_on_close(context.close)
     service = PruneService(context)
     if not dry_run and not yes:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Optional
 
 import typer
 
+from awsideman.cli.attribute_text import attribute_lines
 from awsideman.cli.options import NoColorOpt, OutputOpt, QuietOpt, renderer
 from awsideman.core.cancel import process_stop
 from awsideman.core.exceptions import UsageError
@@ -28,7 +28,8 @@ def diff(
     resources: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--resources", help="Comma-separated: users,groups,permission-sets,assignments (default: all).")] = None,
     exit_code: Annotated[bool, typer.Option(
-        "--exit-code", help="Exit 0 when equal and 3 when anything differs (for cron alerts).")] = False,
+        "--exit-code", help="Exit 0 when equal and 3 when anything differs (for cron alerts); "
+        "with --quiet print nothing.")] = False,
     fmt: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--format", help="text, json or markdown (default: the --output setting).")] = None,
     output: OutputOpt = None, quiet: QuietOpt = False, no_color: NoColorOpt = False,
@@ -39,10 +40,12 @@ def diff(
     # --format wins over -o/--output: it is the more specific of the two.
     render = renderer(ctx, output if fmt is None else ("json" if fmt == "json" else "text"), quiet, no_color)
     request = DiffRequest(first=first, second=second, store=store, resources=parse_resources(resources))
-    context = Context(ctx.find_root().obj.settings(), progress=render.progress, stop=process_stop())
+    context = Context(ctx.find_root().obj.settings(), progress=render.progress, display=render, stop=process_stop())
     ctx.call_on_close(context.close)
     result = DiffService(context).run(request)
-    if render.json:
+    if exit_code and render.quiet and not render.json:
+        pass  # `diff --exit-code --quiet || alert`: the exit code is the answer, as with `git diff --quiet`
+    elif render.json:
         render.document(result.to_dict())
     elif fmt == "markdown":
         render.raw(markdown(result))
@@ -56,24 +59,6 @@ def _side(side: dict[str, Any]) -> str:
     if side["kind"] == "live":
         return f"live instance {side.get('instance_arn')}"
     return f"backup {side['backup_id']} ({side.get('created_at')})"
-
-
-def _value(value: Any) -> str:
-    text = "(none)" if value is None else value if isinstance(value, str) else json.dumps(value, sort_keys=True)
-    return text if len(text) <= 100 else text[:97] + "..."
-
-
-def _attribute_lines(values: dict[str, Any]) -> list[str]:
-    if "added" in values or "removed" in values:
-        return [f"+ {_value(v)}" for v in _items(values.get("added"))] + [
-            f"- {_value(v)}" for v in _items(values.get("removed"))]
-    return [f"{_value(values.get('before'))} -> {_value(values.get('after'))}"]
-
-
-def _items(value: Any) -> list[Any]:
-    if isinstance(value, dict):
-        return [f"{k}={v}" for k, v in value.items()]
-    return list(value or [])
 
 
 def _text(render: Renderer, result: DiffResult) -> None:
@@ -90,8 +75,8 @@ def _text(render: Renderer, result: DiffResult) -> None:
             flag = f"  [security: {item.security}]" if item.security else ""
             render.line(f"{sign[item.action]} {item.address}{flag}", style="bold red" if item.security else None)
             for name, values in item.attributes.items():
-                for line in _attribute_lines(values):
-                    render.line(f"      {name}: {line}")
+                for line in attribute_lines(name, values):
+                    render.line(f"      {line}")
     for note in result.notes:
         render.warn(note)
 
@@ -113,7 +98,9 @@ def markdown(result: DiffResult) -> str:
     for item in result.differences:
         lines.append(f"- **{item.action}** `{item.address}`")
         for name, values in item.attributes.items():
-            lines += [f"  - `{name}`: {_md(line)}" for line in _attribute_lines(values)]
+            heading, *rest = attribute_lines(name, values)
+            lines.append(f"  - `{name}`{_md(heading[len(name):])}")
+            lines += [f"    - `{_md(line.strip())}`" for line in rest]
     return "\n".join([*lines, *_notes(result)])
 
 

@@ -56,7 +56,7 @@ def service_context(ctx: typer.Context, render: Renderer) -> Any:
     state = ctx.find_root().obj
     settings = state.settings()
     recorder = RunRecorder(settings, metrics_file=state.metrics_file).start()
-    context = Context(settings, progress=render.progress, stop=process_stop(), recorder=recorder)
+    context = Context(settings, progress=render.progress, display=render, stop=process_stop(), recorder=recorder)
 
     def close() -> None:
         render.end_progress()

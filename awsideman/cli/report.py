@@ -37,7 +37,7 @@ def list_operations(
     finally:
         journal.close()
     if render.json:
-        render.document(rows)
+        render.document({"operations": rows, "count": len(rows)})  # the shape of every list command
         return
     if not rows:
         render.line(f"No operations recorded in {state_location(settings).describe(settings)}")

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from awsideman.cli.attribute_text import attribute_lines
 from awsideman.cli.options import (
     NoColorOpt,
     OutputOpt,
@@ -81,6 +82,7 @@ def restore(
         render.document(dict(result.to_dict(), report_command=report_hint(result.operation_id)))
     else:
         _result_text(render, result)
+        render.phase_lines(context.phases.records())
         if result.operation_id:
             render.line(f"Operation {result.operation_id}; report: {report_hint(result.operation_id)}")
     code = EXIT_CODES.get(result.status, 5 if result.leftover else 1)
@@ -122,12 +124,8 @@ def _plan_text(render: Renderer, view: dict[str, Any]) -> None:
         if change["action"] == "update":
             render.line(f"  ~ {change['address']}")
             for attr, values in change["diff"].items():
-                render.line(f"      {attr}: {_short(values.get('before'))} -> {_short(values.get('after'))}")
-
-
-def _short(value: Any) -> str:
-    text = "(none)" if value is None else str(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+                for line in attribute_lines(attr, values):
+                    render.line(f"      {line}")
 
 
 def _result_text(render: Renderer, result: RestoreResult) -> None:

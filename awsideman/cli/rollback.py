@@ -47,6 +47,7 @@ def rollback(
         render.document(dict(result.to_dict(), report_command=report_hint(result.operation_id)))
     else:
         _text(render, result)
+        render.phase_lines(context.phases.records())
         if result.operation_id:
             render.line(f"Operation {result.operation_id}; report: {report_hint(result.operation_id)}")
     if result.status not in ("succeeded", "planned"):

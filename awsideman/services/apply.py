@@ -31,6 +31,7 @@ from awsideman.core.cancel import StopSignal
 from awsideman.core.changes import RESOURCES, Change, IrreversibleChangeError
 from awsideman.core.errors import ErrorAnalyzer, ErrorInfo, is_expected
 from awsideman.core.exceptions import AsyncRequestFailed, InternalError, LeaseLostError, UnjournaledChangeError
+from awsideman.core.progress import open_phase
 from awsideman.journal import ChangeState, StateJournal
 from awsideman.services.change_calls import Outcome, execute
 from awsideman.services.resolver import Resolver
@@ -82,23 +83,28 @@ class ApplyEngine:
                  stop: StopSignal, analyzer: ErrorAnalyzer | None = None, concurrency: int = 8,
                  max_outstanding: int = MAX_OUTSTANDING, poll_interval: float = POLL_INTERVAL,
                  kind_prefix: str = "", on_applied: Callable[[Change], None] | None = None,
-                 progress: Callable[[str], None] | None = None) -> None:
+                 progress: Callable[[str], None] | None = None, phase: str = "applying") -> None:
         self.writer, self.resolver, self.journal, self.operation_id = writer, resolver, journal, operation_id
         self.stop, self.analyzer = stop, analyzer or ErrorAnalyzer()
         self.concurrency, self.max_outstanding, self.poll_interval = concurrency, max_outstanding, poll_interval
         self.kind_prefix = kind_prefix
         self.on_applied = on_applied or (lambda _change: None)
         self.progress = progress or (lambda _msg: None)
+        self.phase = phase  # the name the run's progress shows (applying, compensating)
 
     def run(self, changes: list[Change]) -> ApplyOutcome:
         """Apply ``changes`` (in dependency order) and report what happened to each."""
-        run = _Run(self, changes)
+        with open_phase(self.progress, self.phase, len(changes)) as phase:
+            run = _Run(self, changes, phase)
+            self._run(run)
+        return run.outcome
+
+    def _run(self, run: _Run) -> None:
         # One lane of `concurrency` workers per resource kind: each kind is paced by its own quota
         # bucket (identitystore limits each API separately), so users, memberships and
         # assignments proceed side by side instead of queueing behind each other.
         with ThreadPoolExecutor(max_workers=self.concurrency * len(RESOURCES), thread_name_prefix="apply") as pool:
             run.loop(pool)
-        return run.outcome
 
     # -- one change, on a worker thread ------------------------------------------------------
     def start(self, change: Change) -> tuple[_Running, Outcome]:
@@ -168,8 +174,9 @@ class _Run:
     change however long the plan is.
     """
 
-    def __init__(self, engine: ApplyEngine, changes: list[Change]) -> None:
+    def __init__(self, engine: ApplyEngine, changes: list[Change], phase: Any) -> None:
         self.engine = engine
+        self.phase = phase  # advanced once per change settled, applied or failed
         self.order = {c.address: i for i, c in enumerate(changes)}
         self.waiting: dict[str, int] = {}
         self.dependents: dict[str, list[Change]] = {}
@@ -291,6 +298,7 @@ class _Run:
 
     def succeeded(self, change: Change) -> None:
         self.outcome.applied.append(change)
+        self.phase.advance()
         for dependent in self.dependents.get(change.address, []):
             self.waiting[dependent.address] -= 1
             if self.waiting[dependent.address] == 0:
@@ -298,6 +306,7 @@ class _Run:
 
     def failed(self, change: Change, info: ErrorInfo) -> None:
         self.outcome.failed.append(Failure(change, info))
+        self.phase.advance()
         self.stopping = True  # nothing new starts after a failure retries could not fix
 
 

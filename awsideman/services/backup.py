@@ -31,6 +31,7 @@ from awsideman.core.exceptions import (
 )
 from awsideman.core.ids import new_backup_id, validate_backup_id, validate_operation_id
 from awsideman.core.model import RESOURCE_KINDS, Snapshot, canonical_json
+from awsideman.core.progress import open_phase
 from awsideman.core.schemas import schema
 from awsideman.journal import Operation, utc_timestamp
 from awsideman.services import crashpoints
@@ -121,7 +122,7 @@ class BackupService:
             "kms_key": kms_key, "allow_partial": request.allow_partial}, instance_arn=instance.instance_arn,
             resume=request.resume, sealing=sealing, next_command=lambda op: f"awsideman backup create --resume {op}")
         started = time.monotonic()
-        with run_operation(ctx.journal, spec, stop=ctx.stop, analyzer=self.analyzer) as run:
+        with run_operation(ctx.journal, spec, stop=ctx.stop, analyzer=self.analyzer, phases=ctx.progress) as run:
             result = self._already_written(run.operation, request) or self._collect_and_write(run, request, sealer)
             result.duration_seconds = round(time.monotonic() - started, 3)
             run.finish(result.status, backup_id=result.backup_id, summary=_summary(result))
@@ -213,8 +214,9 @@ class BackupService:
         ctx.journal.record_backup_id(operation_id, backup_id)
         crashpoints.reached("backup:before-store-write")
         store = ctx.store(request.store)
-        self._write(store, backup_id, snapshot, request, missing, operation_id,
-                    strategy=collected.strategy)
+        with open_phase(ctx.progress, "writing", 1) as writing:
+            self._write(store, backup_id, snapshot, request, missing, operation_id, strategy=collected.strategy)
+            writing.advance()
         crashpoints.reached("backup:after-store-write")
         result.backup_id = backup_id
         result.store = store.url

@@ -18,6 +18,7 @@ from awsideman.adapters.identity_center import IdentityCenterReader
 from awsideman.core.cancel import StopSignal
 from awsideman.core.errors import ErrorAnalyzer, ErrorInfo, is_expected
 from awsideman.core.exceptions import InternalError
+from awsideman.core.progress import open_phase
 from awsideman.core.route_price import PERMISSION_SET, PRINCIPAL, choose, next_sample, sample_order
 from awsideman.services.checkpoints import Checkpoints
 
@@ -89,6 +90,7 @@ class Collector:
         self.result = Collected()
         self._fatal_error: BaseException | None = None
         self._fatal_info: ErrorInfo | None = None
+        self._phase: Any = open_phase(None, "reading")
 
     # -- the plan -------------------------------------------------------------------------------
     def run(self) -> Collected:
@@ -97,6 +99,12 @@ class Collector:
         self._pools = {service: ThreadPoolExecutor(max_workers=self.concurrency,
                                                    thread_name_prefix=f"collect-{service}")
                        for service in ("identitystore", "sso-admin")}
+        # One unit per step; the total grows as each listing reveals the steps that need it.
+        self._phase = open_phase(self.progress, "reading")
+        with self._phase:
+            return self._run_steps(wants_assignments, need_principals)
+
+    def _run_steps(self, wants_assignments: bool, need_principals: bool) -> Collected:
         try:
             # Implementation note: no phase waits for another phase's stragglers. Each list starts
             # the steps that need it as soon as it is in, and the provisioned-account listings
@@ -243,7 +251,15 @@ class Collector:
         return self._collect(self._submit(steps), record_missing)
 
     def _submit(self, steps: list[Step]) -> list[Submitted]:
-        return [(name, resource, self._pool_for(name).submit(self._step, name, fn)) for name, resource, fn in steps]
+        self._phase.add_total(len(steps))
+        return [(name, resource, self._pool_for(name).submit(self._counted_step, name, fn))
+                for name, resource, fn in steps]
+
+    def _counted_step(self, name: str, fn: Callable[[], Any]) -> Any:
+        try:
+            return self._step(name, fn)
+        finally:
+            self._phase.advance()
 
     def _pool_for(self, step: str) -> ThreadPoolExecutor:
         service = "identitystore" if step.split(":", 1)[0] in IDENTITYSTORE_STEPS else "sso-admin"

@@ -25,6 +25,7 @@ from awsideman.core.changes import Change, IrreversibleChangeError
 from awsideman.core.errors import ErrorAnalyzer
 from awsideman.core.exceptions import AwsidemanError
 from awsideman.core.ordering import rollback_order
+from awsideman.core.progress import open_phase
 from awsideman.journal import ChangeRecord, ChangeState
 from awsideman.services.apply import POLL_INTERVAL, ApplyEngine
 from awsideman.services.context import Context
@@ -98,12 +99,21 @@ def settle_requests(ctx: Context, writer: Any, operation_id: str, *, timeout: fl
     if not pending and not blind:
         return records
     ctx.progress(f"Waiting for the asynchronous request(s) {operation_id} left running")
+    with open_phase(ctx.progress, "polling", len(pending) + len(blind)) as phase:
+        return _wait_for(ctx, writer, operation_id, pending, blind, phase, timeout, interval)
+
+
+def _wait_for(ctx: Context, writer: Any, operation_id: str, pending: dict[str, tuple[ChangeRecord, AsyncRequest]],
+              blind: set[str], phase: Any, timeout: float, interval: float) -> list[ChangeRecord]:
     waited = 0.0
     while True:
         for request_id, request in writer.poll([request for _, request in pending.values()]).items():
             if request.done and request_id in pending:
                 _settle(ctx, operation_id, pending.pop(request_id)[0], request)
-        blind = {kind for kind in blind if writer.running(kind)}
+                phase.advance()
+        running = {kind for kind in blind if writer.running(kind)}
+        phase.advance(len(blind - running))
+        blind = running
         if not pending and not blind:
             return ctx.journal.changes(operation_id)
         if waited >= timeout:
@@ -153,7 +163,8 @@ class Compensator:
         ctx.progress(f"Rolling back {len(inverses)} change(s) of {restore_id}")
         engine = ApplyEngine(self.writer, self.resolver, ctx.journal, journal_op, stop=ctx.stop,
                              analyzer=self.analyzer, concurrency=ctx.settings.concurrency,
-                             kind_prefix=COMPENSATION_PREFIX, on_applied=compensated, progress=ctx.progress)
+                             kind_prefix=COMPENSATION_PREFIX, on_applied=compensated, progress=ctx.progress,
+                             phase="compensating")
         outcome = engine.run(inverses)
         outcome.raise_unjournaled()
         errors = {f.change.address: dict(f.error.to_dict(), resource=f.change.address, during="rollback")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import cached_property
 from typing import Any
@@ -11,31 +12,40 @@ from awsideman.adapters.identity_center import Instance, discover_instance
 from awsideman.adapters.storage import BackupStore, open_store
 from awsideman.config import Settings
 from awsideman.core.cancel import StopSignal
+from awsideman.core.progress import ENDED, STARTED, Phase, PhaseListener, PhaseTracker, PhaseView
 from awsideman.core.ratelimit import RateLimiter
 from awsideman.core.retry import RetryPolicy
-from awsideman.journal import StateJournal
+from awsideman.journal import StateJournal, utc_timestamp
 
 
 class Context:
     """Lazily created collaborators for one command run (nothing touches AWS until asked)."""
 
     def __init__(self, settings: Settings, progress: Callable[[str], None] | None = None,
-                 stop: StopSignal | None = None, recorder: Any = None) -> None:
+                 stop: StopSignal | None = None, recorder: Any = None, display: PhaseListener | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
-        self.progress = progress or (lambda _msg: None)
         # One stop signal for everything this run does: API attempts, retry and limiter waits.
         self.stop = stop or StopSignal()
         # A RunRecorder (services.run_record): log file and metrics of the operations run here.
         self.recorder = recorder
         self.warnings: list[str] = []
-        if recorder is not None:
-            shown = self.progress
+        shown = progress or (lambda _msg: None)
 
-            def progress_and_log(message: str) -> None:
+        def note(message: str) -> None:
+            if recorder is not None:
                 recorder.progress(message)
-                shown(message)
+            shown(message)
 
-            self.progress = progress_and_log
+        # The run's phases: drawn by ``display`` (the renderer), logged, and recorded in the
+        # journal by ``run_operation``. Calling ``progress(message)`` is a free-text note.
+        self.phases = PhaseTracker(listener=_PhaseLog(display, recorder), note=note, clock=clock,
+                                   timestamp=utc_timestamp)
+        self.progress: Any = self.phases
+
+    def phase(self, name: str, total: int | None = None) -> Phase:
+        """Open a phase of this run (ending the open one): ``advance()`` it as work settles."""
+        return self.phases.phase(name, total)
 
     @cached_property
     def gateway(self) -> AwsGateway:
@@ -70,3 +80,16 @@ class Context:
         if "journal" in self.__dict__:
             self.stop.remove_guard(self.journal.ensure_lease)
             self.journal.close()
+
+
+class _PhaseLog:
+    """Passes phase events to the display, and writes a phase's start and end to the run's log."""
+
+    def __init__(self, display: PhaseListener | None, recorder: Any) -> None:
+        self.display, self.recorder = display, recorder
+
+    def phase_changed(self, view: PhaseView) -> None:
+        if self.recorder is not None and view.event in (STARTED, ENDED):
+            self.recorder.progress(f"phase {view.name} started" if view.event == STARTED else f"phase {view.line()}")
+        if self.display is not None:
+            self.display.phase_changed(view)

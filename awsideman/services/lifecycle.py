@@ -66,8 +66,12 @@ class OperationSpec:
 
 @contextlib.contextmanager
 def run_operation(journal: StateJournal, spec: OperationSpec, *, stop: StopSignal,
-                  analyzer: ErrorAnalyzer | None = None) -> Iterator[OperationRun]:
-    """Start (or claim) the operation, yield it, and record how it ended (see module docstring)."""
+                  analyzer: ErrorAnalyzer | None = None, phases: Any = None) -> Iterator[OperationRun]:
+    """Start (or claim) the operation, yield it, and record how it ended (see module docstring).
+
+    ``phases`` (a ``core.progress.PhaseTracker``, e.g. ``ctx.progress``): the run's phases are
+    recorded in the summary as ``phases`` whatever the outcome, so every view shows them.
+    """
     analyzer = analyzer or ErrorAnalyzer()
     if spec.resume:
         operation = journal.claim_operation(spec.resume, claimable=spec.claimable)
@@ -80,26 +84,35 @@ def run_operation(journal: StateJournal, spec: OperationSpec, *, stop: StopSigna
                 run.stale_lock = _lock(journal, operation, spec, stop)
             yield run
     except KeyboardInterrupt as exc:
-        _record(journal, run, INTERRUPTED, {"error": f"stopped by signal {getattr(exc, 'signum', signal.SIGINT)}"})
+        _record(journal, run, INTERRUPTED, _with_phases(
+            {"error": f"stopped by signal {getattr(exc, 'signum', signal.SIGINT)}"}, phases))
         raise _interrupted(run, spec, exc) from exc
     except BaseException as exc:
         info = analyzer.analyze(exc)
         with contextlib.suppress(JournalError):
             journal.record_error(run.id, info)
-        _record(journal, run, FAILED, {"error": info.message, "category": info.category})
+        _record(journal, run, FAILED, _with_phases({"error": info.message, "category": info.category}, phases))
         _tag(exc, run.id, spec)
         raise
     else:
         status = run.status if run.finished else FAILED
         try:
-            journal.finish_operation(run.id, status, backup_id=run.backup_id, summary=run.summary,
-                                     clear_checkpoints=status in _DONE)
+            journal.finish_operation(run.id, status, backup_id=run.backup_id,
+                                     summary=_with_phases(run.summary, phases), clear_checkpoints=status in _DONE)
         except JournalError as exc:
             run.warnings.append(f"The result could not be recorded in the journal: {exc.message}")
     finally:
         if spec.lock and operation.instance_arn:
             with contextlib.suppress(JournalError):
                 journal.release_lock(operation.instance_arn, operation.id)
+
+
+def _with_phases(summary: dict[str, Any] | None, phases: Any) -> dict[str, Any] | None:
+    """``summary`` plus ``phases``: the phases since the previous operation of this run ended."""
+    taken = phases.take() if phases is not None and hasattr(phases, "take") else []
+    if not taken:
+        return summary
+    return {**(summary or {}), "phases": taken}
 
 
 def takeover_note(holder: LockHolder) -> str:
@@ -118,7 +131,7 @@ def _lock(journal: StateJournal, operation: Operation, spec: OperationSpec, stop
     return journal.acquire_lock(operation.instance_arn, operation.id)
 
 
-def _record(journal: StateJournal, run: OperationRun, status: str, summary: dict[str, Any]) -> None:
+def _record(journal: StateJournal, run: OperationRun, status: str, summary: dict[str, Any] | None) -> None:
     """Record a failure or interruption; a journal that fails now must not hide the first error."""
     try:
         journal.finish_operation(run.id, status, summary=summary)

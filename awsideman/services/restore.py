@@ -15,6 +15,7 @@ from awsideman.core.exceptions import AwsidemanError, StateBackendError, Termina
 from awsideman.core.ids import validate_operation_id
 from awsideman.core.model import RESOURCE_KINDS, Snapshot
 from awsideman.core.planner import Plan, make_plan, untouchables_from_missing
+from awsideman.core.progress import open_phase
 from awsideman.journal import PARTIAL, ROLLBACK_FAILED, ROLLED_BACK, SUCCEEDED, ChangeState, Operation
 from awsideman.services.apply import ApplyEngine
 from awsideman.services.backup import BackupService
@@ -90,7 +91,9 @@ class RestoreService:
 
         Returns the manifest, the plan and the live state it was computed against.
         """
-        manifest, snapshot = BackupService(self.context).load(request.backup_id, request.store)
+        with open_phase(self.context.progress, "loading", 1) as loading:
+            manifest, snapshot = BackupService(self.context).load(request.backup_id, request.store)
+            loading.advance()
         held = list(manifest.get("resources") or RESOURCE_KINDS)
         scope = [kind for kind in request.resources if kind in held]
         if not scope:
@@ -103,10 +106,12 @@ class RestoreService:
                              remediation=["Pass --allow-partial to restore it anyway; the plan lists what it "
                                           "will not touch.", "Or restore a complete backup (`awsideman backup list`)."])
         live = self._read_live(scope)
-        untouchable = untouchables_from_missing(manifest.get("missing") or [], snapshot)
-        plan = make_plan(snapshot, live, conflict=request.conflict, prune=request.prune, resources=scope,
-                         untouchable=untouchable, source=dict(manifest.get("source") or {}),
-                         target=self.context.instance.to_dict())
+        with open_phase(self.context.progress, "planning", 1) as planning:
+            untouchable = untouchables_from_missing(manifest.get("missing") or [], snapshot)
+            plan = make_plan(snapshot, live, conflict=request.conflict, prune=request.prune, resources=scope,
+                             untouchable=untouchable, source=dict(manifest.get("source") or {}),
+                             target=self.context.instance.to_dict())
+            planning.advance()
         return manifest, plan, live
 
     def _read_live(self, scope: list[str]) -> Snapshot:
@@ -144,7 +149,7 @@ class RestoreService:
             "allow_partial": request.allow_partial},
             instance_arn=ctx.instance.instance_arn, lock=True, lock_timeout=request.lock_timeout,
             next_command=next_commands)
-        with run_operation(ctx.journal, spec, stop=ctx.stop, analyzer=self.analyzer) as run:
+        with run_operation(ctx.journal, spec, stop=ctx.stop, analyzer=self.analyzer, phases=ctx.progress) as run:
             self._started(run, result)
             self._apply(run, plan, live, request, result)
             self._figures(result, started)
@@ -179,7 +184,7 @@ class RestoreService:
         ctx.journal.wait_until_free(ctx.instance.instance_arn, timeout=lock_timeout, sleep=ctx.stop.sleep)
         spec = OperationSpec("restore", resume=previous.id, instance_arn=ctx.instance.instance_arn, lock=True,
                              lock_timeout=lock_timeout, next_command=next_commands)
-        with run_operation(ctx.journal, spec, stop=ctx.stop, analyzer=self.analyzer) as run:
+        with run_operation(ctx.journal, spec, stop=ctx.stop, analyzer=self.analyzer, phases=ctx.progress) as run:
             writer = IdentityCenterWriter(ctx.gateway, ctx.instance)
             settle_requests(ctx, writer, run.id)
             manifest, plan, live = self.plan(request)

@@ -81,7 +81,7 @@ class RollbackService:
         spec = OperationSpec("rollback", params={"restore_operation_id": restore.id},
                              instance_arn=ctx.instance.instance_arn, lock=True, lock_timeout=lock_timeout,
                              next_command=lambda _op: f"awsideman rollback {restore.id}")
-        with run_operation(ctx.journal, spec, stop=ctx.stop, analyzer=self.analyzer) as run:
+        with run_operation(ctx.journal, spec, stop=ctx.stop, analyzer=self.analyzer, phases=ctx.progress) as run:
             result.operation_id = run.id
             if run.stale_lock is not None:
                 result.notes.append(takeover_note(run.stale_lock))

@@ -54,7 +54,7 @@ def test_killed_backup_resumes_to_the_same_snapshot_with_fewer_calls(served_sand
     served.reset_counters()
     _kill_when(served, env, "sso-admin:ListAccountAssignments", 5)
 
-    operations = cli_json(run_cli(env, "-o", "json", "report", "list"))
+    operations = cli_json(run_cli(env, "-o", "json", "report", "list"))["operations"]
     killed = operations[0]
     assert killed["kind"] == "backup" and killed["status"] == "interrupted"
     assert killed["backup_id"] is None
@@ -82,7 +82,7 @@ def test_denied_assignment_listing_fails_without_allow_partial(served_sandbox):
     assert proc.returncode == 1, proc.stderr
     assert "AccessDenied" in proc.stderr and "--resume op-" in proc.stderr and "--allow-partial" in proc.stderr
     assert cli_json(run_cli(env, "-o", "json", "backup", "list"))["backups"] == []
-    assert cli_json(run_cli(env, "-o", "json", "report", "list"))[0]["status"] == "failed"
+    assert cli_json(run_cli(env, "-o", "json", "report", "list"))["operations"][0]["status"] == "failed"
 
     as_json = run_cli(env, "-o", "json", "backup", "create")
     document = cli_json(as_json)
@@ -117,14 +117,14 @@ def test_partial_backup_equals_full_minus_what_is_missing(served_sandbox):
     assert got["assignments"] == [] and expected["assignments"]
     expected["assignments"] = []
     assert got == expected
-    assert cli_json(run_cli(env, "-o", "json", "report", "list"))[0]["status"] == "partial"
+    assert cli_json(run_cli(env, "-o", "json", "report", "list"))["operations"][0]["status"] == "partial"
 
 
 def test_report_list_shows_newest_first_and_limits(served_sandbox):
     env = served_sandbox.env
     served_sandbox.seed("tiny", seed=24)
     ids = [cli_json(run_cli(env, "-o", "json", "backup", "create"))["operation_id"] for _ in range(3)]
-    rows = cli_json(run_cli(env, "report", "list", "--limit", "2", "-o", "json"))
+    rows = cli_json(run_cli(env, "report", "list", "--limit", "2", "-o", "json"))["operations"]
     assert [r["operation_id"] for r in rows] == ids[::-1][:2]
     assert set(rows[0]) == {"operation_id", "kind", "status", "started_at", "finished_at", "backup_id"}
     assert all(r["status"] == "succeeded" and r["backup_id"].startswith("bk-") for r in rows)
@@ -149,7 +149,7 @@ def test_expired_credentials_mid_run_stop_at_once_and_resume_later(served_sandbo
     assert "--resume op-" in proc.stderr and "Traceback" not in proc.stderr
     calls = served.counters()["sso-admin:ListAccountAssignments"]
     assert calls <= 3 + 8  # stopped at once: only the calls already in flight on 8 workers
-    failed = cli_json(run_cli(env, "-o", "json", "report", "list"))[0]
+    failed = cli_json(run_cli(env, "-o", "json", "report", "list"))["operations"][0]
     assert failed["status"] == "failed"
     served.set_faults({})
     resumed = run_cli(env, "-o", "json", "backup", "create", "--resume", failed["operation_id"])
@@ -163,4 +163,4 @@ def test_denied_instance_discovery_is_clear_and_starts_no_operation(served_sandb
     served.set_faults({"rules": [{"operation": "ListInstances", "fail_after": 0, "error": "AccessDeniedException"}]})
     proc = run_cli(env, "backup", "create")
     assert proc.returncode == 1 and "sso:ListInstances" in proc.stderr and "--resume" not in proc.stderr
-    assert cli_json(run_cli(env, "-o", "json", "report", "list")) == []
+    assert cli_json(run_cli(env, "-o", "json", "report", "list"))["operations"] == []

@@ -44,7 +44,7 @@ def _killed_restore(served, operation, at_least, faults):
     proc.kill()
     proc.wait(timeout=10)
     served.set_faults({"latency_ms": 1, "async_seconds": 0.05})
-    killed = cli_json(run_cli(env, "-o", "json", "report", "list"))[0]
+    killed = cli_json(run_cli(env, "-o", "json", "report", "list"))["operations"][0]
     assert killed["kind"] == "restore" and killed["status"] == "interrupted"
     return killed["operation_id"], expected, before
 

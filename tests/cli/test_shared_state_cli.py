@@ -110,7 +110,7 @@ def test_a_restore_killed_on_one_machine_is_resumed_and_rolled_back_from_another
         assert audited.returncode == 0, audited.stdout + audited.stderr
     assert cli_json(run_cli(b, "-o", "json", "report", "show", op))["status"] == "interrupted"
     served.set_faults({"latency_ms": 1, "async_seconds": 0.05})
-    listed = cli_json(run_cli(b, "-o", "json", "report", "list"))[0]
+    listed = cli_json(run_cli(b, "-o", "json", "report", "list"))["operations"][0]
     assert (listed["operation_id"], listed["status"]) == (op, "interrupted")
 
     resumed = run_cli(b, "-o", "json", "restore", "--resume", op, "--yes", timeout=300)
@@ -136,7 +136,7 @@ def test_a_paused_runner_whose_lease_expired_is_fenced_off_and_stops(served_sand
     served.set_faults({"latency_ms": 1, "async_seconds": 0.05})
     try:
         time.sleep(LEASE + 1)
-        op = cli_json(run_cli(b, "-o", "json", "report", "list"))[0]["operation_id"]
+        op = cli_json(run_cli(b, "-o", "json", "report", "list"))["operations"][0]["operation_id"]
         rolled = run_cli(b, "-o", "json", "rollback", op, "--yes", timeout=300)
         assert rolled.returncode == 0, rolled.stdout + rolled.stderr
         notes = cli_json(rolled)["notes"]
@@ -171,7 +171,7 @@ def test_state_migrate_brings_a_machines_history_to_the_team(served_sandbox, mon
     backup = cli_json(cli(laptop, "-o", "json", "backup", "create"))
     dry = cli(a, "state", "migrate", "--dry-run")
     assert dry.returncode == 0 and "Would copy 1 operation(s)" in dry.stdout and backup["operation_id"] in dry.stdout
-    assert cli_json(cli(b, "-o", "json", "report", "list")) == []
+    assert cli_json(cli(b, "-o", "json", "report", "list"))["operations"] == []
     copied = cli_json(cli(a, "-o", "json", "state", "migrate"))
     assert copied["copied"] == [backup["operation_id"]] and copied["skipped"] == []
     seen = cli_json(cli(b, "-o", "json", "report", "show", backup["operation_id"]))
@@ -193,7 +193,7 @@ def test_a_backup_killed_on_one_machine_is_finished_from_another(served_sandbox)
     crash = run_cli(dict(a, AWSIDEMAN_CRASH_AT="backup:before-store-write"), "backup", "create")
     assert crash.returncode == -signal.SIGKILL
     time.sleep(LEASE + 1)  # the killed runner's lease runs out
-    killed = cli_json(run_cli(b, "-o", "json", "report", "list"))[0]
+    killed = cli_json(run_cli(b, "-o", "json", "report", "list"))["operations"][0]
     assert killed["status"] == "interrupted" and killed["backup_id"].startswith("bk-")
 
     served.reset_counters()
@@ -206,4 +206,4 @@ def test_a_backup_killed_on_one_machine_is_finished_from_another(served_sandbox)
     assert reads == {}  # every permission set came from A's checkpoints
     listed = cli_json(run_cli(a, "-o", "json", "backup", "list"))["backups"]
     assert [x["backup_id"] for x in listed] == [killed["backup_id"]]
-    assert cli_json(run_cli(a, "-o", "json", "report", "list"))[0]["status"] == "succeeded"
+    assert cli_json(run_cli(a, "-o", "json", "report", "list"))["operations"][0]["status"] == "succeeded"

@@ -31,7 +31,7 @@ def _wait_for_calls(served, proc, operation, at_least):
 
 
 def _last_operation(env):
-    return cli_json(run_cli(env, "-o", "json", "report", "list"))[0]
+    return cli_json(run_cli(env, "-o", "json", "report", "list"))["operations"][0]
 
 
 def _backups(env):
