@@ -167,3 +167,79 @@ def read_until_summary(process: Any, timeout: float = 30.0) -> list[str]:
 def exported(lines: list[str]) -> dict[str, str]:
     """The variables of the `export K=V` lines `sandbox up` prints."""
     return dict(line[len("export "):].split("=", 1) for line in lines if line.startswith("export "))
+
+
+CHANGE_COUNTS = ("applied", "compensated", "failed", "leftover")
+
+
+def assert_views_agree(run: Any, operation_id: str, *, closing: dict[str, Any] | None = None,
+                       metrics: Any = None) -> dict[str, Any]:
+    """Every view of one operation says the same status, counts and error categories.
+
+    ``run(*args)`` runs awsideman (``run_cli`` or ``run_in_process`` bound to an environment) and
+    returns the CompletedProcess. Compared: ``report show`` in its three formats, ``report list -o
+    json`` (a list, or an object with ``operations``), ``analyze-error --operation -o json``, the
+    command's own ``-o json`` result (``closing``) and, when given, the metrics file (only valid
+    while this operation is the newest run of its kind that wrote it). Returns the JSON report.
+    """
+    report = cli_json(run("-o", "json", "report", "show", operation_id))
+    status, counts, kind = report["status"], report["counts"], report["kind"]
+    categories = sorted(e["category"] for e in report["errors"])
+    assert report["operation_id"] == operation_id and report["summary"]["status"] == status
+    assert sorted(g["category"] for g in report["failures"]) == categories
+    changes = (f"{counts['applied']} applied, {counts['compensated']} compensated, {counts['failed']} failed, "
+               f"{counts['leftover']} left over")
+
+    markdown = run("report", "show", operation_id, "--format", "markdown")
+    assert markdown.returncode == 0, markdown.stderr
+    assert f"## awsideman {kind} {operation_id}: {status}\n" in markdown.stdout
+    assert f"| changes | {changes} |" in markdown.stdout
+    text = run("report", "show", operation_id, "--format", "text")
+    assert text.returncode == 0, text.stderr
+    assert f"{kind.capitalize()} {operation_id}: {status}" in text.stdout and changes in " ".join(text.stdout.split())
+    for category in categories:
+        assert category in markdown.stdout and category in text.stdout, category
+
+    listed = cli_json(run("-o", "json", "report", "list", "--limit", "50"))
+    rows = listed["operations"] if isinstance(listed, dict) else listed
+    row = next(r for r in rows if r["operation_id"] == operation_id)
+    assert row["status"] == status, (row, status)
+
+    analysed = cli_json(run("-o", "json", "analyze-error", "--operation", operation_id))
+    assert sorted(e["category"] for e in analysed["errors"]) == categories, analysed
+    for error in analysed["errors"]:
+        assert "OP_ID" not in " ".join(error["remediation"]), error
+
+    if closing is not None:
+        assert closing["operation_id"] == operation_id and closing["status"] == status, (closing["status"], status)
+        if kind != "backup":
+            assert {k: closing["counts"][k] for k in CHANGE_COUNTS} == counts, (closing["counts"], counts)
+            assert sorted(e["category"] for e in closing["errors"]) == categories, closing["errors"]
+        if report["summary"]["duration_seconds"] is not None:
+            assert closing["duration_seconds"] == report["summary"]["duration_seconds"]
+
+    if metrics is not None:
+        from pathlib import Path
+
+        from prometheus_client.parser import text_string_to_metric_families
+
+        samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                   for family in text_string_to_metric_families(Path(metrics).read_text()) for s in family.samples}
+        mine = (("operation", kind),)
+        assert samples[("awsideman_last_run_status", (*mine, ("status", status)))] == 1
+        assert samples[("awsideman_last_run_success", mine)] == (1 if status == "succeeded" else 0)
+        if kind != "backup":
+            for state, number in counts.items():
+                assert samples[("awsideman_last_run_changes", (*mine, ("state", state)))] == number, state
+        for group in report["failures"]:
+            key = ("awsideman_last_run_errors", (("category", group["category"]), *mine))
+            assert samples[key] == group["count"], group["category"]
+        assert samples[("awsideman_last_run_duration_seconds", mine)] == pytest_approx(
+            report["summary"]["duration_seconds"] or 0.0)
+    return report
+
+
+def pytest_approx(value: float) -> Any:
+    import pytest
+
+    return pytest.approx(value, abs=1e-6)

@@ -112,10 +112,12 @@ def _journal_errors(ctx: typer.Context, operation_id: str) -> list[dict[str, Any
         raise OperationNotFoundError(f"No operation {operation_id}: there is no journal at "
                                      f"{settings.journal_path} yet.",
                                      remediation=["`awsideman report list` lists recorded operations."])
+    from awsideman.services.account import operation_account
+
     journal = open_journal(settings)
     try:
-        journal.get_operation(operation_id)  # raises OperationNotFoundError with a hint
-        return journal.errors(operation_id)
+        # The account's errors (raises OperationNotFoundError with a hint): the same as `report show`.
+        return operation_account(journal, operation_id).errors
     finally:
         journal.close()
 
@@ -124,7 +126,7 @@ def _contract(error: dict[str, Any]) -> dict[str, Any]:
     keys = ("category", "severity", "code", "message", "recoverable", "remediation")
     data = {key: error.get(key) for key in keys}
     data["remediation"] = list(data["remediation"] or [])
-    for extra in ("operation", "retry_after", "http_status", "step", "created_at"):
+    for extra in ("operation", "retry_after", "http_status", "step", "created_at", "count"):
         if error.get(extra) is not None:
             data[extra] = error[extra]
     return sanitize_obj(data)

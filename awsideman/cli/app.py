@@ -191,6 +191,11 @@ def _report_failure(args: list[str], exc: Exception) -> None:
     operation_id = getattr(exc, "operation_id", None)
     next_command = getattr(exc, "next_command", None)
     remediation = list(info.remediation)
+    if operation_id:  # advice written for any operation names this one
+        from awsideman.services.account import fit_remediation
+
+        kind = getattr(exc, "operation_kind", None)
+        remediation = fit_remediation(remediation, operation_id, operation_id if kind == "restore" else None)
     if next_command and not any(next_command.split(" (")[0] in step for step in remediation):
         remediation.append(f"Then resume: {next_command}")
     if render.json:

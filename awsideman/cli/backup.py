@@ -12,6 +12,7 @@ from awsideman.core.cancel import process_stop
 from awsideman.core.exceptions import AwsidemanError, UsageError
 from awsideman.core.retention import RetentionError, RetentionPolicy
 from awsideman.render import Renderer
+from awsideman.services.account import closing_account
 from awsideman.services.backup import BackupRequest, BackupService, parse_resources
 from awsideman.services.context import Context
 from awsideman.services.prune import PruneResult, PruneService
@@ -54,6 +55,7 @@ def create(
                             allow_partial=allow_partial, resume=resume, kms_key=kms_key)
     context = service_context(ctx, render)
     result = BackupService(context).create(request)
+    closing_account(context.journal, result)  # status and duration as `report show` says them
     pruned = _prune_after_backup(context, result) if result.status == "succeeded" else None
     if render.json:
         render.document(dict(result.to_dict(), report_command=report_hint(result.operation_id),

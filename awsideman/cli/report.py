@@ -7,10 +7,10 @@ from typing import Annotated, Any, Optional
 import typer
 
 from awsideman.cli.options import NoColorOpt, OutputOpt, QuietOpt, renderer
-from awsideman.cli.report_markdown import to_markdown
+from awsideman.cli.report_markdown import phase_row, to_markdown
 from awsideman.core.exceptions import UsageError
 from awsideman.render import Renderer
-from awsideman.services.report import build_report
+from awsideman.services.account import listed_statuses, operation_account
 
 app = typer.Typer(help="What operations ran and how they ended.", no_args_is_help=True)
 
@@ -33,7 +33,9 @@ def list_operations(
 
     journal = open_journal(settings)
     try:
-        rows = [{k: op.to_dict()[k] for k in _FIELDS} for op in journal.list_operations(limit=limit)]
+        ops = journal.list_operations(limit=limit)
+        statuses = listed_statuses(journal, ops)  # a later rollback's outcome, as `report show` says
+        rows = [{**{k: op.to_dict()[k] for k in _FIELDS}, "status": statuses[op.id]} for op in ops]
     finally:
         journal.close()
     if render.json:
@@ -66,7 +68,7 @@ def show(
 
     journal = open_journal(settings)
     try:
-        report = build_report(journal, operation_id).to_dict()
+        report = operation_account(journal, operation_id).to_dict()
     finally:
         journal.close()
     if chosen == "json":
@@ -101,9 +103,16 @@ def text_report(render: Renderer, report: dict[str, Any]) -> None:
         render.table("Failed changes", ["resource", "action", "error"],
                      [[i.get("address"), i.get("action") or "", (i.get("error") or {}).get("code", "")]
                       for i in report["failed"]])
+    if report["phases"]:
+        render.table("Phases", ["phase", "started", "seconds", "done"], [phase_row(p) for p in report["phases"]])
+    for rollback in report["links"].get("rollbacks") or []:
+        render.line(f"Rolled back by {rollback['operation_id']} ({rollback['status'] or 'unknown'})")
+    if report["links"].get("restore"):
+        render.line(f"Rollback of {report['links']['restore']}")
     render.table("Timeline", ["at", "event"], [[e["at"], e["event"]] for e in report["timeline"]])
     render.line("Recovery options:", style="bold")
     for step in report["recovery"]:
         render.line(f"  - {step}")
     if report["next_command"]:
         render.line(f"Next command: {report['next_command']}", style="bold")
+

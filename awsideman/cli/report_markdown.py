@@ -6,7 +6,7 @@ from typing import Any
 
 
 def to_markdown(report: dict[str, Any]) -> str:
-    """Markdown of ``Report.to_dict()``: summary, failures, changes, recovery, next command."""
+    """Markdown of ``Account.to_dict()``: summary, failures, changes, phases, recovery, next command."""
     s = report["summary"]
     lines = [f"## awsideman {report['kind']} {report['operation_id']}: {report['status']}", "",
              "| field | value |", "|---|---|"]
@@ -31,6 +31,15 @@ def to_markdown(report: dict[str, Any]) -> str:
             lines += ["", f"### {title}", ""]
             lines += [f"- `{_cell(item.get('address') or item.get('resource'))}` {_cell(item.get('action') or '')}"
                       f" {_cell(item.get('what') or '')}".rstrip() for item in report[key][:200]]
+    if report.get("phases"):
+        lines += ["", "### Phases", "", "| phase | started | seconds | done |", "|---|---|---|---|"]
+        lines += ["| " + " | ".join(_cell(c) for c in phase_row(p)) + " |" for p in report["phases"]]
+    links = report.get("links") or {}
+    if links.get("rollbacks") or links.get("restore"):
+        lines += ["", "### Related operations", ""]
+        lines += [f"- rolled back by `{r['operation_id']}` ({r['status'] or 'unknown'})"
+                  for r in links.get("rollbacks") or []]
+        lines += [f"- rollback of `{links['restore']}`"] if links.get("restore") else []
     lines += ["", "### Recovery options", ""] + [f"- {_cell(step)}" for step in report["recovery"]]
     lines += ["", "### Timeline", "", "| at | event |", "|---|---|"]
     lines += [f"| {event['at']} | {_cell(event['event'])} |" for event in report["timeline"]]
@@ -39,3 +48,12 @@ def to_markdown(report: dict[str, Any]) -> str:
 
 def _cell(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def phase_row(phase: dict[str, Any]) -> list[Any]:
+    """A phase as table cells: name, start, seconds, done (of total)."""
+    done = "" if phase.get("done") is None else str(phase["done"])
+    if done and phase.get("total") is not None:
+        done += f" of {phase['total']}"
+    seconds = phase.get("seconds")
+    return [phase.get("name"), phase.get("started_at") or "", "-" if seconds is None else seconds, done]

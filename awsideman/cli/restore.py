@@ -20,6 +20,7 @@ from awsideman.cli.options import (
 from awsideman.core.exceptions import UsageError
 from awsideman.core.planner import CONFLICT_MODES
 from awsideman.render import Renderer
+from awsideman.services.account import closing_account
 from awsideman.services.backup import parse_resources
 from awsideman.services.restore import RestoreRequest, RestoreResult, RestoreService
 
@@ -78,6 +79,7 @@ def restore(
                                  prune=prune, resources=parse_resources(resources), auto_rollback=auto_rollback,
                                  allow_partial=allow_partial, lock_timeout=lock_timeout)
         result = RestoreService(context).run(request, confirm=confirm)
+    closing_account(context.journal, result)  # the summary says what `report show` says
     if render.json:
         render.document(dict(result.to_dict(), report_command=report_hint(result.operation_id)))
     else:

@@ -17,6 +17,7 @@ from awsideman.cli.options import (
     service_context,
 )
 from awsideman.render import Renderer
+from awsideman.services.account import closing_account
 from awsideman.services.rollback import RollbackResult, RollbackService
 
 
@@ -43,6 +44,7 @@ def rollback(
         return typer.confirm(f"Revert these {len(inverses)} change(s)?")
 
     result = RollbackService(context).run(operation_id, dry_run=dry_run, lock_timeout=lock_timeout, confirm=confirm)
+    closing_account(context.journal, result)  # the summary says what `report show` says
     if render.json:
         render.document(dict(result.to_dict(), report_command=report_hint(result.operation_id)))
     else:
@@ -61,11 +63,17 @@ def _text(render: Renderer, result: RollbackResult) -> None:
         for item in result.planned:
             render.line(f"  {item['action']} {item['address']}")
         return
+    if result.operation_id is None and not result.planned:  # no operation ran: nothing was to be reverted
+        render.line(next((n for n in result.notes if n.startswith("Nothing to roll back")),
+                         f"Nothing to roll back: {result.restore_operation_id} has no change in effect."),
+                    style="bold green")
+        return
     style = "bold green" if result.status == "succeeded" else "bold red"
     headline = "Rolled back" if result.status == "succeeded" else "Rollback did NOT complete"
     render.line(f"{headline}: {result.restore_operation_id}", style=style)
-    render.fields(None, {"operation": result.operation_id or "(none)", "compensated": len(result.compensated),
-                         "left over": len(result.leftover), "api calls": result.api_calls,
+    render.fields(None, {"operation": result.operation_id or "(none)", "compensated": result.counts["compensated"],
+                         "failed": result.counts["failed"], "left over": result.counts["leftover"],
+                         "api calls": result.api_calls,
                          "seconds": result.duration_seconds})
     errors_and_leftover(render, result.errors, result.leftover)
     for note in result.notes:

@@ -105,14 +105,26 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
 
 
 def utc_timestamp(now: datetime | None = None) -> str:
-    """Format ``now`` (default: current time) as ISO 8601 UTC with a ``Z``, to the second."""
+    """Format ``now`` (default: current time) as ISO 8601 UTC with a ``Z``, to the millisecond.
+
+    Always three fraction digits, so timestamps written by this version order correctly as
+    strings (SQLite ``ORDER BY``, DynamoDB sort keys, retention cut-offs); durations of runs of
+    a few seconds need the milliseconds (journals before them kept whole seconds).
+    """
     now = datetime.now(UTC) if now is None else as_utc(now)
-    return now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
 def parse_timestamp(value: str) -> datetime:
-    """Parse a timestamp written by ``utc_timestamp`` back into an aware UTC datetime."""
+    """Parse a timestamp written by ``utc_timestamp`` (with or without milliseconds) into aware UTC."""
     return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+
+
+def timestamp_key(value: str | None) -> str:
+    """``value`` in the millisecond form, for comparing old (whole-second) and new timestamps as strings."""
+    if not value:
+        return ""
+    return value if "." in value else value.replace("Z", ".000Z")
 
 
 def as_utc(moment: datetime) -> datetime:

@@ -40,15 +40,17 @@ from awsideman.journal import dynamo_items as items
 from awsideman.journal.blobs import BlobStore
 from awsideman.journal.changes import TRANSITIONS, ChangeRecord, ChangeState, ChangeTransitionError
 from awsideman.journal.checkpoints import Sealer, _context
-from awsideman.journal.db import as_utc, utc_timestamp
+from awsideman.journal.db import as_utc, timestamp_key, utc_timestamp
 from awsideman.journal.dynamo_base import CONDITION_FAILED, DEFAULT_LEASE_SECONDS, local_clock
 from awsideman.journal.dynamo_lease import Leases
 from awsideman.journal.locks import LockHolder, LockWaits, _held
-from awsideman.journal.operations import OperationStateError, not_found
+from awsideman.journal.operations import OperationStateError, linked_summary, not_found
 from awsideman.journal.records import (
     FINISHED_STATUSES,
     INTERRUPTED,
     KINDS,
+    ROLLBACK_FAILED,
+    ROLLED_BACK,
     RUNNING,
     UNSETTLED_STATUSES,
     Operation,
@@ -189,6 +191,34 @@ class DynamoJournal(LockWaits, Leases):
             self._owned.discard(operation_id)
         return self.get_operation(operation_id)
 
+    def record_rollback(self, restore_id: str, rollback_id: str, status: str) -> Operation:
+        """A later rollback's outcome on the restore it reverted (see ``Journal.record_rollback``).
+
+        A compare-and-set on the item as read (plus the fence of the lock the rollback holds): a
+        concurrent change of the restore makes it read and try again.
+        """
+        if status not in (ROLLED_BACK, ROLLBACK_FAILED):
+            raise ValueError(f"not a rollback outcome: {status!r}")
+        for _ in range(5):
+            row = self._get(items.operation_key(restore_id))
+            if row is None:
+                raise not_found(restore_id)
+            current = _operation(row)
+            if current.status == RUNNING:
+                return current
+            # updated_at moves with every write of the item: unchanged means status and summary are too.
+            values = {":status": status, ":t": self._stamp(), ":was": current.status, ":seen": current.updated_at,
+                      ":sum": dumps_sanitized(linked_summary(current, rollback_id))}
+            condition = "#s = :was AND updated_at = :seen"
+            failed = self._transact([{"Update": {
+                "Key": items.operation_key(restore_id),
+                "UpdateExpression": "SET #s = :status, updated_at = :t, summary = :sum",
+                "ConditionExpression": condition, "ExpressionAttributeNames": {"#s": "status"},
+                "ExpressionAttributeValues": items.encode_all(values)}}])
+            if failed is None:
+                return self.get_operation(restore_id)
+        raise JournalError(f"Operation {restore_id} kept changing; its rollback by {rollback_id} was not recorded.")
+
     def get_operation(self, operation_id: str) -> Operation:
         """Return the operation (``interrupted`` if its lease expired); ``OperationNotFoundError`` if none."""
         row = self._get(items.operation_key(operation_id))
@@ -245,7 +275,8 @@ class DynamoJournal(LockWaits, Leases):
             return 0
         removed = 0
         for op in self.list_operations(limit=None):
-            if op.status not in FINISHED_STATUSES or (op.finished_at or op.updated_at or op.started_at) >= cutoff:
+            ended = timestamp_key(op.finished_at or op.updated_at or op.started_at)
+            if op.status not in FINISHED_STATUSES or ended >= cutoff:
                 continue
             if op.status in UNSETTLED_STATUSES and any(
                     c.state in (ChangeState.INTENT, ChangeState.APPLIED) for c in self.changes(op.id)):

@@ -17,6 +17,8 @@ from awsideman.journal.records import (
     FINISHED_STATUSES,
     INTERRUPTED,
     KINDS,
+    ROLLBACK_FAILED,
+    ROLLED_BACK,
     RUNNING,
     UNSETTLED_STATUSES,
     Operation,
@@ -106,6 +108,26 @@ class OperationsMixin(Database):
                 conn.execute("DELETE FROM checkpoints WHERE operation_id = ?", (operation_id,))
         return self.get_operation(operation_id)
 
+    def record_rollback(self, restore_id: str, rollback_id: str, status: str) -> Operation:
+        """A later rollback's outcome on the restore it reverted: its status and the link back.
+
+        ``status`` is ``rolled_back`` (nothing left) or ``rollback_failed``; the restore's summary
+        gains ``rolled_back_by`` (this rollback) and ``rollbacks`` (every one, oldest first). A
+        running restore is not touched (its own run records its end).
+        """
+        if status not in (ROLLED_BACK, ROLLBACK_FAILED):
+            raise ValueError(f"not a rollback outcome: {status!r}")
+        with self._write() as conn:
+            row = conn.execute("SELECT * FROM operations WHERE id = ?", (restore_id,)).fetchone()
+            if row is None:
+                raise not_found(restore_id)
+            current = operation_of(row)
+            if current.status != RUNNING:
+                conn.execute("UPDATE operations SET status = ?, updated_at = ?, summary_json = ? WHERE id = ?",
+                             (status, self._stamp(), dumps_sanitized(linked_summary(current, rollback_id)),
+                              restore_id))
+        return self.get_operation(restore_id)
+
     def get_operation(self, operation_id: str) -> Operation:
         """Return the operation (``interrupted`` if its process died); ``OperationNotFoundError`` if none."""
         with self._read() as conn:
@@ -185,6 +207,16 @@ class OperationStateError(JournalError):
         self.operation = operation
         self.status = status
         self.exit_code = 2
+
+
+def linked_summary(restore: Operation, rollback_id: str) -> dict[str, Any]:
+    """The restore's summary with the link to a rollback of it added (both stores write this)."""
+    summary = dict(restore.summary or {})
+    summary.setdefault("ended_as", restore.status)  # how the restore's own run ended, kept for its timeline
+    rollbacks = [r for r in summary.get("rollbacks") or [] if r != rollback_id]
+    summary["rollbacks"] = [*rollbacks, rollback_id]
+    summary["rolled_back_by"] = rollback_id
+    return summary
 
 
 def not_found(operation_id: str) -> OperationNotFoundError:

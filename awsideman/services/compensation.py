@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from awsideman.adapters.identity_center_writes import ACCESS_PROBES, ASYNC_KIND, REVERT_PERMISSIONS, AsyncRequest
@@ -150,10 +151,10 @@ class Compensator:
         try:
             inverses = inverses_of(by_address)
         except IrreversibleChangeError as exc:
-            return self._left(restore_id, by_address, self.analyzer.analyze(exc).to_dict())
+            return self._stopped(restore_id, journal_op, by_address, self.analyzer.analyze(exc).to_dict())
         denied = self._check_access({c.resource for c in inverses})
         if denied is not None:
-            return self._left(restore_id, by_address, denied)
+            return self._stopped(restore_id, journal_op, by_address, denied)
         seqs = {address: [r.seq for r in records] for address, records in by_address.items()}
 
         def compensated(inverse: Change) -> None:
@@ -174,6 +175,12 @@ class Compensator:
         result.compensated = [c.address for c in outcome.applied]
         result.stopped = outcome.stopped
         return result
+
+    def _stopped(self, restore_id: str, journal_op: str, by_address: dict[str, list[ChangeRecord]],
+                 error: dict[str, Any]) -> Compensation:
+        """Nothing reverted because of ``error``: journal it (no failed change carries it), say what is left."""
+        self.ctx.journal.record_error(journal_op, SimpleNamespace(**error), step=error.get("resource"))
+        return self._left(restore_id, by_address, error)
 
     def _check_access(self, resources: set[str]) -> dict[str, Any] | None:
         """The error of the first kind whose cheap read is refused (None when all pass)."""

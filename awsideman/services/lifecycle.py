@@ -152,6 +152,7 @@ def _interrupted(run: OperationRun, spec: OperationSpec, exc: BaseException) -> 
 def _tag(error: BaseException, operation_id: str, spec: OperationSpec) -> None:
     """Let the CLI name the operation and the command that continues it."""
     error.operation_id = operation_id  # type: ignore[attr-defined]
+    error.operation_kind = spec.kind  # type: ignore[attr-defined]
     # A runner that lost its lease no longer owns the operation: resuming it is the new holder's call.
     if spec.next_command is None or getattr(error, "next_command", None) or isinstance(error, LeaseLostError):
         return

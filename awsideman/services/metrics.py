@@ -54,24 +54,25 @@ class RunFigures:
 
 
 def operation_samples(op: Operation, journal: StateJournal, figures: RunFigures, now: float) -> list[Sample]:
-    """The samples of one finished operation (its kind's complete set)."""
-    from awsideman.services.report import build_report
+    """The samples of one finished operation (its kind's complete set), from its account."""
+    from awsideman.services.account import operation_account
 
-    report = build_report(journal, op.id)
+    account = operation_account(journal, op.id)
+    status = account.status
     kind = (("operation", op.kind),)
-    ended = parse_timestamp(op.finished_at).timestamp() if op.finished_at else now
-    started = parse_timestamp(op.started_at).timestamp() if op.started_at else ended
+    finished = account.summary.get("finished_at")
+    ended = parse_timestamp(finished).timestamp() if finished else now
     samples: list[Sample] = [
         ("last_run_timestamp_seconds", kind, ended),
-        ("last_run_duration_seconds", kind, max(0.0, ended - started)),
-        ("last_run_success", kind, 1.0 if op.status == SUCCEEDED else 0.0),
+        ("last_run_duration_seconds", kind, float(account.duration_seconds or 0.0)),
+        ("last_run_success", kind, 1.0 if status == SUCCEEDED else 0.0),
         ("last_run_api_calls", kind, float(figures.api_calls)),
         ("last_run_retries", kind, float(figures.retries)),
         ("last_run_throttles", kind, float(figures.throttles)),
     ]
-    samples += [("last_run_status", (*kind, ("status", s)), 1.0 if s == op.status else 0.0) for s in STATUSES]
+    samples += [("last_run_status", (*kind, ("status", s)), 1.0 if s == status else 0.0) for s in STATUSES]
     errors = {c: 0 for c in CATEGORIES}
-    for group in report.failures:
+    for group in account.failures:
         errors[group["category"]] = errors.get(group["category"], 0) + group["count"]
     samples += [("last_run_errors", (*kind, ("category", c)), float(n)) for c, n in sorted(errors.items())]
     counts = (op.summary or {}).get("counts") or {}
@@ -79,11 +80,9 @@ def operation_samples(op: Operation, journal: StateJournal, figures: RunFigures,
         samples += [("last_run_resources", (*kind, ("resource", r)), float(n)) for r, n in sorted(counts.items())
                     if isinstance(n, int | float)]
     else:
-        changes = {"applied": len(report.applied), "compensated": len(report.compensated),
-                   "failed": len(report.failed), "leftover": len(report.leftover)}
-        samples += [("last_run_changes", (*kind, ("state", s)), float(n)) for s, n in changes.items()]
+        samples += [("last_run_changes", (*kind, ("state", s)), float(n)) for s, n in account.counts.items()]
     success = _last_success(journal, op.kind)
-    if op.status == SUCCEEDED:
+    if status == SUCCEEDED:
         success = max(success or 0.0, ended)
     if success is not None:
         samples.append(("last_success_timestamp_seconds", kind, success))

@@ -17,7 +17,7 @@ from awsideman.adapters.identity_center import IdentityCenterReader
 from awsideman.adapters.identity_center_writes import IdentityCenterWriter
 from awsideman.core.changes import Change
 from awsideman.core.errors import ErrorAnalyzer
-from awsideman.core.exceptions import Terminated, UsageError
+from awsideman.core.exceptions import JournalError, Terminated, UsageError
 from awsideman.core.ids import validate_operation_id
 from awsideman.core.model import Snapshot
 from awsideman.services.compensation import Compensator, inverses_of, open_changes
@@ -44,6 +44,9 @@ class RollbackResult:
     api_calls: int = 0
     duration_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    # applied/compensated/failed/leftover, as the operation's account counts them (services.account).
+    counts: dict[str, int] = field(default_factory=lambda: {"applied": 0, "compensated": 0, "failed": 0,
+                                                             "leftover": 0})
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -96,6 +99,11 @@ class RollbackService:
             run.finish(result.status, backup_id=restore.backup_id,
                        summary={"restore": restore.id, "compensated": len(result.compensated),
                                 "leftover": result.leftover[:50]})
+            try:  # the restore says it was reverted, and names this rollback (the link both ways)
+                ctx.journal.record_rollback(restore.id, run.id, "rolled_back" if not undo.leftover
+                                            else "rollback_failed")
+            except JournalError as exc:  # the rollback's own work stands; `report show` derives the rest
+                result.notes.append(f"{restore.id} could not be marked as rolled back: {exc.message}")
         return self._done(result, started)
 
     def _prime(self, resolver: Resolver, inverses: list[Change]) -> None:

@@ -21,6 +21,7 @@ from awsideman.config import Settings
 from awsideman.core.files import make_private_dirs
 from awsideman.core.sanitize import sanitize
 from awsideman.journal import Operation, StateJournal, utc_timestamp
+from awsideman.journal.db import timestamp_key
 from awsideman.journal.liveness import this_process
 
 log = logging.getLogger("awsideman")
@@ -91,7 +92,7 @@ class RunRecorder:
         """The operations this process started or claimed since the recorder started, oldest first."""
         owner = this_process()[0]
         ops = [op for op in journal.list_operations(limit=20)
-               if op.owner == owner and op.updated_at >= self.since and op.id not in self.earlier]
+               if op.owner == owner and timestamp_key(op.updated_at) >= self.since and op.id not in self.earlier]
         return list(reversed(ops))
 
     def _detach(self) -> None:

@@ -24,7 +24,7 @@ from awsideman.core.exceptions import InvalidIdError, JournalError, OperationNot
 from awsideman.journal import DEFAULT_BUSY_TIMEOUT, SCHEMA_VERSION, Journal, parse_timestamp, utc_timestamp
 from tests.journal.conftest import T0, Clock
 
-TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
 
 @contextlib.contextmanager
@@ -58,7 +58,7 @@ def test_operation_round_trip(journal: Journal, clock: Clock):
     assert op.instance_arn == "arn:aws:sso:::instance/ssoins-1"
     assert op.pid == os.getpid()
     assert op.host == socket.gethostname()
-    assert op.started_at == op.updated_at == "2024-03-01T09:00:00Z"
+    assert op.started_at == op.updated_at == "2024-03-01T09:00:00.000Z"
     assert op.finished_at is None and op.summary is None and op.backup_id is None
 
     clock.advance(minutes=3)
@@ -70,7 +70,7 @@ def test_operation_round_trip(journal: Journal, clock: Clock):
     assert done.status == "succeeded"
     assert done.backup_id == "bk-20240301T090000Z-abcdef"
     assert done.summary == summary
-    assert done.finished_at == "2024-03-01T09:03:00Z"
+    assert done.finished_at == "2024-03-01T09:03:00.000Z"
     assert done.to_dict()["operation_id"] == op.id
 
 
@@ -144,8 +144,21 @@ def test_timestamps_are_iso_utc_with_z():
     assert TIMESTAMP.fullmatch(stamp)
     assert parse_timestamp("2024-03-01T09:00:00Z") == T0
     assert utc_timestamp(datetime(2024, 3, 1, 10, 0, tzinfo=timezone(timedelta(hours=1)))) == (
-        "2024-03-01T09:00:00Z"
+        "2024-03-01T09:00:00.000Z"
     )
+
+
+def test_timestamps_keep_milliseconds_and_order_as_text():
+    """Durations of runs of seconds need the milliseconds; both forms parse, and they sort as text."""
+    from awsideman.journal.db import timestamp_key
+
+    early = utc_timestamp(T0 + timedelta(milliseconds=5))
+    late = utc_timestamp(T0 + timedelta(milliseconds=994))
+    assert (early, late) == ("2024-03-01T09:00:00.005Z", "2024-03-01T09:00:00.994Z")
+    assert (parse_timestamp(late) - parse_timestamp(early)).total_seconds() == pytest.approx(0.989)
+    assert parse_timestamp("2024-03-01T09:00:01Z") > parse_timestamp(late)
+    stamps = ["2024-03-01T09:00:01Z", late, "2024-03-01T09:00:00Z", early, utc_timestamp(T0 + timedelta(seconds=1.5))]
+    assert sorted(stamps, key=timestamp_key) == sorted(stamps, key=parse_timestamp)
 
 
 def test_closed_journal_refuses_work(db_path: Path):
@@ -168,7 +181,7 @@ def test_checkpoint_upsert_and_clear(journal: Journal, clock: Clock):
     journal.save_checkpoint(op.id, "users", [1, 2])
     assert journal.checkpoints(op.id) == {"users": [1, 2], "groups": {"g": None}}
     # A checkpoint is also a heartbeat.
-    assert journal.get_operation(op.id).updated_at == "2024-03-01T09:00:05Z"
+    assert journal.get_operation(op.id).updated_at == "2024-03-01T09:00:05.000Z"
 
     other = journal.start_operation("backup", {})
     journal.save_checkpoint(other.id, "users", ["x"])
@@ -494,7 +507,7 @@ def test_resume_of_a_failed_operation(journal: Journal, clock: Clock):
     assert (resumed.status, resumed.finished_at, resumed.updated_at) == (
         "running",
         None,
-        "2024-03-01T09:01:00Z",
+        "2024-03-01T09:01:00.000Z",
     )
     assert resumed.started_at == op.started_at
     assert journal.checkpoints(op.id) == {"users": [1]}
@@ -589,3 +602,23 @@ def test_existing_readable_journal_is_tightened(db_path: Path):
     db_path.chmod(0o644)
     Journal.open(db_path).close()
     assert mode(db_path) == 0o600
+
+
+def test_a_later_rollback_marks_the_restore_and_links_back(journal: Journal, clock: Clock):
+    restore = journal.start_operation("restore", {"backup_id": "bk-20240301T090000Z-abcdef"})
+    restore = journal.finish_operation(restore.id, "succeeded", summary={"counts": {"applied": 2}})
+    first = journal.start_operation("rollback", {"restore_operation_id": restore.id})
+    clock.advance(seconds=2)
+    marked = journal.record_rollback(restore.id, first.id, "rollback_failed")
+    assert marked.status == "rollback_failed" and marked.finished_at == restore.finished_at
+    assert marked.summary == {"counts": {"applied": 2}, "ended_as": "succeeded", "rollbacks": [first.id],
+                              "rolled_back_by": first.id}
+    second = journal.start_operation("rollback", {"restore_operation_id": restore.id})
+    done = journal.record_rollback(restore.id, second.id, "rolled_back")
+    assert done.status == "rolled_back" and done.summary["rollbacks"] == [first.id, second.id]
+    assert done.summary["ended_as"] == "succeeded" and done.summary["rolled_back_by"] == second.id
+    assert journal.record_rollback(second.id, second.id, "rolled_back").status == "running"  # not while it runs
+    with pytest.raises(ValueError):
+        journal.record_rollback(restore.id, second.id, "succeeded")
+    with pytest.raises(OperationNotFoundError):
+        journal.record_rollback("op-20240301T090000Z-zzzzzz", second.id, "rolled_back")

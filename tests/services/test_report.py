@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from awsideman.cli.report_markdown import to_markdown
+from awsideman.services.account import operation_account as build_report
 from awsideman.services.backup import BackupRequest, BackupService
-from awsideman.services.report import build_report
 from awsideman.services.restore import RestoreRequest, RestoreService
 from tests.drift import drift
 from tests.helpers import make_context

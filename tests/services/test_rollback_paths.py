@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from awsideman.core.exceptions import UsageError
+from awsideman.services.account import operation_account
 from awsideman.services.backup import BackupRequest, BackupService
 from awsideman.services.restore import RestoreRequest, RestoreService, mutating_calls
 from awsideman.services.rollback import RollbackService
@@ -84,6 +85,11 @@ def test_the_access_check_stops_a_rollback_before_any_revert(sandbox, drifted):
     assert "Checking access before reverting user changes" in error["message"]
     assert any("identitystore:DeleteUser" in step for step in error["remediation"])
     assert {item["resource"] for item in denied.leftover} == {item["resource"] for item in failed.leftover}
+    # Finding 1 of issue 20: its account (analyze-error --operation, report show) names that error.
+    account = operation_account(make_context().journal, denied.operation_id)
+    assert account.status == "rollback_failed" and account.counts["leftover"] == len(denied.leftover)
+    assert [e["category"] for e in account.errors] == ["authorization"]
+    assert any("Checking access before reverting" in m for m in account.failures[0]["messages"])
     sandbox.set_faults({})
     assert RollbackService(make_context()).run(failed.operation_id).status == "succeeded"
     assert not differences(_now(), before)
