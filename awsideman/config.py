@@ -22,8 +22,6 @@ from awsideman.core.limits import Limits
 from awsideman.core.ratelimit import RateLimitConfig
 from awsideman.core.retry import RetryConfig
 
-ASSIGNMENT_STRATEGIES = ("auto", "permission-set", "principal")
-
 # The published schema (``awsideman/schemas/config.schema.json``) is the one list of keys, types
 # and ranges; other tools can validate a config with it. Every number in it has a range, and
 # NaN / infinity are refused before the schema is asked (JSON Schema's ranges let NaN through).

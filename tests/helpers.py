@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from typing import Any
 
 from awsideman.config import load_settings
@@ -243,3 +244,22 @@ def pytest_approx(value: float) -> Any:
     import pytest
 
     return pytest.approx(value, abs=1e-6)
+
+
+def wait_for_leases_to_expire(client: Any, table: str, timeout: float = 30.0) -> None:
+    """Return once every lease recorded in the shared state table has run out.
+
+    The journal's rule (``DynamoBase._alive``): a lease is alive while ``lease_until`` (epoch
+    seconds) is later than the reader's clock. Nothing renews the leases of a killed or stopped
+    runner, so this waits exactly as long as its last renewal requires, never a guessed duration.
+    """
+    dynamodb = client("dynamodb")
+    deadline = time.monotonic() + timeout
+    while True:
+        pages = dynamodb.get_paginator("scan").paginate(TableName=table, ProjectionExpression="lease_until")
+        ends = [float(item["lease_until"]["N"]) for page in pages for item in page["Items"] if "lease_until" in item]
+        remaining = max(ends, default=0.0) - time.time()
+        if remaining < 0:
+            return
+        assert time.monotonic() < deadline, f"a lease in {table} is still live after {timeout} s"
+        time.sleep(min(remaining + 0.01, 0.1))

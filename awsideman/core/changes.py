@@ -35,7 +35,6 @@ from awsideman.core.attributes import Diff, Record, diff_records
 from awsideman.core.exceptions import AwsidemanError
 
 RESOURCES = ("user", "group", "membership", "permission_set", "assignment", "provision")
-ACTIONS = ("create", "update", "delete", "provision")
 _KEY_LENGTH = {"user": 1, "group": 1, "membership": 2, "permission_set": 1, "assignment": 4, "provision": 2}
 _ACTIONS_OF = {
     "user": ("create", "update", "delete"), "group": ("create", "update", "delete"),

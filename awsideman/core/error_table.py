@@ -77,7 +77,6 @@ TRANSIENT_CODES = frozenset({
     "DependencyTimeoutException", "TransactionInProgressException", "TransactionConflictException",
 })
 TRANSIENT_STATUS = frozenset({500, 502, 503, 504})
-THROTTLING_STATUS = 429
 
 # -- remediation building blocks ---------------------------------------------------------------
 _RETRY_LATER = "Transient: awsideman retries it automatically; if it persists, re-run the command later."

@@ -7,7 +7,8 @@ times ours) and hide throttling from the rate limiter and the report.
 
 The parts follow botocore's ``retries/`` package: a read-only ``AttemptContext`` is all that
 ``is_retryable`` and ``delay_amount`` look at (both can be asked twice without side effects);
-state that changes (``RetryStats``, the optional rate limiter) is updated only in ``call``.
+state that changes (``RetryStats``, the optional rate limiter) is updated only by the steps of
+one ``call`` (``_Run``).
 
 - Retried: what the analyser calls ``recoverable`` (throttling, 5xx, connection errors,
   identitystore CONCURRENT_MODIFICATION, ...; see ``error_table.THROTTLING_CODES`` /
@@ -203,86 +204,16 @@ class RetryPolicy:
         a failure that proves it was not applied; an ambiguous one (lost response) raises
         ``AmbiguousWriteError`` so the caller looks the resource up instead of duplicating it.
         """
-        key = f"{service}:{operation}"
-        start = self._clock()
-        contexts: dict[int, AttemptContext] = {}
-        self.stats.add(key, calls=1)
-
-        def context_of(state: tenacity.RetryCallState) -> AttemptContext | None:
-            # Analysed once per attempt; both tenacity hooks read the same frozen context.
-            outcome = state.outcome
-            if outcome is None or not outcome.failed:
-                return None
-            if state.attempt_number not in contexts:
-                exc = outcome.exception()
-                if exc is None:  # failed outcomes always carry one; this keeps the types honest
-                    return None
-                info = self.analyzer.analyze(exc, f"{service}:{operation}")
-                congested = self.limiter is None or self.limiter.congested(service, operation)
-                contexts[state.attempt_number] = AttemptContext(
-                    service, operation, state.attempt_number, self._clock() - start, exc, info, congested
-                )
-            return contexts[state.attempt_number]
-
-        def retry(state: tenacity.RetryCallState) -> bool:
-            context = context_of(state)
-            return context is not None and self.is_retryable(context) and (
-                idempotent or self.was_not_applied(context))
-
-        def wait(state: tenacity.RetryCallState) -> float:
-            context = context_of(state)
-            return self.delay_amount(context) if context is not None else 0.0
-
-        def stop(state: tenacity.RetryCallState) -> bool:
-            context = context_of(state)
-            out_of_retries = state.attempt_number > self.config.max_retries
-            past_deadline = context is not None and (
-                context.elapsed + (state.upcoming_sleep or 0.0) > self.config.deadline
-            )
-            if out_of_retries or past_deadline:
-                log.debug("giving up on %s after %d attempt(s): %s", key, state.attempt_number,
-                          "deadline" if past_deadline and not out_of_retries else "retries exhausted")
-            return out_of_retries or past_deadline
-
-        def before_sleep(state: tenacity.RetryCallState) -> None:
-            context = context_of(state)
-            delay = state.upcoming_sleep or 0.0
-            self.stats.add(key, retries=1, waited_seconds=delay)
-            if context is None:
-                return
-            log.debug("retrying %s (attempt %d failed: %s: %s) in %.2fs", key, context.attempt_number,
-                      context.info.code, sanitize(context.info.message), delay)
-            if self._on_retry is not None:
-                self._on_retry(context, delay)
-
-        retrying = tenacity.Retrying(
-            sleep=self._sleep, retry=retry, wait=wait, stop=stop, before_sleep=before_sleep, reraise=True
-        )
-
-        def attempt() -> T:
-            if self.stop is not None:
-                self.stop.check()
-            self.stats.add(key, attempts=1)
-            if self.limiter is not None:
-                self.limiter.acquire(service, operation)
-                if self.stop is not None:  # the limiter's wait may have outlasted a stop request
-                    self.stop.check()
-            try:
-                return fn()
-            except Exception as exc:
-                self._tell_limiter(exc, service, operation)
-                raise
-
+        run = _Run(self, service, operation, idempotent)
+        self.stats.add(run.key, calls=1)
+        retrying = tenacity.Retrying(sleep=self._sleep, retry=run.should_retry, wait=run.delay,
+                                     stop=run.should_give_up, before_sleep=run.record_retry, reraise=True)
         try:
-            return retrying(attempt)
+            return retrying(run.attempt, fn)
         except Exception as exc:
-            last = contexts[max(contexts)] if contexts else None
-            gave_up = last is not None and self.is_retryable(last)
-            self.stats.add(key, failures=1, give_ups=1 if gave_up else 0)
-            if not idempotent and gave_up and last is not None and not self.was_not_applied(last):
-                raise AmbiguousWriteError(
-                    f"The answer to {operation} was lost ({last.info.code}); it may or may not have been applied",
-                    original=exc) from exc
+            ambiguous = run.record_failure(exc)
+            if ambiguous is not None:
+                raise ambiguous from exc
             raise
 
     def _tell_limiter(self, exc: Exception, service: str, operation: str) -> None:
@@ -296,3 +227,99 @@ class RetryPolicy:
     def _uniform(self, low: float, high: float) -> float:
         with self._rng_lock:
             return self._rng.uniform(low, high)
+
+
+class _Run:
+    """One ``RetryPolicy.call``: its attempts, each analysed once, and the steps tenacity asks for.
+
+    tenacity calls ``should_retry``, ``delay``, ``should_give_up`` and ``record_retry`` in that
+    order after a failed attempt; all of them read the same frozen ``AttemptContext``.
+    """
+
+    def __init__(self, policy: RetryPolicy, service: str, operation: str, idempotent: bool) -> None:
+        self.policy = policy
+        self.service = service
+        self.operation = operation
+        self.idempotent = idempotent
+        self.key = f"{service}:{operation}"
+        self.start = policy._clock()
+        self.contexts: dict[int, AttemptContext] = {}
+
+    def attempt(self, fn: Callable[[], T]) -> T:
+        """One try: honour a stop request, take a limiter token, call, tell the limiter of a throttle."""
+        policy = self.policy
+        if policy.stop is not None:
+            policy.stop.check()
+        policy.stats.add(self.key, attempts=1)
+        if policy.limiter is not None:
+            policy.limiter.acquire(self.service, self.operation)
+            if policy.stop is not None:  # the limiter's wait may have outlasted a stop request
+                policy.stop.check()
+        try:
+            return fn()
+        except Exception as exc:
+            policy._tell_limiter(exc, self.service, self.operation)
+            raise
+
+    def classify(self, state: tenacity.RetryCallState) -> AttemptContext | None:
+        """The failed attempt's context (analysed on first ask); None after a success."""
+        outcome = state.outcome
+        if outcome is None or not outcome.failed:
+            return None
+        if state.attempt_number not in self.contexts:
+            exc = outcome.exception()
+            if exc is None:  # failed outcomes always carry one; this keeps the types honest
+                return None
+            policy = self.policy
+            info = policy.analyzer.analyze(exc, self.key)
+            congested = policy.limiter is None or policy.limiter.congested(self.service, self.operation)
+            self.contexts[state.attempt_number] = AttemptContext(
+                self.service, self.operation, state.attempt_number, policy._clock() - self.start, exc, info,
+                congested)
+        return self.contexts[state.attempt_number]
+
+    def should_retry(self, state: tenacity.RetryCallState) -> bool:
+        """Recoverable, and (for a write) provably not applied."""
+        context = self.classify(state)
+        return context is not None and self.policy.is_retryable(context) and (
+            self.idempotent or self.policy.was_not_applied(context))
+
+    def delay(self, state: tenacity.RetryCallState) -> float:
+        """Backoff with jitter and cap, or the service's RetryAfter (``RetryPolicy.delay_amount``)."""
+        context = self.classify(state)
+        return self.policy.delay_amount(context) if context is not None else 0.0
+
+    def should_give_up(self, state: tenacity.RetryCallState) -> bool:
+        """Out of retries, or the next wait would end past the deadline."""
+        config = self.policy.config
+        context = self.classify(state)
+        out_of_retries = state.attempt_number > config.max_retries
+        past_deadline = context is not None and context.elapsed + (state.upcoming_sleep or 0.0) > config.deadline
+        if out_of_retries or past_deadline:
+            log.debug("giving up on %s after %d attempt(s): %s", self.key, state.attempt_number,
+                      "deadline" if past_deadline and not out_of_retries else "retries exhausted")
+        return out_of_retries or past_deadline
+
+    def record_retry(self, state: tenacity.RetryCallState) -> None:
+        """Count the retry and its wait, log it, and tell ``on_retry`` (before the injected sleep)."""
+        policy = self.policy
+        context = self.classify(state)
+        delay = state.upcoming_sleep or 0.0
+        policy.stats.add(self.key, retries=1, waited_seconds=delay)
+        if context is None:
+            return
+        log.debug("retrying %s (attempt %d failed: %s: %s) in %.2fs", self.key, context.attempt_number,
+                  context.info.code, sanitize(context.info.message), delay)
+        if policy._on_retry is not None:
+            policy._on_retry(context, delay)
+
+    def record_failure(self, exc: Exception) -> AmbiguousWriteError | None:
+        """Count the failed call; for a write whose answer was lost, the error to raise instead."""
+        last = self.contexts[max(self.contexts)] if self.contexts else None
+        gave_up = last is not None and self.policy.is_retryable(last)
+        self.policy.stats.add(self.key, failures=1, give_ups=1 if gave_up else 0)
+        if self.idempotent or not gave_up or last is None or self.policy.was_not_applied(last):
+            return None
+        return AmbiguousWriteError(
+            f"The answer to {self.operation} was lost ({last.info.code}); it may or may not have been applied",
+            original=exc)

@@ -10,11 +10,6 @@ from __future__ import annotations
 import os
 import signal
 
-POINTS = (
-    "backup:before-store-write",  # backup id journaled, store not written yet
-    "backup:after-store-write",  # backup in the store, operation not finished in the journal
-)
-
 
 def reached(name: str) -> None:
     """Die here (as kill -9 would) if the environment asks for it."""

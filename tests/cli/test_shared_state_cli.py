@@ -23,7 +23,14 @@ import pytest
 
 from awsideman.services.restore import mutating_calls
 from tests.drift import differences, drift
-from tests.helpers import awsideman_command, cli_json, live_records, run_cli, run_in_process
+from tests.helpers import (
+    awsideman_command,
+    cli_json,
+    live_records,
+    run_cli,
+    run_in_process,
+    wait_for_leases_to_expire,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -100,7 +107,7 @@ def test_a_restore_killed_on_one_machine_is_resumed_and_rolled_back_from_another
     proc.kill()
     proc.wait(timeout=10)
     served.set_faults({"latency_ms": 1, "async_seconds": 0.05})
-    time.sleep(LEASE + 1)  # the killed runner's lease runs out (nothing else tells B it is dead)
+    wait_for_leases_to_expire(served.client, TABLE)  # nothing else tells B that A is dead
     # An auditor's role that may only read the table sees it too (and records nothing).
     served.set_faults({"latency_ms": 1, "async_seconds": 0.05, "rules": [
         {"operation": name, "fail_after": 0, "error": "AccessDeniedException"}
@@ -135,7 +142,7 @@ def test_a_paused_runner_whose_lease_expired_is_fenced_off_and_stops(served_sand
     os.kill(proc.pid, signal.SIGSTOP)
     served.set_faults({"latency_ms": 1, "async_seconds": 0.05})
     try:
-        time.sleep(LEASE + 1)
+        wait_for_leases_to_expire(served.client, TABLE)
         op = cli_json(run_cli(b, "-o", "json", "report", "list"))["operations"][0]["operation_id"]
         rolled = run_cli(b, "-o", "json", "rollback", op, "--yes", timeout=300)
         assert rolled.returncode == 0, rolled.stdout + rolled.stderr
@@ -192,7 +199,7 @@ def test_a_backup_killed_on_one_machine_is_finished_from_another(served_sandbox)
     served.seed("tiny", seed=93)
     crash = run_cli(dict(a, AWSIDEMAN_CRASH_AT="backup:before-store-write"), "backup", "create")
     assert crash.returncode == -signal.SIGKILL
-    time.sleep(LEASE + 1)  # the killed runner's lease runs out
+    wait_for_leases_to_expire(served.client, TABLE)
     killed = cli_json(run_cli(b, "-o", "json", "report", "list"))["operations"][0]
     assert killed["status"] == "interrupted" and killed["backup_id"].startswith("bk-")
 

@@ -75,9 +75,18 @@ def test_bad_async_keys_name_the_key(tmp_path: Path, text: str, message: str) ->
     assert str(caught.value).startswith(message)
 
 
-def test_async_keys_fit_any_pattern_that_can_match_an_async_operation() -> None:
-    for pattern in ("*", "sso-admin:*", CREATE, f"sso-admin:{CREATE}", "ProvisionPermissionSet"):
-        FaultRules.from_dict({"rules": [{"operation": pattern, "async_fail": 0.1}]})
+@pytest.mark.parametrize(("pattern", "operation"), [
+    ("*", CREATE),
+    ("sso-admin:*", "DeleteAccountAssignment"),
+    (CREATE, CREATE),
+    (f"sso-admin:{CREATE}", CREATE),
+    ("ProvisionPermissionSet", "ProvisionPermissionSet"),
+])
+def test_async_keys_fit_any_pattern_that_can_match_an_async_operation(pattern: str, operation: str) -> None:
+    rules = FaultRules.from_dict({"rules": [{"operation": pattern, "async_fail": 1}]})
+    assert rules.rules == (OperationRule(pattern, async_fail=1.0),)  # accepted and kept, not dropped
+    # ... and it takes effect on an asynchronous operation the pattern matches.
+    assert FaultInjector(rules).plan_async("sso-admin", operation) == AsyncPlan(0.0, DEFAULT_FAILURE_REASON)
 
 
 def test_plan_uses_first_matching_rule_then_top_level_time() -> None:

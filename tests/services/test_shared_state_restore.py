@@ -4,8 +4,6 @@ known and what to run; once the table answers again, `rollback` gives back the p
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from awsideman.core.exceptions import StateBackendError, UnjournaledChangeError
@@ -13,7 +11,7 @@ from awsideman.services.backup import BackupRequest, BackupService
 from awsideman.services.restore import RestoreRequest, RestoreService, mutating_calls
 from awsideman.services.rollback import RollbackService
 from tests.drift import differences, drift, records
-from tests.helpers import make_context
+from tests.helpers import make_context, wait_for_leases_to_expire
 from tests.journal.conftest import BUCKET, TABLE, shared_table
 
 SHARED = {"state": f"dynamodb://{TABLE}", "state_s3": f"s3://{BUCKET}/state", "state_lease_seconds": 1.0}
@@ -45,7 +43,7 @@ def test_losing_the_state_backend_mid_restore_stops_at_once_and_rollback_recover
                                                                     dry_run=True)).changes)
     intents = journal.changes(operation)
     assert 0 < len(intents) < planned  # it stopped early; what it did is journaled
-    time.sleep(1.5)  # the lease of the stopped restore (1 s) runs out
+    wait_for_leases_to_expire(sandbox.client, TABLE)  # the stopped restore's lease (1 s) runs out
     # The rollback's own lease need not be short: a 1 s lease can lapse on a loaded machine
     # between two renewals, and it is now checked before every send and after every answer.
     rollback_context = make_context(**dict(SHARED, state_lease_seconds=30))
