@@ -17,8 +17,11 @@ import botocore.session
 ROOT = Path(__file__).resolve().parents[1]
 ADAPTERS = ROOT / "awsideman" / "adapters"
 # module -> the services its gateway calls go to
+# The modules of a restore's writes (and the lookups and polling they make on the way).
+WRITE_MODULES = ("identity_center_writes.py", "lookups.py", "async_requests.py", "permission_set_writes.py",
+                 "revert_access.py")
 MODULES = {"identity_center.py": ("sso-admin", "identitystore", "sts"),
-           "identity_center_writes.py": ("sso-admin", "identitystore"),
+           **{m: ("sso-admin", "identitystore") for m in WRITE_MODULES},
            "storage.py": ("s3",), "crypto.py": ("kms",)}
 # The shared state backend (state: dynamodb://TABLE): the journal at run time, and `state init`.
 STATE_MODULES = {"journal/dynamo.py": ("dynamodb",), "journal/dynamo_base.py": ("dynamodb",),
@@ -69,7 +72,7 @@ def policy_actions(name: str) -> set[str]:
 
 def expected() -> dict[str, set[str]]:
     code = operations_in_code()
-    reads, writes = code["identity_center.py"], code["identity_center_writes.py"]
+    reads, writes = code["identity_center.py"], set().union(*(code[m] for m in WRITE_MODULES))
     store, kms = code["storage.py"], code["crypto.py"]
     backup = (reads | store | kms) - ALWAYS_ALLOWED - {"kms:Decrypt"}
     restore = (reads | writes | store | kms) - ALWAYS_ALLOWED - BACKUP_ONLY - {"s3:DeleteObject"}

@@ -34,13 +34,8 @@ class PayloadKey:
     """A fresh data key for one backup's payload, and the manifest's `encryption` block for it."""
 
     def __init__(self, gateway: AwsGateway, key_id: str, backup_id: str) -> None:
-        try:
-            key = gateway.call("kms", "GenerateDataKey", KeyId=key_id, KeySpec="AES_256",
-                               EncryptionContext=_context(backup_id))
-        except Exception as exc:
-            if not client_error_code(exc):  # no credentials, no network: not a key problem
-                raise
-            raise _kms_error(exc, key_id, "create a data key with") from exc
+        key = _kms_call(gateway, "GenerateDataKey", key_id, "create a data key with", KeyId=key_id,
+                        KeySpec="AES_256", EncryptionContext=_context(backup_id))
         self._key = key["Plaintext"]
         self._nonce = os.urandom(12)
         self.info: dict[str, Any] = {
@@ -66,13 +61,8 @@ def decrypt(gateway: AwsGateway, info: dict[str, Any], backup_id: str, data: byt
         raise EncryptionError(f"{backup_id}: manifest encryption block is malformed") from exc
     if len(nonce) != 12:
         raise EncryptionError(f"{backup_id}: manifest encryption block is malformed (nonce of {len(nonce)} bytes)")
-    try:
-        key = gateway.call("kms", "Decrypt", CiphertextBlob=wrapped, KeyId=key_id,
-                           EncryptionContext=info.get("encryption_context") or _context(backup_id))
-    except Exception as exc:
-        if not client_error_code(exc):  # no credentials, no network: not a key problem
-            raise
-        raise _kms_error(exc, key_id, "decrypt the data key with") from exc
+    key = _kms_call(gateway, "Decrypt", key_id, "decrypt the data key with", CiphertextBlob=wrapped, KeyId=key_id,
+                    EncryptionContext=info.get("encryption_context") or _context(backup_id))
     bound = info.get("associated_data") == BOUND_MANIFEST
     try:
         return AESGCM(key["Plaintext"]).decrypt(nonce, data, bound_manifest if bound else backup_id.encode())
@@ -81,6 +71,16 @@ def decrypt(gateway: AwsGateway, info: dict[str, Any], backup_id: str, data: byt
         raise EncryptionError(f"{backup_id}: payload does not decrypt with its data key ({what}, or wrong key)",
                               remediation=["The backup was changed after it was written: use another copy "
                                            "of it."]) from exc
+
+
+def _kms_call(gateway: AwsGateway, operation: str, key_id: str, action: str, **params: Any) -> dict[str, Any]:
+    """One KMS call; a refusal becomes an `EncryptionError` saying what to do about the key."""
+    try:
+        return gateway.call("kms", operation, **params)
+    except Exception as exc:
+        if not client_error_code(exc):  # no credentials, no network: not a key problem
+            raise
+        raise _kms_error(exc, key_id, action) from exc
 
 
 def _kms_error(exc: Exception, key_id: str, action: str) -> EncryptionError:
@@ -123,13 +123,8 @@ class CheckpointSealer:
 
 def new_checkpoint_sealer(gateway: AwsGateway, key_id: str) -> tuple[dict[str, Any], CheckpointSealer]:
     """A fresh data key under ``key_id``: the wrapped form for the journal, and the sealer."""
-    try:
-        key = gateway.call("kms", "GenerateDataKey", KeyId=key_id, KeySpec="AES_256",
-                           EncryptionContext=_CHECKPOINT_CONTEXT)
-    except Exception as exc:
-        if not client_error_code(exc):  # no credentials, no network: not a key problem
-            raise
-        raise _kms_error(exc, key_id, "create a data key with") from exc
+    key = _kms_call(gateway, "GenerateDataKey", key_id, "create a data key with", KeyId=key_id,
+                    KeySpec="AES_256", EncryptionContext=_CHECKPOINT_CONTEXT)
     sealing = {"kms_key_id": key.get("KeyId", key_id),
                "encrypted_data_key": base64.b64encode(key["CiphertextBlob"]).decode()}
     return sealing, CheckpointSealer(key["Plaintext"])
@@ -138,11 +133,7 @@ def new_checkpoint_sealer(gateway: AwsGateway, key_id: str) -> tuple[dict[str, A
 def open_checkpoint_sealer(gateway: AwsGateway, sealing: dict[str, Any]) -> CheckpointSealer:
     """The sealer of an unfinished operation, from the wrapped key the journal kept."""
     key_id = str(sealing.get("kms_key_id"))
-    try:
-        key = gateway.call("kms", "Decrypt", CiphertextBlob=base64.b64decode(sealing["encrypted_data_key"]),
-                           KeyId=key_id, EncryptionContext=_CHECKPOINT_CONTEXT)
-    except Exception as exc:
-        if not client_error_code(exc):  # no credentials, no network: not a key problem
-            raise
-        raise _kms_error(exc, key_id, "decrypt the checkpoint key with") from exc
+    key = _kms_call(gateway, "Decrypt", key_id, "decrypt the checkpoint key with",
+                    CiphertextBlob=base64.b64decode(sealing["encrypted_data_key"]), KeyId=key_id,
+                    EncryptionContext=_CHECKPOINT_CONTEXT)
     return CheckpointSealer(key["Plaintext"])

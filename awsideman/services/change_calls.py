@@ -22,7 +22,7 @@ class Outcome:
     """What a change did: a detail for the journal, or the asynchronous request it started."""
 
     detail: str | None = None
-    request: Any = None  # adapters.identity_center_writes.AsyncRequest
+    request: Any = None  # adapters.async_requests.AsyncRequest
 
 
 def execute(change: Change, writer: Any, resolver: Resolver) -> Outcome:

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from awsideman.adapters.identity_center_writes import ACCESS_PROBES, ASYNC_KIND, REVERT_PERMISSIONS, AsyncRequest
+from awsideman.adapters.async_requests import ASYNC_KIND, AsyncRequest
+from awsideman.adapters.revert_access import ACCESS_PROBES, REVERT_PERMISSIONS
 from awsideman.core.changes import Change, IrreversibleChangeError
 from awsideman.core.errors import ErrorAnalyzer
 from awsideman.core.exceptions import AwsidemanError

@@ -13,19 +13,18 @@ from typing import Any
 
 import pytest
 
+from awsideman.adapters.async_requests import AsyncRequest
 from awsideman.adapters.aws import AwsGateway
-from awsideman.adapters.identity_center import IdentityCenterReader
-from awsideman.adapters.identity_center_writes import (
+from awsideman.adapters.idempotent_writes import (
     ALREADY_ABSENT,
     ALREADY_EXISTED,
     APPLIED,
     FOUND_AFTER_LOST_RESPONSE,
     MAX_SENDS,
-    AsyncRequest,
-    IdentityCenterWriter,
-    group_operations,
-    user_operations,
 )
+from awsideman.adapters.identity_center import IdentityCenterReader
+from awsideman.adapters.identity_center_writes import IdentityCenterWriter
+from awsideman.adapters.patch_builders import group_operations, user_operations
 from awsideman.core.exceptions import AmbiguousWriteError, UnsupportedChangeError
 from tests.helpers import make_context
 
