@@ -89,5 +89,8 @@ def test_a_restore_rolled_back_later_says_so_in_every_view(served_sandbox, tmp_p
     assert again.stdout.startswith("Nothing to roll back: ") and "Rolled back" not in again.stdout
     assert "compensated" not in again.stdout
     quiet = cli_json(run_cli(env, "-o", "json", "rollback", op, "--yes"))
-    assert quiet["status"] == "succeeded" and quiet["operation_id"] is None
+    # Every run is an operation (finding 14): one with nothing to revert is a rollback that succeeded.
+    nothing = assert_views_agree(_views(env), quiet["operation_id"], closing=quiet)
+    assert nothing["status"] == quiet["status"] == "succeeded" and nothing["next_command"] is None
     assert quiet["counts"] == {"applied": 0, "compensated": 0, "failed": 0, "leftover": 0}
+    assert cli_json(run_cli(env, "-o", "json", "report", "show", op))["status"] == "rolled_back"
