@@ -640,15 +640,6 @@ def test_instance_and_sealing_are_recorded_after_the_start(journal: Journal):
         journal.record_instance("op-20240301T090000Z-00000f", "arn:aws:sso:::instance/ssoins-2")
 
 
-def test_a_failure_before_discovery_is_an_operation_without_instance(journal: Journal):
-    op = journal.start_operation("restore", {"backup_id": "bk-20240201T000000Z-aaaaaa"},
-                                 backup_id="bk-20240201T000000Z-aaaaaa")
-    journal.finish_operation(op.id, "failed", summary={"error": "denied"})
-    listed = journal.list_operations()
-    assert [(o.id, o.status, o.instance_arn, o.backup_id) for o in listed] == [
-        (op.id, "failed", None, "bk-20240201T000000Z-aaaaaa")]
-
-
 def test_discard_forgets_an_operation_that_did_nothing(journal: Journal):
     kept = journal.start_operation("backup", {})
     journal.finish_operation(kept.id, "succeeded")
