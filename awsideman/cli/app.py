@@ -200,7 +200,10 @@ def _report_failure(args: list[str], exc: Exception) -> None:
         remediation.append(f"Then resume: {next_command}")
     if render.json:
         error = dict(info.to_dict(), remediation=remediation)
-        render.document({"operation_id": operation_id, "status": "failed", "errors": [error]})
+        # The operation's account (status, counts, duration, next command), as `report show` says it.
+        account = getattr(exc, "account", None) or {}
+        render.document({**account, "operation_id": operation_id, "status": account.get("status", "failed"),
+                         "errors": [error]})
     else:
         # The code in the title lets `awsideman analyze-error` recognise this text when pasted back.
         render.error(info.message, remediation, title=f"Error ({info.code})")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any, Optional
 
 import typer
@@ -81,3 +83,38 @@ def errors_and_leftover(render: Renderer, errors: list[dict[str, Any]], leftover
     for item in leftover:
         why = f" ({item['why']})" if item.get("why") else ""
         render.error(f"{item['resource']}: {item['what']}{why}", item["remediation"], title="Left over")
+
+
+def ask(question: str) -> bool:
+    """A yes/no question at the terminal; closing it (Ctrl-C, end of input) answers no."""
+    try:
+        return bool(typer.confirm(question))
+    except typer.Abort:
+        return False
+
+
+def confirmer(render: Renderer, *, yes: bool, show: Callable[[Any], None],
+              question: Callable[[Any], str]) -> Callable[[Any], bool]:
+    """The ``confirm(what)`` of a command that changes live state: what it will do is shown
+    once, before the prompt or (with ``--yes``) before it is done, never after it."""
+
+    def confirm(what: Any) -> bool:
+        render.end_progress()  # the plan and the prompt are not drawn under a live progress bar
+        if not render.json:
+            show(what)
+        return True if yes else ask(question(what))
+
+    return confirm
+
+
+@contextmanager
+def nothing_changed(render: Renderer) -> Iterator[None]:
+    """A declined prompt is not an error: say nothing changed and exit 0 (130 after a Ctrl-C)."""
+    from awsideman.core.exceptions import Declined
+
+    try:
+        yield
+    except Declined as declined:
+        render.end_progress()
+        render.line(declined.message, style="bold")
+        raise typer.Exit(declined.exit_code) from None

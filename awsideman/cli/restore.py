@@ -11,8 +11,10 @@ from awsideman.cli.options import (
     NoColorOpt,
     OutputOpt,
     QuietOpt,
+    confirmer,
     errors_and_leftover,
     guard_live_change,
+    nothing_changed,
     renderer,
     report_hint,
     service_context,
@@ -64,26 +66,29 @@ def restore(
                       hint=hint)
     context = service_context(ctx, render)
 
-    def confirm(plan: Any) -> bool:
-        if yes:
-            return True
-        _plan_text(render, _as_result_view(plan))
-        return typer.confirm(f"Apply these {len(plan.changes)} change(s) to {plan.target.get('instance_arn')}?")
+    shown: list[bool] = []
 
-    if resume is not None:
-        _resume_flags(ctx, backup_id, dry_run)
-        result = RestoreService(context).resume(resume, lock_timeout=lock_timeout, confirm=confirm,
-                                                backup_id=backup_id)
-    else:
-        request = RestoreRequest(backup_id=str(backup_id), store=store, dry_run=dry_run, conflict=conflict,
-                                 prune=prune, resources=parse_resources(resources), auto_rollback=auto_rollback,
-                                 allow_partial=allow_partial, lock_timeout=lock_timeout)
-        result = RestoreService(context).run(request, confirm=confirm)
+    def show(plan: Any) -> None:
+        _plan_text(render, _as_result_view(plan))
+        shown.append(True)
+
+    confirm = confirmer(render, yes=yes, show=show, question=lambda plan: (
+        f"Apply these {len(plan.changes)} change(s) to {plan.target.get('instance_arn')}?"))
+    with nothing_changed(render):
+        if resume is not None:
+            _resume_flags(ctx, backup_id, dry_run)
+            result = RestoreService(context).resume(resume, lock_timeout=lock_timeout, confirm=confirm,
+                                                    backup_id=backup_id)
+        else:
+            request = RestoreRequest(backup_id=str(backup_id), store=store, dry_run=dry_run, conflict=conflict,
+                                     prune=prune, resources=parse_resources(resources), auto_rollback=auto_rollback,
+                                     allow_partial=allow_partial, lock_timeout=lock_timeout)
+            result = RestoreService(context).run(request, confirm=confirm)
     closing_account(context.journal, result)  # the summary says what `report show` says
     if render.json:
         render.document(dict(result.to_dict(), report_command=report_hint(result.operation_id)))
     else:
-        _result_text(render, result)
+        _result_text(render, result, plan_shown=bool(shown))
         render.phase_lines(context.phases.records())
         if result.operation_id:
             render.line(f"Operation {result.operation_id}; report: {report_hint(result.operation_id)}")
@@ -130,9 +135,10 @@ def _plan_text(render: Renderer, view: dict[str, Any]) -> None:
                     render.line(f"      {line}")
 
 
-def _result_text(render: Renderer, result: RestoreResult) -> None:
-    _plan_text(render, {"plan": result.plan, "changes": result.changes, "source": result.source,
-                        "target": result.target})
+def _result_text(render: Renderer, result: RestoreResult, *, plan_shown: bool = False) -> None:
+    if not plan_shown:  # shown once: before the prompt or the apply, else here
+        _plan_text(render, {"plan": result.plan, "changes": result.changes, "source": result.source,
+                            "target": result.target})
     for item in result.skipped:
         render.warn(f"skipped (differs, --conflict skip): {item['address']}")
     for item in result.conflicts:

@@ -10,8 +10,10 @@ from awsideman.cli.options import (
     NoColorOpt,
     OutputOpt,
     QuietOpt,
+    confirmer,
     errors_and_leftover,
     guard_live_change,
+    nothing_changed,
     renderer,
     report_hint,
     service_context,
@@ -36,14 +38,16 @@ def rollback(
                       hint=f"See what it would do: awsideman rollback {operation_id} --dry-run")
     context = service_context(ctx, render)
 
-    def confirm(inverses: list[Any]) -> bool:
-        if yes:
-            return True
+    def show(inverses: list[Any]) -> None:
+        render.line(f"Changes to revert ({len(inverses)}):", style="bold")
         for change in inverses:
             render.line(f"  {change.action} {change.address}")
-        return typer.confirm(f"Revert these {len(inverses)} change(s)?")
 
-    result = RollbackService(context).run(operation_id, dry_run=dry_run, lock_timeout=lock_timeout, confirm=confirm)
+    confirm = confirmer(render, yes=yes, show=show, question=lambda inverses: (
+        f"Revert these {len(inverses)} change(s)?"))
+    with nothing_changed(render):
+        result = RollbackService(context).run(operation_id, dry_run=dry_run, lock_timeout=lock_timeout,
+                                              confirm=confirm)
     closing_account(context.journal, result)  # the summary says what `report show` says
     if render.json:
         render.document(dict(result.to_dict(), report_command=report_hint(result.operation_id)))
@@ -63,7 +67,7 @@ def _text(render: Renderer, result: RollbackResult) -> None:
         for item in result.planned:
             render.line(f"  {item['action']} {item['address']}")
         return
-    if result.operation_id is None and not result.planned:  # no operation ran: nothing was to be reverted
+    if not result.planned:  # nothing was to be reverted
         render.line(next((n for n in result.notes if n.startswith("Nothing to roll back")),
                          f"Nothing to roll back: {result.restore_operation_id} has no change in effect."),
                     style="bold green")

@@ -4,8 +4,8 @@ Ctrl-C and SIGTERM do not raise in the middle of whatever the main thread happen
 while an operation is in progress (``armed``), the signal handler only sets the stop signal.
 Every API attempt checks it first, and every wait (retry backoff, rate limiter) is a wait on
 it, so all workers stop within one in-flight call, the pool is joined, and the operation is
-recorded as interrupted by the thread that owns it. Outside an operation (a prompt, start-up)
-the first signal raises at once, as Python normally does.
+recorded as interrupted by the thread that owns it. Outside an operation (start-up), and at a
+prompt inside one (``disarmed``), the first signal raises at once, as Python normally does.
 """
 
 from __future__ import annotations
@@ -83,6 +83,17 @@ class StopSignal:
         finally:
             with self._lock:
                 self._armed -= 1
+
+    @contextlib.contextmanager
+    def disarmed(self) -> Iterator[None]:
+        """While inside (a prompt within an operation), a signal raises at once, as outside one."""
+        with self._lock:
+            saved, self._armed = self._armed, 0
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._armed += saved
 
 
 def install_handlers(stop: StopSignal) -> None:

@@ -294,6 +294,8 @@ _sso_token = Rule(AUTHENTICATION, "high", False, (
 ))
 
 EXCEPTION_RULES: dict[str, Rule] = {
+    # Ctrl-C / SIGTERM: not a bug; what to run next is the interrupted operation's own advice.
+    "KeyboardInterrupt": Rule(UNKNOWN, "medium", False, ()),
     # botocore network errors (subclasses inherit via the MRO walk)
     "EndpointConnectionError": _network_retry,
     "ConnectTimeoutError": _network_retry,

@@ -177,6 +177,18 @@ class Terminated(KeyboardInterrupt):
         self.signum = signum
 
 
+class Declined(Exception):  # noqa: N818 - not an error: the answer to a question
+    """The operator answered no at a confirmation prompt (or closed it): nothing was changed.
+
+    Not a failure (so not an ``AwsidemanError``): the command says so and exits 0 (128 + the
+    signal's number when a Ctrl-C closed the prompt)."""
+
+    def __init__(self, message: str, *, signum: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = 128 + signum if signum else 0
+
+
 class OperationInterrupted(AwsidemanError):
     """An operation stopped by Ctrl-C or SIGTERM; its journal state allows a resume."""
 

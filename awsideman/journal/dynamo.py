@@ -144,6 +144,33 @@ class DynamoJournal(LockWaits, Leases):
         """Name the backup this operation is about to write, before the store write starts."""
         self._owned_update(operation_id, "backup_id = :b", {":b": backup_id})
 
+    def record_instance(self, operation_id: str, instance_arn: str) -> None:
+        """Name the instance an operation works on, once discovered (it starts before discovery)."""
+        self._owned_update(operation_id, "instance_arn = :i", {":i": instance_arn})
+
+    def record_sealing(self, operation_id: str, sealing: dict[str, Any]) -> None:
+        """Keep how the operation's checkpoints are sealed (the wrapped data key), before the first one."""
+        self._owned_update(operation_id, "sealing = :z", {":z": dumps(sealing)})
+
+    def discard_operation(self, operation_id: str) -> None:
+        """Forget a running operation of this process that did nothing (see ``Journal.discard_operation``)."""
+        rows = list(self._query(items.partition(operation_id), "", keys_only=True))
+        if any(str(row["sk"]["S"]).startswith("CH#") for row in rows):
+            raise JournalError(f"Operation {operation_id} has journaled changes; it is kept.")
+        failed = self._transact([{"Delete": {
+            "Key": items.operation_key(operation_id),
+            "ConditionExpression": "#o = :me AND #s = :running",
+            "ExpressionAttributeNames": {"#o": "owner", "#s": "status"},
+            "ExpressionAttributeValues": items.encode_all({":me": self._me()[0], ":running": RUNNING})}}])
+        if failed is not None:
+            if self._get(items.operation_key(operation_id)) is None:
+                raise not_found(operation_id)
+            raise JournalError(f"Operation {operation_id} is no longer running in this process.")
+        with self._lock:
+            self._owned.discard(operation_id)
+        self._delete_keys(rows)
+        self.blobs.delete_under(f"{self.table}/{operation_id}")
+
     def _owned_update(self, operation_id: str, assignment: str, values: dict[str, Any]) -> None:
         failed = self._transact([{"Update": {
             "Key": items.operation_key(operation_id), "UpdateExpression": f"SET {assignment}, updated_at = :t",

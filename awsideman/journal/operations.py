@@ -86,6 +86,30 @@ class OperationsMixin(Database):
         """Name the backup this operation is about to write, before the store write starts."""
         self._owned_update(operation_id, "backup_id = ?", (backup_id,))
 
+    def record_instance(self, operation_id: str, instance_arn: str) -> None:
+        """Name the instance an operation works on, once discovered (it starts before discovery)."""
+        self._owned_update(operation_id, "instance_arn = ?", (instance_arn,))
+
+    def record_sealing(self, operation_id: str, sealing: dict[str, Any]) -> None:
+        """Keep how the operation's checkpoints are sealed (the wrapped data key), before the first one."""
+        self._owned_update(operation_id, "sealing_json = ?", (dumps(sealing),))
+
+    def discard_operation(self, operation_id: str) -> None:
+        """Forget a running operation of this process that did nothing (a declined prompt, a dry run).
+
+        Refused for an operation with journaled changes, or owned by another process: those are
+        part of what happened.
+        """
+        owner, _, _ = this_process()
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM changes WHERE operation_id = ? LIMIT 1", (operation_id,)).fetchone():
+                raise JournalError(f"Operation {operation_id} has journaled changes; it is kept.")
+            cursor = conn.execute("DELETE FROM operations WHERE id = ? AND owner = ? AND status = ?",
+                                  (operation_id, owner, RUNNING))
+            if cursor.rowcount == 0:
+                self._require(conn, operation_id)
+                raise JournalError(f"Operation {operation_id} is no longer running in this process.")
+
     def finish_operation(self, operation_id: str, status: str, *, backup_id: str | None = None,
                          summary: dict[str, Any] | None = None, clear_checkpoints: bool = False) -> Operation:
         """Record the final ``status`` (and optionally backup id and summary); return the row.

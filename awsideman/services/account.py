@@ -141,6 +141,8 @@ def _status(op: Operation, records: list[ChangeRecord], links: dict[str, Any]) -
     rollbacks = [r for r in links.get("rollbacks") or [] if r.get("status") not in (None, "running")]
     if op.kind != "restore" or not rollbacks or op.status in ("running", "rolled_back", "rollback_failed"):
         return op.status
+    if not any(not r.kind.startswith(_COMPENSATION) for r in records):
+        return op.status  # it changed nothing: a rollback of it (nothing to revert) does not make it reverted
     return "rollback_failed" if _restore_leftover(records) else "rolled_back"
 
 
@@ -368,7 +370,7 @@ def next_steps(op: Operation, account: Account) -> tuple[str | None, list[str]]:
         target = params.get("restore_operation_id") or op.id
         if status == "succeeded" and not account.leftover:
             return None, [f"Nothing to do: every change of {target} that was applied is reverted."]
-        again = f"awsideman rollback {target}"
+        again = f"awsideman rollback {target}" + (" --dry-run" if params.get("dry_run") else "")
         return again, [f"{then} run the rollback again (it continues where it stopped): {again}",
                        "Or fix each left-over resource by hand against the backup."]
     return _restore_steps(op, account)
@@ -384,6 +386,8 @@ def _restore_steps(op: Operation, account: Account) -> tuple[str | None, list[st
     by = f" by {rollbacks[0]}" if rollbacks else ""
     then = _then(account)
     if status == "succeeded":
+        if not account.applied:  # the plan was empty: there is nothing to undo either
+            return None, ["Nothing to do: the instance already matched the backup in scope; nothing was changed."]
         return None, ["Nothing to do: the instance matches the backup in scope.",
                       f"Undo it if needed: {rollback}"]
     if status == "partial":
@@ -398,9 +402,9 @@ def _restore_steps(op: Operation, account: Account) -> tuple[str | None, list[st
         return rollback, [f"{left} change(s) are still applied{' after the rollback' + by if by else ''}: "
                           f"{then.lower()} finish the rollback: {rollback}",
                           "Or fix each left-over resource by hand against the backup."]
-    if (op.params or {}).get("auto_rollback", True) and status == "interrupted":
-        return rollback, [f"The restore was stopped before it finished; undo what it applied: {rollback}",
-                          f"Or finish it instead: {resume}"]
+    if status == "interrupted":  # stopped on purpose: the way on is to finish it (issue 20, finding 8)
+        return resume, [f"The restore was stopped before it finished; finish it: {resume}",
+                        f"Or undo what it applied: {rollback}"]
     cause = "when the cause above is fixed" if account.failures else "now"
     return resume, [f"{left} change(s) are applied and kept. Finish the restore {cause}: {resume}",
                     f"Or undo what it applied: {rollback}"]
@@ -417,7 +421,9 @@ def listed_statuses(journal: StateJournal, ops: list[Operation]) -> dict[str, st
               kind="rollback") if r.status != "running"}
     for op in open_restores:
         if op.id in rolled or (op.summary or {}).get("rollbacks"):
-            statuses[op.id] = "rollback_failed" if _restore_leftover(journal.changes(op.id)) else "rolled_back"
+            records = journal.changes(op.id)
+            if any(not r.kind.startswith(_COMPENSATION) for r in records):
+                statuses[op.id] = "rollback_failed" if _restore_leftover(records) else "rolled_back"
     return statuses
 
 

@@ -103,26 +103,34 @@ class BackupService:
         if request.description is not None and len(request.description) > MAX_DESCRIPTION:
             raise UsageError(f"--description is {len(request.description)} characters; at most "
                              f"{MAX_DESCRIPTION} fit in a manifest (awsideman/schemas/manifest.schema.json)")
-        # Cheap checks first, before an operation exists and before minutes of reading: the
-        # journal (resume), the store (a file given as --store, permissions), the KMS key (the
-        # checkpoint key is made now), then credentials, region and instance.
+        # Input checks first, before an operation exists (exit 2, nothing journaled): the
+        # operation to resume, the store's address. Everything that can fail after them (the
+        # store itself, the KMS key, credentials, region, discovery) fails inside the operation,
+        # so it has a report (DESIGN section 1). A resume checks its key and instance before it
+        # claims the operation: a wrong profile must not overwrite what the operation recorded.
         previous = self._resumable(request) if request.resume else None
+        kms_key = request.kms_key or ctx.settings.kms_key
+        store = None
+        sealer = None
         if previous is None:
             store = ctx.store(request.store)
-            store.preflight()
             request.store = store.url
-        kms_key = request.kms_key or ctx.settings.kms_key
-        sealing, sealer = self._sealer(previous, kms_key)
-        instance = ctx.instance
-        if previous is not None and previous.instance_arn and previous.instance_arn != instance.instance_arn:
-            raise UsageError(f"{previous.id} backed up {previous.instance_arn}, but the configured instance "
-                             f"is {instance.instance_arn}; resume it with the same profile and region")
+        else:
+            _, sealer = self._sealer(previous, kms_key)
+            if previous.instance_arn and previous.instance_arn != ctx.instance.instance_arn:
+                raise UsageError(f"{previous.id} backed up {previous.instance_arn}, but the configured instance "
+                                 f"is {ctx.instance.instance_arn}; resume it with the same profile and region")
         spec = OperationSpec("backup", params={
             "resources": request.resources, "description": request.description, "store": request.store,
-            "kms_key": kms_key, "allow_partial": request.allow_partial}, instance_arn=instance.instance_arn,
-            resume=request.resume, sealing=sealing, next_command=lambda op: f"awsideman backup create --resume {op}")
+            "kms_key": kms_key, "allow_partial": request.allow_partial},
+            resume=request.resume, next_command=lambda op: f"awsideman backup create --resume {op}")
         started = time.monotonic()
         with run_operation(ctx.journal, spec, stop=ctx.stop, analyzer=self.analyzer, phases=ctx.progress) as run:
+            if store is not None:
+                store.preflight()
+                sealing, sealer = self._sealer(None, kms_key)
+                run.record_sealing(sealing)
+            run.record_instance(ctx.instance.instance_arn)
             result = self._already_written(run.operation, request) or self._collect_and_write(run, request, sealer)
             result.duration_seconds = round(time.monotonic() - started, 3)
             run.finish(result.status, backup_id=result.backup_id, summary=_summary(result))

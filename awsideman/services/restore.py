@@ -10,9 +10,9 @@ from typing import Any
 from awsideman.adapters.identity_center import IdentityCenterReader
 from awsideman.adapters.identity_center_writes import IdentityCenterWriter
 from awsideman.core.changes import Change
-from awsideman.core.errors import ErrorAnalyzer
+from awsideman.core.errors import ErrorAnalyzer, ErrorInfo
 from awsideman.core.exceptions import AwsidemanError, StateBackendError, Terminated, UsageError
-from awsideman.core.ids import validate_operation_id
+from awsideman.core.ids import validate_backup_id, validate_operation_id
 from awsideman.core.model import RESOURCE_KINDS, Snapshot
 from awsideman.core.planner import Plan, make_plan, untouchables_from_missing
 from awsideman.core.progress import open_phase
@@ -132,31 +132,51 @@ class RestoreService:
 
     # -- the run --------------------------------------------------------------------------------
     def run(self, request: RestoreRequest, confirm: Any = None) -> RestoreResult:
-        """Plan, then (unless a dry run, or ``confirm(plan)`` says no) apply with the journal."""
+        """Plan, then (unless a dry run, or ``confirm(plan)`` says no) apply with the journal.
+
+        The operation starts before the first call (DESIGN section 1: every run is an
+        operation), so a failure at credentials, discovery, the lock or the backup's
+        verification has a report. A dry run that ends well, and a declined prompt, leave none.
+        """
         ctx = self.context
         started = time.monotonic()
-        if not request.dry_run:  # fail fast (exit 6), or wait, before minutes of reading
-            ctx.journal.wait_until_free(ctx.instance.instance_arn, timeout=request.lock_timeout, sleep=ctx.stop.sleep)
-        manifest, plan, live = self.plan(request)
-        result = _planned(manifest, plan, request)
-        if request.dry_run or plan.conflicts or (plan.is_empty and not plan.skipped):
-            return self._finish_without_changes(result, plan, request, started)
-        if confirm is not None and not confirm(plan):
-            raise UsageError("Restore cancelled; nothing was changed")
+        backup_id = validate_backup_id(request.backup_id)  # a bad id is an input error (exit 2), no operation
         spec = OperationSpec("restore", params={
-            "backup_id": manifest["backup_id"], "store": request.store, "conflict": request.conflict,
+            "backup_id": backup_id, "store": request.store, "conflict": request.conflict,
             "prune": request.prune, "resources": request.resources, "auto_rollback": request.auto_rollback,
-            "allow_partial": request.allow_partial},
-            instance_arn=ctx.instance.instance_arn, lock=True, lock_timeout=request.lock_timeout,
-            next_command=next_commands)
+            "allow_partial": request.allow_partial}, backup_id=backup_id, lock=True,
+            lock_timeout=request.lock_timeout, next_command=next_commands, dry_run=request.dry_run,
+            continue_only_after_progress=True)
         with run_operation(ctx.journal, spec, stop=ctx.stop, analyzer=self.analyzer, phases=ctx.progress) as run:
-            self._started(run, result)
-            self._apply(run, plan, live, request, result)
+            run.record_instance(ctx.instance.instance_arn)
+            if not request.dry_run:  # fail fast (exit 6), or wait, before minutes of reading
+                ctx.journal.wait_until_free(ctx.instance.instance_arn, timeout=request.lock_timeout,
+                                            sleep=ctx.stop.sleep)
+            manifest, plan, live = self.plan(request)
+            result = _planned(manifest, plan, request)
+            if request.dry_run or plan.conflicts or (plan.is_empty and not plan.skipped):
+                self._finish_without_changes(result, plan, request, started)
+                if request.dry_run:
+                    return result  # nothing happened: the operation is forgotten
+                result.operation_id = run.id
+                self._record_conflict(run, result)
+            else:
+                run.ask(confirm, plan, declined=f"Nothing changed: the restore of {backup_id} was not confirmed.")
+                run.take_lock()
+                self._started(run, result)
+                self._apply(run, plan, live, request, result)
             self._figures(result, started)
             run.finish(result.status, backup_id=manifest["backup_id"], summary=_summary(result))
         result.warnings += run.warnings
         self._figures(result, started)
         return result
+
+    def _record_conflict(self, run: OperationRun, result: RestoreResult) -> None:
+        """``--conflict fail`` refused the restore: its error is the operation's analysed error."""
+        for error in result.errors:
+            self.context.journal.record_error(run.id, ErrorInfo(
+                category=error["category"], severity=error["severity"], recoverable=error["recoverable"],
+                code=error["code"], message=error["message"], remediation=tuple(error["remediation"])))
 
     def resume(self, operation_id: str, *, lock_timeout: float = 0.0, confirm: Any = None,
                backup_id: str | None = None) -> RestoreResult:
@@ -185,6 +205,8 @@ class RestoreService:
         spec = OperationSpec("restore", resume=previous.id, instance_arn=ctx.instance.instance_arn, lock=True,
                              lock_timeout=lock_timeout, next_command=next_commands)
         with run_operation(ctx.journal, spec, stop=ctx.stop, analyzer=self.analyzer, phases=ctx.progress) as run:
+            run.record_instance(ctx.instance.instance_arn)  # one that failed before discovery has none yet
+            run.take_lock()
             writer = IdentityCenterWriter(ctx.gateway, ctx.instance)
             settle_requests(ctx, writer, run.id)
             manifest, plan, live = self.plan(request)
@@ -193,9 +215,9 @@ class RestoreService:
             result.notes.append(self._reconcile(run.id, plan))
             if plan.conflicts or (plan.is_empty and not plan.skipped):
                 self._finish_without_changes(result, plan, request, started)
+                self._record_conflict(run, result)
             else:
-                if confirm is not None and not confirm(plan):
-                    raise UsageError(f"Resume cancelled; nothing more was changed ({run.id} stays resumable)")
+                run.ask(confirm, plan, declined=f"Nothing more changed: {run.id} stays resumable.")
                 self._apply(run, plan, live, request, result, writer=writer)
             self._figures(result, started)
             run.finish(result.status, backup_id=manifest["backup_id"], summary=_summary(result))

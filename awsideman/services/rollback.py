@@ -20,9 +20,10 @@ from awsideman.core.errors import ErrorAnalyzer
 from awsideman.core.exceptions import JournalError, Terminated, UsageError
 from awsideman.core.ids import validate_operation_id
 from awsideman.core.model import Snapshot
+from awsideman.journal import Operation
 from awsideman.services.compensation import Compensator, inverses_of, open_changes
 from awsideman.services.context import Context
-from awsideman.services.lifecycle import OperationSpec, run_operation, takeover_note
+from awsideman.services.lifecycle import OperationRun, OperationSpec, run_operation, takeover_note
 from awsideman.services.resolver import Resolver
 
 # From this many names of one kind, one listing (100 per call) beats a lookup per name.
@@ -61,6 +62,9 @@ class RollbackService:
 
     def run(self, operation_id: str, *, dry_run: bool = False, lock_timeout: float = 0.0,
             confirm: Any = None) -> RollbackResult:
+        """Revert the restore's open changes; an operation from the first call on (DESIGN
+        section 1), also when there is nothing to revert. A dry run that ends well, and a
+        declined prompt, leave none."""
         ctx = self.context
         started = time.monotonic()
         restore = ctx.journal.get_operation(validate_operation_id(operation_id))
@@ -68,43 +72,53 @@ class RollbackService:
             raise UsageError(f"{restore.id} is a {restore.kind} operation; only a restore can be rolled back")
         if restore.status == "running":
             raise UsageError(f"{restore.id} is still running; stop it first (Ctrl-C) or wait for it")
-        if restore.instance_arn and restore.instance_arn != ctx.instance.instance_arn:
-            raise UsageError(f"{restore.id} changed {restore.instance_arn}, but the configured instance is "
-                             f"{ctx.instance.instance_arn}; run the rollback with the same profile and region")
-        inverses = inverses_of(open_changes(ctx.journal.changes(restore.id)))
-        result = RollbackResult(None, "planned" if dry_run else "succeeded", restore.id, dry_run,
-                                planned=[{"address": c.address, "action": c.action} for c in inverses])
-        if dry_run or not inverses:
-            if not inverses:
-                result.notes.append(f"Nothing to roll back: every change of {restore.id} is reverted or never applied.")
-            return self._done(result, started)
-        ctx.journal.wait_until_free(ctx.instance.instance_arn, timeout=lock_timeout, sleep=ctx.stop.sleep)
-        if confirm is not None and not confirm(inverses):
-            raise UsageError("Rollback cancelled; nothing was changed")
-        spec = OperationSpec("rollback", params={"restore_operation_id": restore.id},
-                             instance_arn=ctx.instance.instance_arn, lock=True, lock_timeout=lock_timeout,
+        spec = OperationSpec("rollback", params={"restore_operation_id": restore.id}, lock=True,
+                             lock_timeout=lock_timeout, dry_run=dry_run,
                              next_command=lambda _op: f"awsideman rollback {restore.id}")
         with run_operation(ctx.journal, spec, stop=ctx.stop, analyzer=self.analyzer, phases=ctx.progress) as run:
+            if restore.instance_arn and restore.instance_arn != ctx.instance.instance_arn:
+                raise UsageError(f"{restore.id} changed {restore.instance_arn}, but the configured instance is "
+                                 f"{ctx.instance.instance_arn}; run the rollback with the same profile and region")
+            run.record_instance(ctx.instance.instance_arn)
+            inverses = inverses_of(open_changes(ctx.journal.changes(restore.id)))
+            result = RollbackResult(None, "planned" if dry_run else "succeeded", restore.id, dry_run,
+                                    planned=[{"address": c.address, "action": c.action} for c in inverses])
+            if not inverses:
+                result.notes.append(f"Nothing to roll back: every change of {restore.id} is reverted or never applied.")
+            if dry_run:
+                return self._done(result, started)  # nothing happened: the operation is forgotten
             result.operation_id = run.id
-            if run.stale_lock is not None:
-                result.notes.append(takeover_note(run.stale_lock))
-            writer = IdentityCenterWriter(ctx.gateway, ctx.instance)
-            resolver = Resolver(writer, Snapshot())
-            self._prime(resolver, inverses)
-            undo = Compensator(ctx, writer, resolver, self.analyzer).run(restore.id, run.id)
-            if undo.stopped:
-                raise Terminated(ctx.stop.signum or 2)
-            result.compensated, result.leftover, result.errors = undo.compensated, undo.leftover, undo.errors
-            result.status = "succeeded" if not undo.leftover else "rollback_failed"
-            run.finish(result.status, backup_id=restore.backup_id,
-                       summary={"restore": restore.id, "compensated": len(result.compensated),
-                                "leftover": result.leftover[:50]})
-            try:  # the restore says it was reverted, and names this rollback (the link both ways)
-                ctx.journal.record_rollback(restore.id, run.id, "rolled_back" if not undo.leftover
-                                            else "rollback_failed")
-            except JournalError as exc:  # the rollback's own work stands; `report show` derives the rest
-                result.notes.append(f"{restore.id} could not be marked as rolled back: {exc.message}")
+            if inverses:
+                self._revert(run, restore, inverses, result, confirm, lock_timeout)
+            else:
+                run.finish("succeeded", backup_id=restore.backup_id,
+                           summary={"restore": restore.id, "compensated": 0, "leftover": []})
         return self._done(result, started)
+
+    def _revert(self, run: OperationRun, restore: Operation, inverses: list[Change], result: RollbackResult,
+                confirm: Any, lock_timeout: float) -> None:
+        ctx = self.context
+        ctx.journal.wait_until_free(ctx.instance.instance_arn, timeout=lock_timeout, sleep=ctx.stop.sleep)
+        run.ask(confirm, inverses, declined=f"Nothing changed: the rollback of {restore.id} was not confirmed.")
+        run.take_lock()
+        if run.stale_lock is not None:
+            result.notes.append(takeover_note(run.stale_lock))
+        writer = IdentityCenterWriter(ctx.gateway, ctx.instance)
+        resolver = Resolver(writer, Snapshot())
+        self._prime(resolver, inverses)
+        undo = Compensator(ctx, writer, resolver, self.analyzer).run(restore.id, run.id)
+        if undo.stopped:
+            raise Terminated(ctx.stop.signum or 2)
+        result.compensated, result.leftover, result.errors = undo.compensated, undo.leftover, undo.errors
+        result.status = "succeeded" if not undo.leftover else "rollback_failed"
+        run.finish(result.status, backup_id=restore.backup_id,
+                   summary={"restore": restore.id, "compensated": len(result.compensated),
+                            "leftover": result.leftover[:50]})
+        try:  # the restore says it was reverted, and names this rollback (the link both ways)
+            ctx.journal.record_rollback(restore.id, run.id, "rolled_back" if not undo.leftover
+                                        else "rollback_failed")
+        except JournalError as exc:  # the rollback's own work stands; `report show` derives the rest
+            result.notes.append(f"{restore.id} could not be marked as rolled back: {exc.message}")
 
     def _prime(self, resolver: Resolver, inverses: list[Change]) -> None:
         """Learn user and group ids from one listing when many are named (100 per call instead of one each)."""

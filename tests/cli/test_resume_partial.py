@@ -157,10 +157,11 @@ def test_expired_credentials_mid_run_stop_at_once_and_resume_later(served_sandbo
     assert cli_json(resumed)["reused_steps"] > 0
 
 
-def test_denied_instance_discovery_is_clear_and_starts_no_operation(served_sandbox):
+def test_denied_instance_discovery_is_clear_and_is_a_failed_operation(served_sandbox):
     served, env = served_sandbox, served_sandbox.env
     served.seed("tiny", seed=27)
     served.set_faults({"rules": [{"operation": "ListInstances", "fail_after": 0, "error": "AccessDeniedException"}]})
     proc = run_cli(env, "backup", "create")
-    assert proc.returncode == 1 and "sso:ListInstances" in proc.stderr and "--resume" not in proc.stderr
-    assert cli_json(run_cli(env, "-o", "json", "report", "list"))["operations"] == []
+    assert proc.returncode == 1 and "sso:ListInstances" in proc.stderr
+    [op] = cli_json(run_cli(env, "-o", "json", "report", "list"))["operations"]  # finding 14: it has a report
+    assert op["status"] == "failed" and f"backup create --resume {op['operation_id']}" in proc.stderr

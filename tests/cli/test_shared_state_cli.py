@@ -117,8 +117,10 @@ def test_a_restore_killed_on_one_machine_is_resumed_and_rolled_back_from_another
         assert audited.returncode == 0, audited.stdout + audited.stderr
     assert cli_json(run_cli(b, "-o", "json", "report", "show", op))["status"] == "interrupted"
     served.set_faults({"latency_ms": 1, "async_seconds": 0.05})
-    listed = cli_json(run_cli(b, "-o", "json", "report", "list"))["operations"][0]
-    assert (listed["operation_id"], listed["status"]) == (op, "interrupted")
+    rows = cli_json(run_cli(b, "-o", "json", "report", "list"))["operations"]
+    listed = {o["operation_id"]: o["status"] for o in rows}
+    assert listed[op] == "interrupted"
+    assert listed[cli_json(busy)["operation_id"]] == "failed"  # refused at the lock: an operation too (finding 14)
 
     resumed = run_cli(b, "-o", "json", "restore", "--resume", op, "--yes", timeout=300)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr

@@ -1,12 +1,15 @@
 """End to end through the executable: every view of an operation agrees with its journal (issue 20).
 
 A restore that fails for good and is rolled back automatically; a restore that succeeds and is
-rolled back later by a separate `rollback`: the command's own `-o json` result, `report show`
+rolled back later by a separate `rollback`; a backup denied at its very first read; a restore
+refused because its backup is corrupt: the command's own `-o json` result, `report show`
 (text, json, markdown), `report list`, `analyze-error --operation` and the metrics file say the
 same status, counts and error categories (`tests.helpers.assert_views_agree`).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -51,6 +54,8 @@ def test_a_failed_restore_rolled_back_automatically_agrees_everywhere(served_san
     assert report["phases"][-1]["done"] == report["counts"]["compensated"]
     ends = [(p["started_at"], p["finished_at"]) for p in report["phases"]]
     assert all(ended <= ends[i + 1][0] for i, (_, ended) in enumerate(ends[:-1])), ends  # one after the other
+    # The operation starts before its first phase (finding 14), so its duration covers them all.
+    assert sum(p["seconds"] for p in report["phases"]) <= report["summary"]["duration_seconds"] + 0.002
     # Finding 10: the recovery refers to the cause where the report prints it (before the options).
     text = run_cli(env, "report", "show", op).stdout
     assert "cause below" not in text and "cause above" in text
@@ -89,5 +94,40 @@ def test_a_restore_rolled_back_later_says_so_in_every_view(served_sandbox, tmp_p
     assert again.stdout.startswith("Nothing to roll back: ") and "Rolled back" not in again.stdout
     assert "compensated" not in again.stdout
     quiet = cli_json(run_cli(env, "-o", "json", "rollback", op, "--yes"))
-    assert quiet["status"] == "succeeded" and quiet["operation_id"] is None
+    # Every run is an operation (finding 14): one with nothing to revert is a rollback that succeeded.
+    nothing = assert_views_agree(_views(env), quiet["operation_id"], closing=quiet)
+    assert nothing["status"] == quiet["status"] == "succeeded" and nothing["next_command"] is None
     assert quiet["counts"] == {"applied": 0, "compensated": 0, "failed": 0, "leftover": 0}
+    assert cli_json(run_cli(env, "-o", "json", "report", "show", op))["status"] == "rolled_back"
+
+
+def test_a_backup_denied_at_its_first_read_agrees_everywhere(served_sandbox, tmp_path):
+    served, env = served_sandbox, served_sandbox.env
+    metrics = tmp_path / "awsideman.prom"
+    served.seed("tiny", seed=125)
+    served.set_faults({"rules": [{"operation": "ListInstances", "fail_after": 0, "error": "AccessDeniedException"}]})
+    backup = run_cli(env, "--metrics-file", str(metrics), "-o", "json", "backup", "create")
+    assert backup.returncode == 1, backup.stdout + backup.stderr
+    closing = cli_json(backup)
+    report = assert_views_agree(_views(env), closing["operation_id"], closing=closing, metrics=metrics)
+    assert report["status"] == "failed" and [e["category"] for e in report["errors"]] == ["authorization"]
+    assert cli_json(run_cli(env, "-o", "json", "report", "show", "last"))["operation_id"] == closing["operation_id"]
+    assert closing["next_command"] == report["next_command"] == (
+        f"awsideman backup create --resume {closing['operation_id']}")
+
+
+def test_a_restore_of_a_corrupt_backup_agrees_everywhere(served_sandbox, tmp_path):
+    served, env = served_sandbox, served_sandbox.env
+    metrics = tmp_path / "awsideman.prom"
+    backup_id = _backup(served, env)
+    payload = Path(env["AWSIDEMAN_HOME"]) / "backups" / backup_id / "snapshot.json.gz"
+    payload.write_bytes(b"\x00" + payload.read_bytes()[1:])  # same size, wrong checksum
+    restore = run_cli(env, "--metrics-file", str(metrics), "-o", "json", "restore", backup_id, "--yes")
+    assert restore.returncode == 1, restore.stdout + restore.stderr
+    closing = cli_json(restore)
+    assert closing["operation_id"], closing  # it was `null`
+    report = assert_views_agree(_views(env), closing["operation_id"], closing=closing, metrics=metrics)
+    assert report["status"] == "failed" and [e["category"] for e in report["errors"]] == ["validation"]
+    assert report["counts"] == {"applied": 0, "compensated": 0, "failed": 0, "leftover": 0}
+    assert report["backup_id"] == closing["backup_id"] == backup_id
+    assert closing["next_command"] == report["next_command"] == f"awsideman restore {backup_id} --dry-run"

@@ -33,6 +33,7 @@ def test_a_killed_restore_names_its_backup_and_ends_at_its_last_write(journal, o
     assert account.summary["finished_at"] == utc_timestamp(T0 + timedelta(seconds=3.75))
     assert account.duration_seconds == 3.75
     assert [item["address"] for item in account.leftover] == ["user:alice"]
-    assert account.next_command == f"awsideman rollback {op.id}"
+    assert account.next_command == f"awsideman restore --resume {op.id}"  # stopped: finish it (finding 8)
+    assert f"awsideman rollback {op.id}" in " ".join(account.recovery)
     assert not any("cause" in step for step in account.recovery), account.recovery  # none is shown
     assert [(p["name"], p["seconds"]) for p in account.phases] == [("planning", 1.25), ("applying", 2.5)]

@@ -622,3 +622,45 @@ def test_a_later_rollback_marks_the_restore_and_links_back(journal: Journal, clo
         journal.record_rollback(restore.id, second.id, "succeeded")
     with pytest.raises(OperationNotFoundError):
         journal.record_rollback("op-20240301T090000Z-zzzzzz", second.id, "rolled_back")
+
+
+# -- an operation that starts before discovery (issue 20 finding 14) --------------------------
+
+
+def test_instance_and_sealing_are_recorded_after_the_start(journal: Journal):
+    op = journal.start_operation("backup", {"resources": ["users"]})
+    assert op.instance_arn is None and op.sealing is None
+    journal.record_instance(op.id, "arn:aws:sso:::instance/ssoins-2")
+    journal.record_sealing(op.id, {"key": "alias/backups", "wrapped": "AAAA"})
+    seen = journal.get_operation(op.id)
+    assert seen.instance_arn == "arn:aws:sso:::instance/ssoins-2"
+    assert seen.sealing == {"key": "alias/backups", "wrapped": "AAAA"}
+    assert journal.list_operations()[0].instance_arn == "arn:aws:sso:::instance/ssoins-2"
+    with pytest.raises(OperationNotFoundError):
+        journal.record_instance("op-20240301T090000Z-00000f", "arn:aws:sso:::instance/ssoins-2")
+
+
+def test_discard_forgets_an_operation_that_did_nothing(journal: Journal):
+    kept = journal.start_operation("backup", {})
+    journal.finish_operation(kept.id, "succeeded")
+    op = journal.start_operation("restore", {})
+    journal.record_error(op.id, type("E", (), {"category": "validation", "message": "no"})())
+    journal.discard_operation(op.id)
+    assert [o.id for o in journal.list_operations()] == [kept.id]
+    with pytest.raises(OperationNotFoundError):
+        journal.get_operation(op.id)
+    assert journal.errors(op.id) == []
+    with pytest.raises(OperationNotFoundError):
+        journal.discard_operation(op.id)
+
+
+def test_discard_keeps_what_happened(journal: Journal):
+    finished = journal.start_operation("backup", {})
+    journal.finish_operation(finished.id, "failed")
+    with pytest.raises(JournalError, match="no longer running"):
+        journal.discard_operation(finished.id)  # a finished run is part of the record
+    changed = journal.start_operation("restore", {})
+    journal.record_intent(changed.id, "create", {"action": "create"}, {"action": "delete"}, address="user:a")
+    with pytest.raises(JournalError, match="journaled changes"):
+        journal.discard_operation(changed.id)
+    assert {o.id for o in journal.list_operations()} == {finished.id, changed.id}

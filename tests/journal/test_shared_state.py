@@ -266,3 +266,18 @@ def test_a_reader_that_may_not_write_still_sees_an_expired_operation_as_interrup
     assert a.get_operation(restore.id).status == "running"  # the view was computed, nothing was written
     assert b.get_operation(restore.id).status == "interrupted"  # with write access it is recorded
     assert a.get_operation(restore.id).status == "interrupted"
+
+
+def test_only_the_owner_records_the_instance_or_discards_an_operation(shared):
+    a, b = runner(A), runner(B)
+    op = a.start_operation("restore", {})
+    with pytest.raises(JournalError, match="no longer owned"):
+        b.record_instance(op.id, INSTANCE)
+    with pytest.raises(JournalError, match="no longer running in this process"):
+        b.discard_operation(op.id)
+    a.record_instance(op.id, INSTANCE)
+    a.save_checkpoint(op.id, "users", [{"UserName": "alice"}])
+    a.discard_operation(op.id)
+    assert b.list_operations() == [] and b.checkpoints(op.id) == {}
+    a.renew()  # the heartbeat no longer renews the discarded operation (nor recreates it)
+    assert b.list_operations() == []
