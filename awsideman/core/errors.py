@@ -28,7 +28,7 @@ from awsideman.core.error_table import Rule
 from awsideman.core.exceptions import AwsidemanError
 from awsideman.core.sanitize import sanitize
 
-__all__ = ["ErrorInfo", "ErrorAnalyzer", "error_exit_code", "Rule"]
+__all__ = ["ErrorInfo", "ErrorAnalyzer", "error_exit_code", "dedupe_steps", "Rule"]
 
 _DENIED_CODES = frozenset(c for c, r in T.CODE_RULES.items() if r.category == T.AUTHORIZATION)
 _ACTION_RE = re.compile(r"not authorized to perform:?\s+([a-z0-9-]+:[A-Za-z0-9*]+)")
@@ -215,7 +215,7 @@ class ErrorAnalyzer:
             rule = replace(rule, category=inner.category, severity=_max_severity(rule.severity, inner.severity))
             steps = steps + inner.remediation
         info = self._build(rule, facts)
-        return replace(info, remediation=_dedupe(tuple(sanitize(s) for s in steps) + info.remediation))
+        return replace(info, remediation=dedupe_steps(tuple(sanitize(s) for s in steps) + info.remediation))
 
     def _os_error(self, exc: OSError, op: str | None) -> ErrorInfo:
         name = T.ERRNO_NAMES.get(exc.errno) or _errno.errorcode.get(exc.errno or 0, "OSError")
@@ -319,7 +319,7 @@ class ErrorAnalyzer:
             recoverable=recoverable,
             code=facts.code,
             message=sanitize(facts.message),
-            remediation=_dedupe(steps),
+            remediation=dedupe_steps(steps),
             operation=facts.operation,
             retry_after=facts.retry_after if recoverable else None,
             http_status=facts.http_status,
@@ -351,10 +351,11 @@ class ErrorAnalyzer:
 
 # -- helpers ------------------------------------------------------------------------------------
 def error_exit_code(exc: BaseException, info: ErrorInfo) -> int:
-    """Exit code for an error: its own ``exit_code`` for awsideman errors, 2 for configuration, else 1."""
+    """Exit code for an error: its own ``exit_code`` for awsideman errors, 2 for configuration and
+    the operator's set-up (no credentials: ``SETUP_CODES``), else 1."""
     if isinstance(exc, AwsidemanError):
         return int(exc.exit_code)
-    return 2 if info.category == T.CONFIGURATION else 1
+    return 2 if info.category == T.CONFIGURATION or info.code in T.SETUP_CODES else 1
 
 
 def _split_operation(operation: str | None) -> tuple[str | None, str | None]:
@@ -403,8 +404,24 @@ def _path_of(exc: BaseException) -> str | None:
     return str(path) if path else None
 
 
-def _dedupe(steps: Iterable[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(s for s in steps if s))
+_COMMAND_RE = re.compile(r"`([^`]+)`")
+
+
+def dedupe_steps(steps: Iterable[str]) -> tuple[str, ...]:
+    """Each step once: an exact repeat, or a step whose commands (in backticks) an earlier step
+    already gives, says nothing new (an error's own "Run `awsideman report list` to see ..." and
+    the table's "`awsideman report list` lists ..." are one bullet)."""
+    kept: list[str] = []
+    given: set[str] = set()
+    for step in steps:
+        if not step or step in kept:
+            continue
+        commands = {c.strip() for c in _COMMAND_RE.findall(step)}
+        if commands and commands <= given:
+            continue
+        kept.append(step)
+        given |= commands
+    return tuple(kept)
 
 
 def _max_severity(a: str, b: str) -> str:
