@@ -28,7 +28,7 @@ from awsideman.core.error_table import Rule
 from awsideman.core.exceptions import AwsidemanError
 from awsideman.core.sanitize import sanitize
 
-__all__ = ["ErrorInfo", "ErrorAnalyzer", "error_exit_code", "dedupe_steps", "Rule"]
+__all__ = ["ErrorInfo", "FoundError", "FileAnalysis", "ErrorAnalyzer", "error_exit_code", "dedupe_steps", "Rule"]
 
 _DENIED_CODES = frozenset(c for c, r in T.CODE_RULES.items() if r.category == T.AUTHORIZATION)
 _ACTION_RE = re.compile(r"not authorized to perform:?\s+([a-z0-9-]+:[A-Za-z0-9*]+)")
@@ -65,6 +65,32 @@ class ErrorInfo:
             if value is not None:
                 data[key] = value
         return data
+
+
+@dataclass(frozen=True)
+class FoundError:
+    """An error found in a file: what it means, the line it first occurs on, how often, and the
+    operation the line names (``analyze-error --file``)."""
+
+    info: ErrorInfo
+    line: int | None = None
+    count: int = 1
+    operation_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = self.info.to_dict()
+        for key in ("line", "count", "operation_id"):
+            if getattr(self, key) is not None:
+                data[key] = getattr(self, key)
+        return data
+
+
+@dataclass(frozen=True)
+class FileAnalysis:
+    """The distinct errors of a file (at most ``error_text.MAX_ERRORS``) and how many were left out."""
+
+    errors: list[FoundError]
+    omitted: int = 0
 
 
 class _Blank(dict[str, str]):
@@ -140,6 +166,32 @@ class ErrorAnalyzer:
         if parsed is not None:
             return self._from_json(parsed, None)
         return [self._from_line(line, None) for line in error_text.error_lines(text)]
+
+    def analyze_file(self, text: str) -> FileAnalysis:
+        """The errors in a log file (``error_text.error_candidates``) or a JSON error document.
+
+        An awsideman log's analysed errors are taken as recorded, so a log names the category
+        its operation's report names; other records are classified like pasted text.
+        """
+        parsed = error_text.parse_json(text.strip())
+        if parsed is not None:
+            infos = self._from_json(parsed, None)
+            return FileAnalysis([FoundError(info) for info in infos[:error_text.MAX_ERRORS]],
+                                max(len(infos) - error_text.MAX_ERRORS, 0))
+        found = error_text.error_candidates(text)
+        errors = [FoundError(self._recorded(c.recorded) if c.recorded is not None else self._from_line(c.text, None),
+                             c.line, c.count, c.operation_id) for c in found.errors]
+        return FileAnalysis(errors, found.omitted)
+
+    def _recorded(self, recorded: error_text.RecordedError) -> ErrorInfo:
+        if recorded.category not in T.CATEGORIES or recorded.severity not in T.SEVERITIES:
+            return self._from_line(f"{recorded.code}: {recorded.message}", None)  # not ours after all: read it
+        recoverable = recorded.recoverable
+        if recoverable is None:  # a log written before the field: the table knows, for one code
+            recoverable = self._from_code(recorded.code, recorded.message).recoverable
+        return ErrorInfo(category=recorded.category, severity=recorded.severity, recoverable=recoverable,
+                         code=recorded.code, message=sanitize(recorded.message),
+                         remediation=dedupe_steps(sanitize(step) for step in recorded.remediation))
 
     # -- extraction ------------------------------------------------------------------------------
     def _client_error(self, exc: ClientError, op: str | None, service: str | None) -> ErrorInfo:

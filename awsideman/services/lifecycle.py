@@ -22,6 +22,7 @@ from awsideman.core.cancel import StopSignal
 from awsideman.core.errors import ErrorAnalyzer
 from awsideman.core.exceptions import AwsidemanError, JournalError, LeaseLostError, OperationInterrupted
 from awsideman.journal import FAILED, INTERRUPTED, PARTIAL, SUCCEEDED, LockHolder, Operation, StateJournal
+from awsideman.services.log_context import bind_operation, release_operation
 
 # Statuses after which nothing of the operation is needed to continue it.
 _DONE = (SUCCEEDED, PARTIAL)
@@ -78,6 +79,7 @@ def run_operation(journal: StateJournal, spec: OperationSpec, *, stop: StopSigna
     else:
         operation = journal.start_operation(spec.kind, spec.params, spec.instance_arn, sealing=spec.sealing)
     run = OperationRun(operation)
+    logged = bind_operation(operation.id)  # every log line from here on names the operation
     try:
         with stop.arm():
             if spec.lock and operation.instance_arn:
@@ -102,6 +104,7 @@ def run_operation(journal: StateJournal, spec: OperationSpec, *, stop: StopSigna
         except JournalError as exc:
             run.warnings.append(f"The result could not be recorded in the journal: {exc.message}")
     finally:
+        release_operation(logged)
         if spec.lock and operation.instance_arn:
             with contextlib.suppress(JournalError):
                 journal.release_lock(operation.instance_arn, operation.id)
