@@ -297,7 +297,9 @@ class ErrorAnalyzer:
         for fragment, hint in T.MESSAGE_HINTS:
             if fragment in lowered:
                 return self._from_code(hint, text)
-        return self._build(T.UNKNOWN_RULE, _Facts("Unknown", text or "(empty)"))
+        # An exception nobody classified still says what it is (``KeyError: 'x'``).
+        unknown = exc_line.class_name if exc_line and code is None else "Unknown"
+        return self._build(T.UNKNOWN_RULE, _Facts(unknown, text or "(empty)"))
 
     def _from_code(self, code: str, text: str) -> ErrorInfo:
         """A bare code from --code or a hint: AWS code, exception class, errno or project code."""
