@@ -16,7 +16,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError, ProfileNotFound
 
-from awsideman.core.exceptions import ConfigError, CredentialsError
+from awsideman.core.exceptions import ConfigError, MissingRegionError
 from awsideman.core.retry import RetryPolicy
 
 log = logging.getLogger("awsideman.aws")
@@ -45,9 +45,10 @@ class AwsGateway:
                               remediation=["List profiles with `aws configure list-profiles`.",
                                            "Pass --profile NAME or set AWS_PROFILE."]) from exc
         if not self._session.region_name:
-            raise CredentialsError(
+            raise MissingRegionError(
                 "No AWS region configured for the Identity Center instance",
-                remediation=["Pass --region REGION, set AWS_REGION, or set `region:` in the config file."])
+                remediation=["Pass --region REGION, set AWS_REGION (or AWS_DEFAULT_REGION), or set `region:` in "
+                             "the config file or the AWS profile: the region of the Identity Center instance."])
         self._retry = retry
         self._config = Config(retries={"total_max_attempts": 1, "mode": "standard"},
                               max_pool_connections=max_pool, connect_timeout=10, read_timeout=60)

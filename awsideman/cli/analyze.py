@@ -31,7 +31,8 @@ def analyze_error(
     ] = None,
     file: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option("--file", help="A log or JSON error file: every error line in it is analysed.",
+        typer.Option("--file", help="A log (awsideman's, aws-cli/boto3 --debug) or JSON error file: each "
+                     "distinct error in it, with its line and count.",
                      show_default=False),
     ] = None,
     operation: Annotated[
@@ -64,9 +65,8 @@ def analyze_error(
         return
     limit = ctx.find_root().obj.settings().limits.bytes("text_mib")
     if file is not None:
-        content = _read_file(file, limit)
-        infos = analyzer.analyze_all(content) or [analyzer.analyze_text(content)]
-        _show_many(render, [info.to_dict() for info in infos], {"file": str(file)})
+        found = analyzer.analyze_file(_read_file(file, limit))
+        _show_many(render, [error.to_dict() for error in found.errors], {"file": str(file)}, omitted=found.omitted)
     else:
         if text == "-":
             text = _bounded(read_limited(sys.stdin.buffer, limit), "standard input", limit)
@@ -89,15 +89,28 @@ def _bounded(data: bytes | None, what: str, limit: int) -> str:
 
 
 def _read_file(path: Path, limit: int) -> str:
+    """The file as text; a directory, a binary file or one over the limit is refused (exit 2)."""
+    if path.is_dir():
+        raise UsageError(f"--file {path} is a directory, not a file.")
     try:
         with path.open("rb") as handle:
-            return _bounded(read_limited(handle, limit), f"--file {path}", limit)
+            data = read_limited(handle, limit)
     except FileNotFoundError:
         raise UsageError(f"--file {path}: no such file.") from None
     except IsADirectoryError:
         raise UsageError(f"--file {path} is a directory, not a file.") from None
     except PermissionError:
         raise UsageError(f"--file {path}: permission denied.") from None
+    if data is None:
+        raise UsageError(f"--file {path} is longer than the limit of {describe(limit)} (limits.text_mib).",
+                         remediation=["Analyse its end: `tail -n 100000 FILE > end.log`, then "
+                                      "`awsideman analyze-error --file end.log`.",
+                                      "Or raise limits.text_mib in the config."])
+    if b"\0" in data:
+        raise UsageError(f"--file {path} is a binary file, not a log or JSON error file.",
+                         remediation=["Give the text log: `$AWSIDEMAN_HOME/logs/OP_ID.log`, or an aws-cli/boto3 "
+                                      "--debug log."])
+    return data.decode("utf-8", errors="replace")
 
 
 def _journal_errors(ctx: typer.Context, operation_id: str) -> list[dict[str, Any]]:
@@ -126,7 +139,8 @@ def _contract(error: dict[str, Any]) -> dict[str, Any]:
     keys = ("category", "severity", "code", "message", "recoverable", "remediation")
     data = {key: error.get(key) for key in keys}
     data["remediation"] = list(data["remediation"] or [])
-    for extra in ("operation", "retry_after", "http_status", "step", "created_at", "count"):
+    for extra in ("operation", "retry_after", "http_status", "step", "created_at", "count", "line",
+                  "operation_id"):
         if error.get(extra) is not None:
             data[extra] = error[extra]
     return sanitize_obj(data)
@@ -140,10 +154,12 @@ def _show_one(render: Renderer, error: dict[str, Any]) -> None:
         _print(render, error, "Error analysis")
 
 
-def _show_many(render: Renderer, errors: list[dict[str, Any]], source: dict[str, str]) -> None:
+def _show_many(render: Renderer, errors: list[dict[str, Any]], source: dict[str, str],
+               omitted: int | None = None) -> None:
     errors = [_contract(e) for e in errors]
     if render.json:
-        render.document({**source, "count": len(errors), "errors": errors})
+        extra = {"omitted": omitted} if omitted is not None else {}
+        render.document({**source, "count": len(errors), **extra, "errors": errors})
         return
     if not errors:
         render.line(f"No errors found in {next(iter(source.values()))}.")
@@ -151,7 +167,20 @@ def _show_many(render: Renderer, errors: list[dict[str, Any]], source: dict[str,
     for number, error in enumerate(errors, 1):
         if number > 1:
             render.line()
-        _print(render, error, f"Error {number} of {len(errors)}")
+        _print(render, error, f"Error {number} of {len(errors)}{_where(error)}")
+    if omitted:
+        render.line()
+        render.line(f"{omitted} more distinct error(s) not shown: only the first {len(errors)} are listed.")
+
+
+def _where(error: dict[str, Any]) -> str:
+    """Where a file's error was found: ``(line 57, 4 times, op-...)``."""
+    parts = [f"line {error['line']}"] if "line" in error else []
+    if "line" in error and error.get("count", 1) > 1:
+        parts.append(f"{error['count']} times")
+    if error.get("operation_id"):
+        parts.append(str(error["operation_id"]))
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def _print(render: Renderer, error: dict[str, Any], title: str) -> None:

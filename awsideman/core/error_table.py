@@ -285,7 +285,9 @@ _network_retry = Rule(NETWORK, "medium", True, (
     "Check the network, proxy (HTTPS_PROXY) and --region; with a local emulator check AWS_ENDPOINT_URL.",
     _RESUME,
 ))
-_no_credentials = Rule(CONFIGURATION, "high", False, (
+# No credentials at all is an authentication problem (README: Troubleshooting), though, like a
+# missing region, it is set-up the operator must supply: it exits 2 (``SETUP_CODES``).
+_no_credentials = Rule(AUTHENTICATION, "high", False, (
     "No AWS credentials were found: set AWS_PROFILE or pass --profile (then `aws sso login{profile}` "
     "for SSO profiles), or export AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.",
 ))
@@ -375,11 +377,15 @@ ERRNO_NAMES = {getattr(_errno, name): name for name in ERRNO_RULES if hasattr(_e
 _rollback = "If a restore was interrupted: `awsideman rollback OP_ID` undoes what it applied."
 PROJECT_RULES: dict[str, Rule] = {
     "ConfigError": Rule(CONFIGURATION, "high", False, ("Fix the config file or option named in the message.",)),
-    "CredentialsError": Rule(CONFIGURATION, "high", False, (
-        "Set AWS_PROFILE / --profile and AWS_REGION / --region (then `aws sso login{profile}` if SSO).",
+    "CredentialsError": Rule(AUTHENTICATION, "high", False, (
+        "Set AWS_PROFILE / --profile (then `aws sso login{profile}` if SSO), or export AWS_ACCESS_KEY_ID / "
+        "AWS_SECRET_ACCESS_KEY.",
     )),
+    # Its own remediation names --region / AWS_REGION.
+    "MissingRegionError": Rule(CONFIGURATION, "high", False, ()),
     "InvalidIdError": Rule(VALIDATION, "low", False, ()),
-    "UsageError": Rule(VALIDATION, "low", False, ("See `awsideman --help` for the expected usage.",)),
+    # Each usage error says what to change; a generic pointer to --help says nothing more.
+    "UsageError": Rule(VALIDATION, "low", False, ()),
     "BackupNotFoundError": Rule(RESOURCE_NOT_FOUND, "medium", False, (
         "`awsideman backup list --store URL` lists the backups in that store.",
     )),
@@ -449,6 +455,10 @@ PROJECT_RULES: dict[str, Rule] = {
     )),  # its own remediation names the resume
     "AwsidemanError": Rule(UNKNOWN, "high", False, (_rollback,)),
 }
+
+# Errors of the operator's set-up (no credentials, no region) that exit 2 like a usage error
+# whatever their category (README: Exit codes).
+SETUP_CODES = frozenset({"NoCredentialsError", "NoRegionError", "PartialCredentialsError", "ProfileNotFound"})
 
 UNKNOWN_RULE = Rule(UNKNOWN, "high", False, (
     "Re-run with --debug for the full stack trace; if it persists, report it with that output.",

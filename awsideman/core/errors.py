@@ -28,7 +28,7 @@ from awsideman.core.error_table import Rule
 from awsideman.core.exceptions import AwsidemanError
 from awsideman.core.sanitize import sanitize
 
-__all__ = ["ErrorInfo", "ErrorAnalyzer", "error_exit_code", "Rule"]
+__all__ = ["ErrorInfo", "FoundError", "FileAnalysis", "ErrorAnalyzer", "error_exit_code", "dedupe_steps", "Rule"]
 
 _DENIED_CODES = frozenset(c for c, r in T.CODE_RULES.items() if r.category == T.AUTHORIZATION)
 _ACTION_RE = re.compile(r"not authorized to perform:?\s+([a-z0-9-]+:[A-Za-z0-9*]+)")
@@ -65,6 +65,32 @@ class ErrorInfo:
             if value is not None:
                 data[key] = value
         return data
+
+
+@dataclass(frozen=True)
+class FoundError:
+    """An error found in a file: what it means, the line it first occurs on, how often, and the
+    operation the line names (``analyze-error --file``)."""
+
+    info: ErrorInfo
+    line: int | None = None
+    count: int = 1
+    operation_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = self.info.to_dict()
+        for key in ("line", "count", "operation_id"):
+            if getattr(self, key) is not None:
+                data[key] = getattr(self, key)
+        return data
+
+
+@dataclass(frozen=True)
+class FileAnalysis:
+    """The distinct errors of a file (at most ``error_text.MAX_ERRORS``) and how many were left out."""
+
+    errors: list[FoundError]
+    omitted: int = 0
 
 
 class _Blank(dict[str, str]):
@@ -141,6 +167,32 @@ class ErrorAnalyzer:
             return self._from_json(parsed, None)
         return [self._from_line(line, None) for line in error_text.error_lines(text)]
 
+    def analyze_file(self, text: str) -> FileAnalysis:
+        """The errors in a log file (``error_text.error_candidates``) or a JSON error document.
+
+        An awsideman log's analysed errors are taken as recorded, so a log names the category
+        its operation's report names; other records are classified like pasted text.
+        """
+        parsed = error_text.parse_json(text.strip())
+        if parsed is not None:
+            infos = self._from_json(parsed, None)
+            return FileAnalysis([FoundError(info) for info in infos[:error_text.MAX_ERRORS]],
+                                max(len(infos) - error_text.MAX_ERRORS, 0))
+        found = error_text.error_candidates(text)
+        errors = [FoundError(self._recorded(c.recorded) if c.recorded is not None else self._from_line(c.text, None),
+                             c.line, c.count, c.operation_id) for c in found.errors]
+        return FileAnalysis(errors, found.omitted)
+
+    def _recorded(self, recorded: error_text.RecordedError) -> ErrorInfo:
+        if recorded.category not in T.CATEGORIES or recorded.severity not in T.SEVERITIES:
+            return self._from_line(f"{recorded.code}: {recorded.message}", None)  # not ours after all: read it
+        recoverable = recorded.recoverable
+        if recoverable is None:  # a log written before the field: the table knows, for one code
+            recoverable = self._from_code(recorded.code, recorded.message).recoverable
+        return ErrorInfo(category=recorded.category, severity=recorded.severity, recoverable=recoverable,
+                         code=recorded.code, message=sanitize(recorded.message),
+                         remediation=dedupe_steps(sanitize(step) for step in recorded.remediation))
+
     # -- extraction ------------------------------------------------------------------------------
     def _client_error(self, exc: ClientError, op: str | None, service: str | None) -> ErrorInfo:
         # botocore types these as TypedDicts, but services add fields (Reason, RetryAfterSeconds).
@@ -215,7 +267,7 @@ class ErrorAnalyzer:
             rule = replace(rule, category=inner.category, severity=_max_severity(rule.severity, inner.severity))
             steps = steps + inner.remediation
         info = self._build(rule, facts)
-        return replace(info, remediation=_dedupe(tuple(sanitize(s) for s in steps) + info.remediation))
+        return replace(info, remediation=dedupe_steps(tuple(sanitize(s) for s in steps) + info.remediation))
 
     def _os_error(self, exc: OSError, op: str | None) -> ErrorInfo:
         name = T.ERRNO_NAMES.get(exc.errno) or _errno.errorcode.get(exc.errno or 0, "OSError")
@@ -245,7 +297,9 @@ class ErrorAnalyzer:
         for fragment, hint in T.MESSAGE_HINTS:
             if fragment in lowered:
                 return self._from_code(hint, text)
-        return self._build(T.UNKNOWN_RULE, _Facts("Unknown", text or "(empty)"))
+        # An exception nobody classified still says what it is (``KeyError: 'x'``).
+        unknown = exc_line.class_name if exc_line and code is None else "Unknown"
+        return self._build(T.UNKNOWN_RULE, _Facts(unknown, text or "(empty)"))
 
     def _from_code(self, code: str, text: str) -> ErrorInfo:
         """A bare code from --code or a hint: AWS code, exception class, errno or project code."""
@@ -319,7 +373,7 @@ class ErrorAnalyzer:
             recoverable=recoverable,
             code=facts.code,
             message=sanitize(facts.message),
-            remediation=_dedupe(steps),
+            remediation=dedupe_steps(steps),
             operation=facts.operation,
             retry_after=facts.retry_after if recoverable else None,
             http_status=facts.http_status,
@@ -351,10 +405,11 @@ class ErrorAnalyzer:
 
 # -- helpers ------------------------------------------------------------------------------------
 def error_exit_code(exc: BaseException, info: ErrorInfo) -> int:
-    """Exit code for an error: its own ``exit_code`` for awsideman errors, 2 for configuration, else 1."""
+    """Exit code for an error: its own ``exit_code`` for awsideman errors, 2 for configuration and
+    the operator's set-up (no credentials: ``SETUP_CODES``), else 1."""
     if isinstance(exc, AwsidemanError):
         return int(exc.exit_code)
-    return 2 if info.category == T.CONFIGURATION else 1
+    return 2 if info.category == T.CONFIGURATION or info.code in T.SETUP_CODES else 1
 
 
 def _split_operation(operation: str | None) -> tuple[str | None, str | None]:
@@ -403,8 +458,24 @@ def _path_of(exc: BaseException) -> str | None:
     return str(path) if path else None
 
 
-def _dedupe(steps: Iterable[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(s for s in steps if s))
+_COMMAND_RE = re.compile(r"`([^`]+)`")
+
+
+def dedupe_steps(steps: Iterable[str]) -> tuple[str, ...]:
+    """Each step once: an exact repeat, or a step whose commands (in backticks) an earlier step
+    already gives, says nothing new (an error's own "Run `awsideman report list` to see ..." and
+    the table's "`awsideman report list` lists ..." are one bullet)."""
+    kept: list[str] = []
+    given: set[str] = set()
+    for step in steps:
+        if not step or step in kept:
+            continue
+        commands = {c.strip() for c in _COMMAND_RE.findall(step)}
+        if commands and commands <= given:
+            continue
+        kept.append(step)
+        given |= commands
+    return tuple(kept)
 
 
 def _max_severity(a: str, b: str) -> str:

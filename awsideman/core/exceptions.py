@@ -80,10 +80,17 @@ class InstanceNotFoundError(AwsidemanError):
 
 
 class CredentialsError(AwsidemanError):
-    """No usable AWS credentials or region: configuration the user must supply."""
+    """No usable AWS credentials: set-up the user must supply."""
 
     exit_code = 2
     code = "CredentialsError"
+
+
+class MissingRegionError(AwsidemanError):
+    """No region is configured, so the Identity Center instance cannot be found."""
+
+    exit_code = 2
+    code = "MissingRegion"
 
 
 class JournalError(AwsidemanError):

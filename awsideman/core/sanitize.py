@@ -17,7 +17,7 @@ one) never gets the chance to redact only part of a token and leave the rest vis
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 REDACTED = "***REDACTED***"
@@ -46,11 +46,34 @@ _EQ = r"(?:[:=]|%(?:25)?3[AaDd])"
 # slash inside the value, not its end; ``\\/`` the same escaped once more, JSON inside JSON).
 _VALUE = r"(?:\\+/|[^\s\"',;&}\]<>\\])+"
 
-_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+def _redact_after(match: re.Match[str]) -> str:
+    """Keep the key (group 1), redact its value: unless the "key" ends a path and a word follows
+    (``/etc/passwd: permission denied``, ``'../../etc/passwd': expected ...``): a file, not a key."""
+    value = match.group(0)[len(match.group(1)):].split(" ", 1)[0]
+    if _PLAIN_WORD.fullmatch(value) and _in_path(match.string, match.start()):
+        return match.group(0)
+    return match.group(1) + REDACTED
+
+
+def _in_path(text: str, start: int) -> bool:
+    while start > 0 and (text[start - 1].isalnum() or text[start - 1] in "_.-"):
+        start -= 1
+    return start > 0 and text[start - 1] in "/\\"
+
+
+def _redact_bearer(match: re.Match[str]) -> str:
+    # "the bearer of", "a bearer token": a plain word after "bearer" is English, not a token.
+    return match.group(0) if _PLAIN_WORD.fullmatch(match.group(2)) else match.group(1) + REDACTED
+
+
+_PLAIN_WORD = re.compile(r"[A-Za-z]{1,15}\.?")  # a word, maybe ending its sentence
+
+_Replacement = str | Callable[[re.Match[str]], str]
+_RULES: tuple[tuple[re.Pattern[str], _Replacement], ...] = (
     # "Authorization: AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=..." (header or
     # JSON): the whole value goes, scheme included, up to the end of line or closing quote.
-    (re.compile(rf"(?i)(authorization{_Q}?\s*{_EQ}\s*{_Q}?)[^\r\n\"'\\]+"), r"\1" + REDACTED),
-    (re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1" + REDACTED),
+    (re.compile(rf"(?i)(authorization{_Q}?\s*{_EQ}\s*{_Q}?)[^\r\n\"'\\]+"), _redact_after),
+    (re.compile(r"(?i)(\bbearer\s+)([A-Za-z0-9._~+/=-]+)"), _redact_bearer),
     # Presigned URL / SigV4 parameters and header fragments, raw or URL-encoded.
     (
         re.compile(rf"(?i)((?:x-amz-)?(?:security-token|signature|credential)|awsaccesskeyid)({_EQ})"
@@ -61,10 +84,10 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     # ``aws configure set aws_secret_access_key VALUE`` (also ``set profile.x.aws_session_token``).
     (re.compile(rf"(?i)(--(?:{_STRONG_KEYS})(?:\s+|=){_Q}?){_VALUE}"), r"\1" + REDACTED),
     (re.compile(rf"(?i)(\bconfigure\s+set\s+(?:[\w-]+\.)*(?:{_STRONG_KEYS})\s+{_Q}?){_VALUE}"), r"\1" + REDACTED),
-    (re.compile(rf"(?i)((?:{_STRONG_KEYS}){_Q}?\s*{_EQ}\s*{_Q}?){_VALUE}"), r"\1" + REDACTED),
+    (re.compile(rf"(?i)((?:{_STRONG_KEYS}){_Q}?\s*{_EQ}\s*{_Q}?){_VALUE}"), _redact_after),
     (
         re.compile(rf"(?i)((?<![A-Za-z])(?:{_WEAK_KEYS})(?:\s*(?:=|%3[Dd])\s*{_Q}?|{_Q}\s*:\s*{_Q}?)){_VALUE}"),
-        r"\1" + REDACTED,
+        _redact_after,
     ),
     # Session tokens by their well-known prefixes (STS/SSO tokens are base64 of a protobuf
     # that starts the same way), raw or URL-encoded.

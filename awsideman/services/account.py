@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from awsideman.core.error_table import SEVERITIES
+from awsideman.core.errors import dedupe_steps
 from awsideman.core.exceptions import OperationNotFoundError
 from awsideman.core.ids import validate_operation_id
 from awsideman.core.sanitize import sanitize_obj
@@ -310,6 +311,7 @@ def group_failures(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 group["remediation"].append(step)
     ordered = sorted(groups.values(), key=lambda g: (-SEVERITIES.index(g["severity"]), g["category"]))
     for group in ordered:
+        group["remediation"] = list(dedupe_steps(group["remediation"]))  # each step once, however worded
         group["code"] = ", ".join(group["codes"]) or "Error"
         group["message"] = group["messages"][0] if group["messages"] else ""
     return ordered

@@ -20,6 +20,7 @@ request ids, which the next ``rollback`` or ``restore --resume`` reconciles.
 from __future__ import annotations
 
 import heapq
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -35,6 +36,8 @@ from awsideman.core.progress import open_phase
 from awsideman.journal import ChangeState, StateJournal
 from awsideman.services.change_calls import Outcome, execute
 from awsideman.services.resolver import Resolver
+
+log = logging.getLogger("awsideman.apply")
 
 MAX_OUTSTANDING = 15  # the service's fixed limit on outstanding asynchronous requests
 POLL_INTERVAL = 0.5
@@ -163,6 +166,8 @@ class ApplyEngine:
         info = self.analyzer.analyze(exc)
         self.journal.mark_change(self.operation_id, running.seq, ChangeState.FAILED, error=info.to_dict(),
                                  detail=info.message)
+        # A warning: the operation's analysed error ends its log (RunRecorder), this is the event.
+        log.warning("%s failed: %s (%s): %s", running.change.address, info.code, info.category, info.message)
         return info
 
 

@@ -16,6 +16,7 @@ from awsideman.core.progress import ENDED, STARTED, Phase, PhaseListener, PhaseT
 from awsideman.core.ratelimit import RateLimiter
 from awsideman.core.retry import RetryPolicy
 from awsideman.journal import StateJournal, utc_timestamp
+from awsideman.services.log_context import set_phase
 
 
 class Context:
@@ -89,7 +90,11 @@ class _PhaseLog:
         self.display, self.recorder = display, recorder
 
     def phase_changed(self, view: PhaseView) -> None:
+        if view.event == STARTED:
+            set_phase(view.name)  # the lines logged from now on say which phase they belong to
         if self.recorder is not None and view.event in (STARTED, ENDED):
             self.recorder.progress(f"phase {view.name} started" if view.event == STARTED else f"phase {view.line()}")
+        if view.event == ENDED:
+            set_phase(None)
         if self.display is not None:
             self.display.phase_changed(view)

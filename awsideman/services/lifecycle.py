@@ -22,6 +22,7 @@ from awsideman.core.cancel import StopSignal
 from awsideman.core.errors import ErrorAnalyzer
 from awsideman.core.exceptions import AwsidemanError, Declined, JournalError, LeaseLostError, OperationInterrupted
 from awsideman.journal import FAILED, INTERRUPTED, PARTIAL, SUCCEEDED, LockHolder, Operation, StateJournal
+from awsideman.services.log_context import bind_operation, release_operation
 
 # Statuses after which nothing of the operation is needed to continue it.
 _DONE = (SUCCEEDED, PARTIAL)
@@ -132,6 +133,7 @@ def run_operation(journal: StateJournal, spec: OperationSpec, *, stop: StopSigna
         operation = journal.start_operation(spec.kind, params, spec.instance_arn, sealing=spec.sealing,
                                             backup_id=spec.backup_id)
     run = OperationRun(operation, journal=journal, spec=spec, stop=stop)
+    logged = bind_operation(operation.id)  # every log line from here on names the operation
     try:
         with stop.arm():
             if spec.lock and operation.instance_arn:
@@ -166,6 +168,7 @@ def run_operation(journal: StateJournal, spec: OperationSpec, *, stop: StopSigna
         except JournalError as exc:
             run.warnings.append(f"The result could not be recorded in the journal: {exc.message}")
     finally:
+        release_operation(logged)
         if run.locked:
             with contextlib.suppress(JournalError):
                 journal.release_lock(run.locked, operation.id)

@@ -1,10 +1,12 @@
 """What a command leaves behind besides its result: a log file per operation and metrics.
 
 ``RunRecorder`` is attached to a command's ``Context``: it logs awsideman's records (requests,
-retries, progress) to a private, sanitised file while the command runs, and when the context
-closes, whatever happened, it names that file after the operation the command ran
-(``$AWSIDEMAN_HOME/logs/<operation_id>.log``), removes logs older than ``retention_days`` and
-writes the Prometheus metrics file if one is configured.
+retries, phases, failed changes) to a private, sanitised file while the command runs, one line
+per event (``services/log_context.py``: time, level, operation, phase, logger, message), and
+when the context closes, whatever happened, it names that file after the operation the command
+ran (``$AWSIDEMAN_HOME/logs/<operation_id>.log``), ends it with the operation's account (its
+analysed errors with what to do, then its status and next command), removes logs older than
+``retention_days`` and writes the Prometheus metrics file if one is configured.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from awsideman.core.sanitize import sanitize
 from awsideman.journal import Operation, StateJournal, utc_timestamp
 from awsideman.journal.db import timestamp_key
 from awsideman.journal.liveness import this_process
+from awsideman.services.log_context import LineFormatter, OperationFilter, format_line
 
 log = logging.getLogger("awsideman")
 
@@ -69,7 +72,8 @@ class RunRecorder:
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             os.close(fd)
             self.handler = _SanitisingFileHandler(self.path, encoding="utf-8")
-            self.handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+            self.handler.setFormatter(LineFormatter())
+            self.handler.addFilter(OperationFilter())
             self.handler.setLevel(logging.DEBUG)
             log.addHandler(self.handler)
             log.setLevel(logging.DEBUG)
@@ -82,7 +86,9 @@ class RunRecorder:
         """Name the log after the operations run, rotate old logs, write metrics; return the operations."""
         self._detach()
         ops = self.operations(journal) if journal is not None else []
-        self._keep_log(ops)
+        for op_id, path in self._keep_log(ops).items():
+            assert journal is not None
+            self._end_log(journal, op_id, path)
         self.rotate()
         if self.metrics_file and ops and journal is not None:
             self._metrics(journal, ops, gateway)
@@ -101,16 +107,19 @@ class RunRecorder:
             self.handler.close()
             self.handler = None
 
-    def _keep_log(self, ops: list[Operation]) -> None:
+    def _keep_log(self, ops: list[Operation]) -> dict[str, Path]:
+        """The run's log under each operation's name; returns the files written."""
+        kept: dict[str, Path] = {}
         if self.path is None:
-            return
+            return kept
         with contextlib.suppress(OSError):
             if not ops:
                 self.path.unlink()
-                return
+                return kept
             for op in ops[1:]:
                 (self.logs / f"{op.id}.log").write_bytes(self.path.read_bytes())
                 os.chmod(self.logs / f"{op.id}.log", 0o600)
+                kept[op.id] = self.logs / f"{op.id}.log"
             target = self.logs / f"{ops[0].id}.log"
             if target.exists():  # a resumed operation: its earlier runs' log comes first
                 with target.open("ab") as handle:
@@ -118,6 +127,20 @@ class RunRecorder:
                 self.path.unlink()
             else:
                 os.replace(self.path, target)
+            kept[ops[0].id] = target
+        return dict(sorted(kept.items()))
+
+    def _end_log(self, journal: StateJournal, operation_id: str, path: Path) -> None:
+        """End the operation's log with its account: what a reader of the log looks for last."""
+        from awsideman.services.account import operation_account
+
+        try:
+            lines = ending_lines(operation_account(journal, operation_id), self.clock())
+        except Exception as exc:  # the journal failed now: the log still says so, and the run's outcome stands
+            lines = [format_line(logging.WARNING, f"the operation's account could not be read: {exc}",
+                                 operation_id=operation_id, created=self.clock())]
+        with contextlib.suppress(OSError), path.open("a", encoding="utf-8") as handle:
+            handle.writelines(sanitize(line) + "\n" for line in lines)
 
     def rotate(self) -> int:
         """Delete log files older than ``retention_days``; return how many."""
@@ -144,6 +167,27 @@ class RunRecorder:
         assert self.metrics_file is not None
         write_metrics(self.metrics_file, samples)
         self.metrics_written.append(str(self.metrics_file))
+
+
+def ending_lines(account: Any, created: float | None = None) -> list[str]:
+    """The last lines of an operation's log, from its account (``services.account``): each analysed
+    error (``error category=... code=...: message``) with its ``what to do:`` steps, then
+    ``KIND OP ended: status=...; next: COMMAND``. The same errors and status as ``report show``."""
+    lines = []
+    for error in account.errors:
+        recoverable = "yes" if error.get("recoverable") else "no"
+        lines.append(format_line(
+            logging.ERROR, f"error category={error['category']} severity={error['severity']} recoverable="
+            f"{recoverable} code={error['code']}: {error['message']}", operation_id=account.operation_id,
+            created=created))
+        lines += [format_line(logging.INFO, f"what to do: {step}", operation_id=account.operation_id, created=created)
+                  for step in error.get("remediation") or []]
+    ended = f"{account.kind} {account.operation_id} ended: status={account.status}"
+    if account.next_command:
+        ended += f"; next: {account.next_command}"
+    level = logging.INFO if account.status == "succeeded" else logging.WARNING
+    lines.append(format_line(level, ended, operation_id=account.operation_id, created=created))
+    return lines
 
 
 def _no_figures() -> Any:

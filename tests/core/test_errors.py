@@ -138,7 +138,7 @@ CASES = [
     ("proxy", ProxyConnectionError(proxy_url="http://proxy:3128"), None, "network", True, "HTTPS_PROXY"),
     ("ssl", SSLError(endpoint_url=URL, error=Exception("certificate verify failed")), None, "network", False,
      "AWS_CA_BUNDLE"),
-    ("no-credentials", NoCredentialsError(), None, "configuration", False, "AWS_PROFILE"),
+    ("no-credentials", NoCredentialsError(), None, "authentication", False, "AWS_PROFILE"),
     ("partial-credentials", PartialCredentialsError(provider="env", cred_var="aws_secret_access_key"), None,
      "configuration", False, "missing"),
     ("profile", ProfileNotFound(profile="nope"), None, "configuration", False, "--profile"),
@@ -297,7 +297,7 @@ def test_error_exit_code(exc, expected):
 TEXT_CASES = [
     ("An error occurred (ThrottlingException) when calling the ListUsers operation (reached max retries: 4): "
      "Rate exceeded", None, "rate_limiting", True, "ThrottlingException"),
-    ("botocore.exceptions.NoCredentialsError: Unable to locate credentials", None, "configuration", False,
+    ("botocore.exceptions.NoCredentialsError: Unable to locate credentials", None, "authentication", False,
      "NoCredentialsError"),
     ("An error occurred (AccessDeniedException) when calling the ListPermissionSets operation: User: "
      "arn:aws:sts::123456789012:assumed-role/R/s is not authorized to perform: sso:ListPermissionSets",

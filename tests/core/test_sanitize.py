@@ -285,3 +285,38 @@ ordinary = st.lists(st.one_of(paths, arns, ids, emails, dates, urls, words), min
 def test_property_ordinary_text_passes_unchanged(text):
     assert sanitize(text) == text
     assert sanitize_obj({"path": text, "items": [text]}) == {"path": text, "items": [text]}
+
+
+# -- property: sentences with words that name secrets, paths, ids and numbers pass unchanged -----
+# (finding 15: `backup show ../../etc/passwd` printed "Invalid backup id '...': ***REDACTED*** bk-...")
+KEY_WORDS = ["passwd", "password", "Password", "token", "Token", "secret", "secrets", "signature", "credential",
+             "credentials", "session", "key", "bearer", "Bearer", "authorization"]
+plain = st.from_regex(r"[A-Za-z][a-z]{0,11}", fullmatch=True)
+segments = st.one_of(words, st.sampled_from(KEY_WORDS), st.builds(lambda w, e: f"{w}.{e}", words,
+                                                                    st.sampled_from(["yaml", "json", "log", "d"])))
+leads = st.sampled_from(["/", "./", "../", "../../", "~/", "etc/"])
+any_path = st.builds(lambda lead, parts: lead + "/".join(parts), leads, st.lists(segments, min_size=1, max_size=5))
+numbers = st.integers(min_value=0, max_value=10**12).map(str)
+quotes = st.sampled_from(["'", '"', ""])
+quoted = st.builds(lambda thing, q: f"{q}{thing}{q}", st.one_of(any_path, ids, numbers), quotes)
+# A word that names a secret, followed by an ordinary word (not ``=`` or ``:`` and a value).
+ends = st.sampled_from(["", ",", "."])
+key_phrase = st.builds(lambda k, w, p: f"{k} {w}{p}", st.sampled_from(KEY_WORDS), plain, ends)
+# A path or id may end a clause (``'../../etc/passwd': expected ...``, ``/etc/passwd: permission denied``).
+thing = st.builds(lambda t, p: t + p, quoted, ends) | st.builds(
+    lambda t, w: f"{t}: {w}", quoted, plain)
+sentence = st.lists(st.one_of(key_phrase, thing, plain, arns, emails), min_size=1, max_size=8).map(" ".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(sentence)
+@example("Invalid backup id '../../etc/passwd': expected bk-YYYYMMDDTHHMMSSZ-xxxxxx")
+@example("open /etc/passwd: permission denied; the bearer of the token key was given")
+def test_property_non_secret_sentences_pass_unchanged(text):
+    assert sanitize(text) == text
+
+
+def test_a_bearer_token_and_a_password_in_a_path_shaped_key_are_still_redacted():
+    assert sanitize("Bearer eyJhbGciOiJIUzI1NiJ9.e30.sig") == f"Bearer {REDACTED}"
+    assert sanitize("DB_PASSWORD=hunter2 and {'db_password': 'x1'}") == f"DB_PASSWORD={REDACTED} and " \
+        f"{{'db_password': '{REDACTED}'}}"
