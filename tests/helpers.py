@@ -75,9 +75,22 @@ def paced_config(home: Any) -> str:
 
 def run_cli(env: dict[str, str], *args: str, timeout: float = 120, input: str | None = None) -> Any:
     """Run the real executable; returns the CompletedProcess (text mode)."""
+    return _run([*awsideman_command(), *args], env, timeout=timeout, input=input)
+
+
+def run_cli_killed_at(point: str, env: dict[str, str], *args: str, timeout: float = 120) -> Any:
+    """Run awsideman ARGS that SIGKILLs itself when it reaches ``point`` (the sandbox's kill
+    points, awsideman/sandbox/crashpoints.py: the product only announces its points)."""
+    import sys
+
+    return _run([sys.executable, "-m", "awsideman.sandbox.crashpoints", *args],
+                dict(env, AWSIDEMAN_CRASH_AT=point), timeout=timeout)
+
+
+def _run(command: list[str], env: dict[str, str], *, timeout: float, input: str | None = None) -> Any:
     import subprocess
 
-    return subprocess.run([*awsideman_command(), *args], env=env, capture_output=True, text=True,
+    return subprocess.run(command, env=env, capture_output=True, text=True,
                           timeout=timeout, input=input, stdin=None if input is not None else subprocess.DEVNULL)
 
 

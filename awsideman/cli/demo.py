@@ -2,20 +2,20 @@
 
 A seeded emulator is served on 127.0.0.1 (as `sandbox up --seed tiny` does). Every later step,
 breaking the instance and injecting the failure included, is an awsideman command: its words are
-printed and then run as they are, in this process, with the environment a person would export,
-so what is shown cannot drift from what ran. Typed by hand in order against `sandbox up` with the
+printed and then run as they are, by this interpreter in a child process, with the environment a
+person would export (the sandbox's endpoint and dummy credentials, the demo's AWSIDEMAN_HOME), so
+what is shown cannot drift from what ran. Typed by hand in order against `sandbox up` with the
 demo's AWSIDEMAN_HOME (for its backup), they do the same.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import shlex
+import subprocess
+import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -40,12 +40,12 @@ def demo(
     output: OutputOpt = None, quiet: QuietOpt = False, no_color: NoColorOpt = False,
 ) -> None:
     """Back up, break, restore with a failure and automatic rollback, restore again: no AWS account."""
-    from awsideman.sandbox.server import SandboxServer
+    from awsideman.sandbox.api import SandboxServer
 
     render = renderer(ctx, output, quiet, no_color)
     folder = Path(home).expanduser() if home else Path(tempfile.mkdtemp(prefix="awsideman-demo-"))
-    story = Story(render, folder)
-    with SandboxServer(port=0) as server, _environment(server.env(), folder):
+    with SandboxServer(port=0) as server:
+        story = Story(render, folder, _environment(server.env(), folder))
         story.run(server)
     if render.json:
         render.document({"status": "succeeded" if story.ok else "failed", "home": str(folder), "steps": story.steps})
@@ -53,26 +53,20 @@ def demo(
         raise typer.Exit(1)
 
 
-@contextlib.contextmanager
-def _environment(sandbox: dict[str, str], home: Path) -> Iterator[None]:
-    """The environment `sandbox up` tells a person to export, for the duration of the demo."""
-    saved = dict(os.environ)
-    for key in [k for k in os.environ if k.startswith("AWS_")]:
-        del os.environ[key]
-    os.environ.update(sandbox, AWSIDEMAN_HOME=str(home))
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+def _environment(sandbox: dict[str, str], home: Path) -> dict[str, str]:
+    """The environment of a shell where a person exported what `sandbox up` prints and the
+    demo's AWSIDEMAN_HOME: none of the caller's own AWS settings reach the emulator."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    return dict(env, **sandbox, AWSIDEMAN_HOME=str(home))
 
 
 class Story:
     """The demo's steps: say what and why, show the command, run it, check its exit code."""
 
-    def __init__(self, render: Renderer, home: Path) -> None:
+    def __init__(self, render: Renderer, home: Path, env: dict[str, str]) -> None:
         self.render = render
         self.home = home
+        self.env = env
         self.steps: list[dict[str, Any]] = []
         self.ok = True
 
@@ -86,21 +80,13 @@ class Story:
             self.render.line(f"$ {command}", style="bold")
 
     def awsideman(self, why: str, args: list[str], expect: int) -> Any:
-        """Show one real awsideman command, run those very words in this process, check its exit code."""
-        from awsideman.cli.app import main
-
+        """Show one real awsideman command, run those very words, check its exit code."""
         command = "awsideman " + shlex.join(args)
         self.say(why)
         self.show(command)
-        captured = io.StringIO()
         json_mode = self.render.json
-        with contextlib.redirect_stdout(captured) if json_mode else contextlib.nullcontext():
-            try:
-                main(["-o", "json", *args] if json_mode else args)
-                code = 0
-            except SystemExit as done:
-                code = int(done.code or 0)
-        document = json.loads(captured.getvalue()) if json_mode and captured.getvalue().strip() else None
+        code, printed = _run_awsideman(["-o", "json", *args] if json_mode else args, self.env, capture=json_mode)
+        document = json.loads(printed) if json_mode and printed.strip() else None
         self.steps.append({"step": why, "command": command, "exit_code": code,
                            "expected_exit_code": expect, "result": document})
         if code != expect:
@@ -149,7 +135,7 @@ class Story:
 
     def _start(self, server: Any) -> None:
         """Step 1: what `sandbox up` does, seeded alike, and the environment to repeat the rest by hand."""
-        from awsideman.cli.sandbox import seed_server
+        from awsideman.sandbox.api import seed_server
 
         why = ("1. A local IAM Identity Center emulator starts, seeded with a tiny organisation "
                "(no AWS account is used).")
@@ -173,6 +159,19 @@ class Story:
         path = self.home / FAULT_FILE
         path.write_text(json.dumps({"rules": [FAULT]}, indent=2) + "\n", encoding="utf-8")
         return path
+
+
+def _run_awsideman(args: list[str], env: dict[str, str], *, capture: bool) -> tuple[int, str]:
+    """Exit code and (with ``capture``) stdout of ``awsideman ARGS`` run by this interpreter, so
+    the demo runs the code it is part of, whatever `awsideman` is first on the PATH."""
+    with subprocess.Popen([sys.executable, "-m", "awsideman", *args], env=env,
+                          stdout=subprocess.PIPE if capture else None, text=True) as child:
+        try:
+            printed, _ = child.communicate()
+        except BaseException:
+            child.wait()  # Ctrl-C reached the child too: let it stop cleanly (never kill -9 a restore)
+            raise
+    return child.returncode, printed or ""
 
 
 def _newest_backup(home: Path) -> str:

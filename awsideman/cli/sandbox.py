@@ -33,7 +33,7 @@ def up(
     no_color: NoColorOpt = False,
 ) -> None:
     """Run the emulator in the foreground until Ctrl-C or SIGTERM; print how to use it."""
-    from awsideman.sandbox.server import SandboxServer
+    from awsideman.sandbox.api import SandboxServer, seed_server
 
     render = renderer(ctx, output, quiet, no_color)
     rules = _checked_options(seed, faults)
@@ -78,7 +78,7 @@ def run(
 
     from awsideman.config import default_home
     from awsideman.core.files import make_private_dirs
-    from awsideman.sandbox.server import SandboxServer
+    from awsideman.sandbox.api import SandboxServer, seed_server
 
     render = renderer(ctx, output, quiet, no_color)
     rules = _checked_options(seed, faults)
@@ -100,37 +100,14 @@ def run(
 
 def _checked_options(seed: str | None, faults: str | None) -> Any:
     """The fault rules to start with; a bad size or rule file is a usage error (exit 2)."""
-    from awsideman.sandbox import seeder
-    from awsideman.sandbox.fault_rules import FaultRules, FaultRulesError
+    from awsideman.sandbox.api import SIZES, FaultRules, FaultRulesError
 
-    if seed is not None and seed not in seeder.SIZES:
-        raise UsageError(f"--seed: unknown size {seed!r}; choose one of {', '.join(seeder.SIZES)}")
+    if seed is not None and seed not in SIZES:
+        raise UsageError(f"--seed: unknown size {seed!r}; choose one of {', '.join(SIZES)}")
     try:
         return FaultRules.from_file(faults) if faults else FaultRules()
     except FaultRulesError as exc:
         raise UsageError(f"--faults: {exc}") from None
-
-
-def seed_server(server: Any, size: str, seed_value: int) -> dict[str, int]:
-    """Seed before the fault rules apply: the data must be exactly the seeded set, whatever
-    the rules inject (an async_fail rule would otherwise drop assignments)."""
-    from awsideman.sandbox import seeder
-
-    result = seeder.seed(_aws_clients(server.endpoint_url), size, seed=seed_value)
-    server.reset_counters()  # counters describe what clients do, not the seeding
-    return result.counts()
-
-
-def _aws_clients(endpoint: str) -> dict[str, Any]:
-    """Identity Center clients at a sandbox, with its dummy credentials (never the caller's)."""
-    from botocore.config import Config
-
-    from awsideman.sandbox.server import sandbox_session
-
-    session = sandbox_session()
-    config = Config(retries={"mode": "standard", "max_attempts": 10})
-    return {name: session.client(name, endpoint_url=endpoint, config=config)
-            for name in ("sso-admin", "identitystore")}
 
 
 def _announce(render: Any, server: Any, size: str | None, counts: dict[str, int], faults: str | None) -> None:
@@ -190,7 +167,7 @@ def set_faults(
     no_color: NoColorOpt = False,
 ) -> None:
     """Replace the fault rules of a running sandbox (takes effect on the next call), or --clear them."""
-    from awsideman.sandbox.fault_rules import FaultRules, FaultRulesError
+    from awsideman.sandbox.api import FaultRules, FaultRulesError
 
     render = renderer(ctx, output, quiet, no_color)
     if (file is None) == (not clear):
@@ -222,12 +199,12 @@ def incident(
 ) -> None:
     """Break a running sandbox as an incident would: delete its first group, replace the inline policy
     of its first permission set that has one, remove every account assignment of another (by name)."""
-    from awsideman.sandbox.incident import NothingToBreakError, break_instance
+    from awsideman.sandbox.api import NothingToBreakError, break_instance
 
     render = renderer(ctx, output, quiet, no_color)
     _client(endpoint, lambda c: c.faults())  # a sandbox answers there: never break anything else
     try:
-        damage = break_instance(_aws_clients(endpoint))
+        damage = break_instance(endpoint)
     except NothingToBreakError as exc:
         raise AwsidemanError(f"Nothing to break at {endpoint}: {exc}",
                              remediation=["Start a seeded one: awsideman sandbox up --seed tiny"]) from None
@@ -279,8 +256,7 @@ def _calls_since(render: Any, endpoint: str, since: float) -> None:
 
 
 def _client(endpoint: str, action: Any) -> Any:
-    from awsideman.sandbox.fault_rules import FaultRulesError
-    from awsideman.sandbox.server import SandboxClient, SandboxUnavailableError
+    from awsideman.sandbox.api import FaultRulesError, SandboxClient, SandboxUnavailableError
 
     try:
         return action(SandboxClient(endpoint))

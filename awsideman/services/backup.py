@@ -34,7 +34,7 @@ from awsideman.core.model import RESOURCE_KINDS, Snapshot, canonical_json
 from awsideman.core.progress import open_phase
 from awsideman.core.schemas import schema
 from awsideman.journal import Operation, utc_timestamp
-from awsideman.services import crashpoints
+from awsideman.services import hooks
 from awsideman.services.checkpoints import JournalCheckpoints
 from awsideman.services.collector import Collected, Collector, missing_report
 from awsideman.services.context import Context
@@ -220,12 +220,12 @@ class BackupService:
         # into the same backup id, never a second copy.
         backup_id = run.operation.backup_id or new_backup_id()
         ctx.journal.record_backup_id(operation_id, backup_id)
-        crashpoints.reached("backup:before-store-write")
+        hooks.reached("backup:before-store-write")
         store = ctx.store(request.store)
         with open_phase(ctx.progress, "writing", 1) as writing:
             self._write(store, backup_id, snapshot, request, missing, operation_id, strategy=collected.strategy)
             writing.advance()
-        crashpoints.reached("backup:after-store-write")
+        hooks.reached("backup:after-store-write")
         result.backup_id = backup_id
         result.store = store.url
         result.api_calls = ctx.gateway.call_count()

@@ -28,6 +28,7 @@ from tests.helpers import (
     cli_json,
     live_records,
     run_cli,
+    run_cli_killed_at,
     run_in_process,
     wait_for_leases_to_expire,
 )
@@ -199,7 +200,7 @@ def test_a_backup_killed_on_one_machine_is_finished_from_another(served_sandbox)
     served = served_sandbox
     a, b = machines(served)
     served.seed("tiny", seed=93)
-    crash = run_cli(dict(a, AWSIDEMAN_CRASH_AT="backup:before-store-write"), "backup", "create")
+    crash = run_cli_killed_at("backup:before-store-write", a, "backup", "create")
     assert crash.returncode == -signal.SIGKILL
     wait_for_leases_to_expire(served.client, TABLE)
     killed = cli_json(run_cli(b, "-o", "json", "report", "list"))["operations"][0]

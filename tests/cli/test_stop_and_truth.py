@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import awsideman_command, cli_json, paced_config, run_cli
+from tests.helpers import awsideman_command, cli_json, paced_config, run_cli, run_cli_killed_at
 
 # Every permission set read is throttled and every backoff lasts ten minutes: the run to stop
 # can only end if the stop cuts the waits short (no clock is measured). The collector has two
@@ -134,7 +134,7 @@ def test_no_user_attribute_in_clear_in_the_journal_after_success_or_a_killed_enc
 def test_a_kill_between_store_write_and_journal_record_never_duplicates(served_sandbox, point):
     served, env = served_sandbox, served_sandbox.env
     served.seed("tiny", seed=34)
-    crash = run_cli(dict(env, AWSIDEMAN_CRASH_AT=point), "backup", "create")
+    crash = run_cli_killed_at(point, env, "backup", "create")
     assert crash.returncode == -signal.SIGKILL
     killed = _last_operation(env)
     assert killed["status"] == "interrupted" and killed["backup_id"].startswith("bk-")

@@ -6,7 +6,7 @@ import pytest
 
 from awsideman.core.attributes import PROVISIONED_ATTRIBUTES
 from awsideman.core.planner import make_plan
-from awsideman.core.simulate import SimulatedInstance
+from tests.core.simulate import SimulatedInstance
 from tests.core.snapshots import MANAGED, POLICY, POLICY_OTHER, POLICY_REFORMATTED, permission_set, snapshot, user
 
 A1, A2, A3 = "111111111111", "222222222222", "333333333333"

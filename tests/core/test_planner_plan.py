@@ -8,7 +8,7 @@ import pytest
 
 from awsideman.core.exceptions import UsageError
 from awsideman.core.planner import Plan, Untouchable, make_plan
-from awsideman.core.simulate import SimulatedInstance
+from tests.core.simulate import SimulatedInstance
 from tests.core.snapshots import POLICY, group, permission_set, snapshot, user
 
 ACCOUNT = "111122223333"

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from awsideman.core.attributes import comparable_snapshot
 from awsideman.core.changes import Change
 from awsideman.core.planner import Untouchable, make_plan, rollback_order
-from awsideman.core.simulate import SimulatedInstance
+from tests.core.simulate import SimulatedInstance
 from tests.core.snapshots import ACCOUNTS, drifted, snapshots
 
 PROPERTIES = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -9,7 +9,7 @@ import pytest
 from awsideman.core.attributes import comparable_snapshot, permission_set_record
 from awsideman.core.changes import Change
 from awsideman.core.planner import make_plan
-from awsideman.core.simulate import SimulatedInstance, SimulationError, simulate
+from tests.core.simulate import SimulatedInstance, SimulationError, simulate
 from tests.core.snapshots import MANAGED, POLICY, group, permission_set, snapshot, user
 
 MEMBER = Change("membership", "create", ("Admins", "alice"), after={"group_name": "Admins", "user_name": "alice"})

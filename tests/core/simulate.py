@@ -1,10 +1,11 @@
 """An in-memory instance that applies changes by natural keys, as AWS would, and checks them.
 
-For proofs and dry runs: `SimulatedInstance(snapshot).apply_all(plan.changes)` gives the state
-the plan leads to, and raises `SimulationError` for anything the service would refuse or that
-would silently go wrong: a membership before its user exists, a create of something that
-exists, an update whose recorded ``before`` is not what the instance holds, a delete that would
-take other resources with it (strict mode), a change before one it depends on.
+The planner's test oracle (no product code uses it): ``SimulatedInstance(snapshot)
+.apply_all(plan.changes)`` gives the state the plan leads to, and raises `SimulationError`
+for anything the service would refuse or that would silently go wrong: a membership before
+its user exists, a create of something that exists, an update whose recorded ``before`` is
+not what the instance holds, a delete that would take other resources with it (strict mode),
+a change before one it depends on.
 
 It also tracks, per (permission set, account), the *provisioned copy*: the permission set's
 provisioned attributes as they were when last provisioned there (an assignment create

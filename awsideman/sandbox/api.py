@@ -1,0 +1,46 @@
+"""The sandbox as the product's command line uses it: serve, seed, steer and break an emulator.
+
+`awsideman sandbox` and `awsideman demo` import only this module's names. The boto3 clients
+that seed and break an emulator are built here, with its dummy credentials (never the caller's):
+the sandbox owns its clients for the emulator, so the product's cli builds no AWS client.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.config import Config
+
+from awsideman.sandbox import incident, seeder
+from awsideman.sandbox.fault_rules import FaultRules, FaultRulesError
+from awsideman.sandbox.incident import Damage, NothingToBreakError
+from awsideman.sandbox.seeder import SIZES
+from awsideman.sandbox.server import SandboxClient, SandboxServer, SandboxUnavailableError, sandbox_session
+
+__all__ = [
+    "SIZES", "Damage", "FaultRules", "FaultRulesError", "NothingToBreakError", "SandboxClient",
+    "SandboxServer", "SandboxUnavailableError", "break_instance", "seed_server",
+]
+
+
+def seed_server(server: SandboxServer, size: str, seed_value: int) -> dict[str, int]:
+    """Seed ``server`` with the data set ``size``; returns how many of each kind it holds.
+
+    Seed before the fault rules apply: the data must be exactly the seeded set, whatever the
+    rules inject (an async_fail rule would otherwise drop assignments)."""
+    result = seeder.seed(_clients(server.endpoint_url), size, seed=seed_value)
+    server.reset_counters()  # counters describe what clients do, not the seeding
+    return result.counts()
+
+
+def break_instance(endpoint: str) -> list[Damage]:
+    """Break the sandbox at ``endpoint`` as an incident would (see `awsideman.sandbox.incident`)."""
+    return incident.break_instance(_clients(endpoint))
+
+
+def _clients(endpoint: str) -> dict[str, Any]:
+    """Identity Center clients at a sandbox, with its dummy credentials (never the caller's)."""
+    session = sandbox_session()
+    config = Config(retries={"mode": "standard", "max_attempts": 10})
+    return {name: session.client(name, endpoint_url=endpoint, config=config)
+            for name in ("sso-admin", "identitystore")}
