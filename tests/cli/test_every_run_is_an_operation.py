@@ -165,16 +165,22 @@ def test_an_empty_plan_is_a_succeeded_restore_with_nothing_to_undo(served_sandbo
     assert listed[same["operation_id"]] == "succeeded" and listed[nothing["operation_id"]] == "succeeded"
 
 
-# -- finding 7: the plan once, before the prompt or the apply; declining is not an error ------------
-
-
-def test_at_a_terminal_the_plan_shows_once_before_the_prompt_and_no_changes_nothing(served_sandbox):
-    served = served_sandbox
+def _at_the_restore_prompt(served) -> tuple[str, list[dict], Terminal]:
+    """A drifted sandbox's restore waiting at its prompt: its backup, the operations before it; counters reset."""
     backup_id = _drifted_backup(served)
     before = _operations(served.env)
     served.reset_counters()
     term = Terminal(_terminal_env(served.env), "restore", backup_id)
     term.read_until(b"Apply these ")
+    return backup_id, before, term
+
+
+# -- finding 7: the plan once, before the prompt or the apply; declining is not an error ------------
+
+
+def test_at_a_terminal_the_plan_shows_once_before_the_prompt_and_no_changes_nothing(served_sandbox):
+    served = served_sandbox
+    backup_id, before, term = _at_the_restore_prompt(served)
     assert _mutating(served.counters()) == 0  # waiting at the prompt: nothing changed yet
     term.answer("n")
     code, text = term.finish()
@@ -258,11 +264,7 @@ def test_ctrl_c_during_apply_prints_the_resume_command_with_the_real_id(served_s
 
 def test_ctrl_c_at_the_prompt_changes_nothing_and_leaves_no_operation(served_sandbox):
     served = served_sandbox
-    backup_id = _drifted_backup(served)
-    before = _operations(served.env)
-    served.reset_counters()
-    term = Terminal(_terminal_env(served.env), "restore", backup_id)
-    term.read_until(b"Apply these ")
+    backup_id, before, term = _at_the_restore_prompt(served)
     term.proc.send_signal(signal.SIGINT)  # the prompt itself is interrupted, at once
     code, text = term.finish()  # the default guard: a loaded CI machine is slow to start and stop
     assert code == 130 and "Nothing changed" in text, text
