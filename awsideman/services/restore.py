@@ -7,11 +7,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from awsideman.adapters.identity_center import IdentityCenterReader
 from awsideman.adapters.identity_center_writes import IdentityCenterWriter
 from awsideman.core.changes import Change
 from awsideman.core.errors import ErrorAnalyzer, ErrorInfo
-from awsideman.core.exceptions import AwsidemanError, StateBackendError, Terminated, UsageError
+from awsideman.core.exceptions import StateBackendError, Terminated, UsageError
 from awsideman.core.ids import validate_backup_id, validate_operation_id
 from awsideman.core.model import RESOURCE_KINDS, Snapshot
 from awsideman.core.planner import Plan, make_plan, untouchables_from_missing
@@ -19,13 +18,11 @@ from awsideman.core.progress import open_phase
 from awsideman.journal import PARTIAL, ROLLBACK_FAILED, ROLLED_BACK, SUCCEEDED, ChangeState, Operation
 from awsideman.services.apply import ApplyEngine
 from awsideman.services.backup import BackupService
-from awsideman.services.checkpoints import NoCheckpoints
-from awsideman.services.collector import Collector, missing_report
 from awsideman.services.compensation import COMPENSATION_PREFIX, Compensator, open_changes, settle_requests
 from awsideman.services.context import Context
 from awsideman.services.lifecycle import OperationRun, OperationSpec, run_operation, takeover_note
+from awsideman.services.live import read_live
 from awsideman.services.resolver import Resolver
-from awsideman.services.snapshot_builder import build_snapshot
 
 MUTATING_PREFIXES = ("Create", "Update", "Delete", "Put", "Attach", "Detach", "Tag", "Untag", "Provision")
 
@@ -105,7 +102,10 @@ class RestoreService:
                              "leaves what it misses alone",
                              remediation=["Pass --allow-partial to restore it anyway; the plan lists what it "
                                           "will not touch.", "Or restore a complete backup (`awsideman backup list`)."])
-        live = self._read_live(scope)
+        # Every kind is read: cascades (a pruned user's assignments) and provisioned accounts
+        # need the whole picture even when the scope is narrower.
+        live = read_live(self.context, RESOURCE_KINDS, analyzer=self.analyzer, called="the target instance",
+                         consequence="; nothing was changed")
         with open_phase(self.context.progress, "planning", 1) as planning:
             untouchable = untouchables_from_missing(manifest.get("missing") or [], snapshot)
             plan = make_plan(snapshot, live, conflict=request.conflict, prune=request.prune, resources=scope,
@@ -113,22 +113,6 @@ class RestoreService:
                              target=self.context.instance.to_dict())
             planning.advance()
         return manifest, plan, live
-
-    def _read_live(self, scope: list[str]) -> Snapshot:
-        ctx = self.context
-        reader = IdentityCenterReader(ctx.gateway, ctx.instance)
-        # Every kind is read: cascades (a pruned user's assignments) and provisioned accounts
-        # need the whole picture even when the scope is narrower.
-        collected = Collector(reader, NoCheckpoints(), resources=list(RESOURCE_KINDS),
-                              concurrency=ctx.settings.concurrency, strategy=ctx.settings.assignment_strategy,
-                              analyzer=self.analyzer, progress=ctx.progress, stop=ctx.stop).run()
-        if collected.missing:
-            group = missing_report(collected.missing)[0]
-            raise AwsidemanError(f"Cannot read the target instance ({group['count']} {group['resource']} step(s): "
-                                 f"{group['code']}: {group['reason']}); nothing was changed",
-                                 remediation=list(group["remediation"]))
-        snapshot, _notes = build_snapshot(collected.steps, set(RESOURCE_KINDS))
-        return snapshot
 
     # -- the run --------------------------------------------------------------------------------
     def run(self, request: RestoreRequest, confirm: Any = None) -> RestoreResult:
