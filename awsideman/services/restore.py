@@ -138,19 +138,35 @@ class RestoreService:
                                             sleep=ctx.stop.sleep)
             manifest, plan, live = self.plan(request)
             result = _planned(manifest, plan, request)
-            if request.dry_run or plan.conflicts or (plan.is_empty and not plan.skipped):
-                self._finish_without_changes(result, plan, request, started)
-                if request.dry_run:
-                    return result  # nothing happened: the operation is forgotten
-                result.operation_id = run.id
-                self._record_conflict(run, result)
-            else:
-                run.ask(confirm, plan, declined=f"Nothing changed: the restore of {backup_id} was not confirmed.")
-                run.take_lock()
-                self._started(run, result)
-                self._apply(run, plan, live, request, result)
-            self._figures(result, started)
-            run.finish(result.status, backup_id=manifest["backup_id"], summary=_summary(result))
+            if request.dry_run:  # nothing happened: the operation is forgotten
+                return self._finish_without_changes(result, plan, request, started)
+            self._execute(run, request, plan, live, result, started, confirm=confirm,
+                          declined=f"Nothing changed: the restore of {backup_id} was not confirmed.")
+        return self._reported(run, result, started)
+
+    def _execute(self, run: OperationRun, request: RestoreRequest, plan: Plan, live: Snapshot,
+                 result: RestoreResult, started: float, *, confirm: Any, declined: str,
+                 writer: Any = None) -> None:
+        """Confirm, apply and settle a planned restore: the one path of a new run and a resumed one.
+
+        A plan with conflicts (``--conflict fail``) or nothing to change ends without a question.
+        The lock is taken after the answer (a resumed run holds it already), so a prompt left
+        open blocks no other runner.
+        """
+        if plan.conflicts or (plan.is_empty and not plan.skipped):
+            self._finish_without_changes(result, plan, request, started)
+            self._started(run, result)
+            self._record_conflict(run, result)
+        else:
+            run.ask(confirm, plan, declined=declined)
+            run.take_lock()
+            self._started(run, result)
+            self._apply(run, plan, live, request, result, writer=writer)
+        self._figures(result, started)
+        run.finish(result.status, backup_id=result.backup_id, summary=_summary(result))
+
+    def _reported(self, run: OperationRun, result: RestoreResult, started: float) -> RestoreResult:
+        """The result once the operation has ended: its warnings, and the figures of the whole run."""
         result.warnings += run.warnings
         self._figures(result, started)
         return result
@@ -195,19 +211,10 @@ class RestoreService:
             settle_requests(ctx, writer, run.id)
             manifest, plan, live = self.plan(request)
             result = _planned(manifest, plan, request)
-            self._started(run, result)
             result.notes.append(self._reconcile(run.id, plan))
-            if plan.conflicts or (plan.is_empty and not plan.skipped):
-                self._finish_without_changes(result, plan, request, started)
-                self._record_conflict(run, result)
-            else:
-                run.ask(confirm, plan, declined=f"Nothing more changed: {run.id} stays resumable.")
-                self._apply(run, plan, live, request, result, writer=writer)
-            self._figures(result, started)
-            run.finish(result.status, backup_id=manifest["backup_id"], summary=_summary(result))
-        result.warnings += run.warnings
-        self._figures(result, started)
-        return result
+            self._execute(run, request, plan, live, result, started, confirm=confirm, writer=writer,
+                          declined=f"Nothing more changed: {run.id} stays resumable.")
+        return self._reported(run, result, started)
 
     def _resumable(self, operation: Operation, lock_timeout: float) -> RestoreRequest:
         """The original request of a restore that can be continued (UsageError naming why not)."""
