@@ -15,7 +15,7 @@ from awsideman.core.drift import Difference, compare, summary
 from awsideman.core.exceptions import UsageError
 from awsideman.core.model import RESOURCE_KINDS
 from awsideman.core.planner import Untouchable, resources_in_scope, untouchables_from_missing
-from awsideman.services.backup import BackupService
+from awsideman.services.archive import BackupArchive
 from awsideman.services.context import Context
 from awsideman.services.live import read_live
 
@@ -60,7 +60,7 @@ class DiffService:
 
     def run(self, request: DiffRequest) -> DiffResult:
         started = time.monotonic()
-        backups = BackupService(self.context)
+        backups = BackupArchive(self.context)
         manifest, before = backups.load(request.first, request.store)
         scope = _scope(request.resources, manifest)
         rules = untouchables_from_missing(manifest.get("missing") or [], before)

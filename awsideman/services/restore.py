@@ -17,7 +17,7 @@ from awsideman.core.planner import Plan, make_plan, untouchables_from_missing
 from awsideman.core.progress import open_phase
 from awsideman.journal import PARTIAL, ROLLBACK_FAILED, ROLLED_BACK, SUCCEEDED, ChangeState, Operation
 from awsideman.services.apply import ApplyEngine
-from awsideman.services.backup import BackupService
+from awsideman.services.archive import BackupArchive
 from awsideman.services.compensation import COMPENSATION_PREFIX, Compensator, open_changes, settle_requests
 from awsideman.services.context import Context
 from awsideman.services.lifecycle import OperationRun, OperationSpec, run_operation, takeover_note
@@ -89,7 +89,7 @@ class RestoreService:
         Returns the manifest, the plan and the live state it was computed against.
         """
         with open_phase(self.context.progress, "loading", 1) as loading:
-            manifest, snapshot = BackupService(self.context).load(request.backup_id, request.store)
+            manifest, snapshot = BackupArchive(self.context).load(request.backup_id, request.store)
             loading.advance()
         held = list(manifest.get("resources") or RESOURCE_KINDS)
         scope = [kind for kind in request.resources if kind in held]
