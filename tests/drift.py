@@ -8,6 +8,7 @@ import random
 from typing import Any
 
 from awsideman.core.attributes import snapshot_records
+from awsideman.services.archive import BackupArchive
 from awsideman.services.backup import BackupRequest, BackupService
 
 
@@ -105,7 +106,7 @@ def _delete_permission_set(t: Target, arn: str) -> None:
 def records(service: BackupService) -> dict[str, Any]:
     """The instance now, as id-free records by natural key (a fresh backup)."""
     result = service.create(BackupRequest())
-    _, snapshot = service.load(result.backup_id, None)
+    _, snapshot = BackupArchive(service.context).load(result.backup_id, None)
     return snapshot_records(snapshot)
 
 

@@ -13,6 +13,7 @@ from awsideman.core.exceptions import AwsidemanError, UsageError
 from awsideman.core.retention import RetentionError, RetentionPolicy
 from awsideman.render import Renderer
 from awsideman.services.account import closing_account
+from awsideman.services.archive import BackupArchive
 from awsideman.services.backup import BackupRequest, BackupService, parse_resources
 from awsideman.services.context import Context
 from awsideman.services.prune import PruneResult, PruneService
@@ -25,10 +26,10 @@ BackupIdArg = Annotated[str, typer.Argument(help="Backup id (bk-YYYYMMDDTHHMMSSZ
 EXIT_PARTIAL = 3
 
 
-def _service(ctx: typer.Context, render: Renderer) -> BackupService:
+def _archive(ctx: typer.Context, render: Renderer) -> BackupArchive:
     context = Context(ctx.find_root().obj.settings(), progress=render.progress, display=render, stop=process_stop())
     ctx.call_on_close(context.close)
-    return BackupService(context)
+    return BackupArchive(context)
 
 
 @app.command("create")
@@ -92,8 +93,8 @@ def list_backups(ctx: typer.Context, store: StoreOpt = None, output: OutputOpt =
                  quiet: QuietOpt = False, no_color: NoColorOpt = False) -> None:
     """List the backups in a store, newest first."""
     render = renderer(ctx, output, quiet, no_color)
-    service = _service(ctx, render)
-    url, rows = service.list(store)
+    archive = _archive(ctx, render)
+    url, rows = archive.list(store)
     if render.json:
         render.document({"store": url, "backups": rows, "count": len(rows)})
         return
@@ -119,8 +120,8 @@ def show(ctx: typer.Context, backup_id: BackupIdArg, store: StoreOpt = None, out
          quiet: QuietOpt = False, no_color: NoColorOpt = False) -> None:
     """Summarise one backup: source, counts, encryption, what is missing."""
     render = renderer(ctx, output, quiet, no_color)
-    service = _service(ctx, render)
-    manifest = service.show(backup_id, store)
+    archive = _archive(ctx, render)
+    manifest = archive.show(backup_id, store)
     if render.json:
         render.document(manifest)
         return
@@ -144,8 +145,8 @@ def verify(ctx: typer.Context, backup_id: BackupIdArg, store: StoreOpt = None, o
            quiet: QuietOpt = False, no_color: NoColorOpt = False) -> None:
     """Check checksum, format version, decryptability and internal consistency (exit 1 if bad)."""
     render = renderer(ctx, output, quiet, no_color)
-    service = _service(ctx, render)
-    result = service.verify(backup_id, store)
+    archive = _archive(ctx, render)
+    result = archive.verify(backup_id, store)
     if render.json:
         render.document(result)
         return
@@ -160,15 +161,15 @@ def delete(ctx: typer.Context, backup_id: BackupIdArg, store: StoreOpt = None,
            output: OutputOpt = None, quiet: QuietOpt = False, no_color: NoColorOpt = False) -> None:
     """Delete one backup."""
     render = renderer(ctx, output, quiet, no_color)
-    service = _service(ctx, render)
-    manifest = service.find(backup_id, store)  # validates the id and that it exists before asking
+    archive = _archive(ctx, render)
+    manifest = archive.find(backup_id, store)  # validates the id and that it exists before asking
     if not yes:
         if not sys.stdin.isatty():
             raise UsageError("Refusing to delete without --yes when there is no terminal to confirm at")
         damaged = " (damaged: " + manifest["error"] + ")" if "error" in manifest else ""
         if not typer.confirm(f"Delete backup {manifest['backup_id']}{damaged} from {manifest['store']}?"):
             raise typer.Exit(1)
-    url = service.delete(backup_id, store)
+    url = archive.delete(backup_id, store)
     if render.json:
         render.document({"backup_id": manifest["backup_id"], "store": url, "status": "deleted"})
     else:

@@ -1,5 +1,5 @@
-"""Backup orchestration: create (checkpointed, resumable, possibly partial), list, show,
-verify and delete."""
+"""Backup creation: checkpointed, resumable, possibly partial (reading and removing backups is
+``services.archive``)."""
 
 from __future__ import annotations
 
@@ -15,26 +15,22 @@ from awsideman.core.backup_format import (
     PAYLOAD,
     add_payload_digest,
     bound_manifest,
-    check_payload,
     make_manifest,
     pack_snapshot,
-    parse_manifest,
-    unpack_snapshot,
 )
 from awsideman.core.errors import ErrorAnalyzer
 from awsideman.core.exceptions import (
     AwsidemanError,
-    CorruptBackupError,
     IncompleteBackupError,
-    StorageError,
     UsageError,
 )
-from awsideman.core.ids import new_backup_id, validate_backup_id, validate_operation_id
+from awsideman.core.ids import new_backup_id, validate_operation_id
 from awsideman.core.model import RESOURCE_KINDS, Snapshot, canonical_json
 from awsideman.core.progress import open_phase
 from awsideman.core.schemas import schema
 from awsideman.journal import Operation, utc_timestamp
 from awsideman.services import hooks
+from awsideman.services.archive import BackupArchive
 from awsideman.services.checkpoints import JournalCheckpoints
 from awsideman.services.collector import Collected, Collector, missing_report
 from awsideman.services.context import Context
@@ -90,7 +86,7 @@ def parse_resources(value: str | None) -> list[str]:
 
 
 class BackupService:
-    """Backups of one instance into one store."""
+    """Creates backups of one instance in one store."""
 
     def __init__(self, context: Context) -> None:
         self.context = context
@@ -175,7 +171,7 @@ class BackupService:
             return None
         store = self.context.store(request.store)
         try:
-            manifest = self.manifest(store, operation.backup_id)
+            manifest = BackupArchive(self.context).manifest(store, operation.backup_id)
         except AwsidemanError:
             return None  # not (completely) written: the resume writes it under the same id
         if manifest.get("operation_id") != operation.id:
@@ -246,73 +242,6 @@ class BackupService:
             payload = key.seal(payload, bound_manifest(manifest))
         add_payload_digest(manifest, payload)
         store.write(backup_id, {PAYLOAD: payload, MANIFEST: canonical_json(manifest)})
-
-    # -- read side ---------------------------------------------------------------------------
-    def list(self, store_url: str | None) -> tuple[str, list[dict[str, Any]]]:
-        """Manifests of every readable backup (newest first) and unreadable ones marked as such."""
-        store = self.context.store(store_url)
-        rows = []
-        for backup_id in reversed(store.list_ids()):
-            try:
-                rows.append(self.manifest(store, backup_id))
-            except AwsidemanError as exc:  # one damaged backup never hides the good ones
-                rows.append({"backup_id": backup_id, "status": "damaged", "error": exc.message})
-        return store.url, rows
-
-    def manifest(self, store: BackupStore, backup_id: str) -> dict[str, Any]:
-        return parse_manifest(store.read(backup_id, MANIFEST), backup_id)
-
-    def show(self, backup_id: str, store_url: str | None) -> dict[str, Any]:
-        backup_id = validate_backup_id(backup_id)
-        store = self.context.store(store_url)
-        return dict(self.manifest(store, backup_id), store=store.url)
-
-    def load(self, backup_id: str, store_url: str | None) -> tuple[dict[str, Any], Snapshot]:
-        """Manifest and snapshot, after checksum, format, decryption and consistency checks."""
-        backup_id = validate_backup_id(backup_id)
-        store = self.context.store(store_url)
-        manifest = self.manifest(store, backup_id)
-        stored = store.read(backup_id, PAYLOAD)
-        check_payload(manifest, stored)
-        encryption = manifest["payload"].get("encryption") or {"type": "none"}
-        plain = stored
-        if encryption.get("type") != "none":
-            plain = crypto.decrypt(self.context.gateway, encryption, backup_id, stored, bound_manifest(manifest))
-        try:
-            snapshot = unpack_snapshot(plain, self.context.settings.limits.bytes("snapshot_mib"))
-        except CorruptBackupError as exc:
-            raise type(exc)(f"{backup_id}: {exc.message}", remediation=exc.remediation) from exc
-        if snapshot.counts() != manifest["counts"]:
-            raise CorruptBackupError(f"{backup_id}: snapshot counts {snapshot.counts()} differ from "
-                                     f"the manifest's {manifest['counts']}")
-        problems = snapshot.consistency_problems(set(manifest.get("resources") or RESOURCE_KINDS))
-        if problems:
-            shown = "; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else "")
-            raise CorruptBackupError(f"{backup_id}: inconsistent snapshot: {shown}")
-        return manifest, snapshot
-
-    def verify(self, backup_id: str, store_url: str | None) -> dict[str, Any]:
-        manifest, snapshot = self.load(backup_id, store_url)
-        encryption = manifest["payload"].get("encryption", {}).get("type", "none")
-        return {"backup_id": manifest["backup_id"], "valid": True, "partial": manifest["partial"],
-                "counts": snapshot.counts(), "encryption": encryption,
-                "checks": ["manifest", "format version", "size", "sha256",
-                           *(["decryption"] if encryption != "none" else []), "snapshot schema",
-                           "counts", "references"]}
-
-    def find(self, backup_id: str, store_url: str | None) -> dict[str, Any]:
-        """What `delete` asks about: the manifest, or for a damaged backup its id and what is wrong."""
-        try:
-            return self.show(backup_id, store_url)
-        except (CorruptBackupError, StorageError) as exc:
-            return {"backup_id": validate_backup_id(backup_id), "store": self.context.store(store_url).url,
-                    "status": "damaged", "error": exc.message}
-
-    def delete(self, backup_id: str, store_url: str | None) -> str:
-        backup_id = validate_backup_id(backup_id)
-        store = self.context.store(store_url)
-        store.delete(backup_id)
-        return store.url
 
 
 def _error_of(group: dict[str, Any]) -> dict[str, Any]:

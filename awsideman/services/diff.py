@@ -11,16 +11,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from awsideman.adapters.identity_center import IdentityCenterReader
 from awsideman.core.drift import Difference, compare, summary
-from awsideman.core.exceptions import AwsidemanError, UsageError
-from awsideman.core.model import RESOURCE_KINDS, Snapshot
+from awsideman.core.exceptions import UsageError
+from awsideman.core.model import RESOURCE_KINDS
 from awsideman.core.planner import Untouchable, resources_in_scope, untouchables_from_missing
-from awsideman.services.backup import BackupService
-from awsideman.services.checkpoints import NoCheckpoints
-from awsideman.services.collector import Collector, missing_report
+from awsideman.services.archive import BackupArchive
 from awsideman.services.context import Context
-from awsideman.services.snapshot_builder import build_snapshot
+from awsideman.services.live import read_live
 
 
 @dataclass
@@ -63,13 +60,13 @@ class DiffService:
 
     def run(self, request: DiffRequest) -> DiffResult:
         started = time.monotonic()
-        backups = BackupService(self.context)
+        backups = BackupArchive(self.context)
         manifest, before = backups.load(request.first, request.store)
         scope = _scope(request.resources, manifest)
         rules = untouchables_from_missing(manifest.get("missing") or [], before)
         notes = _partial_notes(manifest)
         if request.second is None:
-            after = self._read_live(scope)
+            after = read_live(self.context, scope)
             target = {"kind": "live", **self.context.instance.to_dict()}
         else:
             second, after = backups.load(request.second, request.store)
@@ -81,19 +78,6 @@ class DiffService:
         api_calls = self.context.gateway.call_count() if "gateway" in self.context.__dict__ else 0
         return DiffResult(source=_describe(manifest), target=target, resources=scope, differences=differences,
                           api_calls=api_calls, duration_seconds=round(time.monotonic() - started, 3), notes=notes)
-
-    def _read_live(self, scope: list[str]) -> Snapshot:
-        ctx = self.context
-        reader = IdentityCenterReader(ctx.gateway, ctx.instance)
-        collected = Collector(reader, NoCheckpoints(), resources=scope, concurrency=ctx.settings.concurrency,
-                              strategy=ctx.settings.assignment_strategy, progress=ctx.progress,
-                              stop=ctx.stop).run()
-        if collected.missing:
-            group = missing_report(collected.missing)[0]
-            raise AwsidemanError(f"Cannot read the live instance ({group['count']} {group['resource']} step(s): "
-                                 f"{group['code']}: {group['reason']})", remediation=list(group["remediation"]))
-        snapshot, _notes = build_snapshot(collected.steps, set(scope))
-        return snapshot
 
 
 def _scope(wanted: list[str], manifest: dict[str, Any]) -> list[str]:

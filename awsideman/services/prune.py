@@ -16,7 +16,7 @@ from awsideman.core.exceptions import AwsidemanError
 from awsideman.core.ids import id_timestamp
 from awsideman.core.retention import Candidate, RetentionPolicy
 from awsideman.journal import RUNNING
-from awsideman.services.backup import BackupService
+from awsideman.services.archive import BackupArchive
 from awsideman.services.context import Context
 
 
@@ -40,7 +40,7 @@ class PruneService:
 
     def plan(self, store_url: str | None, policy: RetentionPolicy) -> PruneResult:
         """What would be kept (with reasons) and deleted; changes nothing."""
-        backups = BackupService(self.context)
+        backups = BackupArchive(self.context)
         url, rows = backups.list(store_url)
         protected = self._being_written()
         candidates, keep = [], {}

@@ -7,25 +7,22 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from awsideman.adapters.identity_center import IdentityCenterReader
 from awsideman.adapters.identity_center_writes import IdentityCenterWriter
 from awsideman.core.changes import Change
 from awsideman.core.errors import ErrorAnalyzer, ErrorInfo
-from awsideman.core.exceptions import AwsidemanError, StateBackendError, Terminated, UsageError
+from awsideman.core.exceptions import StateBackendError, Terminated, UsageError
 from awsideman.core.ids import validate_backup_id, validate_operation_id
 from awsideman.core.model import RESOURCE_KINDS, Snapshot
 from awsideman.core.planner import Plan, make_plan, untouchables_from_missing
 from awsideman.core.progress import open_phase
 from awsideman.journal import PARTIAL, ROLLBACK_FAILED, ROLLED_BACK, SUCCEEDED, ChangeState, Operation
 from awsideman.services.apply import ApplyEngine
-from awsideman.services.backup import BackupService
-from awsideman.services.checkpoints import NoCheckpoints
-from awsideman.services.collector import Collector, missing_report
+from awsideman.services.archive import BackupArchive
 from awsideman.services.compensation import COMPENSATION_PREFIX, Compensator, open_changes, settle_requests
 from awsideman.services.context import Context
 from awsideman.services.lifecycle import OperationRun, OperationSpec, run_operation, takeover_note
+from awsideman.services.live import read_live
 from awsideman.services.resolver import Resolver
-from awsideman.services.snapshot_builder import build_snapshot
 
 MUTATING_PREFIXES = ("Create", "Update", "Delete", "Put", "Attach", "Detach", "Tag", "Untag", "Provision")
 
@@ -92,7 +89,7 @@ class RestoreService:
         Returns the manifest, the plan and the live state it was computed against.
         """
         with open_phase(self.context.progress, "loading", 1) as loading:
-            manifest, snapshot = BackupService(self.context).load(request.backup_id, request.store)
+            manifest, snapshot = BackupArchive(self.context).load(request.backup_id, request.store)
             loading.advance()
         held = list(manifest.get("resources") or RESOURCE_KINDS)
         scope = [kind for kind in request.resources if kind in held]
@@ -105,7 +102,10 @@ class RestoreService:
                              "leaves what it misses alone",
                              remediation=["Pass --allow-partial to restore it anyway; the plan lists what it "
                                           "will not touch.", "Or restore a complete backup (`awsideman backup list`)."])
-        live = self._read_live(scope)
+        # Every kind is read: cascades (a pruned user's assignments) and provisioned accounts
+        # need the whole picture even when the scope is narrower.
+        live = read_live(self.context, RESOURCE_KINDS, analyzer=self.analyzer, called="the target instance",
+                         consequence="; nothing was changed")
         with open_phase(self.context.progress, "planning", 1) as planning:
             untouchable = untouchables_from_missing(manifest.get("missing") or [], snapshot)
             plan = make_plan(snapshot, live, conflict=request.conflict, prune=request.prune, resources=scope,
@@ -113,22 +113,6 @@ class RestoreService:
                              target=self.context.instance.to_dict())
             planning.advance()
         return manifest, plan, live
-
-    def _read_live(self, scope: list[str]) -> Snapshot:
-        ctx = self.context
-        reader = IdentityCenterReader(ctx.gateway, ctx.instance)
-        # Every kind is read: cascades (a pruned user's assignments) and provisioned accounts
-        # need the whole picture even when the scope is narrower.
-        collected = Collector(reader, NoCheckpoints(), resources=list(RESOURCE_KINDS),
-                              concurrency=ctx.settings.concurrency, strategy=ctx.settings.assignment_strategy,
-                              analyzer=self.analyzer, progress=ctx.progress, stop=ctx.stop).run()
-        if collected.missing:
-            group = missing_report(collected.missing)[0]
-            raise AwsidemanError(f"Cannot read the target instance ({group['count']} {group['resource']} step(s): "
-                                 f"{group['code']}: {group['reason']}); nothing was changed",
-                                 remediation=list(group["remediation"]))
-        snapshot, _notes = build_snapshot(collected.steps, set(RESOURCE_KINDS))
-        return snapshot
 
     # -- the run --------------------------------------------------------------------------------
     def run(self, request: RestoreRequest, confirm: Any = None) -> RestoreResult:
@@ -154,19 +138,35 @@ class RestoreService:
                                             sleep=ctx.stop.sleep)
             manifest, plan, live = self.plan(request)
             result = _planned(manifest, plan, request)
-            if request.dry_run or plan.conflicts or (plan.is_empty and not plan.skipped):
-                self._finish_without_changes(result, plan, request, started)
-                if request.dry_run:
-                    return result  # nothing happened: the operation is forgotten
-                result.operation_id = run.id
-                self._record_conflict(run, result)
-            else:
-                run.ask(confirm, plan, declined=f"Nothing changed: the restore of {backup_id} was not confirmed.")
-                run.take_lock()
-                self._started(run, result)
-                self._apply(run, plan, live, request, result)
-            self._figures(result, started)
-            run.finish(result.status, backup_id=manifest["backup_id"], summary=_summary(result))
+            if request.dry_run:  # nothing happened: the operation is forgotten
+                return self._finish_without_changes(result, plan, request, started)
+            self._execute(run, request, plan, live, result, started, confirm=confirm,
+                          declined=f"Nothing changed: the restore of {backup_id} was not confirmed.")
+        return self._reported(run, result, started)
+
+    def _execute(self, run: OperationRun, request: RestoreRequest, plan: Plan, live: Snapshot,
+                 result: RestoreResult, started: float, *, confirm: Any, declined: str,
+                 writer: Any = None) -> None:
+        """Confirm, apply and settle a planned restore: the one path of a new run and a resumed one.
+
+        A plan with conflicts (``--conflict fail``) or nothing to change ends without a question.
+        The lock is taken after the answer (a resumed run holds it already), so a prompt left
+        open blocks no other runner.
+        """
+        if plan.conflicts or (plan.is_empty and not plan.skipped):
+            self._finish_without_changes(result, plan, request, started)
+            self._started(run, result)
+            self._record_conflict(run, result)
+        else:
+            run.ask(confirm, plan, declined=declined)
+            run.take_lock()
+            self._started(run, result)
+            self._apply(run, plan, live, request, result, writer=writer)
+        self._figures(result, started)
+        run.finish(result.status, backup_id=result.backup_id, summary=_summary(result))
+
+    def _reported(self, run: OperationRun, result: RestoreResult, started: float) -> RestoreResult:
+        """The result once the operation has ended: its warnings, and the figures of the whole run."""
         result.warnings += run.warnings
         self._figures(result, started)
         return result
@@ -211,19 +211,10 @@ class RestoreService:
             settle_requests(ctx, writer, run.id)
             manifest, plan, live = self.plan(request)
             result = _planned(manifest, plan, request)
-            self._started(run, result)
             result.notes.append(self._reconcile(run.id, plan))
-            if plan.conflicts or (plan.is_empty and not plan.skipped):
-                self._finish_without_changes(result, plan, request, started)
-                self._record_conflict(run, result)
-            else:
-                run.ask(confirm, plan, declined=f"Nothing more changed: {run.id} stays resumable.")
-                self._apply(run, plan, live, request, result, writer=writer)
-            self._figures(result, started)
-            run.finish(result.status, backup_id=manifest["backup_id"], summary=_summary(result))
-        result.warnings += run.warnings
-        self._figures(result, started)
-        return result
+            self._execute(run, request, plan, live, result, started, confirm=confirm, writer=writer,
+                          declined=f"Nothing more changed: {run.id} stays resumable.")
+        return self._reported(run, result, started)
 
     def _resumable(self, operation: Operation, lock_timeout: float) -> RestoreRequest:
         """The original request of a restore that can be continued (UsageError naming why not)."""

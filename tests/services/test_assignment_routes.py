@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from awsideman.services.archive import BackupArchive
 from awsideman.services.backup import BackupRequest, BackupService
 from tests.helpers import make_context
 
@@ -32,7 +33,7 @@ def _backup(sandbox, **settings):
     sandbox.reset_counters()
     service = BackupService(make_context(**settings))
     result = service.create(BackupRequest(allow_partial=True))
-    _, snapshot = service.load(result.backup_id, None)
+    _, snapshot = BackupArchive(service.context).load(result.backup_id, None)
     return result, snapshot, sandbox.counters()
 
 

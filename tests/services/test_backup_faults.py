@@ -12,6 +12,7 @@ from awsideman.core.exceptions import IncompleteBackupError
 from awsideman.core.ratelimit import RateLimitConfig
 from awsideman.core.retry import RetryConfig, RetryPolicy
 from awsideman.services import context as context_module
+from awsideman.services.archive import BackupArchive
 from awsideman.services.backup import BackupRequest, BackupService
 from tests.helpers import make_context
 
@@ -20,7 +21,7 @@ NO_LIMIT = RateLimitConfig(enabled=False)
 
 
 def _sha(service: BackupService, backup_id: str) -> str:
-    return str(service.show(backup_id, None)["payload"]["sha256"])
+    return str(BackupArchive(service.context).show(backup_id, None)["payload"]["sha256"])
 
 
 def test_backup_under_throttling_5xx_and_resets_equals_a_clean_run(sandbox):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from awsideman.services.archive import BackupArchive
 from awsideman.services.backup import BackupRequest, BackupService
 from tests.helpers import assert_matches_seed, make_context
 
@@ -16,15 +17,15 @@ def test_backup_of_small_matches_seed_field_by_field(sandbox, strategy):
     assert result.status == "succeeded"
     expected = {k: v for k, v in seeded.counts().items() if k != "accounts"}
     assert result.counts == expected
-    _, snapshot = service.load(result.backup_id, None)
+    _, snapshot = BackupArchive(service.context).load(result.backup_id, None)
     assert_matches_seed(snapshot, seeded)
 
 
 def test_same_instance_gives_byte_identical_payload(sandbox):
     sandbox.seed("tiny", seed=1)
     service = BackupService(make_context())
-    first = service.show(service.create(BackupRequest()).backup_id, None)
-    second = service.show(service.create(BackupRequest()).backup_id, None)
+    first = BackupArchive(service.context).show(service.create(BackupRequest()).backup_id, None)
+    second = BackupArchive(service.context).show(service.create(BackupRequest()).backup_id, None)
     assert first["payload"]["sha256"] == second["payload"]["sha256"]
 
 
@@ -32,7 +33,7 @@ def test_resources_subset_holds_only_those_kinds(sandbox):
     seeded = sandbox.seed("tiny", seed=2)
     service = BackupService(make_context())
     result = service.create(BackupRequest(resources=["permission-sets", "assignments"]))
-    manifest, snapshot = service.load(result.backup_id, None)
+    manifest, snapshot = BackupArchive(service.context).load(result.backup_id, None)
     assert manifest["resources"] == ["assignments", "permission-sets"]
     assert snapshot.users == [] and snapshot.groups == [] and snapshot.memberships == []
     assert len(snapshot.permission_sets) == len(seeded.permission_sets)
@@ -46,7 +47,7 @@ def test_principal_route_denied_falls_back_to_permission_set_route(sandbox):
     service = BackupService(make_context(assignment_strategy="principal"))
     result = service.create(BackupRequest())
     assert result.status == "succeeded"
-    _, snapshot = service.load(result.backup_id, None)
+    _, snapshot = BackupArchive(service.context).load(result.backup_id, None)
     assert_matches_seed(snapshot, seeded)
     counters = sandbox.counters()
     assert counters.get("sso-admin:ListAccountAssignments", 0) > 0
@@ -56,7 +57,7 @@ def test_principal_route_denied_falls_back_to_permission_set_route(sandbox):
 def test_every_seeded_variant_survives_the_round_trip(sandbox, seed):
     seeded = sandbox.seed("tiny", seed=100 + seed)
     service = BackupService(make_context())
-    _, snapshot = service.load(service.create(BackupRequest()).backup_id, None)
+    _, snapshot = BackupArchive(service.context).load(service.create(BackupRequest()).backup_id, None)
     assert_matches_seed(snapshot, seeded)
 
 
@@ -75,6 +76,6 @@ def test_newer_user_attributes_are_backed_up(sandbox):
     ids.create_user(IdentityStoreId=store_id, UserName="ada", DisplayName="Ada Lovelace",
                     Name={"GivenName": "Ada", "FamilyName": "Lovelace"}, **newer)
     service = BackupService(make_context())
-    _, snapshot = service.load(service.create(BackupRequest()).backup_id, None)
+    _, snapshot = BackupArchive(service.context).load(service.create(BackupRequest()).backup_id, None)
     (ada,) = [u for u in snapshot.users if u.user_name == "ada"]
     assert {k: ada.attributes.get(k) for k in newer} == newer

@@ -18,6 +18,7 @@ from awsideman.core.exceptions import (
     StorageError,
     UnsupportedFormatError,
 )
+from awsideman.services.archive import BackupArchive
 from awsideman.services.backup import BackupRequest, BackupService
 from tests.helpers import assert_matches_seed, make_context
 
@@ -40,10 +41,24 @@ def test_local_store_files_are_private_and_listed(seeded):
     assert stat.S_IMODE(folder.parent.stat().st_mode) == 0o700
     for name in (MANIFEST, PAYLOAD):
         assert stat.S_IMODE((folder / name).stat().st_mode) == 0o600
-    url, rows = service.list(None)
+    url, rows = BackupArchive(service.context).list(None)
     assert [r["backup_id"] for r in rows] == [result.backup_id]
     assert rows[0]["description"] == "nightly" and rows[0]["partial"] is False
-    assert service.verify(result.backup_id, None)["valid"] is True
+    assert BackupArchive(service.context).verify(result.backup_id, None)["valid"] is True
+
+
+def test_the_archive_reads_the_store_only(sandbox, seeded):
+    """Looking at backups is no operation and reads nothing of the instance (issue 21 item 3)."""
+    backup_id = BackupService(make_context()).create(BackupRequest()).backup_id
+    context = make_context()
+    operations = len(context.journal.list_operations())
+    sandbox.reset_counters()
+    archive = BackupArchive(context)
+    assert [r["backup_id"] for r in archive.list(None)[1]] == [backup_id]
+    assert archive.show(backup_id, None)["backup_id"] == backup_id
+    assert archive.verify(backup_id, None)["valid"] is True
+    assert not [op for op in sandbox.counters() if op.startswith(("identitystore:", "sso-admin:"))]
+    assert len(context.journal.list_operations()) == operations
 
 
 def test_half_written_backup_is_invisible(seeded):
@@ -55,9 +70,9 @@ def test_half_written_backup_is_invisible(seeded):
     orphan = folder.parent / "bk-20260101T000000Z-abcdef"
     orphan.mkdir()
     (orphan / PAYLOAD).write_bytes(b"payload without manifest")
-    assert [r["backup_id"] for r in service.list(None)[1]] == [result.backup_id]
+    assert [r["backup_id"] for r in BackupArchive(service.context).list(None)[1]] == [result.backup_id]
     with pytest.raises(BackupNotFoundError):
-        service.verify("bk-20260101T000000Z-abcdef", None)
+        BackupArchive(service.context).verify("bk-20260101T000000Z-abcdef", None)
     # The next write removes staging folders old enough to belong to no live write.
     fresh = folder.parent / ".tmp-bk-20260101T000000Z-abcdef-x2"
     fresh.mkdir()
@@ -98,15 +113,15 @@ def test_damaged_backup_fails_verify_naming_the_reason(seeded, damage, error, wo
         manifest["payload"].update(sha256=sha256(repacked), size=len(repacked))
         manifest_path.write_text(json.dumps(manifest))
     with pytest.raises(error, match=words):
-        service.verify(result.backup_id, None)
+        BackupArchive(service.context).verify(result.backup_id, None)
     with pytest.raises(error):
-        service.load(result.backup_id, None)
+        BackupArchive(service.context).load(result.backup_id, None)
 
 
 @pytest.mark.parametrize("bad", ["../../x", "bk-../../etc", "bk-20260101T000000Z-ABCDEF", "", "/tmp/x"])
 def test_malformed_backup_ids_are_refused(seeded, bad):
-    service = BackupService(make_context())
-    for call in (service.show, service.verify, service.delete):
+    archive = BackupArchive(make_context())
+    for call in (archive.show, archive.verify, archive.delete):
         with pytest.raises(InvalidIdError):
             call(bad, None)
 
@@ -136,11 +151,11 @@ def test_s3_store_round_trip_with_sse_kms(sandbox):
     head = sandbox.client("s3").head_object(Bucket="idc-backups",
                                             Key=f"nightly/prod/{result.backup_id}/{PAYLOAD}")
     assert head["ServerSideEncryption"] == "aws:kms"
-    assert [r["backup_id"] for r in service.list(store)[1]] == [result.backup_id]
-    _, snapshot = service.load(result.backup_id, store)
+    assert [r["backup_id"] for r in BackupArchive(service.context).list(store)[1]] == [result.backup_id]
+    _, snapshot = BackupArchive(service.context).load(result.backup_id, store)
     assert_matches_seed(snapshot, seeded)
-    service.delete(result.backup_id, store)
-    assert service.list(store)[1] == []
+    BackupArchive(service.context).delete(result.backup_id, store)
+    assert BackupArchive(service.context).list(store)[1] == []
     listed = sandbox.client("s3").list_objects_v2(Bucket="idc-backups")
     assert listed.get("KeyCount", 0) == 0
 
@@ -166,9 +181,9 @@ def test_envelope_encryption_round_trip_and_key_failures(sandbox):
     assert "Plaintext" not in json.dumps(manifest)
     with pytest.raises(gzip.BadGzipFile):
         gzip.decompress((folder / PAYLOAD).read_bytes())  # really encrypted at rest
-    _, snapshot = service.load(result.backup_id, None)
+    _, snapshot = BackupArchive(service.context).load(result.backup_id, None)
     assert_matches_seed(snapshot, seeded)
-    assert service.verify(result.backup_id, None)["encryption"] == "kms-envelope"
+    assert BackupArchive(service.context).verify(result.backup_id, None)["encryption"] == "kms-envelope"
 
     # Wrong key: the manifest claims another key than the one that wrapped the data key.
     original = (folder / MANIFEST).read_text()
@@ -176,15 +191,15 @@ def test_envelope_encryption_round_trip_and_key_failures(sandbox):
     tampered["payload"]["encryption"]["kms_key_id"] = other
     (folder / MANIFEST).write_text(json.dumps(tampered))
     with pytest.raises(EncryptionError):
-        service.verify(result.backup_id, None)
+        BackupArchive(service.context).verify(result.backup_id, None)
     (folder / MANIFEST).write_text(original)
 
     kms.disable_key(KeyId=key)
     with pytest.raises(EncryptionError, match="DisabledException") as caught:
-        service.verify(result.backup_id, None)
+        BackupArchive(service.context).verify(result.backup_id, None)
     assert any("enable-key" in step for step in caught.value.remediation)
     kms.enable_key(KeyId=key)
-    assert service.verify(result.backup_id, None)["valid"] is True
+    assert BackupArchive(service.context).verify(result.backup_id, None)["valid"] is True
 
 
 def test_encrypting_with_a_disabled_key_writes_nothing(sandbox):
@@ -195,7 +210,7 @@ def test_encrypting_with_a_disabled_key_writes_nothing(sandbox):
     service = BackupService(make_context())
     with pytest.raises(EncryptionError):
         service.create(BackupRequest(kms_key=key))
-    assert service.list(None)[1] == []
+    assert BackupArchive(service.context).list(None)[1] == []
 
 
 def test_missing_parent_folders_of_a_store_are_created_private(seeded, tmp_path):

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from awsideman.core.backup_format import MANIFEST, PAYLOAD, sha256
 from awsideman.core.exceptions import CorruptBackupError, EncryptionError, StorageError, UsageError
 from awsideman.core.limits import Limits
+from awsideman.services.archive import BackupArchive
 from awsideman.services.backup import BackupRequest, BackupService
 from tests.helpers import make_context
 
@@ -52,13 +53,13 @@ def test_symlinked_backup_folder_is_damaged_never_followed_or_deleted_through(se
     outside.rename(moved)
     (folder.parent / OTHER_ID).symlink_to(moved, target_is_directory=True)
 
-    _, rows = service.list(None)
+    _, rows = BackupArchive(service.context).list(None)
     assert [r["backup_id"] for r in rows] == [good, OTHER_ID]
     assert rows[1]["status"] == "damaged" and "symbolic link" in rows[1]["error"]
     with pytest.raises(CorruptBackupError, match="symbolic link"):
-        service.verify(OTHER_ID, None)
+        BackupArchive(service.context).verify(OTHER_ID, None)
     with pytest.raises(CorruptBackupError, match="symbolic link"):
-        service.delete(OTHER_ID, None)
+        BackupArchive(service.context).delete(OTHER_ID, None)
     assert sorted(p.name for p in moved.iterdir()) == [MANIFEST, PAYLOAD]  # nothing outside was touched
 
     # A link or a FIFO in place of a backup's payload: damaged, and delete refuses the whole backup.
@@ -68,15 +69,15 @@ def test_symlinked_backup_folder_is_damaged_never_followed_or_deleted_through(se
     (folder / PAYLOAD).unlink()
     (folder / PAYLOAD).symlink_to(secret)
     with pytest.raises(CorruptBackupError, match="snapshot.json.gz is a symbolic link"):
-        service.verify(backup_id, None)
+        BackupArchive(service.context).verify(backup_id, None)
     with pytest.raises(StorageError, match="not a regular file"):
-        service.delete(backup_id, None)
+        BackupArchive(service.context).delete(backup_id, None)
     assert secret.read_text() == "keep me" and (folder / MANIFEST).exists()  # refused as a whole
 
     (folder / PAYLOAD).unlink()
     os.mkfifo(folder / PAYLOAD)  # a FIFO would block a plain open() forever
     with pytest.raises(CorruptBackupError, match="not a regular file"):
-        service.verify(backup_id, None)
+        BackupArchive(service.context).verify(backup_id, None)
 
 
 HOSTILE_MANIFESTS = {
@@ -118,14 +119,14 @@ def test_store_with_good_and_hostile_backups_lists_all_and_names_each_problem(se
     _copy_as(folder, huge, b" " * (300 * 1024) + json.dumps(original).encode())
     expected[huge] = "larger than the limit of 256 KiB (limits.manifest_mib)"
 
-    _, rows = service.list(None)
+    _, rows = BackupArchive(service.context).list(None)
     by_id = {row["backup_id"]: row for row in rows}
     assert by_id[good]["counts"]["users"] == 5 and "error" not in by_id[good]
     for backup_id, words in expected.items():
         assert by_id[backup_id]["status"] == "damaged", backup_id
         assert words in by_id[backup_id]["error"], (backup_id, by_id[backup_id]["error"])
         with pytest.raises(CorruptBackupError) as caught:
-            service.verify(backup_id, None)
+            BackupArchive(service.context).verify(backup_id, None)
         assert words in caught.value.message
         assert "object has no attribute" not in caught.value.message
 
@@ -141,7 +142,7 @@ def test_inflating_payload_stops_at_the_limit_in_bounded_memory(seeded):
     tracemalloc.start()
     try:
         with pytest.raises(CorruptBackupError, match=r"inflates past the limit of 1 MiB \(limits.snapshot_mib\)"):
-            service.verify(backup_id, None)
+            BackupArchive(service.context).verify(backup_id, None)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -152,7 +153,7 @@ def test_inflating_payload_stops_at_the_limit_in_bounded_memory(seeded):
     small = BackupService(make_context(limits=Limits(payload_mib=1 / 1024)))
     (folder / PAYLOAD).write_bytes(os.urandom(4096))
     with pytest.raises(CorruptBackupError, match=r"snapshot.json.gz is larger than the limit of 1 KiB"):
-        small.verify(backup_id, None)
+        BackupArchive(small.context).verify(backup_id, None)
 
 
 def test_encrypted_backup_binds_its_manifest(sandbox):
@@ -160,18 +161,18 @@ def test_encrypted_backup_binds_its_manifest(sandbox):
     key = sandbox.client("kms").create_key()["KeyMetadata"]["KeyId"]
     service = BackupService(make_context())
     backup_id, folder = _backup(service, kms_key=key, description="nightly")
-    assert service.verify(backup_id, None)["valid"] is True
+    assert BackupArchive(service.context).verify(backup_id, None)["valid"] is True
     manifest = json.loads((folder / MANIFEST).read_text())
     assert manifest["payload"]["encryption"]["associated_data"] == "manifest"
     manifest["description"] = "edited"
     (folder / MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(EncryptionError, match="altered payload or manifest"):
-        service.verify(backup_id, None)
+        BackupArchive(service.context).verify(backup_id, None)
     del manifest["payload"]["encryption"]["associated_data"]  # no downgrade to the older binding
     manifest["description"] = "nightly"
     (folder / MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(EncryptionError):
-        service.verify(backup_id, None)
+        BackupArchive(service.context).verify(backup_id, None)
 
     # Backups written before the manifest was bound authenticated only the backup id: still read.
     backup_id, folder = _backup(service)
@@ -187,7 +188,7 @@ def test_encrypted_backup_binds_its_manifest(sandbox):
         "nonce": base64.b64encode(nonce).decode(), "encryption_context": {"awsideman:backup-id": backup_id}})
     (folder / PAYLOAD).write_bytes(sealed)
     (folder / MANIFEST).write_text(json.dumps(manifest))
-    assert service.verify(backup_id, None)["encryption"] == "kms-envelope"
+    assert BackupArchive(service.context).verify(backup_id, None)["encryption"] == "kms-envelope"
 
 
 def test_file_as_store_and_bad_kms_key_fail_before_reading_the_instance(seeded, tmp_path):
@@ -198,7 +199,7 @@ def test_file_as_store_and_bad_kms_key_fail_before_reading_the_instance(seeded, 
         BackupService(context).create(BackupRequest(store=str(afile)))
     assert context.gateway.call_count() == 0
     with pytest.raises(UsageError, match="is a file, not a folder"):
-        BackupService(context).list(str(afile))
+        BackupArchive(context).list(str(afile))
     with pytest.raises(UsageError, match="--description is 70000 characters"):  # would not fit the schema
         BackupService(context).create(BackupRequest(description="x" * 70_000))
     assert context.gateway.call_count() == 0

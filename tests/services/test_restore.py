@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from awsideman.core.attributes import snapshot_records
+from awsideman.services.archive import BackupArchive
 from awsideman.services.backup import BackupRequest, BackupService
 from awsideman.services.restore import RestoreRequest, RestoreService, mutating_calls
 from tests.drift import drift, records
@@ -16,7 +17,7 @@ def backed_up(sandbox):
     sandbox.seed("small", seed=51)
     service = BackupService(make_context())
     backup = service.create(BackupRequest())
-    _, snapshot = service.load(backup.backup_id, None)
+    _, snapshot = BackupArchive(service.context).load(backup.backup_id, None)
     return backup.backup_id, snapshot_records(snapshot)
 
 
@@ -105,7 +106,7 @@ def test_random_drifts_are_restored_exactly(sandbox):
 
     sandbox.seed("tiny", seed=57)
     backup = BackupService(make_context()).create(BackupRequest())
-    _, snapshot = BackupService(make_context()).load(backup.backup_id, None)
+    _, snapshot = BackupArchive(make_context()).load(backup.backup_id, None)
     expected = snapshot_records(snapshot)
 
     @settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck))
