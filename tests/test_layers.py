@@ -1,6 +1,7 @@
-"""The package's layers, read from its source (ast, no import): no import cycle, the cli builds no
-AWS client, the product reaches the sandbox only through its public API, and the test-only code
-(kill points, the planner's simulator) is not in the product.
+"""The package's layers, read from its source (ast, no import): no import cycle, the core is pure
+(no SDK, no layer above it), only the adapters and the sandbox import boto3/botocore, the cli
+builds no AWS client, the product reaches the sandbox only through its public API, and the
+test-only code (kill points, the planner's simulator) is not in the product.
 
 Imports are counted wherever they are written: at module level, inside functions and under
 ``if TYPE_CHECKING`` (a cycle that only a deferred import hides is still a cycle in the design).
@@ -112,6 +113,40 @@ def test_the_graph_reader_sees_function_level_and_relative_imports():
 
 def test_the_package_has_no_import_cycle():
     assert cycles() == []
+
+
+CORE = "awsideman.core"
+SDKS = ("boto3", "botocore")
+# The layers above the core: it is imported by them, never the other way round.
+ABOVE_CORE = ("awsideman.journal", "awsideman.services", "awsideman.adapters", "awsideman.cli")
+SDK_OWNERS = ("awsideman.adapters", SANDBOX)
+
+
+def _within(name: str, packages: tuple[str, ...]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in packages)
+
+
+def _sdk_imports(name: str) -> list[str]:
+    return [m for m, _ in imports(name) if m.split(".")[0] in SDKS]
+
+
+def test_the_core_imports_no_sdk_and_no_layer_above_it():
+    """core/ is pure: an AWS error reaches it as a plain fact (core/error_facts.py), read from
+    botocore's exceptions by adapters/error_facts.py."""
+    core = [n for n in modules() if _within(n, (CORE,))]
+    assert "awsideman.core.errors" in core and len(core) > 15
+    found = {}
+    for name in core:
+        bad = sorted({m for m, _ in imports(name) if m.split(".")[0] in SDKS or _within(m, ABOVE_CORE)})
+        if bad:
+            found[name] = bad
+    assert found == {}
+
+
+def test_only_the_adapters_and_the_sandbox_import_the_aws_sdk():
+    users = {name: _sdk_imports(name) for name in modules() if _sdk_imports(name)}
+    assert {n for n in users if not _within(n, SDK_OWNERS)} == set(), users
+    assert "awsideman.adapters.aws" in users and "awsideman.adapters.error_facts" in users  # not vacuous
 
 
 def test_the_cli_builds_no_aws_client():

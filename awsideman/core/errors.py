@@ -6,6 +6,10 @@ handler ask it). The classification data lives in ``core/error_table.py``; this 
 extracts the facts from an exception (code, Reason, HTTP status, errno, class) and looks them up.
 Pasted text is taken apart by ``core/error_text.py`` first, then classified here the same way.
 
+No SDK is imported here: an AWS error arrives as an ``AwsFact`` (``core/error_facts.py``), read
+from a botocore exception by the reader the adapters register (``read_facts_with``), or from
+pasted text here; botocore's exception names are plain data (``core/botocore_names.py``).
+
 Every message and remediation step that leaves this module is sanitised.
 """
 
@@ -15,25 +19,46 @@ import errno as _errno
 import os
 import re
 import string
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
-from botocore.exceptions import ClientError
-
+from awsideman.core import botocore_names, error_text
 from awsideman.core import error_table as T
-from awsideman.core import error_text
+from awsideman.core.error_facts import AwsFact, fact_from_response
 from awsideman.core.error_table import Rule
 from awsideman.core.exceptions import AwsidemanError
 from awsideman.core.sanitize import sanitize
 
-__all__ = ["ErrorInfo", "FoundError", "FileAnalysis", "ErrorAnalyzer", "error_exit_code", "dedupe_steps", "Rule"]
+__all__ = ["ErrorInfo", "FoundError", "FileAnalysis", "ErrorAnalyzer", "error_exit_code", "dedupe_steps", "Rule",
+           "AwsFact", "FactReader", "read_facts_with", "is_expected"]
 
 _DENIED_CODES = frozenset(c for c, r in T.CODE_RULES.items() if r.category == T.AUTHORIZATION)
 _ACTION_RE = re.compile(r"not authorized to perform:?\s+([a-z0-9-]+:[A-Za-z0-9*]+)")
 _OP_ID_RE = re.compile(r"\bop-[0-9]{8}T[0-9]{6}Z-[0-9a-z]{6}\b")
 _NO_OP = "UnknownOperation"
+_GENERIC = (OSError, Exception, BaseException, object)
+
+FactReader = Callable[[BaseException], AwsFact | None]
+_READERS: list[FactReader] = []
+
+
+def read_facts_with(reader: FactReader) -> None:
+    """Let the analyser read an SDK's exceptions: ``reader(exc)`` is their ``AwsFact`` or ``None``.
+
+    The adapters register botocore's reader when imported (``adapters/error_facts.py``).
+    """
+    if reader not in _READERS:
+        _READERS.append(reader)
+
+
+def _fact_of(exc: BaseException) -> AwsFact | None:
+    for reader in _READERS:
+        fact = reader(exc)
+        if fact is not None:
+            return fact
+    return None
 
 
 @dataclass(frozen=True)
@@ -134,11 +159,15 @@ class ErrorAnalyzer:
         self.region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
 
     # -- public --------------------------------------------------------------------------------
-    def analyze(self, exc: BaseException, operation: str | None = None) -> ErrorInfo:
-        """Classify ``exc``; ``operation`` is the API call (``ListUsers`` or ``identitystore:ListUsers``)."""
+    def analyze(self, exc: BaseException | AwsFact, operation: str | None = None) -> ErrorInfo:
+        """Classify ``exc`` (an exception or an AWS error's facts); ``operation`` is the API call
+        (``ListUsers`` or ``identitystore:ListUsers``)."""
         service, op = _split_operation(operation)
-        if isinstance(exc, ClientError):
-            return self._client_error(exc, op, service)
+        fact = exc if isinstance(exc, AwsFact) else _fact_of(exc)
+        if fact is not None and fact.code is not None:
+            return self._client_error(fact, op, service)
+        if isinstance(exc, AwsFact):
+            return self._sdk_failure(exc, op, service)
         if isinstance(exc, AwsidemanError):
             return self._project_error(exc, op)
         rule = self._class_rule(type(exc))
@@ -194,25 +223,25 @@ class ErrorAnalyzer:
                          remediation=dedupe_steps(sanitize(step) for step in recorded.remediation))
 
     # -- extraction ------------------------------------------------------------------------------
-    def _client_error(self, exc: ClientError, op: str | None, service: str | None) -> ErrorInfo:
-        # botocore types these as TypedDicts, but services add fields (Reason, RetryAfterSeconds).
-        response: Any = exc.response or {}
-        error: Any = response.get("Error") or {}
-        meta: Any = response.get("ResponseMetadata") or {}
+    def _client_error(self, fact: AwsFact, op: str | None, service: str | None) -> ErrorInfo:
         # Rebuilt errors (pasted text, JSON) carry a placeholder operation name: not worth showing.
-        op = op or (exc.operation_name if exc.operation_name not in (None, "", _NO_OP) else None)
+        op = op or (fact.operation if fact.operation not in (None, "", _NO_OP) else None)
         facts = _Facts(
-            code=str(error.get("Code") or "Unknown"),
-            message=str(exc),
+            code=fact.code or "Unknown",
+            message=fact.message,
             operation=op,
-            service=service,
-            reason=str(response.get("Reason") or error.get("Reason") or _cancellation_reason(response)
-                       or "") or None,
-            http_status=_int(meta.get("HTTPStatusCode")),
-            retry_after=_retry_after(response, error, meta),
+            service=service or fact.service,
+            reason=fact.reason,
+            http_status=fact.http_status,
+            retry_after=fact.retry_after,
         )
-        raw_message = str(error.get("Message") or "")
-        return self._build(self._aws_rule(facts, raw_message), facts)
+        return self._build(self._aws_rule(facts, fact.error_message), facts)
+
+    def _sdk_failure(self, fact: AwsFact, op: str | None, service: str | None) -> ErrorInfo:
+        """An SDK failure that got no service answer (no credentials, no network): its class names say it."""
+        name = fact.exception_name or "Unknown"
+        rule = self._names_rule(fact.exception_bases or (name,)) or T.UNKNOWN_RULE
+        return self._build(rule, _Facts(name, fact.message or name, op or fact.operation, service or fact.service))
 
     def _aws_rule(self, facts: _Facts, raw_message: str) -> Rule:
         """Reason first (it is the most specific), then code, then HTTP status."""
@@ -316,20 +345,20 @@ class ErrorAnalyzer:
         project = _project_class(name)
         if project is not None:
             return self._project_error(_bare(project, message), None)
-        klass = _known_class(name)
-        rule = self._class_rule(klass) if klass is not None else self._lookup(T.EXCEPTION_RULES, name)
+        names = _known_names(name)
+        rule = self._names_rule(names) if names is not None else self._lookup(T.EXCEPTION_RULES, name)
         if rule is None:
             return None
         return self._build(rule, _Facts(name, text))
 
     def _synthetic(self, code: str, message: str, op: str | None, text: str) -> ErrorInfo:
-        # Rebuild the ClientError the CLI line came from so both paths share one classifier.
+        # Read the CLI line into the facts its exception would give, so both share one classifier.
         code = code.strip()
         error: Any = {"Error": {"Code": code, "Message": message}}
         status = int(code) if code.isdigit() else None
         if status:
             error["ResponseMetadata"] = {"HTTPStatusCode": status}
-        info = self._client_error(ClientError(error, op or _NO_OP), op, None)
+        info = self._client_error(fact_from_response(error, op or _NO_OP), op, None)
         return replace(info, message=sanitize(text) if text else info.message)
 
     def _from_json(self, data: Any, code: str | None) -> list[ErrorInfo]:
@@ -343,7 +372,7 @@ class ErrorAnalyzer:
                 infos.append(self._from_code(err_code, message))
             else:
                 response: Any = {"Error": {"Code": err_code, "Message": message}, **found.extra}
-                info = self._client_error(ClientError(response, op or _NO_OP), op, None)
+                info = self._client_error(fact_from_response(response, op or _NO_OP), op, None)
                 infos.append(replace(info, message=sanitize(f"{err_code}: {message}" if message else err_code)))
         return infos
 
@@ -352,12 +381,12 @@ class ErrorAnalyzer:
         return self.overrides.get(key) or table.get(key)
 
     def _class_rule(self, klass: type, table: Mapping[str, Rule] = T.EXCEPTION_RULES) -> Rule | None:
-        # Walk the MRO so a subclass inherits its parent's rule; stop at the generic bases so an
-        # OSError is classified by errno rather than by its class.
-        for base in klass.__mro__:
-            if base in (OSError, Exception, BaseException, object):
-                return None
-            rule = self._lookup(table, base.__name__)
+        return self._names_rule(_walked(klass), table)
+
+    def _names_rule(self, names: Iterable[str], table: Mapping[str, Rule] = T.EXCEPTION_RULES) -> Rule | None:
+        """The rule of the first class name that has one (a subclass inherits its parent's rule)."""
+        for name in names:
+            rule = self._lookup(table, name)
             if rule is not None:
                 return rule
         return None
@@ -432,25 +461,10 @@ def _denied_action(message: str, fallback: str) -> str:
     return found.group(1) if found else fallback
 
 
-def _retry_after(response: Mapping[str, Any], error: Mapping[str, Any], meta: Mapping[str, Any]) -> float | None:
-    headers = {str(k).lower(): v for k, v in (meta.get("HTTPHeaders") or {}).items()}
-    for value in (response.get("RetryAfterSeconds"), error.get("RetryAfterSeconds"), headers.get("retry-after")):
-        number = _float(value)
-        if number is not None and number >= 0:
-            return number
-    return None
 
 
-def _float(value: Any) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
 
 
-def _int(value: Any) -> int | None:
-    number = _float(value)
-    return int(number) if number is not None else None
 
 
 def _path_of(exc: BaseException) -> str | None:
@@ -493,9 +507,9 @@ def _project_class(name: str) -> type[AwsidemanError] | None:
 @lru_cache(maxsize=1)
 def _project_classes() -> tuple[type[AwsidemanError], ...]:
     # Every awsideman exception, wherever it is defined (the journal's and the planner's too).
+    # The core imports no layer above it: the journal's and the services' errors are found
+    # once their modules are imported (the CLI imports them; ``cli/analyze.py`` says so).
     import awsideman.core.changes  # noqa: F401
-    import awsideman.journal  # noqa: F401
-    import awsideman.services.resolver  # noqa: F401
 
     found: list[type[AwsidemanError]] = []
     todo: list[type[AwsidemanError]] = [AwsidemanError]
@@ -520,17 +534,13 @@ def _bare(klass: type[AwsidemanError], message: str) -> AwsidemanError:
 def _botocore_messages() -> tuple[tuple[str, re.Pattern[str]], ...]:
     """(class name, pattern of its printed message) for botocore exceptions the table knows.
 
-    Built from each class's own ``fmt`` template, so a botocore upgrade that adds or rewords an
-    exception is followed without copying messages here. Most specific (longest text) first;
-    templates that are mostly a placeholder (``{error_msg}``) say nothing and are skipped.
+    Built from each class's own ``fmt`` template (``core/botocore_names.py``, regenerated from
+    botocore), so messages are not copied here. Most specific (longest text) first; templates
+    that are mostly a placeholder (``{error_msg}``) say nothing and are skipped.
     """
-    import botocore.exceptions
-
     found = []
-    for name, klass in vars(botocore.exceptions).items():
-        fmt = getattr(klass, "fmt", None)
-        if not (isinstance(klass, type) and issubclass(klass, botocore.exceptions.BotoCoreError)
-                and isinstance(fmt, str)) or _class_rule_name(klass) is None:
+    for name, fmt in botocore_names.MESSAGES.items():
+        if _class_rule_name(botocore_names.CLASSES.get(name, (name,))) is None:
             continue
         parts = re.split(r"\{[^{}]*\}", fmt)
         literal = max(parts, key=len).strip()
@@ -541,40 +551,39 @@ def _botocore_messages() -> tuple[tuple[str, re.Pattern[str]], ...]:
     return tuple((name, pattern) for _, name, pattern in sorted(found, key=lambda f: -f[0]))
 
 
-def _class_rule_name(klass: type) -> str | None:
-    for base in klass.__mro__:
-        if base.__name__ in T.EXCEPTION_RULES:
-            return base.__name__
+def _class_rule_name(names: Iterable[str]) -> str | None:
+    for name in names:
+        if name in T.EXCEPTION_RULES:
+            return name
     return None
 
 
-def _known_class(name: str) -> type | None:
+def _walked(klass: type) -> tuple[str, ...]:
+    """The class names a rule is looked up by: the MRO up to the generic bases, so an OSError is
+    classified by errno rather than by its class."""
+    names = []
+    for base in klass.__mro__:
+        if base in _GENERIC:
+            break
+        names.append(base.__name__)
+    return tuple(names)
+
+
+def _known_names(name: str) -> tuple[str, ...] | None:
+    """The walked class names of a botocore or builtin exception called ``name``."""
     import builtins
 
-    import botocore.exceptions
+    if name in botocore_names.CLASSES:
+        return botocore_names.CLASSES[name]
+    klass = getattr(builtins, name, None)
+    return _walked(klass) if isinstance(klass, type) and issubclass(klass, BaseException) else None
 
-    klass = getattr(botocore.exceptions, name, None) or getattr(builtins, name, None)
-    return klass if isinstance(klass, type) and issubclass(klass, BaseException) else None
+
 def is_expected(exc: BaseException) -> bool:
     """An error of the world (AWS, network, storage, our own checks), not a bug in awsideman.
 
     Code that turns failures into data (a missing step of a partial backup) handles only these;
     anything else (KeyError, TypeError, ...) is a bug and must surface as an internal error.
+    An SDK's exceptions are the ones its registered reader reads (``read_facts_with``).
     """
-    from botocore.exceptions import BotoCoreError
-
-    return isinstance(exc, (ClientError, BotoCoreError, AwsidemanError, OSError))
-
-
-# Of DynamoDB's per-item cancellation reasons, the ones that say "try again" (any other one,
-# e.g. ConditionalCheckFailed, is an answer and makes the whole cancellation permanent).
-_RETRY_REASONS = ("TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded")
-
-
-def _cancellation_reason(response: Any) -> str | None:
-    """The Reason of a TransactionCanceledException: a retryable one only if no item said no."""
-    codes = {str(reason.get("Code")) for reason in response.get("CancellationReasons") or []
-             if isinstance(reason, dict) and reason.get("Code") not in (None, "None")}
-    if not codes or not codes <= set(_RETRY_REASONS):
-        return None
-    return next(code for code in _RETRY_REASONS if code in codes)
+    return isinstance(exc, (AwsidemanError, OSError)) or _fact_of(exc) is not None

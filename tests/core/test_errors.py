@@ -1,4 +1,7 @@
-"""ErrorAnalyzer: real botocore exceptions and ClientErrors -> category, retryability, remediation."""
+"""ErrorAnalyzer: real botocore exceptions and ClientErrors -> category, retryability, remediation.
+
+The core reads no botocore itself: the adapters' reader (registered on import) turns these into
+facts first (tests/adapters/test_error_facts.py checks the facts classify the same)."""
 
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from botocore.exceptions import (
     UnauthorizedSSOTokenError,
 )
 
+import awsideman.adapters  # noqa: F401 - registers the reader of botocore's exceptions (the core has none)
 from awsideman.core import error_table
 from awsideman.core.error_table import CATEGORIES, Rule
 from awsideman.core.errors import ErrorAnalyzer, ErrorInfo, error_exit_code

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
+import awsideman.adapters  # noqa: F401 - registers the reader of botocore's exceptions (the core has none)
 from awsideman.core.ratelimit import RateLimitConfig, RateLimiter
 from awsideman.core.retry import AttemptContext, RetryConfig, RetryPolicy
 
