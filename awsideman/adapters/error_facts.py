@@ -23,7 +23,6 @@ from awsideman.core.error_facts import AwsFact, fact_from_response
 
 __all__ = ["aws_fact", "botocore_tables", "render_table"]
 
-_GENERIC = (OSError, Exception, BaseException, object)
 
 
 def aws_fact(exc: BaseException) -> AwsFact | None:
@@ -31,22 +30,12 @@ def aws_fact(exc: BaseException) -> AwsFact | None:
     if isinstance(exc, ClientError):
         response: Any = exc.response or {}
         return fact_from_response(response, exc.operation_name, message=str(exc),
-                                  exception_name=type(exc).__name__, exception_bases=_walked(type(exc)))
+                                  exception_name=type(exc).__name__, exception_bases=errors.rule_names(type(exc)))
     if isinstance(exc, BotoCoreError):
         name = type(exc).__name__
         return AwsFact(code=None, message=str(exc) or name, exception_name=name,
-                       exception_bases=_walked(type(exc)))
+                       exception_bases=errors.rule_names(type(exc)))
     return None
-
-
-def _walked(klass: type) -> tuple[str, ...]:
-    """The class names the analyser walks for a rule: the MRO up to the first generic base."""
-    names = []
-    for base in klass.__mro__:
-        if base in _GENERIC:
-            break
-        names.append(base.__name__)
-    return tuple(names)
 
 
 def botocore_tables() -> tuple[dict[str, tuple[str, ...]], dict[str, str]]:
@@ -56,7 +45,7 @@ def botocore_tables() -> tuple[dict[str, tuple[str, ...]], dict[str, str]]:
     for name, klass in vars(botocore.exceptions).items():
         if not (isinstance(klass, type) and issubclass(klass, BaseException)):
             continue
-        classes[name] = _walked(klass)
+        classes[name] = errors.rule_names(klass)
         fmt = getattr(klass, "fmt", None)
         if issubclass(klass, BotoCoreError) and isinstance(fmt, str):
             messages[name] = fmt

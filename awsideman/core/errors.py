@@ -381,7 +381,7 @@ class ErrorAnalyzer:
         return self.overrides.get(key) or table.get(key)
 
     def _class_rule(self, klass: type, table: Mapping[str, Rule] = T.EXCEPTION_RULES) -> Rule | None:
-        return self._names_rule(_walked(klass), table)
+        return self._names_rule(rule_names(klass), table)
 
     def _names_rule(self, names: Iterable[str], table: Mapping[str, Rule] = T.EXCEPTION_RULES) -> Rule | None:
         """The rule of the first class name that has one (a subclass inherits its parent's rule)."""
@@ -558,7 +558,7 @@ def _class_rule_name(names: Iterable[str]) -> str | None:
     return None
 
 
-def _walked(klass: type) -> tuple[str, ...]:
+def rule_names(klass: type) -> tuple[str, ...]:
     """The class names a rule is looked up by: the MRO up to the generic bases, so an OSError is
     classified by errno rather than by its class."""
     names = []
@@ -576,7 +576,7 @@ def _known_names(name: str) -> tuple[str, ...] | None:
     if name in botocore_names.CLASSES:
         return botocore_names.CLASSES[name]
     klass = getattr(builtins, name, None)
-    return _walked(klass) if isinstance(klass, type) and issubclass(klass, BaseException) else None
+    return rule_names(klass) if isinstance(klass, type) and issubclass(klass, BaseException) else None
 
 
 def is_expected(exc: BaseException) -> bool:
