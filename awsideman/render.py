@@ -10,6 +10,8 @@ import json
 import logging
 import os
 import re
+import select
+import signal
 import sys
 import textwrap
 import threading
@@ -103,6 +105,25 @@ class Renderer:
         """A line of human output on stdout (results, not progress)."""
         self.end_progress()
         self.out.print(clean(text), style=style, markup=False)
+
+    def ask(self, question: str) -> bool:
+        """A yes/no question at the terminal; no, end of input and Ctrl-C answer no.
+
+        A Ctrl-C ends the prompt even when the kernel hands the signal to another thread: the
+        answer is awaited on stdin and the signal wakeup fd together, since a read of stdin
+        alone would stay blocked (Python runs the handler only in the main thread).
+        """
+        self.end_progress()
+        try:  # from the first byte of the prompt on: a Ctrl-C seen at the prompt answers it
+            sys.stdout.write(f"{clean(question)} [y/N]: ")
+            sys.stdout.flush()
+            answer = _read_answer()
+        except KeyboardInterrupt:  # the stop signal's handler raised it: the caller reads the signal
+            answer = None
+        if answer is None:
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+        return (answer or "").strip().lower() in ("y", "yes")
 
     def raw(self, text: str) -> None:
         """Text on stdout exactly as given (e.g. `export X=...` lines meant for eval)."""
@@ -274,3 +295,23 @@ class _ConsoleHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.console.print(clean(self.format(record)), style="dim", markup=False)
+
+
+def _read_answer() -> str | None:
+    """One line of stdin (None at end of input), woken by a signal delivered to any thread."""
+    if threading.current_thread() is not threading.main_thread():
+        return sys.stdin.readline() or None
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_write, False)
+    previous = signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
+    try:
+        while True:
+            ready, _, _ = select.select([sys.stdin, wake_read], [], [])
+            if wake_read in ready:
+                os.read(wake_read, 64)
+                continue  # the Python handler runs now, in this thread: Ctrl-C raises from here
+            return sys.stdin.readline() or None
+    finally:
+        signal.set_wakeup_fd(previous)
+        os.close(wake_read)
+        os.close(wake_write)

@@ -4,9 +4,17 @@ no escape codes under NO_COLOR, ids never cut at any terminal width."""
 from __future__ import annotations
 
 import json
+import os
+import select
+import signal
+import sys
+import threading
+from types import SimpleNamespace
 
 import pytest
 
+import awsideman.render
+from awsideman.core.cancel import StopSignal, install_handlers
 from awsideman.render import Renderer, neutralize
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -105,3 +113,62 @@ def test_columns_is_honoured_when_piped(monkeypatch):
     assert Renderer().out.width == 60
     monkeypatch.delenv("COLUMNS")
     assert Renderer().out.width >= 200  # piped (pytest captures stdout): wide enough for any id
+
+
+@pytest.fixture
+def stdin_pipe(monkeypatch):
+    read_fd, write_fd = os.pipe()
+    reader = os.fdopen(read_fd, "r")
+    monkeypatch.setattr(sys, "stdin", reader)
+    yield write_fd
+    reader.close()
+    os.close(write_fd)
+
+
+@pytest.mark.parametrize(("typed", "agreed"), [(b"y\n", True), (b"YES\n", True), (b"n\n", False), (b"\n", False)])
+def test_the_prompt_reads_one_answer(capsys, stdin_pipe, typed, agreed):
+    os.write(stdin_pipe, typed)
+    assert Renderer().ask("Apply 3 change(s)?") is agreed
+    assert capsys.readouterr().out == "Apply 3 change(s)? [y/N]: "
+
+
+def test_end_of_input_at_the_prompt_is_a_no(capsys, stdin_pipe):
+    os.close(os.dup(stdin_pipe))
+    os.dup2(os.open(os.devnull, os.O_RDONLY), sys.stdin.fileno())  # stdin at its end
+    assert Renderer().ask("Apply?") is False
+    assert capsys.readouterr().out == "Apply? [y/N]: \n"
+
+
+def test_a_ctrl_c_the_kernel_hands_to_another_thread_still_ends_the_prompt(capsys, stdin_pipe, monkeypatch):
+    """The kernel may deliver SIGINT to any thread; Python runs the handler only in the main one,
+    which a plain read of stdin would keep blocked (the hang seen on loaded CI machines)."""
+    waiting = threading.Event()
+    real_select = select.select
+
+    def select_and_tell(*args):
+        waiting.set()
+        return real_select(*args)
+
+    def ctrl_c_in_this_thread():
+        waiting.wait(10)
+        signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+        if not stopped.wait(10):  # a prompt that missed it: answer, so the test fails, not hangs
+            missed.set()
+            os.write(stdin_pipe, b"n\n")
+
+    monkeypatch.setattr(awsideman.render, "select", SimpleNamespace(select=select_and_tell))
+    stop, stopped, missed = StopSignal(), threading.Event(), threading.Event()
+    previous = signal.getsignal(signal.SIGINT)
+    install_handlers(stop)
+    other = threading.Thread(target=ctrl_c_in_this_thread)
+    try:
+        other.start()
+        with stop.disarmed():
+            agreed = Renderer().ask("Apply?")
+        stopped.set()
+        other.join()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert not missed.is_set(), "the prompt went on waiting after the Ctrl-C"
+    assert agreed is False and stop.signum == signal.SIGINT
+    assert capsys.readouterr().out == "Apply? [y/N]: \n"

@@ -85,14 +85,6 @@ def errors_and_leftover(render: Renderer, errors: list[dict[str, Any]], leftover
         render.error(f"{item['resource']}: {item['what']}{why}", item["remediation"], title="Left over")
 
 
-def ask(question: str) -> bool:
-    """A yes/no question at the terminal; closing it (Ctrl-C, end of input) answers no."""
-    try:
-        return bool(typer.confirm(question))
-    except typer.Abort:
-        return False
-
-
 def confirmer(render: Renderer, *, yes: bool, show: Callable[[Any], None],
               question: Callable[[Any], str]) -> Callable[[Any], bool]:
     """The ``confirm(what)`` of a command that changes live state: what it will do is shown
@@ -102,7 +94,7 @@ def confirmer(render: Renderer, *, yes: bool, show: Callable[[Any], None],
         render.end_progress()  # the plan and the prompt are not drawn under a live progress bar
         if not render.json:
             show(what)
-        return True if yes else ask(question(what))
+        return True if yes else render.ask(question(what))
 
     return confirm
 

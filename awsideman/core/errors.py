@@ -8,7 +8,9 @@ Pasted text is taken apart by ``core/error_text.py`` first, then classified here
 
 No SDK is imported here: an AWS error arrives as an ``AwsFact`` (``core/error_facts.py``), read
 from a botocore exception by the reader the adapters register (``read_facts_with``), or from
-pasted text here; botocore's exception names are plain data (``core/botocore_names.py``).
+pasted text here. The names, bases and message templates of the SDK's exception classes (so a
+pasted ``EndpointConnectionError`` is known to be a ``ConnectionError``) are registered by the
+same adapter from the installed botocore (``know_sdk_exceptions``), never copied here.
 
 Every message and remediation step that leaves this module is sanitised.
 """
@@ -24,15 +26,15 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
-from awsideman.core import botocore_names, error_text
 from awsideman.core import error_table as T
+from awsideman.core import error_text
 from awsideman.core.error_facts import AwsFact, fact_from_response
 from awsideman.core.error_table import Rule
 from awsideman.core.exceptions import AwsidemanError
 from awsideman.core.sanitize import sanitize
 
 __all__ = ["ErrorInfo", "FoundError", "FileAnalysis", "ErrorAnalyzer", "error_exit_code", "dedupe_steps", "Rule",
-           "AwsFact", "FactReader", "read_facts_with", "is_expected"]
+           "AwsFact", "FactReader", "read_facts_with", "know_sdk_exceptions", "is_expected"]
 
 _DENIED_CODES = frozenset(c for c, r in T.CODE_RULES.items() if r.category == T.AUTHORIZATION)
 _ACTION_RE = re.compile(r"not authorized to perform:?\s+([a-z0-9-]+:[A-Za-z0-9*]+)")
@@ -51,6 +53,21 @@ def read_facts_with(reader: FactReader) -> None:
     """
     if reader not in _READERS:
         _READERS.append(reader)
+
+
+_SDK_CLASSES: dict[str, tuple[str, ...]] = {}
+_SDK_MESSAGES: dict[str, str] = {}
+
+
+def know_sdk_exceptions(classes: Mapping[str, tuple[str, ...]], messages: Mapping[str, str]) -> None:
+    """Teach pasted-text analysis an SDK's exception classes: ``classes`` maps a class name to the
+    names a rule is looked up by (``rule_names``), ``messages`` to the template its message follows.
+
+    The adapters register the installed botocore's when imported (``adapters/error_facts.py``).
+    """
+    _SDK_CLASSES.update(classes)
+    _SDK_MESSAGES.update(messages)
+    _botocore_messages.cache_clear()
 
 
 def _fact_of(exc: BaseException) -> AwsFact | None:
@@ -532,15 +549,15 @@ def _bare(klass: type[AwsidemanError], message: str) -> AwsidemanError:
 
 @lru_cache(maxsize=1)
 def _botocore_messages() -> tuple[tuple[str, re.Pattern[str]], ...]:
-    """(class name, pattern of its printed message) for botocore exceptions the table knows.
+    """(class name, pattern of its printed message) for the SDK exceptions registered.
 
-    Built from each class's own ``fmt`` template (``core/botocore_names.py``, regenerated from
-    botocore), so messages are not copied here. Most specific (longest text) first; templates
-    that are mostly a placeholder (``{error_msg}``) say nothing and are skipped.
+    Built from each class's own ``fmt`` template (``know_sdk_exceptions``), so messages are not
+    copied here. Most specific (longest text) first; templates that are mostly a placeholder
+    (``{error_msg}``) say nothing and are skipped.
     """
     found = []
-    for name, fmt in botocore_names.MESSAGES.items():
-        if _class_rule_name(botocore_names.CLASSES.get(name, (name,))) is None:
+    for name, fmt in _SDK_MESSAGES.items():
+        if _class_rule_name(_SDK_CLASSES.get(name, (name,))) is None:
             continue
         parts = re.split(r"\{[^{}]*\}", fmt)
         literal = max(parts, key=len).strip()
@@ -570,11 +587,11 @@ def rule_names(klass: type) -> tuple[str, ...]:
 
 
 def _known_names(name: str) -> tuple[str, ...] | None:
-    """The walked class names of a botocore or builtin exception called ``name``."""
+    """The walked class names of a registered SDK or builtin exception called ``name``."""
     import builtins
 
-    if name in botocore_names.CLASSES:
-        return botocore_names.CLASSES[name]
+    if name in _SDK_CLASSES:
+        return _SDK_CLASSES[name]
     klass = getattr(builtins, name, None)
     return rule_names(klass) if isinstance(klass, type) and issubclass(klass, BaseException) else None
 

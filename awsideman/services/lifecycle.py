@@ -83,12 +83,15 @@ class OperationRun:
 
     def ask(self, confirm: Callable[..., bool] | None, *args: Any, declined: str = "Nothing changed") -> None:
         """Ask ``confirm(*args)`` (None: no question); a no raises ``Declined`` and the
-        operation is forgotten (nothing happened). A signal at the prompt raises at once."""
+        operation is forgotten (nothing happened). A Ctrl-C at the plan or the prompt is a no."""
         if confirm is None:
             return
         assert self.stop is not None
         with self.stop.disarmed():
-            agreed = confirm(*args)
+            try:
+                agreed = confirm(*args)
+            except KeyboardInterrupt:  # Ctrl-C while the plan is shown, before the prompt: a no
+                agreed = False
         if not agreed:
             raise Declined(declined, signum=self.stop.signum if self.stop.requested else None)
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from typing import Any
 
+import botocore.exceptions
 import pytest
 from botocore.exceptions import (
     ClientError,
@@ -16,18 +17,26 @@ from botocore.exceptions import (
     SSOTokenLoadError,
 )
 
-from awsideman.adapters.error_facts import aws_fact, render_table
-from awsideman.core import botocore_names
+from awsideman.adapters.error_facts import aws_fact
+from awsideman.core import errors
 from awsideman.core.error_facts import AwsFact
 from awsideman.core.errors import ErrorAnalyzer, is_expected
 from tests.core.test_errors import CASES, client_error
 
 
-def test_the_core_table_of_botocore_names_is_the_installed_botocore():
-    """After a botocore upgrade: `python -m awsideman.adapters.error_facts > awsideman/core/botocore_names.py`."""
-    source = botocore_names.__file__
-    with open(source, encoding="utf-8") as handle:
-        assert handle.read() == render_table()
+def test_pasted_text_knows_every_exception_class_of_the_installed_botocore():
+    """Registered from botocore itself, so an upgrade that adds a class needs no copy refreshed."""
+    for name, klass in vars(botocore.exceptions).items():
+        if isinstance(klass, type) and issubclass(klass, BaseException):
+            assert errors._known_names(name) == errors.rule_names(klass), name
+
+
+def test_a_pasted_botocore_message_without_its_class_name_is_classified_as_that_class():
+    text = 'Could not connect to the endpoint URL: "https://sso.eu-west-1.amazonaws.com/"'
+    analyzer = ErrorAnalyzer(profile="prod", region="eu-west-1")
+    pasted = analyzer.analyze_text(text)
+    raised = analyzer.analyze(EndpointConnectionError(endpoint_url="https://sso.eu-west-1.amazonaws.com/"), None)
+    assert (pasted.category, pasted.recoverable) == (raised.category, raised.recoverable) == ("network", True)
 
 
 def test_a_client_error_becomes_a_plain_fact():
