@@ -24,8 +24,7 @@ MODULES = {"identity_center.py": ("sso-admin", "identitystore", "sts"),
            **{m: ("sso-admin", "identitystore") for m in WRITE_MODULES},
            "storage.py": ("s3",), "crypto.py": ("kms",)}
 # The shared state backend (state: dynamodb://TABLE): the journal at run time, and `state init`.
-STATE_MODULES = {"journal/dynamo.py": ("dynamodb",), "journal/dynamo_base.py": ("dynamodb",),
-                 "journal/dynamo_lease.py": ("dynamodb",), "journal/blobs.py": ("s3",),
+STATE_MODULES = {"journal/dynamo_store.py": ("dynamodb",), "journal/blobs.py": ("s3",),
                  "services/state_admin.py": ("dynamodb", "s3")}
 PREFIX = {"sso-admin": "sso", "identitystore": "identitystore", "kms": "kms", "s3": "s3", "sts": "sts",
           "dynamodb": "dynamodb"}
@@ -78,8 +77,7 @@ def expected() -> dict[str, set[str]]:
     restore = (reads | writes | store | kms) - ALWAYS_ALLOWED - BACKUP_ONLY - {"s3:DeleteObject"}
     return {"backup-policy.json": backup | {"kms:Decrypt"},  # a resumed encrypted backup unseals checkpoints
             "restore-policy.json": restore,
-            "state-policy.json": set().union(*(code[m] for m in ("dynamo.py", "dynamo_base.py", "dynamo_lease.py",
-                                                                 "blobs.py"))),
+            "state-policy.json": set().union(*(code[m] for m in ("dynamo_store.py", "blobs.py"))),
             "state-init-policy.json": code["state_admin.py"] | {"dynamodb:TagResource"}}  # CreateTable with Tags
 
 

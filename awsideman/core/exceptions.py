@@ -5,6 +5,8 @@ Each carries the exit code the CLI maps it to (DESIGN section 1).
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class AwsidemanError(Exception):
     """Base of every error the tool raises on purpose."""
@@ -204,3 +206,17 @@ class OperationInterrupted(AwsidemanError):
     def __init__(self, message: str, *, signum: int = 2, remediation: list[str] | None = None) -> None:
         super().__init__(message, remediation=remediation)
         self.exit_code = 128 + signum  # the shell's convention for death by signal
+
+
+class OperationStateError(JournalError):
+    """An operation's status does not allow what was asked (e.g. resuming a finished backup)."""
+
+    def __init__(self, operation: Any, status: str) -> None:
+        super().__init__(f"Operation {operation.id} is {status}; it cannot be continued.")
+        self.operation = operation
+        self.status = status
+        self.exit_code = 2
+
+
+class ChangeTransitionError(JournalError):
+    """A journaled change was asked to move to a state its current state does not lead to."""

@@ -18,13 +18,11 @@ import sqlite3
 import stat
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from awsideman.core.exceptions import JournalError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # "awid" in ASCII: marks the file as ours, so we never add tables to someone else's database.
 APPLICATION_ID = 0x61776964
 DEFAULT_BUSY_TIMEOUT = 5.0
@@ -101,91 +99,18 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE changes ADD COLUMN address TEXT",
         "ALTER TABLE changes ADD COLUMN error_json TEXT",
     ),
+    # v3: the same records as the shared table (``journal/store.py``): leases and hosts (unused
+    # locally, kept alike), and errors numbered per operation.
+    3: (
+        "ALTER TABLE operations ADD COLUMN lease_until REAL",
+        "ALTER TABLE locks ADD COLUMN host TEXT",
+        "ALTER TABLE locks ADD COLUMN lease_until REAL",
+        "ALTER TABLE errors ADD COLUMN seq INTEGER",
+        "UPDATE errors SET seq = (SELECT COUNT(*) FROM errors e"
+        " WHERE e.operation_id = errors.operation_id AND e.id <= errors.id)",
+        "CREATE UNIQUE INDEX errors_seq ON errors (operation_id, seq)",
+    ),
 }
-
-
-def utc_timestamp(now: datetime | None = None) -> str:
-    """Format ``now`` (default: current time) as ISO 8601 UTC with a ``Z``, to the millisecond.
-
-    Always three fraction digits, so timestamps written by this version order correctly as
-    strings (SQLite ``ORDER BY``, DynamoDB sort keys, retention cut-offs); durations of runs of
-    a few seconds need the milliseconds (journals before them kept whole seconds).
-    """
-    now = datetime.now(UTC) if now is None else as_utc(now)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
-
-
-def parse_timestamp(value: str) -> datetime:
-    """Parse a timestamp written by ``utc_timestamp`` (with or without milliseconds) into aware UTC."""
-    return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
-
-
-def timestamp_key(value: str | None) -> str:
-    """``value`` in the millisecond form, for comparing old (whole-second) and new timestamps as strings."""
-    if not value:
-        return ""
-    return value if "." in value else value.replace("Z", ".000Z")
-
-
-def as_utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-class Database:
-    """One connection to ``state.db`` shared by the threads of a process.
-
-    Implementation note: one connection guarded by a re-entrant lock serves all threads.
-    Backups save checkpoints from worker threads; the writes are tiny, so serialising them
-    costs nothing, and it avoids per-thread connections that would each need closing.
-    """
-
-    def __init__(self, path: Path, conn: sqlite3.Connection, *, busy_timeout: float, clock: Any = None) -> None:
-        self.path = path
-        self.busy_timeout = busy_timeout
-        self._conn: sqlite3.Connection | None = conn
-        self._lock = threading.RLock()
-        self._clock = clock or (lambda: datetime.now(UTC))
-
-    def close(self) -> None:
-        """Close the connection; further calls raise ``JournalError``. Safe to call twice."""
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
-    def _now(self) -> datetime:
-        return as_utc(self._clock())
-
-    def _stamp(self) -> str:
-        return utc_timestamp(self._now())
-
-    @contextlib.contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, translate(self.path, self.busy_timeout):
-            yield self._connection()
-
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One IMMEDIATE transaction, committed on exit.
-
-        IMMEDIATE takes the write lock up front, so waiting for another process happens in the
-        busy handler instead of failing later with an unretryable upgrade conflict; and a
-        read-check-write inside it (a claim, a lock) is atomic across processes.
-        """
-        with self._lock, translate(self.path, self.busy_timeout):
-            conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.rollback()
-                raise
-            conn.commit()
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise JournalError(f"The journal {self.path} is closed.")
-        return self._conn
 
 
 @contextlib.contextmanager

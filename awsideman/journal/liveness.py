@@ -10,7 +10,10 @@ is alive but whose start time differs belongs to a dead process that happened to
 from __future__ import annotations
 
 import os
+import time
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 # New in every process (and never written anywhere but the journal's owner columns).
 PROCESS_TOKEN = uuid.uuid4().hex
@@ -62,3 +65,38 @@ def _pid_alive(pid: int) -> bool:
             return handle.read().rsplit(")", 1)[-1].split()[0] != "Z"
     except (OSError, IndexError):
         return True
+
+
+def local_clock() -> float:
+    """Seconds on a clock that keeps counting while the machine sleeps (a closed laptop)."""
+    boottime = getattr(time, "CLOCK_BOOTTIME", None)
+    return time.clock_gettime(boottime) if boottime is not None else time.monotonic()
+
+
+class ProcessLiveness:
+    """A local journal's owners: alive while their process runs (one host shares the file)."""
+
+    lease_seconds: float | None = None
+
+    def alive(self, record: dict[str, Any], now: float) -> bool:
+        return owner_alive(record.get("owner") or None, record.get("pid"), record.get("pid_started") or None)
+
+    def lease_end(self, now: float) -> int | None:
+        return None
+
+
+class LeaseLiveness:
+    """A shared journal's owners, on any machine: alive while their lease (renewed by a heartbeat
+    every third of it) has not expired. Only the lease counts, even for our own token: what a
+    journal holds it keeps renewing, and what it could not finish is left to expire like anyone's."""
+
+    def __init__(self, lease_seconds: float, local: Callable[[], float] = local_clock) -> None:
+        self.lease_seconds = float(lease_seconds)
+        self.local = local
+
+    def alive(self, record: dict[str, Any], now: float) -> bool:
+        until = record.get("lease_until")
+        return bool(record.get("owner")) and until is not None and float(until) > now
+
+    def lease_end(self, now: float) -> int | None:
+        return int(now + self.lease_seconds) + 1

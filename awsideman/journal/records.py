@@ -1,14 +1,20 @@
-"""Row types and JSON helpers shared by the journal's tables."""
+"""What the journal holds, as plain types: operations, changes, lock holders, timestamps, JSON.
+
+Pure (no file, no table): the rules (``rules.py``) and both stores share them.
+"""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass, field
-from enum import Enum
+from datetime import UTC, datetime
+from enum import Enum, StrEnum
 from typing import Any
 
+from awsideman.core.exceptions import ChangeTransitionError, OperationNotFoundError, OperationStateError
 from awsideman.core.sanitize import sanitize_obj
+
+__all__ = ["ChangeTransitionError", "OperationStateError"]
 
 KINDS = ("backup", "restore", "rollback")
 RUNNING = "running"
@@ -24,9 +30,35 @@ FINISHED_STATUSES = tuple(s for s in STATUSES if s != RUNNING)
 UNSETTLED_STATUSES = (INTERRUPTED, FAILED, ROLLBACK_FAILED)
 
 
+class ChangeState(StrEnum):
+    """Where a journaled change is; it moves along ``TRANSITIONS`` only:
+
+        INTENT  -> APPLIED      the call succeeded (async: the request reached SUCCEEDED)
+        INTENT  -> FAILED       the call failed, or reconciliation found it never happened
+        INTENT  -> COMPENSATED  outcome unknown (process died), reconciled and reverted
+        APPLIED -> COMPENSATED  reverted by a rollback
+        FAILED  -> COMPENSATED  a change that failed half-way (several calls) was reverted
+
+    The journal never rewrites history, so a rollback can trust what it reads.
+    """
+
+    INTENT = "INTENT"
+    APPLIED = "APPLIED"
+    FAILED = "FAILED"
+    COMPENSATED = "COMPENSATED"
+
+
+TRANSITIONS: dict[ChangeState, frozenset[ChangeState]] = {
+    ChangeState.INTENT: frozenset({ChangeState.APPLIED, ChangeState.FAILED, ChangeState.COMPENSATED}),
+    ChangeState.APPLIED: frozenset({ChangeState.COMPENSATED}),
+    ChangeState.FAILED: frozenset({ChangeState.COMPENSATED}),
+    ChangeState.COMPENSATED: frozenset(),
+}
+
+
 @dataclass(frozen=True)
 class Operation:
-    """One row of the ``operations`` table, with ``params`` and ``summary`` decoded."""
+    """One operation record, with ``params`` and ``summary`` decoded."""
 
     id: str
     kind: str
@@ -44,6 +76,8 @@ class Operation:
     pid_started: str | None = None
     # How unfinished checkpoints are sealed (KMS key id and wrapped data key; never the key).
     sealing: dict[str, Any] | None = None
+    # The shared journal's lease (epoch seconds) of a running operation; None for a local one.
+    lease_until: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready form; uses ``operation_id`` as the key, like the CLI's JSON output."""
@@ -55,14 +89,102 @@ class Operation:
         }
 
 
-def operation_of(row: sqlite3.Row) -> Operation:
+@dataclass(frozen=True)
+class ChangeRecord:
+    """One journaled change."""
+
+    operation_id: str
+    seq: int
+    kind: str
+    forward: Any
+    inverse: Any
+    state: ChangeState
+    request_id: str | None
+    detail: str | None
+    created_at: str
+    updated_at: str
+    address: str | None = None
+    error: dict[str, Any] | None = None
+
+    @property
+    def settled(self) -> bool:
+        """The outcome is known (not an INTENT whose call may or may not have happened)."""
+        return self.state is not ChangeState.INTENT
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """Who holds an instance's lock."""
+
+    instance_arn: str
+    operation_id: str
+    pid: int | None
+    acquired_at: str
+    alive: bool
+    # Known for the shared (DynamoDB) journal, whose holders may be on other machines.
+    host: str | None = None
+    expires_at: str | None = None
+
+
+def operation_of(record: dict[str, Any]) -> Operation:
     return Operation(
-        id=row["id"], kind=row["kind"], status=row["status"], params=json.loads(row["params_json"] or "{}"),
-        backup_id=row["backup_id"], instance_arn=row["instance_arn"], started_at=row["started_at"],
-        finished_at=row["finished_at"], updated_at=row["updated_at"], pid=row["pid"], host=row["host"],
-        summary=loads(row["summary_json"]), owner=row["owner"], pid_started=row["pid_started"],
-        sealing=loads(row["sealing_json"]),
+        id=record["id"], kind=record["kind"], status=record["status"], params=json.loads(record.get("params") or "{}"),
+        backup_id=record.get("backup_id"), instance_arn=record.get("instance_arn"),
+        started_at=record.get("started_at") or "", finished_at=record.get("finished_at"),
+        updated_at=record.get("updated_at") or "", pid=record.get("pid"), host=record.get("host"),
+        summary=loads(record.get("summary")), owner=record.get("owner") or None,
+        pid_started=record.get("pid_started") or None, sealing=loads(record.get("sealing")),
+        lease_until=record.get("lease_until") or None)
+
+
+def change_of(record: dict[str, Any]) -> ChangeRecord:
+    return ChangeRecord(
+        operation_id=record["operation_id"], seq=int(record["seq"]), kind=record["kind"],
+        forward=json.loads(record.get("forward") or "null"), inverse=loads(record.get("inverse")),
+        state=ChangeState(record["state"]), request_id=record.get("request_id"), detail=record.get("detail"),
+        created_at=record["created_at"], updated_at=record["updated_at"], address=record.get("address"),
+        error=loads(record.get("error")))
+
+
+def error_of(record: dict[str, Any]) -> dict[str, Any]:
+    return {"id": int(record["id"]), "operation_id": record["operation_id"], "step": record.get("step"),
+            "category": record.get("category"), "severity": record.get("severity"), "code": record.get("code"),
+            "message": record.get("message") or "", "recoverable": bool(record.get("recoverable")),
+            "remediation": json.loads(record.get("remediation") or "[]"), "created_at": record.get("created_at")}
+
+
+def not_found(operation_id: str) -> OperationNotFoundError:
+    return OperationNotFoundError(
+        f"No operation {operation_id} in the journal.",
+        remediation=["Run `awsideman report list` to see recent operations."],
     )
+
+
+def utc_timestamp(now: datetime | None = None) -> str:
+    """Format ``now`` (default: current time) as ISO 8601 UTC with a ``Z``, to the millisecond.
+
+    Always three fraction digits, so timestamps written by this version order correctly as
+    strings (SQLite ``ORDER BY``, DynamoDB sort keys, retention cut-offs); durations of runs of
+    a few seconds need the milliseconds (journals before them kept whole seconds).
+    """
+    now = datetime.now(UTC) if now is None else as_utc(now)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def parse_timestamp(value: str) -> datetime:
+    """Parse a timestamp written by ``utc_timestamp`` (with or without milliseconds) into aware UTC."""
+    return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+
+
+def timestamp_key(value: str | None) -> str:
+    """``value`` in the millisecond form, for comparing old (whole-second) and new timestamps as strings."""
+    if not value:
+        return ""
+    return value if "." in value else value.replace("Z", ".000Z")
+
+
+def as_utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def dumps(value: Any) -> str:
@@ -71,7 +193,7 @@ def dumps(value: Any) -> str:
 
 
 def dumps_sanitized(value: Any) -> str:
-    """JSON of text meant for people (params, summaries, errors): secrets never reach the file."""
+    """JSON of text meant for people (params, summaries, errors): secrets never reach the store."""
     return dumps(sanitize_obj(value))
 
 

@@ -26,7 +26,7 @@ from awsideman.core.exceptions import OperationNotFoundError
 from awsideman.core.ids import validate_operation_id
 from awsideman.core.sanitize import sanitize_obj
 from awsideman.journal import ChangeRecord, ChangeState, Operation, StateJournal, parse_timestamp
-from awsideman.journal.db import timestamp_key
+from awsideman.journal.records import timestamp_key
 
 LAST = "last"
 # Ended as asked: what they applied is the intended result, not something left over.

@@ -23,8 +23,8 @@ from awsideman.config import Settings
 from awsideman.core.files import make_private_dirs
 from awsideman.core.sanitize import sanitize
 from awsideman.journal import Operation, StateJournal, utc_timestamp
-from awsideman.journal.db import timestamp_key
 from awsideman.journal.liveness import this_process
+from awsideman.journal.records import timestamp_key
 from awsideman.services.log_context import LineFormatter, OperationFilter, format_line
 
 log = logging.getLogger("awsideman")

@@ -140,8 +140,7 @@ def migrate_state(settings: Settings, *, source: str | None = None, dry_run: boo
             result.copied.append(op.id)
             if dry_run:
                 continue
-            result.items += shared.import_operation(op, local.changes(op.id), local.raw_checkpoints(op.id),
-                                                    local.errors(op.id))
+            result.items += shared.import_operation(local.export_operation(op.id))
     shared.close()
     return result
 

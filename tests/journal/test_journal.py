@@ -150,7 +150,7 @@ def test_timestamps_are_iso_utc_with_z():
 
 def test_timestamps_keep_milliseconds_and_order_as_text():
     """Durations of runs of seconds need the milliseconds; both forms parse, and they sort as text."""
-    from awsideman.journal.db import timestamp_key
+    from awsideman.journal.records import timestamp_key
 
     early = utc_timestamp(T0 + timedelta(milliseconds=5))
     late = utc_timestamp(T0 + timedelta(milliseconds=994))

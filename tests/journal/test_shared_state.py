@@ -257,7 +257,8 @@ def test_a_reader_that_may_not_write_still_sees_an_expired_operation_as_interrup
     a, b = runner(A), runner(B, clock_b)
     restore = a.start_operation("restore", {}, INSTANCE)
     clock_b.advance(seconds=31)  # A's lease has run out, as B's clock sees it
-    shared.set_faults({"rules": [{"operation": "UpdateItem", "fail_after": 0, "error": "AccessDeniedException"}]})
+    shared.set_faults({"rules": [{"operation": write, "fail_after": 0, "error": "AccessDeniedException"}
+                                 for write in ("UpdateItem", "TransactWriteItems")]})
     try:
         assert [op.status for op in b.list_operations()] == ["interrupted"]  # an auditor's role: no writes
         assert b.get_operation(restore.id).status == "interrupted"

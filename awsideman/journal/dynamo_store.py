@@ -1,8 +1,14 @@
-"""The shared journal's machinery: the table, time, and writes (group commit, fencing hook).
+"""The shared journal's store: records in one DynamoDB table, large values in S3.
 
-``DynamoJournal`` (``dynamo``) is the journal; ``Leases`` (``dynamo_lease``) holds a runner's
-leases and fences its writes; this module talks to the table and S3. See ``dynamo`` for the
-guarantees and ``dynamo_items`` for the layout.
+Thin by design: records become items (layout in ``dynamo_items``), expectations become
+condition expressions, and a write is one ``TransactWriteItems`` carrying the fence (the lock
+this process holds must still name it) and a client request token, so a retried transaction
+is applied at most once. The rules are the journal's (``journal/journal.py``).
+
+Writes of concurrent threads are committed together (group commit, see ``_lead``). Calls go
+through the AWS gateway (its retry policy and rate limiter, with a ``dynamodb`` bucket) of
+their own, without the run's stop signal: a Ctrl-C must still let the journal record that the
+run was interrupted.
 """
 
 from __future__ import annotations
@@ -12,63 +18,42 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from awsideman.adapters.aws import client_error_code
 from awsideman.core.errors import is_expected
-from awsideman.core.exceptions import JournalError, LeaseLostError, StateBackendError
+from awsideman.core.exceptions import JournalError, StateBackendError
 from awsideman.core.sanitize import sanitize
 from awsideman.journal import dynamo_items as items
 from awsideman.journal.blobs import BlobStore
-from awsideman.journal.db import as_utc, utc_timestamp
-from awsideman.journal.liveness import this_process
+from awsideman.journal.store import Action, Check, Delete, FenceLost, OneOf, Put, Update
 
-DEFAULT_LEASE_SECONDS = 60.0
 CONDITION_FAILED = "ConditionalCheckFailedException"
 CANCELLED = "TransactionCanceledException"
-# Answers the journal acts on itself; any other failure (after the retry policy) means the backend is lost.
+# Answers the store acts on itself; any other failure (after the retry policy) means the backend is lost.
 ANSWERS = frozenset({CONDITION_FAILED, CANCELLED})
+# Text fields that may outgrow an item: kept in S3 beyond ``items.INLINE_LIMIT``.
+LARGE = {"checkpoint": ("data",), "change": ("forward", "inverse")}
 
 
-def local_clock() -> float:
-    """Seconds on a clock that keeps counting while the machine sleeps (a closed laptop)."""
-    boottime = getattr(time, "CLOCK_BOOTTIME", None)
-    return time.clock_gettime(boottime) if boottime is not None else time.monotonic()
+class DynamoStore:
+    """Records of one state table (see the module docstring)."""
 
+    max_actions = 90
 
-class DynamoBase:
-    """State and I/O shared by the journal's parts."""
-
-    def __init__(self, gateway: Any, table: str, blobs: BlobStore, *, lease_seconds: float = DEFAULT_LEASE_SECONDS,
-                 clock: Callable[[], datetime] | None = None, local: Callable[[], float] = local_clock,
-                 identity: tuple[str, int, str | None] | None = None) -> None:
+    def __init__(self, gateway: Any, table: str, blobs: BlobStore) -> None:
         self.gateway = gateway
         self.table = table
         self.blobs = blobs
         self.path = f"dynamodb://{table}"  # where the journal is, for messages (like the SQLite file's path)
-        self.lease_seconds = float(lease_seconds)
-        self._clock = clock or (lambda: datetime.now(UTC))
-        self._local = local
         self._lock = threading.RLock()
         # Writes waiting for the thread that commits them (see ``_lead``).
         self._queue: list[_Pending] = []
         self._leading = False
         self._deferred: BaseException | None = None  # how a write nobody waited for failed
-        self._owned: set[str] = set()  # running operations this process owns (their leases are renewed)
-        self._held: tuple[str, str] | None = None  # (instance arn, operation id) of the lock we hold
-        self._valid_until: float | None = None  # local clock: our lock's lease, with a safety margin
-        self._lost: str | None = None
-        self._seq: dict[str, int] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._fence: Check | None = None
         self._closed = False
-        # (owner token, pid, start time) this journal writes as; tests play two machines in one process.
-        self._identity = identity
-
-    def _me(self) -> tuple[str, int, str | None]:
-        return self._identity or this_process()
 
     def check_schema(self) -> None:
         try:
@@ -89,44 +74,142 @@ class DynamoBase:
                 f"supports up to {items.SCHEMA_VERSION}).", remediation=["Upgrade awsideman on this machine."])
 
     def close(self) -> None:
-        """Commit what is queued, stop renewing leases (they expire by themselves); safe to call twice."""
+        """Commit what is queued; safe to call twice."""
         if not self._closed:
             with contextlib.suppress(Exception):  # the command's own outcome stands
                 self._drain()
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
         self._closed = True
 
-    # -- time -----------------------------------------------------------------------------------
-    def _now(self) -> datetime:
-        return as_utc(self._clock())
+    def set_fence(self, fence: Check | None) -> None:
+        with self._lock:
+            self._fence = fence
 
-    def _stamp(self) -> str:
-        return utc_timestamp(self._now())
+    # -- the protocol -----------------------------------------------------------------------------
+    def get(self, kind: str, key: tuple[Any, ...]) -> dict[str, Any] | None:
+        self._drain()
+        item = self._call("GetItem", Key=_key(kind, key), ConsistentRead=True).get("Item")
+        return None if item is None else self._record(kind, item)
 
-    def _epoch(self) -> float:
-        return self._now().timestamp()
+    def query(self, kind: str, operation_id: str | None = None, *, limit: int | None = None,
+              filter_kind: str | None = None) -> list[dict[str, Any]]:
+        if kind == "operation":
+            return self._operations(limit, filter_kind)
+        prefix = {"checkpoint": "CP#", "change": "CH#", "error": "ER#"}[kind]
+        assert operation_id is not None
+        found = []
+        for item in self._query(items.partition(operation_id), prefix, limit=limit):
+            found.append(self._record(kind, item))
+            if limit is not None and len(found) >= limit:
+                break
+        if kind == "checkpoint":
+            found.sort(key=lambda row: row.get("order", 0))
+        return found
 
-    def _lease_end(self) -> int:
-        return int(self._epoch() + self.lease_seconds) + 1
+    def _operations(self, limit: int | None, kind: str | None) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        for item in self._query(items.OPS, "OP#", newest_first=True):
+            row = self._record("operation", item)
+            if kind is not None and row.get("kind") != kind:
+                continue
+            # Ids order operations by their second; within one second, by when they were created.
+            if limit is not None and len(rows) >= limit and row["started_at"] != rows[-1]["started_at"]:
+                break
+            rows.append(row)
+        rows.sort(key=lambda row: (row["started_at"], row.get("created_ns", 0)), reverse=True)
+        return rows[:limit]
 
-    def _alive(self, owner: str | None, lease_until: Any) -> bool:
-        # Only the lease counts, even for our own token: what this journal holds it keeps renewing
-        # (callers check that first), and an operation it could not finish (the backend failed)
-        # is left to expire like anyone's.
-        return bool(owner) and lease_until is not None and float(lease_until) > self._epoch()
+    def write(self, actions: Iterable[Action], *, wait: bool = True, fence: bool = True) -> int | None:
+        actions = list(actions)
+        for index, action in enumerate(actions):
+            expect = getattr(action, "expect", {})
+            if any(isinstance(v, OneOf) and not v.values for v in expect.values()):
+                return index  # no state qualifies: refused without asking the table
+        request = [self._request(action) for action in actions]
+        if fence:
+            return self._transact(request, wait=wait)
+        # A write on the lock itself, alone: the fence (on the same item) cannot join it.
+        (verb, body), = request[0].items()
+        call = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem"}[verb]
+        try:
+            self._call(call, **body)
+        except Exception as exc:
+            if client_error_code(exc) != CONDITION_FAILED:
+                raise
+            return 0
+        return None
 
-    def _lost_error(self, operation_id: str, why: str) -> LeaseLostError:
-        error = LeaseLostError(
-            f"Operation {operation_id} lost its lease on the shared state: {why}. Another runner may own the "
-            "instance now; this one stops and writes nothing more.",
-            # The error table's rule adds where to see what the new holder did.
-            remediation=["Run again only once `awsideman report list` shows no other restore or rollback running."])
-        error.operation_id = operation_id  # type: ignore[attr-defined]
-        return error
+    def purge(self, operation_id: str, kind: str | None = None) -> None:
+        prefix = {None: "", "checkpoint": "CP#", "change": "CH#", "error": "ER#"}[kind]
+        keys = [k for k in self._query(items.partition(operation_id), prefix, keys_only=True)]
+        self._batch([{"DeleteRequest": {"Key": {"pk": k["pk"], "sk": k["sk"]}}} for k in keys])
+        self.blobs.delete_under(f"{self.table}/{operation_id}" + ("/checkpoints" if kind == "checkpoint" else ""))
 
-    # -- low level --------------------------------------------------------------------------------
+    # -- records <-> items ------------------------------------------------------------------------
+    def _request(self, action: Action) -> dict[str, Any]:
+        if isinstance(action, Put):
+            item = self._item(action.kind, dict(action.record))
+            body: dict[str, Any] = {"Item": item}
+            if action.if_absent:
+                body["ConditionExpression"] = "attribute_not_exists(pk)"
+            return {"Put": body}
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        body = {"Key": _key(action.kind, action.key)}
+        condition = _condition(action.expect, names, values, exists=not isinstance(action, Delete) or
+                               bool(action.expect))
+        if condition:
+            body["ConditionExpression"] = condition
+        if isinstance(action, Update):
+            sets, removes = [], []
+            for index, (name, value) in enumerate(action.set.items()):
+                names[f"#s{index}"] = name
+                if value is None:
+                    removes.append(f"#s{index}")
+                else:
+                    values[f":s{index}"] = value
+                    sets.append(f"#s{index} = :s{index}")
+            body["UpdateExpression"] = " ".join(
+                part for part in ("SET " + ", ".join(sets) if sets else "",
+                                  "REMOVE " + ", ".join(removes) if removes else "") if part)
+        if names:
+            body["ExpressionAttributeNames"] = names
+        if values:
+            body["ExpressionAttributeValues"] = items.encode_all(values)
+        verb = "ConditionCheck" if isinstance(action, Check) else "Delete" if isinstance(action, Delete) else "Update"
+        return {verb: body}
+
+    def _item(self, kind: str, record: dict[str, Any]) -> dict[str, Any]:
+        key = _key(kind, tuple(record[name] for name in _KEY_FIELDS[kind]))
+        record = {name: value for name, value in record.items() if name not in _DERIVED[kind]}
+        if kind == "operation":
+            record.setdefault("created_ns", time.time_ns())
+        if kind == "checkpoint":
+            record.setdefault("order", time.time_ns())
+        operation_id = key["pk"]["S"][3:] if key["pk"]["S"].startswith("OP#") else None
+        for name in LARGE.get(kind, ()):
+            if name in record and operation_id is not None:
+                stem = (f"checkpoints/{uuid.uuid4().hex}" if kind == "checkpoint"
+                        else f"changes/{int(record['seq']):010d}.{name}")
+                record.update(self._stored(operation_id, name, f"{stem}.json", record.pop(name)))
+        return {**key, **items.encode_all(record)}
+
+    def _record(self, kind: str, item: dict[str, Any]) -> dict[str, Any]:
+        row = items.decode(item)
+        pk, sk = str(row.pop("pk")), str(row.pop("sk"))
+        if kind == "lock":
+            row["instance_arn"] = pk[len("LOCK#"):]
+        elif kind != "operation":
+            row["operation_id"] = pk[len("OP#"):]
+            if kind == "checkpoint":
+                row.setdefault("step", sk[len("CP#"):])
+                row["sealed"] = bool(row.get("sealed"))
+        for name in LARGE.get(kind, ()):
+            if f"{name}_blob" in row:
+                row[name] = self._load_text(row, name)
+                del row[f"{name}_blob"]
+        return row
+
+    # -- the table --------------------------------------------------------------------------------
     def _call(self, operation: str, **params: Any) -> dict[str, Any]:
         if self._closed:
             raise JournalError(f"The journal {self.path} is closed.")
@@ -138,7 +221,7 @@ class DynamoBase:
         """Failures the retry policy could not fix, as ``StateBackendError`` naming the table."""
         try:
             yield
-        except JournalError:
+        except (JournalError, FenceLost):
             raise
         except Exception as exc:
             code = client_error_code(exc)
@@ -155,9 +238,14 @@ class DynamoBase:
         with self._backend(operation):
             return self.gateway.call("dynamodb", operation, **params)
 
-    def _fence(self) -> list[dict[str, Any]]:
-        """The conditions every write carries besides its own (the lease's fence, see ``Leases``)."""
-        return []
+    def _fence_items(self) -> list[dict[str, Any]]:
+        with self._lock:
+            fence = self._fence
+        if fence is None:
+            return []
+        request = self._request(fence)
+        request["ConditionCheck"]["TableName"] = self.table
+        return [request]
 
     def _transact(self, actions: list[dict[str, Any]], *, wait: bool = True) -> int | None:
         """Write ``actions`` (plus the fence) atomically.
@@ -248,7 +336,7 @@ class DynamoBase:
     def _commit(self, batch: list[_Pending]) -> list[_Pending]:
         """One transaction for ``batch``; every entry is answered, or returned to be tried again."""
         try:
-            fence = self._fence()
+            fence = self._fence_items()
             request = [{verb: {"TableName": self.table, **body}}
                        for entry in batch for action in entry.actions for verb, body in action.items()]
             self._call_untabled("TransactWriteItems", TransactItems=request + fence,
@@ -264,11 +352,8 @@ class DynamoBase:
         count = sum(len(entry.actions) for entry in batch)
         error: BaseException = exc
         if client_error_code(exc) == CANCELLED and len(reasons) > count and reasons[count] == "ConditionalCheckFailed":
-            held = self._held
-            why = "another runner took the instance's lock over after this one's lease expired"
-            with self._lock:
-                self._lost = why
-            error = self._lost_error(held[1] if held else "?", why)
+            fence = self._fence
+            error = FenceLost(fence.expect.get("operation_id") if fence else None)
             error.__cause__ = exc
         elif client_error_code(exc) == CANCELLED and len(reasons) >= count:
             retry, offset = [], 0
@@ -328,16 +413,6 @@ class DynamoBase:
         item = self._call("GetItem", Key=key, ConsistentRead=True).get("Item")
         return None if item is None else items.decode(item)
 
-    def _exists(self, operation_id: str) -> dict[str, Any]:
-        return {"ConditionCheck": {"Key": items.operation_key(operation_id),
-                                   "ConditionExpression": "attribute_exists(pk)"}}
-
-    def _touch(self, operation_id: str) -> dict[str, Any]:
-        """The operation exists, and its ``updated_at`` moves (a write is proof of life for readers)."""
-        return {"Update": {"Key": items.operation_key(operation_id), "UpdateExpression": "SET updated_at = :t",
-                           "ConditionExpression": "attribute_exists(pk)",
-                           "ExpressionAttributeValues": items.encode_all({":t": self._stamp()})}}
-
     def _load_text(self, item: dict[str, Any], field: str) -> str | None:
         if f"{field}_blob" in item:
             return self.blobs.get(json.loads(item[f"{field}_blob"])).decode()
@@ -373,3 +448,42 @@ def _target(action: dict[str, Any]) -> Any:
     return {"pk": item["pk"], "sk": item["sk"]}
 
 
+
+
+_KEY_FIELDS = {"operation": ("id",), "lock": ("instance_arn",), "checkpoint": ("operation_id", "step"),
+               "change": ("operation_id", "seq"), "error": ("operation_id", "id")}
+# Fields the key already holds (pk/sk) that the item does not repeat.
+_DERIVED = {"operation": (), "lock": ("instance_arn",), "checkpoint": ("operation_id",), "change": ("operation_id",),
+            "error": ("operation_id",)}
+
+
+def _key(kind: str, key: tuple[Any, ...]) -> dict[str, Any]:
+    if kind == "operation":
+        return items.operation_key(key[0])
+    if kind == "lock":
+        return items.lock_key(key[0])
+    if kind == "checkpoint":
+        return items.checkpoint_key(key[0], key[1])
+    if kind == "change":
+        return items.change_key(key[0], int(key[1]))
+    return items.error_key(key[0], int(key[1]))
+
+
+def _condition(expect: Any, names: dict[str, str], values: dict[str, Any], *, exists: bool) -> str:
+    parts = ["attribute_exists(pk)"] if exists else []
+    for index, (name, wanted) in enumerate(expect.items()):
+        names[f"#e{index}"] = name
+        if isinstance(wanted, OneOf):
+            placeholders = []
+            for number, value in enumerate(wanted.values):
+                values[f":e{index}_{number}"] = value
+                placeholders.append(f":e{index}_{number}")
+            parts.append(f"#e{index} IN ({', '.join(placeholders)})" if len(placeholders) > 1
+                         else f"#e{index} = {placeholders[0]}")
+        elif wanted is None:
+            values[f":e{index}"] = ""
+            parts.append(f"(attribute_not_exists(#e{index}) OR #e{index} = :e{index})")
+        else:
+            values[f":e{index}"] = wanted
+            parts.append(f"#e{index} = :e{index}")
+    return " AND ".join(parts)
