@@ -375,6 +375,18 @@ class Journal:
 
         rules.wait(free, timeout, sleep, poll)
 
+    def wait_until_stopped(self, operation_id: str, *, timeout: float, sleep: Callable[[float], None],
+                           poll: float = 0.5) -> Operation:
+        """Return the operation once it no longer runs (raise ``LockHeldError`` naming its runner,
+        host, pid and lease end after ``timeout``): a rollback waits here for its restore."""
+        def stopped() -> Operation:
+            op = self.get_operation(operation_id)
+            if op.status == RUNNING:
+                raise rules.held(rules.runner_of(op))
+            return op
+
+        return rules.wait(stopped, timeout, sleep, poll)
+
     def release_lock(self, instance_arn: str, operation_id: str) -> None:
         """Release the lock if this process holds it for ``operation_id`` (idempotent)."""
         with self._lock:

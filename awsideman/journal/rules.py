@@ -10,7 +10,7 @@ SQLite file and the shared DynamoDB table follow exactly the same rules (DESIGN 
 - ``transition_sources``: the moves a journaled change may make;
 - ``retained``: what retention keeps (anything a rollback may still need);
 - ``rolled_back``: a later rollback's outcome on the restore it reverted;
-- ``wait``: how waiting for a lock ends (``--lock-timeout``).
+- ``wait``: how waiting for a lock (or for a restore to stop) ends (``--lock-timeout``).
 """
 
 from __future__ import annotations
@@ -140,6 +140,12 @@ def holder_of(lock: dict[str, Any], *, alive: bool) -> LockHolder:
     return LockHolder(str(lock["instance_arn"]), str(lock.get("operation_id")), lock.get("pid"),
                       str(lock.get("acquired_at")), alive, host=lock.get("host"),
                       expires_at=epoch_stamp(lock.get("lease_until")))
+
+
+def runner_of(op: Operation) -> LockHolder:
+    """A running operation as the holder of what it changes (for ``held``)."""
+    return LockHolder(op.instance_arn or "its instance", op.id, op.pid, op.started_at, True, host=op.host,
+                      expires_at=epoch_stamp(op.lease_until))
 
 
 def held(holder: LockHolder) -> LockHeldError:

@@ -70,8 +70,9 @@ class RollbackService:
         restore = ctx.journal.get_operation(validate_operation_id(operation_id))
         if restore.kind != "restore":
             raise UsageError(f"{restore.id} is a {restore.kind} operation; only a restore can be rolled back")
-        if restore.status == "running":
-            raise UsageError(f"{restore.id} is still running; stop it first (Ctrl-C) or wait for it")
+        # A restore still running (its owner alive, or its lease live) is waited for, then refused
+        # (exit 6, naming who runs it) before this rollback is an operation: it would revert nothing.
+        restore = ctx.journal.wait_until_stopped(restore.id, timeout=lock_timeout, sleep=ctx.stop.sleep)
         spec = OperationSpec("rollback", params={"restore_operation_id": restore.id}, lock=True,
                              lock_timeout=lock_timeout, dry_run=dry_run,
                              next_command=lambda _op: f"awsideman rollback {restore.id}")

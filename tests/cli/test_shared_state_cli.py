@@ -104,6 +104,14 @@ def test_a_restore_killed_on_one_machine_is_resumed_and_rolled_back_from_another
     message = cli_json(busy)["errors"][0]["message"]
     op = re.search(r"Operation (op-\S+) \(pid \d+ on (\S+), since .*, lease until ", message).group(1)
     assert socket.gethostname() in message
+    # A rollback of it from B waits --lock-timeout for the live lease, then names who runs it (exit 6).
+    waited = run_cli(b, "-o", "json", "rollback", op, "--yes", "--lock-timeout", "1")
+    assert waited.returncode == 6, waited.stdout + waited.stderr
+    refusal = cli_json(waited)["errors"][0]["message"]
+    assert re.search(rf"Operation {op} \(pid \d+ on {re.escape(socket.gethostname())}, since .*, lease until ",
+                     refusal), refusal
+    assert "--lock-timeout" in " ".join(cli_json(waited)["errors"][0]["remediation"])
+    assert "operation_id" not in cli_json(waited) or cli_json(waited)["operation_id"] is None  # it reverted nothing
 
     proc.kill()
     proc.wait(timeout=10)

@@ -282,3 +282,24 @@ def test_only_the_owner_records_the_instance_or_discards_an_operation(shared):
     assert b.list_operations() == [] and b.checkpoints(op.id) == {}
     a.renew()  # the heartbeat no longer renews the discarded operation (nor recreates it)
     assert b.list_operations() == []
+
+
+def test_a_rollback_waits_for_a_restore_whose_lease_is_live_then_names_its_runner(shared):
+    clock_a, clock_b = Clock(), Clock()
+    a, b = runner(A, clock_a), runner(B, clock_b)
+    restore = a.start_operation("restore", {}, INSTANCE)
+    waited: list[float] = []
+    with pytest.raises(LockHeldError) as refused:  # A's lease (30 s) is live: B waits, then gives up
+        b.wait_until_stopped(restore.id, timeout=2.0, sleep=waited.append, poll=0.5)
+    assert sum(waited) == pytest.approx(2.0)
+    message = refused.value.message
+    assert f"Operation {restore.id} (pid 101 on " in message and "lease until 2024-03-01T09:00:31" in message
+    assert refused.value.exit_code == 6
+
+    def finish_while_waiting(seconds: float) -> None:
+        a.finish_operation(restore.id, "succeeded")
+    assert b.wait_until_stopped(restore.id, timeout=5.0, sleep=finish_while_waiting).status == "succeeded"
+
+    other = a.start_operation("restore", {}, INSTANCE)
+    clock_b.advance(seconds=31)  # A's lease has run out, as B's clock sees it: nothing to wait for
+    assert b.wait_until_stopped(other.id, timeout=0.0, sleep=waited.append).status == "interrupted"
