@@ -25,7 +25,7 @@ MODULES = {
     **{f"adapters/{m}": ("sso-admin", "identitystore") for m in (
         "identity_center_writes.py", "lookups.py", "async_requests.py", "permission_set_writes.py",
         "revert_access.py")},
-    "adapters/storage.py": ("s3",), "adapters/crypto.py": ("kms",),
+    "adapters/storage.py": ("s3",), "adapters/crypto.py": ("kms",), "adapters/access_check.py": ("iam", "sts"),
     "journal/dynamo_store.py": ("dynamodb",), "journal/blobs.py": ("state-s3",),
     "services/state_admin.py": ("dynamodb", "state-s3"),
 }
@@ -41,8 +41,18 @@ def operations_in_code() -> set[tuple[str, str]]:
         strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
         for service in services:
             names = set(session.get_service_model(MODEL.get(service, service)).operation_names)
-            found |= {(service, operation) for operation in strings & names}
+            # IAM's operations share names with identitystore's (CreateUser...): only its calls count.
+            named = _called(tree, service) if service == "iam" else strings
+            found |= {(service, operation) for operation in named & names}
     return found
+
+
+def _called(tree: ast.AST, service: str) -> set[str]:
+    """Operations of ``gateway.call(service, "Operation", ...)`` calls."""
+    return {node.args[1].value for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "call"
+            and len(node.args) >= 2 and all(isinstance(a, ast.Constant) for a in node.args[:2])
+            and node.args[0].value == service}
 
 
 def test_every_operation_the_code_calls_has_an_entry_and_every_entry_is_called():

@@ -20,6 +20,8 @@ from typing import Any
 # Where each kind of resource lives; ``{name}`` is filled from ``Scope``.
 RESOURCES = {
     "any": "*",
+    "caller": "arn:aws:iam::{caller_account}:*",
+    "caller_role": "arn:aws:iam::{caller_account}:role/*",
     "instance": "arn:aws:sso:::instance/{instance_id}",
     "permission_set": "arn:aws:sso:::permissionSet/{instance_id}/*",
     "account": "arn:aws:sso:::account/{account}",
@@ -91,6 +93,10 @@ TABLE: dict[tuple[str, str], Need] = {
        for op in ("CreateGroup", "CreateGroupMembership", "CreateUser", "DeleteGroup", "DeleteGroupMembership",
                   "DeleteUser", "DescribeGroup", "DescribeGroupMembership", "DescribeUser", "UpdateGroup",
                   "UpdateUser", "GetGroupId", "GetGroupMembershipId", "GetUserId")},
+    # The preflight of a restore or rollback: simulating the caller's policies (an assumed-role
+    # session is resolved to its role, whose path GetRole knows).
+    ("iam", "SimulatePrincipalPolicy"): _need(("caller",), _RB, "iam:SimulatePrincipalPolicy"),
+    ("iam", "GetRole"): _need(("caller_role",), _RB, "iam:GetRole"),
     # The backup store and its key. A restore only reads the store; a backup also cleans up a
     # failed write and deletes old backups (``backup delete|prune``).
     ("s3", "ListObjectsV2"): _need(("backup_bucket",), _B | _R, "s3:ListBucket"),
@@ -126,6 +132,7 @@ ALWAYS_ALLOWED = frozenset({"sts:GetCallerIdentity"})
 STATEMENTS = (
     ("IdentityCenterInstance", ("any", "instance", "permission_set", "account")),
     ("IdentityStore", ("identity_store", "identity_entries")),
+    ("PreflightSimulation", ("caller", "caller_role")),
     ("BackupEncryptionKey", ("backup_key",)),
     ("BackupBucketListing", ("backup_bucket",)),
     ("BackupObjects", ("backup_objects",)),

@@ -15,6 +15,9 @@ OutputOpt = Annotated[
     typer.Option("--output", "-o", help="text or json (json: one document on stdout).", show_default=False),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", help="No progress, only results and errors.")]
+PreflightOpt = Annotated[str, typer.Option(
+    "--preflight", help="auto: refuse when a write (or the write undoing it) is denied to the caller, go on "
+    "with a note when that cannot be checked; require: refuse then too; off: do not check.")]
 NoColorOpt = Annotated[bool, typer.Option("--no-color", help="Plain text.")]
 
 

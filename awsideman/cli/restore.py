@@ -10,6 +10,7 @@ from awsideman.cli.attribute_text import attribute_lines
 from awsideman.cli.options import (
     NoColorOpt,
     OutputOpt,
+    PreflightOpt,
     QuietOpt,
     confirmer,
     errors_and_leftover,
@@ -52,6 +53,7 @@ def restore(
         "--resume", metavar="OP_ID",
         help="Continue a restore that stopped without rollback, with its journaled options.")] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    preflight: PreflightOpt = "auto",
     output: OutputOpt = None, quiet: QuietOpt = False, no_color: NoColorOpt = False,
 ) -> None:
     """Restore a backup into the instance: plan, confirm, apply with the journal."""
@@ -78,11 +80,11 @@ def restore(
         if resume is not None:
             _resume_flags(ctx, backup_id, dry_run)
             result = RestoreService(context).resume(resume, lock_timeout=lock_timeout, confirm=confirm,
-                                                    backup_id=backup_id)
+                                                    backup_id=backup_id, preflight=preflight)
         else:
             request = RestoreRequest(backup_id=str(backup_id), store=store, dry_run=dry_run, conflict=conflict,
                                      prune=prune, resources=parse_resources(resources), auto_rollback=auto_rollback,
-                                     allow_partial=allow_partial, lock_timeout=lock_timeout)
+                                     allow_partial=allow_partial, lock_timeout=lock_timeout, preflight=preflight)
             result = RestoreService(context).run(request, confirm=confirm)
     closing_account(context.journal, result)  # the summary says what `report show` says
     if render.json:

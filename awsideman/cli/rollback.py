@@ -9,6 +9,7 @@ import typer
 from awsideman.cli.options import (
     NoColorOpt,
     OutputOpt,
+    PreflightOpt,
     QuietOpt,
     confirmer,
     errors_and_leftover,
@@ -30,6 +31,7 @@ def rollback(
     lock_timeout: Annotated[float, typer.Option(
         "--lock-timeout", help="Wait up to SECONDS for another restore/rollback of the instance.")] = 0.0,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    preflight: PreflightOpt = "auto",
     output: OutputOpt = None, quiet: QuietOpt = False, no_color: NoColorOpt = False,
 ) -> None:
     """Revert what a restore applied (also after it was killed), in reverse order."""
@@ -47,7 +49,7 @@ def rollback(
         f"Revert these {len(inverses)} change(s)?"))
     with nothing_changed(render):
         result = RollbackService(context).run(operation_id, dry_run=dry_run, lock_timeout=lock_timeout,
-                                              confirm=confirm)
+                                              confirm=confirm, preflight=preflight)
     closing_account(context.journal, result)  # the summary says what `report show` says
     if render.json:
         render.document(dict(result.to_dict(), report_command=report_hint(result.operation_id)))

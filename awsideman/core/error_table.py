@@ -426,6 +426,8 @@ PROJECT_RULES: dict[str, Rule] = {
         "what is still missing) or undo it with `awsideman rollback {op_id}`.",
     )),
     "LockHeldError": Rule(RESOURCE_CONFLICT, "medium", False, ()),
+    # Its own remediation holds the statement to add and the command that prints the whole policy.
+    "PreflightDeniedError": Rule(AUTHORIZATION, "high", False, ()),
     "StateBackendError": Rule(STORAGE, "high", False, (
         "Fix what the message names (permissions on the table or bucket, the network, the table's existence).",
         "Every change is journaled before it is made, so nothing unrecorded was done. Once the state is "

@@ -220,3 +220,15 @@ class OperationStateError(JournalError):
 
 class ChangeTransitionError(JournalError):
     """A journaled change was asked to move to a state its current state does not lead to."""
+
+
+class PreflightDeniedError(AwsidemanError):
+    """The preflight found writes (or the writes that would undo them) the caller may not make:
+    nothing was changed."""
+
+    code = "PreflightDenied"
+
+    def __init__(self, message: str, *, remediation: list[str] | None = None,
+                 denied: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message, remediation=remediation)
+        self.denied = list(denied or [])

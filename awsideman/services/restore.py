@@ -4,7 +4,7 @@ journal, and on a failure that retries cannot fix compensate in reverse (DESIGN 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from awsideman.adapters.identity_center_writes import IdentityCenterWriter
@@ -22,6 +22,7 @@ from awsideman.services.compensation import COMPENSATION_PREFIX, Compensator, op
 from awsideman.services.context import Context
 from awsideman.services.lifecycle import OperationRun, OperationSpec, run_operation, takeover_note
 from awsideman.services.live import read_live
+from awsideman.services.preflight import check_mode, prove_access
 from awsideman.services.resolver import Resolver
 
 MUTATING_PREFIXES = ("Create", "Update", "Delete", "Put", "Attach", "Detach", "Tag", "Untag", "Provision")
@@ -43,6 +44,7 @@ class RestoreRequest:
     auto_rollback: bool = True
     allow_partial: bool = False
     lock_timeout: float = 0.0
+    preflight: str = "auto"
 
 
 @dataclass
@@ -70,6 +72,8 @@ class RestoreResult:
     duration_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # What the preflight proved (None: skipped, or nothing to change): principal, checked, denied.
+    preflight: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -125,6 +129,7 @@ class RestoreService:
         ctx = self.context
         started = time.monotonic()
         backup_id = validate_backup_id(request.backup_id)  # a bad id is an input error (exit 2), no operation
+        check_mode(request.preflight)
         spec = OperationSpec("restore", params={
             "backup_id": backup_id, "store": request.store, "conflict": request.conflict,
             "prune": request.prune, "resources": request.resources, "auto_rollback": request.auto_rollback,
@@ -139,6 +144,7 @@ class RestoreService:
             manifest, plan, live = self.plan(request)
             result = _planned(manifest, plan, request)
             if request.dry_run:  # nothing happened: the operation is forgotten
+                self._preflight(result, plan, request, refuse=False)
                 return self._finish_without_changes(result, plan, request, started)
             self._execute(run, request, plan, live, result, started, confirm=confirm,
                           declined=f"Nothing changed: the restore of {backup_id} was not confirmed.")
@@ -158,12 +164,20 @@ class RestoreService:
             self._started(run, result)
             self._record_conflict(run, result)
         else:
+            self._preflight(result, plan, request)  # before the question: a denied run asks nothing
             run.ask(confirm, plan, declined=declined)
             run.take_lock()
             self._started(run, result)
             self._apply(run, plan, live, request, result, writer=writer)
         self._figures(result, started)
         run.finish(result.status, backup_id=result.backup_id, summary=_summary(result))
+
+    def _preflight(self, result: RestoreResult, plan: Plan, request: RestoreRequest, *, refuse: bool = True) -> None:
+        """Every write the plan makes, and (with auto-rollback) every write undoing it, is allowed."""
+        result.preflight = prove_access(self.context, plan.changes, command="restore",
+                                        compensate=request.auto_rollback, mode=request.preflight, refuse=refuse)
+        if result.preflight is not None:
+            result.notes.append(result.preflight["note"])
 
     def _reported(self, run: OperationRun, result: RestoreResult, started: float) -> RestoreResult:
         """The result once the operation has ended: its warnings, and the figures of the whole run."""
@@ -179,7 +193,7 @@ class RestoreService:
                 code=error["code"], message=error["message"], remediation=tuple(error["remediation"])))
 
     def resume(self, operation_id: str, *, lock_timeout: float = 0.0, confirm: Any = None,
-               backup_id: str | None = None) -> RestoreResult:
+               backup_id: str | None = None, preflight: str = "auto") -> RestoreResult:
         """Continue a restore that stopped without rollback (failed, Ctrl-C, SIGTERM, kill -9).
 
         Asynchronous requests it left running are polled to their end; the live instance is read
@@ -191,7 +205,7 @@ class RestoreService:
         ctx = self.context
         started = time.monotonic()
         previous = ctx.journal.get_operation(validate_operation_id(operation_id))
-        request = self._resumable(previous, lock_timeout)
+        request = replace(self._resumable(previous, lock_timeout), preflight=check_mode(preflight))
         if backup_id is not None and backup_id != request.backup_id:
             raise UsageError(f"{previous.id} restores {request.backup_id}, not {backup_id}",
                              remediation=[f"Continue it: awsideman restore --resume {previous.id}",

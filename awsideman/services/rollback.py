@@ -24,6 +24,7 @@ from awsideman.journal import Operation
 from awsideman.services.compensation import Compensator, inverses_of, open_changes
 from awsideman.services.context import Context
 from awsideman.services.lifecycle import OperationRun, OperationSpec, run_operation, takeover_note
+from awsideman.services.preflight import check_mode, prove_access
 from awsideman.services.resolver import Resolver
 
 # From this many names of one kind, one listing (100 per call) beats a lookup per name.
@@ -48,6 +49,8 @@ class RollbackResult:
     # applied/compensated/failed/leftover, as the operation's account counts them (services.account).
     counts: dict[str, int] = field(default_factory=lambda: {"applied": 0, "compensated": 0, "failed": 0,
                                                              "leftover": 0})
+    # What the preflight proved (None: skipped, or nothing to revert): principal, checked, denied.
+    preflight: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -61,12 +64,13 @@ class RollbackService:
         self.analyzer = ErrorAnalyzer()
 
     def run(self, operation_id: str, *, dry_run: bool = False, lock_timeout: float = 0.0,
-            confirm: Any = None) -> RollbackResult:
+            confirm: Any = None, preflight: str = "auto") -> RollbackResult:
         """Revert the restore's open changes; an operation from the first call on (DESIGN
         section 1), also when there is nothing to revert. A dry run that ends well, and a
         declined prompt, leave none."""
         ctx = self.context
         started = time.monotonic()
+        check_mode(preflight)
         restore = ctx.journal.get_operation(validate_operation_id(operation_id))
         if restore.kind != "restore":
             raise UsageError(f"{restore.id} is a {restore.kind} operation; only a restore can be rolled back")
@@ -87,19 +91,21 @@ class RollbackService:
             if not inverses:
                 result.notes.append(f"Nothing to roll back: every change of {restore.id} is reverted or never applied.")
             if dry_run:
+                self._preflight(result, inverses, preflight, refuse=False)
                 return self._done(result, started)  # nothing happened: the operation is forgotten
             result.operation_id = run.id
             if inverses:
-                self._revert(run, restore, inverses, result, confirm, lock_timeout)
+                self._revert(run, restore, inverses, result, confirm, lock_timeout, preflight)
             else:
                 run.finish("succeeded", backup_id=restore.backup_id,
                            summary={"restore": restore.id, "compensated": 0, "leftover": []})
         return self._done(result, started)
 
     def _revert(self, run: OperationRun, restore: Operation, inverses: list[Change], result: RollbackResult,
-                confirm: Any, lock_timeout: float) -> None:
+                confirm: Any, lock_timeout: float, preflight: str) -> None:
         ctx = self.context
         ctx.journal.wait_until_free(ctx.instance.instance_arn, timeout=lock_timeout, sleep=ctx.stop.sleep)
+        self._preflight(result, inverses, preflight)  # before the question: a denied rollback asks nothing
         run.ask(confirm, inverses, declined=f"Nothing changed: the rollback of {restore.id} was not confirmed.")
         run.take_lock()
         if run.stale_lock is not None:
@@ -120,6 +126,12 @@ class RollbackService:
                                         else "rollback_failed")
         except JournalError as exc:  # the rollback's own work stands; `report show` derives the rest
             result.notes.append(f"{restore.id} could not be marked as rolled back: {exc.message}")
+
+    def _preflight(self, result: RollbackResult, inverses: list[Change], mode: str, *, refuse: bool = True) -> None:
+        result.preflight = prove_access(self.context, inverses, command="rollback", compensate=False, mode=mode,
+                                        refuse=refuse)
+        if result.preflight is not None:
+            result.notes.append(result.preflight["note"])
 
     def _prime(self, resolver: Resolver, inverses: list[Change]) -> None:
         """Learn user and group ids from one listing when many are named (100 per call instead of one each)."""

@@ -1,0 +1,79 @@
+"""Before a restore's or rollback's first write: may the caller make every write it plans, and
+every write that would undo them? (``--preflight auto|require|off``)
+
+``auto`` (the default) refuses a run whose permissions are denied and goes on, with one line
+saying so, when the check cannot run (simulation itself denied, a root or federated caller);
+``require`` refuses then too; ``off`` skips the check.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from awsideman.adapters import access_check
+from awsideman.core.changes import Change
+from awsideman.core.exceptions import PreflightDeniedError, UsageError
+from awsideman.core.sanitize import sanitize
+
+MODES = ("auto", "require", "off")
+_SHOWN = 10
+
+
+def check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise UsageError(f"--preflight must be one of {', '.join(MODES)}, not {mode!r}")
+    return mode
+
+
+def prove_access(context: Any, changes: Iterable[Change], *, command: str, compensate: bool, mode: str,
+                 refuse: bool = True) -> dict[str, Any] | None:
+    """The preflight's report (None when ``off``); raises ``PreflightDeniedError`` (exit 1, nothing
+    changed) for a denial, or for a check that could not run under ``require``. ``refuse=False``
+    (a dry run) only reports."""
+    if check_mode(mode) == "off":
+        return None
+    changes = list(changes)
+    if not changes:
+        return None
+    report = access_check.preflight(context.gateway, changes, instance_arn=context.instance.instance_arn,
+                                    identity_store_id=context.instance.identity_store_id, compensate=compensate,
+                                    forward=f"the {command}")
+    summary = report.to_dict()
+    summary["mode"] = mode
+    if not report.verified:
+        summary["note"] = f"Preflight could not verify the permissions: {report.unverified}."
+        if mode == "require" and refuse:
+            raise PreflightDeniedError(
+                f"{summary['note']} --preflight require refuses to go on; nothing was changed.",
+                remediation=["Allow iam:SimulatePrincipalPolicy (and iam:GetRole) to the caller, or run with "
+                             "--preflight auto to go on without the check."])
+        return summary
+    if not report.denied:
+        summary["note"] = f"Preflight: {report.checked} permission(s) checked for {report.principal}: all allowed."
+        return summary
+    lines = [_line(denial.to_dict()) for denial in report.denied[:_SHOWN]]
+    more = len(report.denied) - _SHOWN
+    summary["note"] = (f"Preflight: {len(report.denied)} of {report.checked} permission(s) denied for "
+                       f"{report.principal}.")
+    if not refuse:
+        return summary
+    only_rollback = all(d.needed_for == [access_check.ROLLBACK] for d in report.denied)
+    remediation = [f"Add to the policy of {report.principal}: {sanitize(json.dumps(report.statement()))}",
+                   f"Or print the whole policy: awsideman iam-policy --for {command} --instance "
+                   f"{context.instance.instance_arn}"]
+    if only_rollback and compensate:
+        remediation.append("Only the automatic rollback needs these: --no-auto-rollback goes on without it "
+                           "(a failure then leaves what was applied).")
+    raise PreflightDeniedError(
+        f"The {command} needs permissions {report.principal} lacks; nothing was changed:\n"
+        + "\n".join(f"  - {line}" for line in lines) + (f"\n  - and {more} more" if more > 0 else ""),
+        remediation=remediation, denied=[d.to_dict() for d in report.denied])
+
+
+def _line(denial: dict[str, Any]) -> str:
+    why = " and ".join(denial["needed_for"])
+    by = f"; denied by {denial['denied_by']}" if denial["denied_by"] else ""
+    changes = ", ".join(denial["changes"][:3])
+    return f"{denial['action']} on {denial['resource']} (needed by {why}: {changes}){by}"
