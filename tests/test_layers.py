@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "awsideman"
 SANDBOX = "awsideman.sandbox"
 # The product's two doors to the emulator: `awsideman sandbox ...` and `awsideman demo`.
-SANDBOX_DOORS = {"awsideman.cli.sandbox", "awsideman.cli.demo"}
+SANDBOX_DOORS = {"awsideman.cli.sandbox", "awsideman.cli.sandbox_principal", "awsideman.cli.demo"}
 SANDBOX_API = "awsideman.sandbox.api"
 
 

@@ -8,10 +8,12 @@ from typing import Annotated, Any
 
 import typer
 
+from awsideman.cli import sandbox_principal
 from awsideman.cli.options import NoColorOpt, OutputOpt, QuietOpt, renderer
 from awsideman.core.exceptions import AwsidemanError, UsageError
 
 app = typer.Typer(help="Local Identity Center emulator for rehearsals and tests.", no_args_is_help=True)
+app.add_typer(sandbox_principal.app, name="principal")
 
 DEFAULT_PORT = 4566
 EndpointOpt = Annotated[str, typer.Option("--endpoint", envvar="AWS_ENDPOINT_URL",

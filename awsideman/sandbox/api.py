@@ -7,19 +7,21 @@ the sandbox owns its clients for the emulator, so the product's cli builds no AW
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from botocore.config import Config
 
-from awsideman.sandbox import incident, seeder
+from awsideman.sandbox import incident, principals, seeder
 from awsideman.sandbox.fault_rules import FaultRules, FaultRulesError
 from awsideman.sandbox.incident import Damage, NothingToBreakError
+from awsideman.sandbox.principals import Principal, PrincipalError
 from awsideman.sandbox.seeder import SIZES
 from awsideman.sandbox.server import SandboxClient, SandboxServer, SandboxUnavailableError, sandbox_session
 
 __all__ = [
-    "SIZES", "Damage", "FaultRules", "FaultRulesError", "NothingToBreakError", "SandboxClient",
-    "SandboxServer", "SandboxUnavailableError", "break_instance", "seed_server",
+    "SIZES", "Damage", "FaultRules", "FaultRulesError", "NothingToBreakError", "Principal", "PrincipalError",
+    "SandboxClient", "SandboxServer", "SandboxUnavailableError", "break_instance", "create_principal", "seed_server",
 ]
 
 
@@ -36,6 +38,19 @@ def seed_server(server: SandboxServer, size: str, seed_value: int) -> dict[str, 
 def break_instance(endpoint: str) -> list[Damage]:
     """Break the sandbox at ``endpoint`` as an incident would (see `awsideman.sandbox.incident`)."""
     return incident.break_instance(_clients(endpoint))
+
+
+def create_principal(endpoint: str, name: str, deny: Sequence[str] = (),
+                     allow: Sequence[str] | None = None) -> Principal:
+    """Create IAM user ``name`` at the sandbox ``endpoint``, allowed ``allow`` (default every action)
+    but ``deny``; returns (access key id, secret key, user ARN), see `awsideman.sandbox.principals`.
+
+    Raises SandboxUnavailableError unless a sandbox answers at ``endpoint`` (users are made only
+    in an emulator), PrincipalError for a bad name or action or a name already taken."""
+    principals.check(name, deny, allow)  # a usage error before any call
+    SandboxClient(endpoint).faults()
+    iam = sandbox_session().client("iam", endpoint_url=endpoint, config=Config(retries={"mode": "standard"}))
+    return principals.create_principal(iam, name, deny, allow)
 
 
 def _clients(endpoint: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import threading
 
 from .gapfills import (
     dynamodb,
+    iam_simulate,
     identitystore_models,
     identitystore_responses,
     kms_models,
@@ -40,6 +41,8 @@ GAP_FILLS = (
     "a KeyId that did not encrypt the blob -> IncorrectKeyException; EnableKey/DisableKey take ARNs",
     "dynamodb: one request at a time (moto's tables are not safe for concurrent requests)",
     "dynamodb: TransactWriteItems checks every condition first, then writes (no copy of the table per call)",
+    "iam: SimulatePrincipalPolicy / SimulateCustomPolicy from the principal's identity-based policies "
+    "(user + its groups, role, group; Allow/Deny, NotAction/NotResource, wildcards; paged)",
 )
 
 _lock = threading.Lock()
@@ -47,7 +50,7 @@ _applied = False
 
 
 def apply() -> None:
-    """Install every gap fill on moto's sso-admin and identitystore classes (idempotent)."""
+    """Install every gap fill on moto's classes (idempotent)."""
     global _applied
     with _lock:
         if _applied:
@@ -58,6 +61,7 @@ def apply() -> None:
         identitystore_models.install_models()
         identitystore_responses.install_responses()
         kms_models.install_models()
+        iam_simulate.install_responses()
         dynamodb.install()
         _applied = True
 
