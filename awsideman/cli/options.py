@@ -113,3 +113,13 @@ def nothing_changed(render: Renderer) -> Iterator[None]:
         render.end_progress()
         render.line(declined.message, style="bold")
         raise typer.Exit(declined.exit_code) from None
+
+
+def preflight_lines(render: Renderer, preflight: dict[str, Any] | None) -> None:
+    """What a dry run's preflight found: its one line, then each denied action (a real run refuses)."""
+    if not preflight:
+        return
+    render.line(str(preflight.get("note")))
+    for denial in preflight.get("denied") or []:
+        render.warn(f"denied: {denial['action']} on {denial['resource']} (needed by "
+                    f"{' and '.join(denial['needed_for'])}: {', '.join(denial['changes'][:3])})")

@@ -16,6 +16,7 @@ from awsideman.cli.options import (
     errors_and_leftover,
     guard_live_change,
     nothing_changed,
+    preflight_lines,
     renderer,
     report_hint,
     service_context,
@@ -148,6 +149,7 @@ def _result_text(render: Renderer, result: RestoreResult, *, plan_shown: bool = 
     for item in result.not_touched:
         render.warn(f"not touched: {item}")
     if result.dry_run:
+        preflight_lines(render, result.preflight)
         render.line(f"Dry run: {len(result.changes)} change(s) planned, none made.", style="bold")
         return
     headline = {"succeeded": ("Restore succeeded", "bold green"), "partial": ("Restore finished with skipped items",

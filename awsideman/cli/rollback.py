@@ -15,6 +15,7 @@ from awsideman.cli.options import (
     errors_and_leftover,
     guard_live_change,
     nothing_changed,
+    preflight_lines,
     renderer,
     report_hint,
     service_context,
@@ -68,6 +69,7 @@ def _text(render: Renderer, result: RollbackResult) -> None:
                     style="bold")
         for item in result.planned:
             render.line(f"  {item['action']} {item['address']}")
+        preflight_lines(render, result.preflight)
         return
     if not result.planned:  # nothing was to be reverted
         render.line(next((n for n in result.notes if n.startswith("Nothing to roll back")),
