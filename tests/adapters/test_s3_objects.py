@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 
 from awsideman.adapters.aws import AwsGateway
+from awsideman.adapters.s3_objects import encryption
+from awsideman.adapters.state_blobs import BlobStore
 from awsideman.adapters.storage import S3Store
 from awsideman.core.backup_format import MANIFEST, PAYLOAD
 from awsideman.core.exceptions import JournalError, StateBackendError, StorageError
 from awsideman.core.retry import RetryConfig, RetryPolicy
-from awsideman.journal.blobs import BlobStore
 
 BUCKET = "pinned-bucket"
 ONE = "bk-20240301T090000Z-aaaaa1"
@@ -129,13 +130,22 @@ def test_backup_store_at_the_bucket_root_and_a_paged_delete(bucket: None) -> Non
     assert _keys() == []
 
 
-def test_a_backup_delete_never_follows_a_listing_out_of_its_prefix(bucket: None) -> None:
+def test_a_delete_never_follows_a_listing_out_of_its_prefix(bucket: None) -> None:
     S3Store(RecordingGateway(), BUCKET, "b").write(ONE, {MANIFEST: b"m", PAYLOAD: b"p"})  # type: ignore[arg-type]
+    BlobStore(RecordingGateway(), BUCKET, "state").put("t/op/a", b"a")
     RecordingGateway().call("s3", "PutObject", Bucket=BUCKET, Key="elsewhere/keep", Body=b"k")
     gateway = RecordingGateway(planted="elsewhere/keep")
     S3Store(gateway, BUCKET, "b").delete(ONE)  # type: ignore[arg-type]
-    assert "elsewhere/keep" not in str(gateway.take())
+    assert BlobStore(gateway, BUCKET, "state").delete_under("t/op") == 1
+    assert "elsewhere/keep" not in str([call for call in gateway.take() if call[0] != "ListObjectsV2"])
     assert _keys() == ["elsewhere/keep"]
+
+
+def test_encryption_parameters() -> None:
+    assert encryption("key-1", default=None) == {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "key-1"}
+    assert encryption("key-1", default="AES256") == {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "key-1"}
+    assert encryption(None, default="AES256") == {"ServerSideEncryption": "AES256"}
+    assert encryption(None, default=None) == encryption("", default=None) == {}
 
 
 def test_blob_store_calls(bucket: None) -> None:
