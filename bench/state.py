@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from awsideman.adapters.aws import AwsGateway
+from awsideman.adapters.state_blobs import BlobStore
 from awsideman.config import Settings
 from awsideman.core.retry import RetryPolicy
 from awsideman.journal import ChangeState, Journal
-from awsideman.journal.blobs import BlobStore
 from awsideman.journal.dynamo import DynamoJournal
 from awsideman.sandbox.server import SandboxServer, sandbox_session
 from awsideman.services.state_admin import init_state

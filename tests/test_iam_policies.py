@@ -3,7 +3,9 @@
 The permissions table (``awsideman/adapters/permissions.py``) is the one source: every AWS
 operation named in the modules that call the gateway (found by reading their string constants
 against botocore's service models) has an entry, every entry is called by some module, and the
-files in ``iam/`` are exactly what the table generates. ``assert_covered`` checks what a gateway
+files in ``iam/`` are exactly what the table generates. The S3 calls the backup store and the
+shared journal both make live in adapters/s3_objects.py: a module that imports it makes the
+operations of the ``S3Objects`` methods it calls. ``assert_covered`` checks what a gateway
 actually called against the emulator (tests/services/test_report.py uses it).
 """
 
@@ -26,19 +28,48 @@ MODULES = {
         "identity_center_writes.py", "lookups.py", "async_requests.py", "permission_set_writes.py",
         "revert_access.py")},
     "adapters/storage.py": ("s3",), "adapters/crypto.py": ("kms",), "adapters/access_check.py": ("iam", "sts"),
-    "journal/dynamo_store.py": ("dynamodb",), "journal/blobs.py": ("state-s3",),
+    "journal/dynamo_store.py": ("dynamodb",), "adapters/state_blobs.py": ("state-s3",),
     "services/state_admin.py": ("dynamodb", "state-s3"),
 }
 MODEL = {"state-s3": "s3"}
+SHARED_S3 = "adapters/s3_objects.py"
+
+
+def _strings(node: ast.AST) -> set[str]:
+    return {n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+
+
+def _attributes(node: ast.AST) -> set[str]:
+    return {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)}
+
+
+def shared_s3_operations(s3_operations: set[str]) -> dict[str, set[str]]:
+    """{public method of S3Objects: the S3 operations it makes, itself or through its other methods}."""
+    module = ast.parse((PACKAGE / SHARED_S3).read_text())
+    cls = next(n for n in module.body if isinstance(n, ast.ClassDef) and n.name == "S3Objects")
+    methods = {f.name: f for f in cls.body if isinstance(f, ast.FunctionDef)}
+    made = {name: _strings(f) & s3_operations for name, f in methods.items()}
+    uses = {name: _attributes(f) & set(methods) for name, f in methods.items()}
+    for _ in methods:  # n rounds follow any chain of calls among n methods
+        made = {name: made[name].union(*(made[u] for u in uses[name])) for name in methods}
+    return {name: ops for name, ops in made.items() if not name.startswith("_")}
+
+
+def _imports_shared_s3(module: ast.Module) -> bool:
+    return any(isinstance(n, ast.ImportFrom) and n.module == "awsideman.adapters.s3_objects" for n in ast.walk(module))
 
 
 def operations_in_code() -> set[tuple[str, str]]:
     """(service, operation) of every operation name among the modules' string constants."""
     session = botocore.session.get_session()
+    shared = shared_s3_operations(set(session.get_service_model("s3").operation_names))
     found = set()
     for module, services in MODULES.items():
         tree = ast.parse((PACKAGE / module).read_text())
-        strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+        strings = _strings(tree)
+        if _imports_shared_s3(tree):  # the S3 operations of the shared methods it calls, as its own S3
+            s3 = next(s for s in services if MODEL.get(s, s) == "s3")
+            found |= {(s3, op) for method in _attributes(tree) & set(shared) for op in shared[method]}
         for service in services:
             names = set(session.get_service_model(MODEL.get(service, service)).operation_names)
             # IAM's operations share names with identitystore's (CreateUser...): only its calls count.

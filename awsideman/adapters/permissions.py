@@ -103,6 +103,8 @@ TABLE: dict[tuple[str, str], Need] = {
     ("s3", "GetObject"): _need(("backup_objects",), _B | _R, "s3:GetObject"),
     ("s3", "PutObject"): _need(("backup_objects",), _B, "s3:PutObject"),
     ("s3", "DeleteObject"): _need(("backup_objects",), _B, "s3:DeleteObject"),
+    # Deleting under a prefix (s3_objects.delete_under) sends one or the other: the same action.
+    ("s3", "DeleteObjects"): _need(("backup_objects",), _B, "s3:DeleteObject"),
     ("kms", "GenerateDataKey"): _need(("backup_key",), _B, "kms:GenerateDataKey"),
     # A restore opens an encrypted backup; a resumed encrypted backup unseals its checkpoints.
     ("kms", "Decrypt"): _need(("backup_key",), _B | _R, "kms:Decrypt"),
@@ -120,6 +122,7 @@ TABLE: dict[tuple[str, str], Need] = {
     ("state-s3", "GetObject"): _need(("state_objects",), frozenset({"state"}), "s3:GetObject"),
     ("state-s3", "PutObject"): _need(("state_objects",), frozenset({"state"}), "s3:PutObject"),
     ("state-s3", "DeleteObjects"): _need(("state_objects",), frozenset({"state"}), "s3:DeleteObject"),
+    ("state-s3", "DeleteObject"): _need(("state_objects",), frozenset({"state"}), "s3:DeleteObject"),
 }
 # `state init` also reads and writes its schema item like any runner.
 for _op in ("GetItem", "PutItem"):

@@ -24,10 +24,11 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
 from awsideman.adapters.aws import AwsGateway, client_error_code
+from awsideman.adapters.s3_objects import S3Objects, encryption
 from awsideman.core.backup_format import MANIFEST, PAYLOAD
 from awsideman.core.exceptions import BackupNotFoundError, CorruptBackupError, StorageError, UsageError
 from awsideman.core.files import make_private_dirs, read_limited
@@ -260,53 +261,44 @@ class S3Store:
 
     def __init__(self, gateway: AwsGateway, bucket: str, prefix: str, sse_kms_key: str | None = None,
                  limits: Limits | None = None) -> None:
-        self.gateway = gateway
         self.limits = limits or Limits()
-        self.bucket = bucket
-        self.prefix = prefix.strip("/")
-        self.sse_kms_key = sse_kms_key
-        self.url = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
+        self.objects = S3Objects(gateway, bucket, prefix, self._error, encryption(sse_kms_key, default=None))
+        self.bucket, self.prefix, self.url = bucket, self.objects.prefix, self.objects.url
 
     def _key(self, backup_id: str, name: str = "") -> str:
         parts = [p for p in (self.prefix, backup_id, name) if p]
         return "/".join(parts)
 
-    def _s3(self, operation: str, what: str, **params: Any) -> dict:
-        try:
-            return self.gateway.call("s3", operation, Bucket=self.bucket, **params)
-        except Exception as exc:
-            code = client_error_code(exc)
-            if code == "NoSuchBucket":
-                raise StorageError(f"The S3 bucket {self.bucket} does not exist",
-                                   remediation=["Create it or fix --store."]) from exc
-            if code in ("AccessDenied", "AllAccessDisabled"):
-                raise StorageError(f"Access denied to {self.url} while trying to {what}",
-                                   remediation=[f"Allow s3:{operation.replace('V2', '')} on "
-                                                f"arn:aws:s3:::{self.bucket}/*."]) from exc
-            raise
+    def _error(self, operation: str, what: str, code: str | None, _exc: Exception) -> StorageError | None:
+        """A missing bucket or a denial in the store's words; anything else goes on as it is."""
+        if code == "NoSuchBucket":
+            return StorageError(f"The S3 bucket {self.bucket} does not exist",
+                                remediation=["Create it or fix --store."])
+        if code in ("AccessDenied", "AllAccessDisabled"):
+            return StorageError(f"Access denied to {self.url} while trying to {what}",
+                                remediation=[f"Allow s3:{operation.replace('V2', '')} on "
+                                             f"arn:aws:s3:::{self.bucket}/*."])
+        return None
 
     def preflight(self) -> None:
-        self._s3("ListObjectsV2", "list backups", Prefix=self._key("") or "", MaxKeys=1)
+        self.objects.call("ListObjectsV2", "list backups", Prefix=self._key("") or "", MaxKeys=1)
 
     def write(self, backup_id: str, files: dict[str, bytes]) -> None:
-        extra: dict[str, str] = {}
-        if self.sse_kms_key:
-            extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.sse_kms_key}
         if self._exists(backup_id):
             raise StorageError(f"Backup {backup_id} already exists in {self.url}")
         written = []
         try:
             for name, data in sorted(files.items(), key=lambda item: item[0] == MANIFEST):
-                self._s3("PutObject", "write a backup", Key=self._key(backup_id, name), Body=data, **extra)
+                self.objects.put_object(self._key(backup_id, name), data, "write a backup")
                 written.append(name)
         except BaseException:
             for name in written:
                 with contextlib.suppress(Exception):
-                    self._s3("DeleteObject", "clean up", Key=self._key(backup_id, name))
+                    self.objects.delete_object(self._key(backup_id, name), "clean up")
             raise
 
     def _exists(self, backup_id: str) -> bool:
-        response = self._s3("ListObjectsV2", "list backups", Prefix=self._key(backup_id, MANIFEST), MaxKeys=1)
+        response = self.objects.call("ListObjectsV2", "list backups", Prefix=self._key(backup_id, MANIFEST), MaxKeys=1)
         return bool(response.get("KeyCount"))
 
     def read(self, backup_id: str, name: str) -> bytes:
@@ -314,7 +306,7 @@ class S3Store:
             raise BackupNotFoundError(f"No backup {backup_id} in {self.url}",
                                       remediation=["List backups with `awsideman backup list --store URL`."])
         try:
-            response = self._s3("GetObject", "read a backup", Key=self._key(backup_id, name))
+            response = self.objects.get_object(self._key(backup_id, name), "read a backup")
         except Exception as exc:
             if client_error_code(exc) == "NoSuchKey":
                 raise StorageError(f"Backup {backup_id} lacks {name} (incomplete or damaged)") from exc
@@ -332,37 +324,17 @@ class S3Store:
         return data
 
     def list_ids(self) -> list[str]:
-        ids = []
         prefix = f"{self.prefix}/" if self.prefix else ""
-        token = None
-        while True:
-            params: dict[str, object] = {"Prefix": prefix, "Delimiter": "/"}
-            if token:
-                params["ContinuationToken"] = token
-            response = self._s3("ListObjectsV2", "list backups", **params)
-            ids += [p["Prefix"][len(prefix):].rstrip("/") for p in response.get("CommonPrefixes", [])]
-            token = response.get("NextContinuationToken")
-            if not token:
-                break
+        ids = [p["Prefix"][len(prefix):].rstrip("/")
+               for page in self.objects.list_pages(prefix, "list backups", Delimiter="/")
+               for p in page.get("CommonPrefixes", [])]
         return sorted(i for i in ids if _BACKUP_ID.match(i) and self._exists(i))
 
     def delete(self, backup_id: str) -> None:
         if not self._exists(backup_id):
             raise BackupNotFoundError(f"No backup {backup_id} in {self.url}")
-        own = self._key(backup_id) + "/"
-        self._s3("DeleteObject", "delete a backup", Key=self._key(backup_id, MANIFEST))
-        token = None
-        while True:
-            params: dict[str, object] = {"Prefix": own}
-            if token:
-                params["ContinuationToken"] = token
-            response = self._s3("ListObjectsV2", "delete a backup", **params)
-            for item in response.get("Contents", []):
-                if str(item.get("Key", "")).startswith(own):  # never trust a listing to stay in its prefix
-                    self._s3("DeleteObject", "delete a backup", Key=item["Key"])
-            token = response.get("NextContinuationToken")
-            if not token:
-                break
+        self.objects.delete_object(self._key(backup_id, MANIFEST), "delete a backup")
+        self.objects.delete_under(self._key(backup_id) + "/", "delete a backup", batched=False)
 
 
 def open_store(url: str, gateway: Callable[[], AwsGateway], sse_kms_key: str | None = None,

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from awsideman.journal.blobs import BlobStore
+from awsideman.adapters.state_blobs import BlobStore
 from awsideman.journal.dynamo_store import DynamoStore
 from awsideman.journal.journal import Journal
 from awsideman.journal.liveness import LeaseLiveness, local_clock

@@ -22,11 +22,11 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from awsideman.adapters.aws import client_error_code
+from awsideman.adapters.state_blobs import BlobStore
 from awsideman.core.errors import is_expected
 from awsideman.core.exceptions import JournalError, StateBackendError
 from awsideman.core.sanitize import sanitize
 from awsideman.journal import dynamo_items as items
-from awsideman.journal.blobs import BlobStore
 from awsideman.journal.store import Action, Check, Delete, FenceLost, OneOf, Put, Update
 
 CONDITION_FAILED = "ConditionalCheckFailedException"

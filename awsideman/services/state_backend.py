@@ -69,7 +69,7 @@ def open_journal(settings: Settings, gateway: AwsGateway | None = None) -> State
     location = state_location(settings)
     if not location.shared:
         return Journal.open(settings.journal_path)
-    from awsideman.journal.blobs import BlobStore
+    from awsideman.adapters.state_blobs import BlobStore
     from awsideman.journal.dynamo import DynamoJournal
 
     gateway = gateway or state_gateway(settings)

@@ -75,7 +75,7 @@ def shared_table(sandbox: Any) -> None:
 
 
 def dynamo_journal(clock: Callable[[], datetime] | None = None, **kwargs: Any) -> Any:
-    from awsideman.journal.blobs import BlobStore
+    from awsideman.adapters.state_blobs import BlobStore
     from awsideman.journal.dynamo import DynamoJournal
 
     return DynamoJournal.open(gateway(), TABLE, BlobStore(gateway(), BUCKET, "state"), clock=clock, **kwargs)
