@@ -213,6 +213,33 @@ class FaultInjector:
         return bucket.take()
 
 
+class InjectorControls:
+    """What a test steers an emulator with, for one whose injector runs in this process.
+
+    Mixed into the served emulator and the pytest fixtures' handles: each sets `injector`."""
+
+    injector: FaultInjector
+
+    def set_faults(self, rules: FaultRules | Mapping[str, Any] | str | Path | None) -> None:
+        self.injector.set_rules(rules)
+
+    def counters(self) -> dict[str, int]:
+        return self.injector.counters()
+
+    def fault_counters(self) -> dict[str, int]:
+        return self.injector.fault_counters()
+
+    def reset_counters(self) -> None:
+        self.injector.reset_counters()
+
+    def calls_since(self, instant: float) -> CallsSince:
+        return self.injector.calls_since(instant)
+
+    def advance(self, seconds: float) -> None:
+        """Let async requests end (and quota buckets refill) as if `seconds` had passed."""
+        self.injector.advance(seconds)
+
+
 def _random_fault(kind: str, service: str, operation: str) -> Fault:
     if kind == "throttle":
         return Fault(kind, service, operation, "ThrottlingException", "Rate exceeded", retry_after=1)

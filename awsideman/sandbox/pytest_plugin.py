@@ -22,9 +22,8 @@ import pytest
 from botocore.config import Config
 
 from awsideman.sandbox import inprocess, patches, seeder
-from awsideman.sandbox.call_log import CallsSince
-from awsideman.sandbox.injector import FaultInjector
-from awsideman.sandbox.server import REGION, RulesLike, SandboxServer, sandbox_env, sandbox_session
+from awsideman.sandbox.injector import FaultInjector, InjectorControls
+from awsideman.sandbox.server import REGION, SandboxServer, sandbox_env, sandbox_session
 
 # Seeding is fixture work, not the code under test: let botocore ride out injected faults.
 SEED_CONFIG = Config(retries={"mode": "standard", "max_attempts": 10})
@@ -65,11 +64,11 @@ def _apply_env(monkeypatch: pytest.MonkeyPatch, env: Mapping[str, str]) -> None:
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
 
 
-class InProcessSandbox:
-    """What the `sandbox` fixture yields."""
+class _Sandbox(InjectorControls):
+    """What both fixtures yield: boto3 clients on the emulator, seeding, and its controls."""
 
     def __init__(self, injector: FaultInjector, home: Path) -> None:
-        self.faults = injector
+        self.injector = injector
         self.home = home
         self.region = REGION
         self.session = sandbox_session()
@@ -81,63 +80,28 @@ class InProcessSandbox:
         clients = {n: self.client(n, config=SEED_CONFIG) for n in ("sso-admin", "identitystore")}
         return seeder.seed(clients, size, seed=seed)
 
-    def set_faults(self, rules: RulesLike) -> None:
-        self.faults.set_rules(rules)
 
-    def counters(self) -> dict[str, int]:
-        return self.faults.counters()
+class InProcessSandbox(_Sandbox):
+    """What the `sandbox` fixture yields."""
 
-    def fault_counters(self) -> dict[str, int]:
-        return self.faults.fault_counters()
-
-    def reset_counters(self) -> None:
-        self.faults.reset_counters()
-
-    def calls_since(self, instant: float) -> CallsSince:
-        return self.faults.calls_since(instant)
-
-    def advance(self, seconds: float) -> None:
-        """Let async requests end (and quota buckets refill) as if `seconds` had passed."""
-        self.faults.advance(seconds)
+    @property
+    def faults(self) -> FaultInjector:
+        """The injector itself, for what the controls do not cover."""
+        return self.injector
 
 
-class ServedSandbox:
+class ServedSandbox(_Sandbox):
     """What the `served_sandbox` fixture yields."""
 
     def __init__(self, server: SandboxServer, home: Path) -> None:
+        super().__init__(server.injector, home)
         self.server = server
-        self.home = home
-        self.region = REGION
         self.endpoint_url = server.endpoint_url
         self.env = clean_environ(os.environ, server.env(), home)
-        self.session = sandbox_session()
 
     def client(self, name: str, **kwargs: Any) -> Any:
         kwargs.setdefault("endpoint_url", self.endpoint_url)
-        return self.session.client(name, **kwargs)
-
-    def seed(self, size: str, *, seed: int = 0) -> seeder.SeedResult:
-        clients = {n: self.client(n, config=SEED_CONFIG) for n in ("sso-admin", "identitystore")}
-        return seeder.seed(clients, size, seed=seed)
-
-    def set_faults(self, rules: RulesLike) -> None:
-        self.server.set_faults(rules)
-
-    def counters(self) -> dict[str, int]:
-        return self.server.counters()
-
-    def fault_counters(self) -> dict[str, int]:
-        return self.server.fault_counters()
-
-    def reset_counters(self) -> None:
-        self.server.reset_counters()
-
-    def calls_since(self, instant: float) -> CallsSince:
-        return self.server.calls_since(instant)
-
-    def advance(self, seconds: float) -> None:
-        """Let async requests end (and quota buckets refill) as if `seconds` had passed."""
-        self.server.advance(seconds)
+        return super().client(name, **kwargs)
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ from awsideman.sandbox.call_log import CallsSince
 from awsideman.sandbox.fault_responses import error_response
 from awsideman.sandbox.fault_rules import FaultRules, FaultRulesError, coerce_rules
 from awsideman.sandbox.gapfills.async_policy import drop_policy, use_policy
-from awsideman.sandbox.injector import FaultInjector
+from awsideman.sandbox.injector import FaultInjector, InjectorControls
 
 REGION = "us-east-1"
 CONTROL_PREFIX = "/_sandbox/"
@@ -312,8 +312,10 @@ def _request_handler(verbose: bool) -> type:
 
 
 # -- the server ------------------------------------------------------------------------------
-class SandboxServer:
-    """moto + fault injection on a local port, in a background thread; a context manager."""
+class SandboxServer(InjectorControls):
+    """moto + fault injection on a local port, in a background thread; a context manager.
+
+    Its controls (`set_faults`, `counters`, ...) act on the injector directly, not over HTTP."""
 
     def __init__(self, port: int = 0, host: str = "127.0.0.1", rules: RulesLike = None, *,
                  injector: FaultInjector | None = None, verbose: bool = False) -> None:
@@ -364,7 +366,6 @@ class SandboxServer:
         """Environment variables pointing boto3 (and awsideman) at this sandbox."""
         return sandbox_env(self.endpoint_url)
 
-    # same process: act directly rather than over HTTP
     def reset(self, *, faults: bool = False) -> None:
         """Empty moto's state and the counters (and the rules with `faults=True`)."""
         reset_moto()
@@ -372,26 +373,8 @@ class SandboxServer:
         if faults:
             self.injector.set_rules(None)
 
-    def set_faults(self, rules: RulesLike) -> None:
-        self.injector.set_rules(rules)
-
-    def counters(self) -> dict[str, int]:
-        return self.injector.counters()
-
-    def fault_counters(self) -> dict[str, int]:
-        return self.injector.fault_counters()
-
-    def reset_counters(self) -> None:
-        self.injector.reset_counters()
-
-    def calls_since(self, instant: float) -> CallsSince:
-        return self.injector.calls_since(instant)
-
     def call_entries(self, instant: float) -> list[tuple[float, str]]:
         return self.injector.call_entries(instant)
-
-    def advance(self, seconds: float) -> None:
-        self.injector.advance(seconds)
 
 
 class SandboxClient:

@@ -1,13 +1,15 @@
-"""Small helpers shared by the gap fills: patching, locking, pagination."""
+"""Small helpers shared by the gap fills: patching, locking, request arguments, pagination."""
 
 from __future__ import annotations
 
 import base64
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from moto.core.exceptions import JsonRESTError
+from moto.core.responses import BaseResponse
+from moto.core.utils import camelcase_to_underscores
 
 T = TypeVar("T")
 
@@ -26,6 +28,26 @@ def install(cls: type, name: str, func: Callable[..., Any]) -> None:
         return
     setattr(func, _MARK, True)
     setattr(cls, name, func)
+
+
+def install_all(cls: type, funcs: Iterable[Callable[..., Any]]) -> None:
+    """`install` each function under its own name."""
+    for func in funcs:
+        install(cls, func.__name__, func)
+
+
+def request_args(response: BaseResponse, *params: str) -> dict[str, Any]:
+    """The request's `params` as the backend's keyword arguments (InstanceArn -> instance_arn).
+
+    A parameter the caller did not send is None, which the gap-filled backends read as "not
+    given" (an update keeps that field as it is)."""
+    return {camelcase_to_underscores(name): response._get_param(name) for name in params}
+
+
+def empty_answer(response: BaseResponse, method: Callable[..., Any], *params: str) -> str:
+    """Call the backend `method` with the request's `params`, for an action that answers ``{}``."""
+    method(**request_args(response, *params))
+    return "{}"
 
 
 class ValidationException(JsonRESTError):

@@ -5,8 +5,9 @@ Every public function here becomes a method of ``IdentityStoreBackend``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from moto.identitystore.exceptions import (
     ConflictException,
@@ -15,7 +16,7 @@ from moto.identitystore.exceptions import (
 )
 from moto.identitystore.models import IdentityStoreBackend, Name
 
-from ._common import LOCK, install
+from ._common import LOCK, install, install_all
 from .ssoadmin_async import drop_principal
 
 # Attributes newer botocore sends that moto's User tuple has no field for.
@@ -108,8 +109,9 @@ def _normalise(value: Any) -> Any:
     return value
 
 
-def _apply_user_operation(user: Any, extra: dict[str, Any], path: str, value: Any) -> Any:
-    """Return the user tuple with one AttributePath set (or removed when value is None)."""
+def _apply_user_operation(extra: dict[str, Any], user: Any, path: str, value: Any) -> Any:
+    """Return the user tuple with one AttributePath set (or removed when value is None); an
+    attribute the tuple cannot hold is set in (or removed from) `extra`."""
     key = path.lower()
     if value is None and key in _REQUIRED:
         raise ValidationException(message=f"{path}: The attribute {path} is required")
@@ -140,50 +142,66 @@ def _normalise_name(value: dict[str, Any]) -> dict[str, Any]:
     return full
 
 
+class _Kind(NamedTuple):
+    """What UpdateUser and UpdateGroup need to know of the records they change."""
+
+    resource_type: str  # as a ResourceNotFoundException names it
+    unique: str  # the field no two records of a store share
+    duplicate: str  # the ConflictException's message when an update would make two share it
+
+
+_USER = _Kind("USER", "UserName", "Duplicate UserName")
+_GROUP = _Kind("GROUP", "DisplayName", "Duplicate GroupDisplayName")
+
+
+def _not_found(resource_type: str) -> ResourceNotFoundException:
+    return ResourceNotFoundException(message=f"{resource_type} not found.", resource_type=resource_type)
+
+
+def _update(
+    items: dict[str, Any], item_id: str, operations: list[dict[str, Any]] | None,
+    apply: Callable[[Any, str, Any], Any], kind: _Kind,
+) -> None:
+    """Apply every {AttributePath, AttributeValue} to one record, then store it; all or nothing."""
+    if item_id not in items:
+        raise _not_found(kind.resource_type)
+    item = items[item_id]
+    for operation in operations or []:
+        item = apply(item, operation["AttributePath"], operation.get("AttributeValue"))
+    value = getattr(item, kind.unique)
+    if any(getattr(other, kind.unique) == value and other_id != item_id for other_id, other in items.items()):
+        raise ConflictException(message=kind.duplicate, reason="UNIQUENESS_CONSTRAINT_VIOLATION")
+    items[item_id] = item
+
+
 def update_user(
     self: IdentityStoreBackend, identity_store_id: str, user_id: str, operations: list[dict[str, Any]]
 ) -> None:
     """UpdateUser: apply every {AttributePath, AttributeValue}; all or nothing."""
     with LOCK:
         store = _store(self, identity_store_id)
-        if user_id not in store.users:
-            raise ResourceNotFoundException(message="USER not found.", resource_type="USER")
-        user = store.users[user_id]
         extra = dict(_extras(store).get(user_id, {}))
-        for operation in operations or []:
-            user = _apply_user_operation(
-                user, extra, operation["AttributePath"], operation.get("AttributeValue")
-            )
-        if any(u.UserName == user.UserName and uid != user_id for uid, u in store.users.items()):
-            raise ConflictException(message="Duplicate UserName", reason="UNIQUENESS_CONSTRAINT_VIOLATION")
-        store.users[user_id] = user
+        _update(store.users, user_id, operations, functools.partial(_apply_user_operation, extra), _USER)
         _extras(store)[user_id] = extra
+
+
+def _apply_group_operation(group: Any, path: str, value: Any) -> Any:
+    """Return the group tuple with one AttributePath set: displayName (required) or description."""
+    if path.lower() == "displayname":
+        if not value:
+            raise ValidationException(message="displayName: The attribute displayName is required")
+        return group._replace(DisplayName=value)
+    if path.lower() == "description":
+        return group._replace(Description=value)
+    raise ValidationException(message=f"Invalid attribute path: {path}")
 
 
 def update_group(
     self: IdentityStoreBackend, identity_store_id: str, group_id: str, operations: list[dict[str, Any]]
 ) -> None:
-    """UpdateGroup: displayName (unique) and description."""
+    """UpdateGroup: displayName (unique) and description; all or nothing."""
     with LOCK:
-        store = _store(self, identity_store_id)
-        if group_id not in store.groups:
-            raise ResourceNotFoundException(message="GROUP not found.", resource_type="GROUP")
-        group = store.groups[group_id]
-        for operation in operations or []:
-            path, value = operation["AttributePath"], operation.get("AttributeValue")
-            if path.lower() == "displayname":
-                if not value:
-                    raise ValidationException(message="displayName: The attribute displayName is required")
-                group = group._replace(DisplayName=value)
-            elif path.lower() == "description":
-                group = group._replace(Description=value)
-            else:
-                raise ValidationException(message=f"Invalid attribute path: {path}")
-        if any(g.DisplayName == group.DisplayName and gid != group_id for gid, g in store.groups.items()):
-            raise ConflictException(
-                message="Duplicate GroupDisplayName", reason="UNIQUENESS_CONSTRAINT_VIOLATION"
-            )
-        store.groups[group_id] = group
+        _update(_store(self, identity_store_id).groups, group_id, operations, _apply_group_operation, _GROUP)
 
 
 def _pairs(store: Any) -> dict[tuple[str, str], str]:
@@ -221,9 +239,7 @@ def delete_group_membership(self: IdentityStoreBackend, identity_store_id: str, 
         store = _store(self, identity_store_id)
         membership = store.group_memberships.pop(membership_id, None)
         if membership is None:
-            raise ResourceNotFoundException(
-                message="GROUP_MEMBERSHIP not found.", resource_type="GROUP_MEMBERSHIP"
-            )
+            raise _not_found("GROUP_MEMBERSHIP")
         _pairs(store).pop((membership["GroupId"], membership["MemberId"]["UserId"]), None)
 
 
@@ -240,7 +256,7 @@ def delete_user(self: IdentityStoreBackend, identity_store_id: str, user_id: str
     with LOCK:
         store = _store(self, identity_store_id)
         if store.users.pop(user_id, None) is None:
-            raise ResourceNotFoundException(message="USER not found.", resource_type="USER")
+            raise _not_found("USER")
         _extras(store).pop(user_id, None)
         _drop_memberships(store, "UserId", user_id)
         drop_principal(self.account_id, self.region_name, identity_store_id, "USER", user_id)
@@ -251,15 +267,15 @@ def delete_group(self: IdentityStoreBackend, identity_store_id: str, group_id: s
     with LOCK:
         store = _store(self, identity_store_id)
         if store.groups.pop(group_id, None) is None:
-            raise ResourceNotFoundException(message="GROUP not found.", resource_type="GROUP")
+            raise _not_found("GROUP")
         _drop_memberships(store, "GroupId", group_id)
         drop_principal(self.account_id, self.region_name, identity_store_id, "GROUP", group_id)
 
 
 def install_models() -> None:
     """Put the gap fills on IdentityStoreBackend (idempotent)."""
-    for func in (user_extras, update_user, update_group, delete_group_membership, delete_user, delete_group):
-        install(IdentityStoreBackend, func.__name__, func)
+    install_all(IdentityStoreBackend,
+                (user_extras, update_user, update_group, delete_group_membership, delete_user, delete_group))
     install(IdentityStoreBackend, "create_user", _wrap_create_user(IdentityStoreBackend.create_user))
     install(
         IdentityStoreBackend,

@@ -7,7 +7,7 @@ from typing import Any
 
 from moto.identitystore.responses import IdentityStoreResponse
 
-from ._common import install
+from ._common import empty_answer, install_all
 from .identitystore_models import EXTRA_USER_ATTRIBUTES
 
 
@@ -68,24 +68,13 @@ def list_users(self: IdentityStoreResponse) -> str:
 
 
 def update_user(self: IdentityStoreResponse) -> str:
-    self.identitystore_backend.update_user(
-        identity_store_id=self._get_param("IdentityStoreId"),
-        user_id=self._get_param("UserId"),
-        operations=self._get_param("Operations"),
-    )
-    return "{}"
+    return empty_answer(self, self.identitystore_backend.update_user, "IdentityStoreId", "UserId", "Operations")
 
 
 def update_group(self: IdentityStoreResponse) -> str:
-    self.identitystore_backend.update_group(
-        identity_store_id=self._get_param("IdentityStoreId"),
-        group_id=self._get_param("GroupId"),
-        operations=self._get_param("Operations"),
-    )
-    return "{}"
+    return empty_answer(self, self.identitystore_backend.update_group, "IdentityStoreId", "GroupId", "Operations")
 
 
 def install_responses() -> None:
     """Put the wire handlers on IdentityStoreResponse (idempotent)."""
-    for func in (create_user, describe_user, list_users, update_user, update_group):
-        install(IdentityStoreResponse, func.__name__, func)
+    install_all(IdentityStoreResponse, (create_user, describe_user, list_users, update_user, update_group))

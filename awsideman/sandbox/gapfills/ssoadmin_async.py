@@ -14,7 +14,7 @@ from typing import Any
 from moto.ssoadmin.exceptions import ResourceNotFoundException
 from moto.ssoadmin.models import SSOAdminBackend, ssoadmin_backends
 
-from ._common import LOCK, ValidationException, install
+from ._common import LOCK, ValidationException, install_all
 from .async_policy import current_policy
 from .ssoadmin_models import check_principal, validate_target
 from .ssoadmin_state import AssignmentKey, state_of
@@ -82,25 +82,12 @@ def provision_permission_set(
         return state.start_request("provision", instance_arn, body, targets, effect)
 
 
-def describe_account_assignment_creation_status(
-    self: SSOAdminBackend, account_assignment_creation_request_id: str, instance_arn: str
+def async_status(
+    self: SSOAdminBackend, kind: str, request_id: str | None, instance_arn: str | None
 ) -> dict[str, Any]:
+    """The status of one request of `kind` (create, delete, provision), as Describe*Status returns it."""
     with LOCK:
-        return state_of(self).requests.get("create", account_assignment_creation_request_id, instance_arn).view()
-
-
-def describe_account_assignment_deletion_status(
-    self: SSOAdminBackend, account_assignment_deletion_request_id: str, instance_arn: str
-) -> dict[str, Any]:
-    with LOCK:
-        return state_of(self).requests.get("delete", account_assignment_deletion_request_id, instance_arn).view()
-
-
-def describe_permission_set_provisioning_status(
-    self: SSOAdminBackend, instance_arn: str, provision_permission_set_request_id: str
-) -> dict[str, Any]:
-    with LOCK:
-        return state_of(self).requests.get("provision", provision_permission_set_request_id, instance_arn).view()
+        return state_of(self).requests.get(kind, request_id, instance_arn).view()
 
 
 def list_async_statuses(
@@ -128,13 +115,11 @@ def drop_principal(account_id: str, region: str, identity_store_id: str, princip
 
 
 _METHODS = (
-    create_account_assignment, delete_account_assignment, provision_permission_set,
-    describe_account_assignment_creation_status, describe_account_assignment_deletion_status,
-    describe_permission_set_provisioning_status, list_async_statuses,
+    create_account_assignment, delete_account_assignment, provision_permission_set, async_status,
+    list_async_statuses,
 )
 
 
 def install_models() -> None:
     """Put the async gap fills on SSOAdminBackend (idempotent)."""
-    for func in _METHODS:
-        install(SSOAdminBackend, func.__name__, func)
+    install_all(SSOAdminBackend, _METHODS)

@@ -15,7 +15,7 @@ from moto.identitystore.models import identitystore_backends
 from moto.ssoadmin.exceptions import ConflictException, ResourceNotFoundException
 from moto.ssoadmin.models import ManagedPolicy, PermissionSet, SSOAdminBackend
 
-from ._common import LOCK, ValidationException, install
+from ._common import LOCK, ValidationException, install, install_all
 from .ssoadmin_state import AssignmentKey, state_of
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
@@ -327,26 +327,17 @@ _MUTATORS = (
 )
 
 _PLAIN = (
-    list_account_assignments,
-    list_account_assignments_for_principal,
-    create_permission_set,
-    update_permission_set,
-    delete_permission_set,
-    _find_managed_policy,
-    put_permissions_boundary_to_permission_set,
-    get_permissions_boundary_for_permission_set,
+    list_account_assignments, list_account_assignments_for_principal,
+    create_permission_set, update_permission_set, delete_permission_set, _find_managed_policy,
+    put_permissions_boundary_to_permission_set, get_permissions_boundary_for_permission_set,
     delete_permissions_boundary_from_permission_set,
-    tag_resource,
-    untag_resource,
-    list_tags_for_resource,
-    list_accounts_for_provisioned_permission_set,
-    list_permission_sets_provisioned_to_account,
+    tag_resource, untag_resource, list_tags_for_resource,
+    list_accounts_for_provisioned_permission_set, list_permission_sets_provisioned_to_account,
 )
 
 
 def install_models() -> None:
     """Put the gap fills on SSOAdminBackend (idempotent)."""
-    for func in _PLAIN:
-        install(SSOAdminBackend, func.__name__, func)
+    install_all(SSOAdminBackend, _PLAIN)
     for name in _MUTATORS:
         install(SSOAdminBackend, name, _bumping(getattr(SSOAdminBackend, name)))

@@ -11,52 +11,47 @@ from typing import Any
 
 from moto.ssoadmin.responses import SSOAdminResponse
 
-from ._common import install, page
+from ._common import empty_answer, install_all, page, request_args
 
 # Real AWS pages tags without taking MaxResults; a small page makes clients prove they follow
 # NextToken.
 TAGS_PAGE_SIZE = 10
 
-
-def _assignment_args(self: SSOAdminResponse) -> dict[str, Any]:
-    return {
-        "instance_arn": self._get_param("InstanceArn"),
-        "target_id": self._get_param("TargetId"),
-        "target_type": self._get_param("TargetType"),
-        "permission_set_arn": self._get_param("PermissionSetArn"),
-        "principal_type": self._get_param("PrincipalType"),
-        "principal_id": self._get_param("PrincipalId"),
-    }
+# The request parameters that name an assignment, and a permission set.
+_ASSIGNMENT = ("InstanceArn", "TargetId", "TargetType", "PermissionSetArn", "PrincipalType", "PrincipalId")
+_PERMISSION_SET = ("InstanceArn", "PermissionSetArn")
 
 
 def create_account_assignment(self: SSOAdminResponse) -> str:
-    status = self.ssoadmin_backend.create_account_assignment(**_assignment_args(self))
+    status = self.ssoadmin_backend.create_account_assignment(**request_args(self, *_ASSIGNMENT))
     return json.dumps({"AccountAssignmentCreationStatus": status})
 
 
 def delete_account_assignment(self: SSOAdminResponse) -> str:
-    status = self.ssoadmin_backend.delete_account_assignment(**_assignment_args(self))
+    status = self.ssoadmin_backend.delete_account_assignment(**request_args(self, *_ASSIGNMENT))
     return json.dumps({"AccountAssignmentDeletionStatus": status})
 
 
+def _status(self: SSOAdminResponse, kind: str, request_id_param: str) -> dict[str, Any]:
+    """The status of the `kind` request whose id the parameter `request_id_param` carries."""
+    return self.ssoadmin_backend.async_status(
+        kind, self._get_param(request_id_param), self._get_param("InstanceArn"))
+
+
 def describe_account_assignment_creation_status(self: SSOAdminResponse) -> str:
-    status = self.ssoadmin_backend.describe_account_assignment_creation_status(
-        account_assignment_creation_request_id=self._get_param("AccountAssignmentCreationRequestId"),
-        instance_arn=self._get_param("InstanceArn"),
-    )
+    status = _status(self, "create", "AccountAssignmentCreationRequestId")
     return json.dumps({"AccountAssignmentCreationStatus": status})
 
 
 def describe_account_assignment_deletion_status(self: SSOAdminResponse) -> str:
-    status = self.ssoadmin_backend.describe_account_assignment_deletion_status(
-        account_assignment_deletion_request_id=self._get_param("AccountAssignmentDeletionRequestId"),
-        instance_arn=self._get_param("InstanceArn"),
-    )
+    status = _status(self, "delete", "AccountAssignmentDeletionRequestId")
     return json.dumps({"AccountAssignmentDeletionStatus": status})
 
 
-def _paged(self: SSOAdminResponse, key: str, items: list[Any], default: int = 100) -> str:
-    chunk, token = page(items, self._get_param("MaxResults"), self._get_param("NextToken"), default)
+def _paged(self: SSOAdminResponse, key: str, items: list[Any], page_size: int | None = None) -> str:
+    """One page of `items` under `key`: MaxResults long, or `page_size` for a call without it."""
+    size = self._get_param("MaxResults") if page_size is None else page_size
+    chunk, token = page(items, size, self._get_param("NextToken"))
     body: dict[str, Any] = {key: chunk}
     if token:
         body["NextToken"] = token
@@ -65,128 +60,76 @@ def _paged(self: SSOAdminResponse, key: str, items: list[Any], default: int = 10
 
 def list_account_assignments(self: SSOAdminResponse) -> str:
     items = self.ssoadmin_backend.list_account_assignments(
-        instance_arn=self._get_param("InstanceArn"),
-        account_id=self._get_param("AccountId"),
-        permission_set_arn=self._get_param("PermissionSetArn"),
-    )
+        **request_args(self, "InstanceArn", "AccountId", "PermissionSetArn"))
     return _paged(self, "AccountAssignments", items)
 
 
 def list_account_assignments_for_principal(self: SSOAdminResponse) -> str:
     items = self.ssoadmin_backend.list_account_assignments_for_principal(
-        filter_=self._get_param("Filter", {}),
-        instance_arn=self._get_param("InstanceArn"),
-        principal_id=self._get_param("PrincipalId"),
-        principal_type=self._get_param("PrincipalType"),
-    )
+        filter_=self._get_param("Filter", {}), **request_args(self, "InstanceArn", "PrincipalId", "PrincipalType"))
     return _paged(self, "AccountAssignments", items)
 
 
 def create_permission_set(self: SSOAdminResponse) -> str:
-    permission_set = self.ssoadmin_backend.create_permission_set(
-        name=self._get_param("Name"),
-        description=self._get_param("Description"),
-        instance_arn=self._get_param("InstanceArn"),
-        session_duration=self._get_param("SessionDuration"),
-        relay_state=self._get_param("RelayState"),
-        tags=self._get_param("Tags"),
-    )
+    permission_set = self.ssoadmin_backend.create_permission_set(**request_args(
+        self, "Name", "Description", "InstanceArn", "SessionDuration", "RelayState", "Tags"))
     return json.dumps({"PermissionSet": permission_set})
 
 
 def update_permission_set(self: SSOAdminResponse) -> str:
     # No defaults: a field the caller did not send must stay as it is.
-    self.ssoadmin_backend.update_permission_set(
-        instance_arn=self._get_param("InstanceArn"),
-        permission_set_arn=self._get_param("PermissionSetArn"),
-        description=self._get_param("Description"),
-        session_duration=self._get_param("SessionDuration"),
-        relay_state=self._get_param("RelayState"),
-    )
-    return "{}"
-
-
-def _ps_args(self: SSOAdminResponse) -> dict[str, Any]:
-    return {
-        "instance_arn": self._get_param("InstanceArn"),
-        "permission_set_arn": self._get_param("PermissionSetArn"),
-    }
+    return empty_answer(self, self.ssoadmin_backend.update_permission_set,
+                        *_PERMISSION_SET, "Description", "SessionDuration", "RelayState")
 
 
 def put_permissions_boundary_to_permission_set(self: SSOAdminResponse) -> str:
-    self.ssoadmin_backend.put_permissions_boundary_to_permission_set(
-        permissions_boundary=self._get_param("PermissionsBoundary"), **_ps_args(self)
-    )
-    return "{}"
+    return empty_answer(self, self.ssoadmin_backend.put_permissions_boundary_to_permission_set,
+                        *_PERMISSION_SET, "PermissionsBoundary")
 
 
 def get_permissions_boundary_for_permission_set(self: SSOAdminResponse) -> str:
-    boundary = self.ssoadmin_backend.get_permissions_boundary_for_permission_set(**_ps_args(self))
+    boundary = self.ssoadmin_backend.get_permissions_boundary_for_permission_set(
+        **request_args(self, *_PERMISSION_SET))
     return json.dumps({"PermissionsBoundary": boundary})
 
 
 def delete_permissions_boundary_from_permission_set(self: SSOAdminResponse) -> str:
-    self.ssoadmin_backend.delete_permissions_boundary_from_permission_set(**_ps_args(self))
-    return "{}"
+    return empty_answer(self, self.ssoadmin_backend.delete_permissions_boundary_from_permission_set, *_PERMISSION_SET)
 
 
 def tag_resource(self: SSOAdminResponse) -> str:
-    self.ssoadmin_backend.tag_resource(
-        instance_arn=self._get_param("InstanceArn"),
-        resource_arn=self._get_param("ResourceArn"),
-        tags=self._get_param("Tags"),
-    )
-    return "{}"
+    return empty_answer(self, self.ssoadmin_backend.tag_resource, "InstanceArn", "ResourceArn", "Tags")
 
 
 def untag_resource(self: SSOAdminResponse) -> str:
-    self.ssoadmin_backend.untag_resource(
-        instance_arn=self._get_param("InstanceArn"),
-        resource_arn=self._get_param("ResourceArn"),
-        tag_keys=self._get_param("TagKeys"),
-    )
-    return "{}"
+    return empty_answer(self, self.ssoadmin_backend.untag_resource, "InstanceArn", "ResourceArn", "TagKeys")
 
 
 def list_tags_for_resource(self: SSOAdminResponse) -> str:
-    tags = self.ssoadmin_backend.list_tags_for_resource(
-        instance_arn=self._get_param("InstanceArn"), resource_arn=self._get_param("ResourceArn")
-    )
-    chunk, token = page(tags, TAGS_PAGE_SIZE, self._get_param("NextToken"))
-    body: dict[str, Any] = {"Tags": chunk}
-    if token:
-        body["NextToken"] = token
-    return json.dumps(body)
+    tags = self.ssoadmin_backend.list_tags_for_resource(**request_args(self, "InstanceArn", "ResourceArn"))
+    return _paged(self, "Tags", tags, page_size=TAGS_PAGE_SIZE)
 
 
 def provision_permission_set(self: SSOAdminResponse) -> str:
     status = self.ssoadmin_backend.provision_permission_set(
-        target_type=self._get_param("TargetType"), target_id=self._get_param("TargetId"), **_ps_args(self)
-    )
+        **request_args(self, *_PERMISSION_SET, "TargetType", "TargetId"))
     return json.dumps({"PermissionSetProvisioningStatus": status})
 
 
 def describe_permission_set_provisioning_status(self: SSOAdminResponse) -> str:
-    status = self.ssoadmin_backend.describe_permission_set_provisioning_status(
-        instance_arn=self._get_param("InstanceArn"),
-        provision_permission_set_request_id=self._get_param("ProvisionPermissionSetRequestId"),
-    )
+    status = _status(self, "provision", "ProvisionPermissionSetRequestId")
     return json.dumps({"PermissionSetProvisioningStatus": status})
 
 
 def list_accounts_for_provisioned_permission_set(self: SSOAdminResponse) -> str:
     accounts = self.ssoadmin_backend.list_accounts_for_provisioned_permission_set(
-        provisioning_status=self._get_param("ProvisioningStatus"), **_ps_args(self)
-    )
+        **request_args(self, *_PERMISSION_SET, "ProvisioningStatus"))
     return _paged(self, "AccountIds", accounts)
 
 
 def list_permission_sets_provisioned_to_account(self: SSOAdminResponse) -> str:
     arns = self.ssoadmin_backend.list_permission_sets_provisioned_to_account(
-        instance_arn=self._get_param("InstanceArn"),
-        account_id=self._get_param("AccountId"),
-        provisioning_status=self._get_param("ProvisioningStatus"),
-    )
+        **request_args(self, "InstanceArn", "AccountId", "ProvisioningStatus"))
     return _paged(self, "PermissionSets", arns)
 
 
@@ -237,5 +180,4 @@ _RESPONSES = (
 
 def install_responses() -> None:
     """Put the wire handlers on SSOAdminResponse (idempotent)."""
-    for func in _RESPONSES:
-        install(SSOAdminResponse, func.__name__, func)
+    install_all(SSOAdminResponse, _RESPONSES)
