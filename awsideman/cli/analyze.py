@@ -8,10 +8,6 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-# The analyser finds an awsideman error named in pasted text among the classes imported (the
-# core imports no layer above it): the journal's and the resolver's are imported here for that.
-import awsideman.journal  # noqa: F401
-import awsideman.services.resolver  # noqa: F401
 from awsideman.cli.options import NoColorOpt, OutputOpt, QuietOpt, renderer
 from awsideman.core.errors import ErrorAnalyzer
 from awsideman.core.exceptions import OperationNotFoundError, UsageError

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from awsideman.core.attributes import Diff, Record, diff_records
-from awsideman.core.exceptions import AwsidemanError
+from awsideman.core.exceptions import IrreversibleChangeError
 
 RESOURCES = ("user", "group", "membership", "permission_set", "assignment", "provision")
 _KEY_LENGTH = {"user": 1, "group": 1, "membership": 2, "permission_set": 1, "assignment": 4, "provision": 2}
@@ -41,13 +41,6 @@ _ACTIONS_OF = {
     "permission_set": ("create", "update", "delete"), "membership": ("create", "delete"),
     "assignment": ("create", "delete"), "provision": ("provision",),
 }
-
-
-class IrreversibleChangeError(AwsidemanError):
-    """A change lacks the recorded state its inverse needs; it cannot be undone automatically."""
-
-    exit_code = 5
-    code = "IrreversibleChange"
 
 
 def address(resource: str, key: tuple[str, ...]) -> str:

@@ -126,17 +126,15 @@ _validation = Rule(VALIDATION, "medium", False, (
 ))
 _quota = Rule(VALIDATION, "high", False, (_QUOTA,))
 _kms = Rule(ENCRYPTION, "high", False, (_KMS,))
+_kms_unavailable = Rule(ENCRYPTION, "high", True, (_RETRY_LATER, _KMS))
 
 CODE_RULES: dict[str, Rule] = {
-    **{code: _throttle for code in THROTTLING_CODES},
-    **{code: _transient for code in TRANSIENT_CODES},
+    **dict.fromkeys(THROTTLING_CODES, _throttle),
+    **dict.fromkeys(TRANSIENT_CODES, _transient),
     # authentication: the credentials themselves are bad or expired
-    "ExpiredToken": _expired,
-    "ExpiredTokenException": _expired,
-    "RequestExpired": _expired,
-    "UnrecognizedClientException": _bad_credentials,
-    "InvalidClientTokenId": _bad_credentials,
-    "InvalidAccessKeyId": _bad_credentials,
+    **dict.fromkeys(("ExpiredToken", "ExpiredTokenException", "RequestExpired", "InvalidToken"), _expired),
+    **dict.fromkeys(("UnrecognizedClientException", "InvalidClientTokenId", "InvalidAccessKeyId",
+                     "MissingAuthenticationToken", "IncompleteSignature"), _bad_credentials),
     "InvalidSignatureException": Rule(AUTHENTICATION, "high", False, (
         "The request signature did not match: check the secret key for this profile and that the "
         "system clock is correct (SigV4 allows 5 minutes of skew).", _SSO_LOGIN,
@@ -147,16 +145,9 @@ CODE_RULES: dict[str, Rule] = {
     "RequestTimeTooSkewed": Rule(CONFIGURATION, "high", False, (
         "The system clock is off by more than 5 minutes: sync it (NTP) and re-run.",
     )),
-    "InvalidToken": _expired,
-    "MissingAuthenticationToken": _bad_credentials,
-    "IncompleteSignature": _bad_credentials,
     # authorization: the credentials are fine but not allowed
-    "AccessDenied": _denied,
-    "AccessDeniedException": _denied,
-    "AuthorizationError": _denied,
-    "UnauthorizedOperation": _denied,
-    "Forbidden": _denied,
-    "AllAccessDisabled": _denied,
+    **dict.fromkeys(("AccessDenied", "AccessDeniedException", "AuthorizationError", "UnauthorizedOperation",
+                     "Forbidden", "AllAccessDisabled"), _denied),
     "AccessDeniedForDependencyException": Rule(AUTHORIZATION, "high", False, (
         "Organizations denied a dependent call: run awsideman from the management account or the "
         "delegated administrator account of IAM Identity Center.", _GRANT,
@@ -165,10 +156,8 @@ CODE_RULES: dict[str, Rule] = {
         "This account is not part of an AWS Organization with IAM Identity Center enabled.",
     )),
     # not found
-    "ResourceNotFoundException": _not_found,
-    "ResourceNotFound": _not_found,
-    "NotFoundException": _not_found,
-    "NoSuchEntity": _not_found,
+    **dict.fromkeys(("ResourceNotFoundException", "ResourceNotFound", "NotFoundException", "NoSuchEntity",
+                     "NotFound", "404", "NotFoundError"), _not_found),
     "NoSuchKey": Rule(RESOURCE_NOT_FOUND, "medium", False, (
         "The object is missing from the backup store: `awsideman backup list --store URL` shows "
         "what is there; a half-written backup can be re-created.",
@@ -176,9 +165,6 @@ CODE_RULES: dict[str, Rule] = {
     "NoSuchBucket": Rule(CONFIGURATION, "high", False, (
         "The S3 bucket in --store does not exist (or is in another account): check the store URL.",
     )),
-    "NotFound": _not_found,
-    "404": _not_found,
-    "NotFoundError": _not_found,
     # conflicts (ConflictException itself is refined by CONFLICT_MESSAGE_RULES / REASON_RULES)
     "ConflictException": Rule(RESOURCE_CONFLICT, "medium", False, (
         "Another change to the same resource conflicted: re-run the command; it skips what "
@@ -192,26 +178,17 @@ CODE_RULES: dict[str, Rule] = {
     )),
     "OperationAbortedException": Rule(RESOURCE_CONFLICT, "medium", True, (_RETRY_LATER,)),
     # validation and quotas
-    "ValidationException": _validation,
-    "ValidationError": _validation,
-    "InvalidParameterException": _validation,
-    "InvalidParameterValue": _validation,
-    "InvalidRequestException": _validation,
-    "InvalidInputException": _validation,
+    **dict.fromkeys(("ValidationException", "ValidationError", "InvalidParameterException", "InvalidParameterValue",
+                     "InvalidRequestException", "InvalidInputException"), _validation),
     "MalformedPolicyDocument": Rule(VALIDATION, "medium", False, (
         "A policy in the backup is not valid JSON or IAM grammar: fix it in the live instance or "
         "restore without that permission set (`--resources`).",
     )),
-    "ServiceQuotaExceededException": _quota,
-    "LimitExceededException": _quota,
-    "LimitExceeded": _quota,
+    **dict.fromkeys(("ServiceQuotaExceededException", "LimitExceededException", "LimitExceeded"), _quota),
     # encryption (KMS, and S3 SSE-KMS errors)
-    "DisabledException": _kms,
-    "KMSDisabledException": _kms,
-    "KMSInvalidStateException": _kms,
-    "KMSNotFoundException": _kms,
-    "KMSAccessDeniedException": _kms,
-    "KMSInvalidSignatureException": _kms,
+    **dict.fromkeys(("DisabledException", "KMSDisabledException", "KMSInvalidStateException", "KMSNotFoundException",
+                     "KMSAccessDeniedException", "KMSInvalidSignatureException", "InvalidKeyUsageException",
+                     "NotFoundExceptionKMS"), _kms),
     "InvalidCiphertextException": Rule(ENCRYPTION, "high", False, (
         "The data was not encrypted with this key (or is corrupt): check `encryption.kms_key_id` "
         "and the backup's manifest; `awsideman backup verify BACKUP_ID`.", _KMS,
@@ -219,9 +196,7 @@ CODE_RULES: dict[str, Rule] = {
     "IncorrectKeyException": Rule(ENCRYPTION, "high", False, (
         "The ciphertext belongs to a different KMS key: use the key named in the backup manifest.",
     )),
-    "InvalidKeyUsageException": _kms,
-    "KeyUnavailableException": Rule(ENCRYPTION, "high", True, (_RETRY_LATER, _KMS)),
-    "NotFoundExceptionKMS": _kms,
+    "KeyUnavailableException": _kms_unavailable,
 }
 
 # identitystore puts a machine-readable Reason next to the code; it decides retryability.
@@ -234,19 +209,14 @@ REASON_RULES: dict[str, Rule] = {
         "or `--conflict overwrite`, or rename the existing one.",
     )),
     "KMS_THROTTLING": _throttle,
-    "KMS_ACCESS_DENIED": _kms,
-    "KMS_DISABLED": _kms,
-    "KMS_INVALID_KEY_USAGE": _kms,
-    "KMS_INVALID_STATE": _kms,
-    "KMS_KEY_NOT_FOUND": _kms,
-    "KMS_UNAVAILABLE": Rule(ENCRYPTION, "high", True, (_RETRY_LATER, _KMS)),
+    **dict.fromkeys(("KMS_ACCESS_DENIED", "KMS_DISABLED", "KMS_INVALID_KEY_USAGE", "KMS_INVALID_STATE",
+                     "KMS_KEY_NOT_FOUND"), _kms),
+    "KMS_UNAVAILABLE": _kms_unavailable,
     # DynamoDB TransactWriteItems: the analyser takes the Reason from CancellationReasons.
     "TransactionConflict": Rule(RESOURCE_CONFLICT, "low", True, (
         "Another write to the same state item was in progress; awsideman retries automatically.",
     )),
-    "ThrottlingError": _throttle,
-    "ProvisionedThroughputExceeded": _throttle,
-    "RequestLimitExceeded": _throttle,
+    **dict.fromkeys(("ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"), _throttle),
 }
 # Any other KMS_* reason is an encryption problem too.
 KMS_REASON_PREFIX = "KMS_"
@@ -277,7 +247,7 @@ STATUS_RULES: dict[int, Rule] = {
     404: _not_found,
     409: CODE_RULES["ConflictException"],
     429: _throttle,
-    **{status: _transient for status in TRANSIENT_STATUS},
+    **dict.fromkeys(TRANSIENT_STATUS, _transient),
 }
 
 _network_retry = Rule(NETWORK, "medium", True, (
@@ -298,11 +268,10 @@ _sso_token = Rule(AUTHENTICATION, "high", False, (
 EXCEPTION_RULES: dict[str, Rule] = {
     # Ctrl-C / SIGTERM: not a bug; what to run next is the interrupted operation's own advice.
     "KeyboardInterrupt": Rule(UNKNOWN, "medium", False, ()),
-    # botocore network errors (subclasses inherit via the MRO walk)
-    "EndpointConnectionError": _network_retry,
-    "ConnectTimeoutError": _network_retry,
-    "ReadTimeoutError": _network_retry,
-    "ConnectionClosedError": _network_retry,
+    # botocore network errors and their builtin kin (subclasses inherit via the MRO walk)
+    **dict.fromkeys(("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError", "ConnectionClosedError",
+                     "HTTPClientError", "ConnectionError", "ConnectionResetError", "ConnectionAbortedError",
+                     "ConnectionRefusedError", "BrokenPipeError", "TimeoutError"), _network_retry),
     "ProxyConnectionError": Rule(NETWORK, "high", True, (
         "Could not reach the proxy: check HTTPS_PROXY / HTTP_PROXY / NO_PROXY.", _RESUME,
     )),
@@ -310,13 +279,6 @@ EXCEPTION_RULES: dict[str, Rule] = {
         "TLS validation failed: check AWS_CA_BUNDLE / the corporate CA bundle and the system clock; "
         "a TLS-intercepting proxy needs its CA configured.",
     )),
-    "HTTPClientError": _network_retry,
-    "ConnectionError": _network_retry,
-    "ConnectionResetError": _network_retry,
-    "ConnectionAbortedError": _network_retry,
-    "ConnectionRefusedError": _network_retry,
-    "BrokenPipeError": _network_retry,
-    "TimeoutError": _network_retry,
     # botocore credential / configuration errors
     "NoCredentialsError": _no_credentials,
     "PartialCredentialsError": Rule(CONFIGURATION, "high", False, (
@@ -335,10 +297,7 @@ EXCEPTION_RULES: dict[str, Rule] = {
         "The credential provider failed (credential_process, role assumption, SSO): check the profile "
         "in ~/.aws/config.", _SSO_LOGIN,
     )),
-    "TokenRetrievalError": _sso_token,
-    "SSOTokenLoadError": _sso_token,
-    "UnauthorizedSSOTokenError": _sso_token,
-    "SSOError": _sso_token,
+    **dict.fromkeys(("TokenRetrievalError", "SSOTokenLoadError", "UnauthorizedSSOTokenError", "SSOError"), _sso_token),
     "InvalidConfigError": Rule(CONFIGURATION, "high", False, (
         "The AWS config (~/.aws/config or AWS_CONFIG_FILE) is invalid: fix the setting named in the message.",
     )),

@@ -27,7 +27,7 @@ from functools import lru_cache
 from typing import Any
 
 from awsideman.core import error_table as T
-from awsideman.core import error_text
+from awsideman.core import error_text, exceptions
 from awsideman.core.error_facts import AwsFact, fact_from_response
 from awsideman.core.error_table import Rule
 from awsideman.core.exceptions import AwsidemanError
@@ -478,12 +478,6 @@ def _denied_action(message: str, fallback: str) -> str:
     return found.group(1) if found else fallback
 
 
-
-
-
-
-
-
 def _path_of(exc: BaseException) -> str | None:
     path = getattr(exc, "filename", None) or getattr(exc, "path", None)
     return str(path) if path else None
@@ -523,18 +517,11 @@ def _project_class(name: str) -> type[AwsidemanError] | None:
 
 @lru_cache(maxsize=1)
 def _project_classes() -> tuple[type[AwsidemanError], ...]:
-    # Every awsideman exception, wherever it is defined (the journal's and the planner's too).
-    # The core imports no layer above it: the journal's and the services' errors are found
-    # once their modules are imported (the CLI imports them; ``cli/analyze.py`` says so).
-    import awsideman.core.changes  # noqa: F401
-
-    found: list[type[AwsidemanError]] = []
-    todo: list[type[AwsidemanError]] = [AwsidemanError]
-    while todo:
-        klass = todo.pop(0)
-        found.append(klass)
-        todo.extend(klass.__subclasses__())
-    return tuple(found)
+    # Every layer's errors are defined in core/exceptions.py, so that module is the whole list,
+    # whatever else has been imported; parents come before their subclasses (a subclass that
+    # inherits its parent's ``code`` is found by its class name only).
+    return tuple(value for value in vars(exceptions).values()
+                 if isinstance(value, type) and issubclass(value, AwsidemanError))
 
 
 def _bare(klass: type[AwsidemanError], message: str) -> AwsidemanError:

@@ -1,6 +1,7 @@
 """The project's own exceptions: tiny classes under one base, messages say what to do next.
 
-Each carries the exit code the CLI maps it to (DESIGN section 1).
+Each carries the exit code the CLI maps it to (DESIGN section 1). Every ``AwsidemanError`` of
+every layer is defined here: ``analyze-error`` finds a class named in pasted text in this module.
 """
 
 from __future__ import annotations
@@ -159,6 +160,19 @@ class UnsupportedChangeError(AwsidemanError):
     """A change the service's API cannot make (e.g. clearing a permission set's description)."""
 
     code = "UnsupportedChange"
+
+
+class IrreversibleChangeError(AwsidemanError):
+    """A change lacks the recorded state its inverse needs; it cannot be undone automatically."""
+
+    exit_code = 5
+    code = "IrreversibleChange"
+
+
+class UnresolvedError(AwsidemanError):
+    """A change names a resource that does not exist in the target."""
+
+    code = "ResourceNotFoundException"
 
 
 class InternalError(AwsidemanError):

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
+
+from awsideman.core.config_section import ConfigSection, is_number
 
 MIB = 1024 * 1024
 
 
 @dataclass(frozen=True)
-class Limits:
+class Limits(ConfigSection):
     """`limits:` in the config, in MiB."""
+
+    section = "limits"
 
     manifest_mib: float = 16        # manifest.json as stored
     payload_mib: float = 1024       # snapshot.json.gz as stored (compressed, maybe encrypted)
@@ -27,16 +31,11 @@ class Limits:
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None) -> Limits:
         """Build from the config's `limits:` mapping; unknown keys and non-numbers raise ValueError."""
-        data = {str(k).replace("-", "_"): v for k, v in (data or {}).items()}
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown limits keys: {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-        for key, value in data.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                    or value <= 0:
+        values = cls.known_values(data)
+        for key, value in values.items():
+            if not is_number(value) or not math.isfinite(value) or value <= 0:
                 raise ValueError(f"{key}: must be a positive number of MiB, got {value!r}")
-        return cls(**data)
+        return cls(**values)
 
     def bytes(self, name: str) -> int:
         """The limit `name` (e.g. ``"payload_mib"``) in bytes."""

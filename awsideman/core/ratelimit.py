@@ -30,9 +30,11 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+
+from awsideman.core.config_section import ConfigSection, is_integer, is_number
 
 SSO_ADMIN = "sso-admin"
 DETECTABLE = 0.1  # an excess throttled share this large is found within one window
@@ -42,8 +44,10 @@ DYNAMODB = "dynamodb"
 
 
 @dataclass(frozen=True)
-class RateLimitConfig:
+class RateLimitConfig(ConfigSection):
     """Rates in calls per second; ``burst`` is the bucket size (calls allowed back to back)."""
+
+    section = "rate_limit"
 
     sso_admin_rate: float = 20.0
     identitystore_rate: float = 20.0
@@ -59,34 +63,21 @@ class RateLimitConfig:
     increase_factor: float = 1.02
     safety: float = 0.95
 
-    def __post_init__(self) -> None:
+    def _problems(self) -> list[str]:
         problems = []
         for name in ("sso_admin_rate", "identitystore_rate", "dynamodb_rate", "burst", "min_rate", "window"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            if not is_number(value) or value <= 0:
                 problems.append(f"{name} must be a positive number, not {value!r}")
         if not isinstance(self.enabled, bool):
             problems.append(f"enabled must be true or false, not {self.enabled!r}")
-        if isinstance(self.safety, bool) or not isinstance(self.safety, (int, float)) or not 0 < self.safety <= 1:
+        if not is_number(self.safety) or not 0 < self.safety <= 1:
             problems.append(f"safety must be in (0, 1], not {self.safety!r}")
-        if isinstance(self.increase_factor, bool) or not isinstance(self.increase_factor, (int, float)) \
-                or self.increase_factor < 1:
+        if not is_number(self.increase_factor) or self.increase_factor < 1:
             problems.append(f"increase_factor must be a number >= 1, not {self.increase_factor!r}")
-        calls = self.min_window_calls
-        if isinstance(calls, bool) or not isinstance(calls, int) or calls < 1:
-            problems.append(f"min_window_calls must be an integer >= 1, not {calls!r}")
-        if problems:
-            raise ValueError("invalid rate_limit config: " + "; ".join(problems))
-
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any] | None) -> RateLimitConfig:
-        """Build from a config mapping (dashes or underscores); unknown keys raise ValueError naming them."""
-        data = {str(k).replace("-", "_"): v for k, v in (data or {}).items()}
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown rate_limit keys: {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-        return cls(**data)
+        if not is_integer(self.min_window_calls) or self.min_window_calls < 1:
+            problems.append(f"min_window_calls must be an integer >= 1, not {self.min_window_calls!r}")
+        return problems
 
     def rate_for(self, service: str) -> float | None:
         """Configured rate for a service, or None when it is not limited."""

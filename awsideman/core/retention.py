@@ -16,7 +16,12 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 class RetentionError(ValueError):
-    """A retention option is malformed (the message names it)."""
+    """A retention option is malformed (the message names it).
+
+    A ValueError of this pure module, not an ``AwsidemanError`` (so not in core/exceptions.py): it
+    never reaches the CLI as such; its callers turn it into the UsageError (a flag) or ConfigError
+    (a key of the config file) that says where the option came from.
+    """
 
 
 def parse_duration(text: str) -> timedelta:

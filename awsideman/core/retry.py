@@ -26,12 +26,13 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import tenacity
 
+from awsideman.core.config_section import ConfigSection, is_integer, is_number
 from awsideman.core.error_table import RATE_LIMITING, RESOURCE_CONFLICT
 from awsideman.core.errors import ErrorAnalyzer, ErrorInfo
 from awsideman.core.exceptions import AmbiguousWriteError
@@ -51,8 +52,10 @@ NOT_SENT_CODES = frozenset({"EndpointConnectionError", "ConnectTimeoutError"})
 
 
 @dataclass(frozen=True)
-class RetryConfig:
+class RetryConfig(ConfigSection):
     """Retry limits; times in seconds. ``max_retries`` counts retries, so attempts = max_retries + 1."""
+
+    section = "retry"
 
     max_retries: int = 8
     base_delay: float = 0.25
@@ -61,33 +64,21 @@ class RetryConfig:
     jitter: bool = True
     deadline: float = 900.0
 
-    def __post_init__(self) -> None:
+    def _problems(self) -> list[str]:
         problems = []
-        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int) or self.max_retries < 0:
+        if not is_integer(self.max_retries) or self.max_retries < 0:
             problems.append(f"max_retries must be an integer >= 0, not {self.max_retries!r}")
         for name in ("base_delay", "max_delay", "deadline"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            if not is_number(value) or value < 0:
                 problems.append(f"{name} must be a number >= 0, not {value!r}")
         if not problems and self.max_delay < self.base_delay:
             problems.append(f"max_delay ({self.max_delay}) must be >= base_delay ({self.base_delay})")
-        base = self.exponential_base
-        if isinstance(base, bool) or not isinstance(base, (int, float)) or base < 1:
-            problems.append(f"exponential_base must be a number >= 1, not {base!r}")
+        if not is_number(self.exponential_base) or self.exponential_base < 1:
+            problems.append(f"exponential_base must be a number >= 1, not {self.exponential_base!r}")
         if not isinstance(self.jitter, bool):
             problems.append(f"jitter must be true or false, not {self.jitter!r}")
-        if problems:
-            raise ValueError("invalid retry config: " + "; ".join(problems))
-
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any] | None) -> RetryConfig:
-        """Build from a config mapping (dashes or underscores); unknown keys raise ValueError naming them."""
-        data = {str(k).replace("-", "_"): v for k, v in (data or {}).items()}
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown retry keys: {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-        return cls(**data)
+        return problems
 
 
 @dataclass(frozen=True)

@@ -29,9 +29,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from awsideman.core.cancel import StopSignal
-from awsideman.core.changes import RESOURCES, Change, IrreversibleChangeError
+from awsideman.core.changes import RESOURCES, Change
 from awsideman.core.errors import ErrorAnalyzer, ErrorInfo, is_expected
-from awsideman.core.exceptions import AsyncRequestFailed, InternalError, LeaseLostError, UnjournaledChangeError
+from awsideman.core.exceptions import (
+    AsyncRequestFailed,
+    InternalError,
+    IrreversibleChangeError,
+    LeaseLostError,
+    UnjournaledChangeError,
+)
 from awsideman.core.progress import open_phase
 from awsideman.journal import ChangeState, StateJournal
 from awsideman.services.change_calls import Outcome, execute

@@ -23,9 +23,9 @@ from typing import Any
 
 from awsideman.adapters.async_requests import ASYNC_KIND, AsyncRequest
 from awsideman.adapters.revert_access import ACCESS_PROBES, REVERT_PERMISSIONS
-from awsideman.core.changes import Change, IrreversibleChangeError
+from awsideman.core.changes import Change
 from awsideman.core.errors import ErrorAnalyzer
-from awsideman.core.exceptions import AwsidemanError
+from awsideman.core.exceptions import AwsidemanError, IrreversibleChangeError
 from awsideman.core.ordering import rollback_order
 from awsideman.core.progress import open_phase
 from awsideman.journal import ChangeRecord, ChangeState

@@ -11,14 +11,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from awsideman.core.exceptions import AwsidemanError
+from awsideman.core.exceptions import UnresolvedError
 from awsideman.core.model import Snapshot
-
-
-class UnresolvedError(AwsidemanError):
-    """A change names a resource that does not exist in the target."""
-
-    code = "ResourceNotFoundException"
 
 
 class Resolver:

@@ -100,6 +100,22 @@ def test_file_with_log_lines(home, tmp_path):
     assert text.returncode == 0 and "Error 2 of 2" in text.stdout
 
 
+def test_file_with_errors_of_the_services_and_the_journal(home, tmp_path):
+    log = tmp_path / "restore.log"
+    log.write_text("\n".join([
+        "2024-01-31T12:00:01 ERROR awsideman.core.exceptions.UnresolvedError: group 'Admins' does not exist "
+        "in the target instance",
+        "2024-01-31T12:00:02 ERROR awsideman.core.exceptions.IrreversibleChangeError: user:alice cannot be undone",
+        "2024-01-31T12:00:03 ERROR awsideman.core.exceptions.ChangeTransitionError: change 3 cannot go back",
+        "2024-01-31T12:00:04 ERROR awsideman.core.exceptions.LeaseLostError: another runner took it over",
+    ]))
+    doc = json.loads(run(home, "analyze-error", "--file", str(log), "-o", "json").stdout)
+    assert [(e["code"], e["category"]) for e in doc["errors"]] == [
+        ("ResourceNotFoundException", "resource_not_found"), ("IrreversibleChange", "validation"),
+        ("JournalError", "storage"), ("LeaseLost", "resource_conflict")]
+    assert any("--resources" in step for step in doc["errors"][0]["remediation"])
+
+
 def test_file_with_json_error(home, tmp_path):
     path = tmp_path / "err.json"
     path.write_text(json.dumps({"__type": "com.amazonaws.identitystore#ConflictException",

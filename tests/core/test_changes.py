@@ -7,7 +7,8 @@ import json
 import pytest
 
 from awsideman.core.attributes import diff_records
-from awsideman.core.changes import Change, IrreversibleChangeError, address
+from awsideman.core.changes import Change, address
+from awsideman.core.exceptions import IrreversibleChangeError
 
 USER = {"user_name": "alice", "attributes": {"DisplayName": "Alice", "Title": "Engineer"}}
 USER_NEW = {"user_name": "alice", "attributes": {"DisplayName": "Alice", "Title": "Manager", "Locale": "de-DE"}}

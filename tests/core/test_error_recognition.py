@@ -70,6 +70,11 @@ def test_the_tables_are_not_empty():
     assert len(PROJECT) >= 20
 
 
+def test_every_awsideman_error_is_defined_in_core_exceptions():
+    # The analyser looks a pasted class name up in that module only (core/errors.py).
+    assert [k.__name__ for k in PROJECT if k.__module__ != "awsideman.core.exceptions"] == []
+
+
 @pytest.mark.parametrize("exc", BOTOCORE, ids=lambda e: type(e).__name__)
 @pytest.mark.parametrize("form", ["message", "traceback line", "logged"])
 def test_botocore_messages_are_recognised_as_printed(exc, form):

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import errno
 import json
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -317,6 +319,14 @@ TEXT_CASES = [
     ("botocore.exceptions.SSOTokenLoadError: Error loading SSO Token: Token for x does not exist", None,
      "authentication", False, "SSOTokenLoadError"),
     ("awsideman.core.exceptions.CorruptBackupError: checksum mismatch", None, "validation", False, "CorruptBackup"),
+    # Raised by the services and the journal, defined in core/exceptions.py like every awsideman error.
+    ("awsideman.core.exceptions.UnresolvedError: user 'alice' does not exist in the target instance", None,
+     "resource_not_found", False, "ResourceNotFoundException"),
+    ("IrreversibleChangeError: user:alice: cannot be undone", None, "validation", False, "IrreversibleChange"),
+    ("OperationStateError: Operation op-20240131T120000Z-3f9a1c is succeeded; it cannot be continued.", None,
+     "storage", False, "JournalError"),
+    ("ChangeTransitionError: change 3 cannot go from applied to pending", None, "storage", False, "JournalError"),
+    ("LeaseLostError: another runner took the operation over", None, "resource_conflict", False, "LeaseLost"),
     ("Rate exceeded", None, "rate_limiting", True, "ThrottlingException"),
     ("something", "ServiceQuotaExceededException", "validation", False, "ServiceQuotaExceededException"),
     ("", "NoRegionError", "configuration", False, "NoRegionError"),
@@ -329,6 +339,21 @@ def test_analyze_text(text, code, category, recoverable, expected_code):
     info = ErrorAnalyzer().analyze_text(text, code=code)
     assert (info.category, info.recoverable, info.code) == (category, recoverable, expected_code)
     assert isinstance(info, ErrorInfo)
+
+
+def test_pasted_errors_of_every_layer_are_found_by_the_core_alone():
+    # A fresh process that imports the analyser and nothing above the core: no layer's module
+    # needs importing for its errors to be recognised by name.
+    script = (
+        "import sys\n"
+        "from awsideman.core.errors import ErrorAnalyzer\n"
+        "for name in ('UnresolvedError', 'IrreversibleChangeError', 'OperationStateError', 'LeaseLostError'):\n"
+        "    print(ErrorAnalyzer().analyze_text(f'{name}: it failed').code)\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('awsideman.services', 'awsideman.journal'))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.split("\n")[:5] == ["ResourceNotFoundException", "IrreversibleChange", "JournalError",
+                                           "LeaseLost", "[]"]
 
 
 def test_analyze_text_keeps_operation_from_cli_line():
