@@ -168,6 +168,17 @@ def preflight(gateway: Any, changes: Iterable[Change], *, instance_arn: str, ide
     return _check(gateway, caller, needs(changes, scope=scope, compensate=compensate, forward=forward), report)
 
 
+def check_needs(gateway: Any, needed: list[Need]) -> AccessReport:
+    """Simulate the caller's identity policies for ``needed`` (``awsideman doctor``)."""
+    report = AccessReport()
+    try:
+        caller = str(gateway.call("sts", "GetCallerIdentity").get("Arn"))
+    except Exception as exc:  # noqa: BLE001 - a check that cannot run is reported, not fatal
+        report.unverified = f"the caller is unknown ({_why(exc)})"
+        return report
+    return _check(gateway, caller, needed, report)
+
+
 def _check(gateway: Any, caller: str, needed: list[Need], report: AccessReport) -> AccessReport:
     principal = _principal(gateway, caller)
     report.principal = principal or str(caller)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -55,6 +56,8 @@ class AwsGateway:
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         self.calls: Counter[str] = Counter()
+        # The Date header of the last answer and when it arrived (local epoch seconds).
+        self.server_date: tuple[str, float] | None = None
 
     @property
     def region(self) -> str:
@@ -94,7 +97,9 @@ class AwsGateway:
                 self.calls[f"{service}:{operation}"] += 1
             log.debug("request %s:%s %s", service, operation, sorted(params))
             response = dict(method(**params))
-            response.pop("ResponseMetadata", None)
+            date = ((response.pop("ResponseMetadata", None) or {}).get("HTTPHeaders") or {}).get("date")
+            if date:
+                self.server_date = (str(date), time.time())  # the service's clock, for `doctor`
             return response
 
         return self._retry.call(attempt, service=service, operation=operation, idempotent=idempotent)

@@ -65,7 +65,19 @@ def root(
 
 
 def _register() -> None:
-    from awsideman.cli import analyze, backup, demo, diff, iam_policy, report, restore, rollback, sandbox, shared_state
+    from awsideman.cli import (
+        analyze,
+        backup,
+        demo,
+        diff,
+        doctor,
+        iam_policy,
+        report,
+        restore,
+        rollback,
+        sandbox,
+        shared_state,
+    )
 
     app.add_typer(backup.app, name="backup")
     app.add_typer(shared_state.app, name="state")
@@ -77,6 +89,7 @@ def _register() -> None:
     app.command("rollback")(rollback.rollback)
     app.command("demo")(demo.demo)
     app.command("iam-policy")(iam_policy.iam_policy)
+    app.command("doctor")(doctor.doctor)
 
 
 _register()

@@ -24,6 +24,15 @@ _INSTANCE = re.compile(r"^arn:aws[a-z-]*:sso:::instance/(ssoins-[0-9A-Za-z]{4,64
 def least_privilege(settings: Settings, *, for_: str = "all", instance_arn: str | None = None,
                     store: str | None = None, state: str | None = None, kms_key: str | None = None) -> dict[str, Any]:
     """The policy document for ``for_`` (backup, restore, rollback or all)."""
+    commands, scope, skip = setup_scope(settings, for_=for_, instance_arn=instance_arn, store=store, state=state,
+                                        kms_key=kms_key)
+    return permissions.policy(commands, scope, skip=skip)
+
+
+def setup_scope(settings: Settings, *, for_: str = "all", instance_arn: str | None = None, store: str | None = None,
+                state: str | None = None, kms_key: str | None = None,
+                ) -> tuple[list[str], permissions.Scope, frozenset[str]]:
+    """(commands, what is known of their resources, resource kinds this setup does not use)."""
     if for_ not in FOR:
         raise UsageError(f"--for must be one of {', '.join(FOR)}, not {for_!r}")
     settings = replace(settings, store=store or settings.store, kms_key=kms_key or settings.kms_key,
@@ -55,4 +64,4 @@ def least_privilege(settings: Settings, *, for_: str = "all", instance_arn: str 
         commands.append("state")
         scope = replace(scope, state_table=location.table, state_bucket=location.bucket,
                         state_prefix=location.prefix or None)
-    return permissions.policy(commands, scope, skip=frozenset(skip))
+    return commands, scope, frozenset(skip)
