@@ -127,12 +127,11 @@ def _result_text(render: Renderer, result: RestoreResult, *, plan_shown: bool = 
     if not plan_shown:  # shown once: before the prompt or the apply, else here
         _plan_text(render, {"plan": result.plan, "changes": result.changes, "source": result.source,
                             "target": result.target})
-    for item in result.skipped:
-        render.warn(f"skipped (differs, --conflict skip): {item['address']}")
-    for item in result.conflicts:
-        render.warn(f"differs (--conflict fail): {item['address']}")
-    for item in result.not_touched:
-        render.warn(f"not touched: {item}")
+    for label, items in (("skipped (differs, --conflict skip)", [item["address"] for item in result.skipped]),
+                         ("differs (--conflict fail)", [item["address"] for item in result.conflicts]),
+                         ("not touched", result.not_touched)):
+        for item in items:
+            render.warn(f"{label}: {item}")
     if result.dry_run:
         render.line(f"Dry run: {len(result.changes)} change(s) planned, none made.", style="bold")
         return
