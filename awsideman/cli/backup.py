@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Annotated, Any, Optional
 
 import typer
 
-from awsideman.cli.options import NoColorOpt, OutputOpt, QuietOpt, renderer, report_hint, service_context
+from awsideman.cli.options import (
+    NoColorOpt,
+    OutputOpt,
+    QuietOpt,
+    ResourcesOpt,
+    StoreOpt,
+    YesOpt,
+    renderer,
+    report_hint,
+    service_context,
+)
 from awsideman.core.cancel import process_stop
 from awsideman.core.exceptions import AwsidemanError, UsageError
 from awsideman.core.retention import RetentionError, RetentionPolicy
@@ -20,23 +31,37 @@ from awsideman.services.prune import PruneResult, PruneService
 
 app = typer.Typer(help="Create, list, inspect, verify and delete backups.", no_args_is_help=True)
 
-StoreOpt = Annotated[Optional[str], typer.Option("--store", help="Folder, file:///path or s3://bucket/prefix.")]  # noqa: UP045
 BackupIdArg = Annotated[str, typer.Argument(help="Backup id (bk-YYYYMMDDTHHMMSSZ-xxxxxx).")]
 
 EXIT_PARTIAL = 3
 
 
-def _archive(ctx: typer.Context, render: Renderer) -> BackupArchive:
+def _context(ctx: typer.Context, render: Renderer) -> Context:
+    """The services' Context for a command that is no operation (no run record, no metrics file)."""
     context = Context(ctx.find_root().obj.settings(), progress=render.progress, display=render, stop=process_stop())
     ctx.call_on_close(context.close)
-    return BackupArchive(context)
+    return context
+
+
+def _archive(ctx: typer.Context, render: Renderer) -> BackupArchive:
+    return BackupArchive(_context(ctx, render))
+
+
+def _answer(ctx: typer.Context, output: str | None, quiet: bool, no_color: bool,
+            read: Callable[[BackupArchive], dict[str, Any]], text: Callable[[Renderer, dict[str, Any]], None]) -> None:
+    """A command that reads the store and changes nothing: what it read is the JSON document, or ``text``."""
+    render = renderer(ctx, output, quiet, no_color)
+    found = read(_archive(ctx, render))
+    if render.json:
+        render.document(found)
+    else:
+        text(render, found)
 
 
 @app.command("create")
 def create(
     ctx: typer.Context,
-    resources: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--resources", help="Comma-separated: users,groups,permission-sets,assignments (default: all).")] = None,
+    resources: ResourcesOpt = None,
     description: Annotated[Optional[str], typer.Option("--description", help="Free text kept in the manifest.")] = None,  # noqa: UP045
     store: StoreOpt = None,
     allow_partial: Annotated[bool, typer.Option(
@@ -92,12 +117,15 @@ def _created_text(render: Renderer, result: Any) -> None:
 def list_backups(ctx: typer.Context, store: StoreOpt = None, output: OutputOpt = None,
                  quiet: QuietOpt = False, no_color: NoColorOpt = False) -> None:
     """List the backups in a store, newest first."""
-    render = renderer(ctx, output, quiet, no_color)
-    archive = _archive(ctx, render)
-    url, rows = archive.list(store)
-    if render.json:
-        render.document({"store": url, "backups": rows, "count": len(rows)})
-        return
+    _answer(ctx, output, quiet, no_color, lambda archive: _listing(*archive.list(store)), _listing_text)
+
+
+def _listing(url: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"store": url, "backups": rows, "count": len(rows)}
+
+
+def _listing_text(render: Renderer, listing: dict[str, Any]) -> None:
+    url, rows = listing["store"], listing["backups"]
     if not rows:
         render.line(f"No backups in {url}")
         return
@@ -119,12 +147,10 @@ def _list_row(row: dict[str, Any]) -> list[Any]:
 def show(ctx: typer.Context, backup_id: BackupIdArg, store: StoreOpt = None, output: OutputOpt = None,
          quiet: QuietOpt = False, no_color: NoColorOpt = False) -> None:
     """Summarise one backup: source, counts, encryption, what is missing."""
-    render = renderer(ctx, output, quiet, no_color)
-    archive = _archive(ctx, render)
-    manifest = archive.show(backup_id, store)
-    if render.json:
-        render.document(manifest)
-        return
+    _answer(ctx, output, quiet, no_color, lambda archive: archive.show(backup_id, store), _manifest_text)
+
+
+def _manifest_text(render: Renderer, manifest: dict[str, Any]) -> None:
     source = manifest["source"]
     render.fields(f"Backup {manifest['backup_id']}", {
         "created": manifest["created_at"], "status": "PARTIAL" if manifest["partial"] else "complete",
@@ -144,12 +170,10 @@ def show(ctx: typer.Context, backup_id: BackupIdArg, store: StoreOpt = None, out
 def verify(ctx: typer.Context, backup_id: BackupIdArg, store: StoreOpt = None, output: OutputOpt = None,
            quiet: QuietOpt = False, no_color: NoColorOpt = False) -> None:
     """Check checksum, format version, decryptability and internal consistency (exit 1 if bad)."""
-    render = renderer(ctx, output, quiet, no_color)
-    archive = _archive(ctx, render)
-    result = archive.verify(backup_id, store)
-    if render.json:
-        render.document(result)
-        return
+    _answer(ctx, output, quiet, no_color, lambda archive: archive.verify(backup_id, store), _verified_text)
+
+
+def _verified_text(render: Renderer, result: dict[str, Any]) -> None:
     partial = " (partial backup)" if result["partial"] else ""
     render.line(f"Backup {result['backup_id']} is valid{partial}", style="bold green")
     render.line("Checked: " + ", ".join(result["checks"]))
@@ -157,7 +181,7 @@ def verify(ctx: typer.Context, backup_id: BackupIdArg, store: StoreOpt = None, o
 
 @app.command("delete")
 def delete(ctx: typer.Context, backup_id: BackupIdArg, store: StoreOpt = None,
-           yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+           yes: YesOpt = False,
            output: OutputOpt = None, quiet: QuietOpt = False, no_color: NoColorOpt = False) -> None:
     """Delete one backup."""
     render = renderer(ctx, output, quiet, no_color)
@@ -202,7 +226,7 @@ def prune(
         show_default=False)] = None,
     store: StoreOpt = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be deleted; delete nothing.")] = False,
-    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    yes: YesOpt = False,
     output: OutputOpt = None, quiet: QuietOpt = False, no_color: NoColorOpt = False,
 ) -> None:
     """Delete the backups no --keep-* option keeps (never the newest complete one, never a write in progress)."""
@@ -214,9 +238,7 @@ def prune(
     if not dry_run and not yes and not (sys.stdin.isatty() and not render.json):
         raise UsageError("Refusing to prune without --yes when there is no terminal to confirm at",
                          remediation=["See what it would delete: add --dry-run; then add --yes."])
-    context = Context(ctx.find_root().obj.settings(), progress=render.progress, display=render, stop=process_stop())
-    ctx.call_on_close(context.close)
-    service = PruneService(context)
+    service = PruneService(_context(ctx, render))
     if not dry_run and not yes:
         planned = service.plan(store, policy)
         _pruned_text(render, planned, planned=True)

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from awsideman.cli.attribute_text import attribute_lines
-from awsideman.cli.options import NoColorOpt, OutputOpt, QuietOpt, renderer
+from awsideman.cli.options import NoColorOpt, OutputOpt, QuietOpt, ResourcesOpt, StoreOpt, renderer
 from awsideman.core.cancel import process_stop
 from awsideman.core.exceptions import UsageError
 from awsideman.render import Renderer
@@ -24,9 +24,8 @@ def diff(
     first: Annotated[str, typer.Argument(help="The backup to compare from.")],
     second: Annotated[Optional[str], typer.Argument(  # noqa: UP045
         help="A second backup to compare with (default: the live instance).")] = None,
-    store: Annotated[Optional[str], typer.Option("--store", help="Folder, file:///path or s3://bucket/prefix.")] = None,  # noqa: UP045
-    resources: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--resources", help="Comma-separated: users,groups,permission-sets,assignments (default: all).")] = None,
+    store: StoreOpt = None,
+    resources: ResourcesOpt = None,
     exit_code: Annotated[bool, typer.Option(
         "--exit-code", help="Exit 0 when equal and 3 when anything differs (for cron alerts); "
         "with --quiet print nothing.")] = False,

@@ -1,4 +1,5 @@
-"""The reusable option bundle: output options accepted before and after the subcommand."""
+"""The reusable option bundle: output options accepted before and after the subcommand, the
+options several commands share, and the frame of the commands that change live state."""
 
 from __future__ import annotations
 
@@ -19,6 +20,13 @@ PreflightOpt = Annotated[str, typer.Option(
     "--preflight", help="auto: refuse when a write (or the write undoing it) is denied to the caller, go on "
     "with a note when that cannot be checked; require: refuse then too; off: do not check.")]
 NoColorOpt = Annotated[bool, typer.Option("--no-color", help="Plain text.")]
+
+StoreOpt = Annotated[Optional[str], typer.Option("--store", help="Folder, file:///path or s3://bucket/prefix.")]  # noqa: UP045
+ResourcesOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045
+    "--resources", help="Comma-separated: users,groups,permission-sets,assignments (default: all).")]
+YesOpt = Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")]
+LockTimeoutOpt = Annotated[float, typer.Option(
+    "--lock-timeout", help="Wait up to SECONDS for another restore/rollback of the instance.")]
 
 
 def renderer(ctx: typer.Context, output: str | None = None, quiet: bool = False,
@@ -123,3 +131,32 @@ def preflight_lines(render: Renderer, preflight: dict[str, Any] | None) -> None:
     for denial in preflight.get("denied") or []:
         render.warn(f"denied: {denial['action']} on {denial['resource']} (needed by "
                     f"{' and '.join(denial['needed_for'])}: {', '.join(denial['changes'][:3])})")
+
+
+@contextmanager
+def live_change(ctx: typer.Context, render: Renderer, *, yes: bool, dry_run: bool, lock_timeout: float,
+                refusal: str, hint: str, show: Callable[[Any], None],
+                question: Callable[[Any], str]) -> Iterator[tuple[Any, Callable[[Any], bool]]]:
+    """The frame of restore and rollback: the checks before any read, then the services'
+    Context and the ``confirm(what)`` to run the service with; a declined prompt ends the
+    command with nothing changed."""
+    guard_live_change(render, yes=yes, dry_run=dry_run, lock_timeout=lock_timeout, refusal=refusal, hint=hint)
+    context = service_context(ctx, render)
+    confirm = confirmer(render, yes=yes, show=show, question=question)
+    with nothing_changed(render):
+        yield context, confirm
+
+
+def live_change_outcome(render: Renderer, context: Any, result: Any, text: Callable[[], None]) -> None:
+    """How restore and rollback end: the result as the operation's account records it (what
+    ``report show`` says), then the JSON document, or the text, the phases and the report line."""
+    from awsideman.services.account import closing_account
+
+    closing_account(context.journal, result)
+    if render.json:
+        render.document(dict(result.to_dict(), report_command=report_hint(result.operation_id)))
+        return
+    text()
+    render.phase_lines(context.phases.records())
+    if result.operation_id:
+        render.line(f"Operation {result.operation_id}; report: {report_hint(result.operation_id)}")

@@ -8,23 +8,23 @@ import typer
 
 from awsideman.cli.attribute_text import attribute_lines
 from awsideman.cli.options import (
+    LockTimeoutOpt,
     NoColorOpt,
     OutputOpt,
     PreflightOpt,
     QuietOpt,
-    confirmer,
+    ResourcesOpt,
+    StoreOpt,
+    YesOpt,
     errors_and_leftover,
-    guard_live_change,
-    nothing_changed,
+    live_change,
+    live_change_outcome,
     preflight_lines,
     renderer,
-    report_hint,
-    service_context,
 )
 from awsideman.core.exceptions import UsageError
 from awsideman.core.planner import CONFLICT_MODES
 from awsideman.render import Renderer
-from awsideman.services.account import closing_account
 from awsideman.services.backup import parse_resources
 from awsideman.services.restore import RestoreRequest, RestoreResult, RestoreService
 
@@ -35,25 +35,23 @@ def restore(
     ctx: typer.Context,
     backup_id: Annotated[Optional[str], typer.Argument(  # noqa: UP045
         help="Backup id (bk-YYYYMMDDTHHMMSSZ-xxxxxx); not needed with --resume.", show_default=False)] = None,
-    store: Annotated[Optional[str], typer.Option("--store", help="Folder, file:///path or s3://bucket/prefix.")] = None,  # noqa: UP045
+    store: StoreOpt = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and change nothing.")] = False,
     conflict: Annotated[str, typer.Option(
         "--conflict", help="overwrite: make differing resources like the backup; skip: leave them; "
         "fail: change nothing if anything differs.")] = "overwrite",
     prune: Annotated[bool, typer.Option(
         "--prune", help="Also delete what the backup does not have (in scope).")] = False,
-    resources: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--resources", help="Comma-separated: users,groups,permission-sets,assignments (default: all).")] = None,
+    resources: ResourcesOpt = None,
     auto_rollback: Annotated[bool, typer.Option(
         "--auto-rollback/--no-auto-rollback", help="On a failure, undo what was applied (default on).")] = True,
     allow_partial: Annotated[bool, typer.Option(
         "--allow-partial", help="Restore a backup marked partial (what it misses is left alone).")] = False,
-    lock_timeout: Annotated[float, typer.Option(
-        "--lock-timeout", help="Wait up to SECONDS for another restore/rollback of the instance.")] = 0.0,
+    lock_timeout: LockTimeoutOpt = 0.0,
     resume: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--resume", metavar="OP_ID",
         help="Continue a restore that stopped without rollback, with its journaled options.")] = None,
-    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    yes: YesOpt = False,
     preflight: PreflightOpt = "auto",
     output: OutputOpt = None, quiet: QuietOpt = False, no_color: NoColorOpt = False,
 ) -> None:
@@ -65,19 +63,16 @@ def restore(
         raise UsageError("Name the backup to restore (awsideman backup list), or --resume OP_ID")
     hint = (f"Continue it without asking: awsideman restore --resume {resume} --yes" if resume else
             f"Review the plan first: awsideman restore {backup_id} --dry-run, then add --yes.")
-    guard_live_change(render, yes=yes, dry_run=dry_run, lock_timeout=lock_timeout, refusal="Refusing to restore",
-                      hint=hint)
-    context = service_context(ctx, render)
-
     shown: list[bool] = []
 
     def show(plan: Any) -> None:
         _plan_text(render, _as_result_view(plan))
         shown.append(True)
 
-    confirm = confirmer(render, yes=yes, show=show, question=lambda plan: (
-        f"Apply these {len(plan.changes)} change(s) to {plan.target.get('instance_arn')}?"))
-    with nothing_changed(render):
+    with live_change(ctx, render, yes=yes, dry_run=dry_run, lock_timeout=lock_timeout, refusal="Refusing to restore",
+                     hint=hint, show=show, question=lambda plan: (
+                         f"Apply these {len(plan.changes)} change(s) to {plan.target.get('instance_arn')}?")
+                     ) as (context, confirm):
         if resume is not None:
             _resume_flags(ctx, backup_id, dry_run)
             result = RestoreService(context).resume(resume, lock_timeout=lock_timeout, confirm=confirm,
@@ -87,14 +82,7 @@ def restore(
                                      prune=prune, resources=parse_resources(resources), auto_rollback=auto_rollback,
                                      allow_partial=allow_partial, lock_timeout=lock_timeout, preflight=preflight)
             result = RestoreService(context).run(request, confirm=confirm)
-    closing_account(context.journal, result)  # the summary says what `report show` says
-    if render.json:
-        render.document(dict(result.to_dict(), report_command=report_hint(result.operation_id)))
-    else:
-        _result_text(render, result, plan_shown=bool(shown))
-        render.phase_lines(context.phases.records())
-        if result.operation_id:
-            render.line(f"Operation {result.operation_id}; report: {report_hint(result.operation_id)}")
+    live_change_outcome(render, context, result, lambda: _result_text(render, result, plan_shown=bool(shown)))
     code = EXIT_CODES.get(result.status, 5 if result.leftover else 1)
     if code:
         raise typer.Exit(code)
@@ -142,12 +130,11 @@ def _result_text(render: Renderer, result: RestoreResult, *, plan_shown: bool = 
     if not plan_shown:  # shown once: before the prompt or the apply, else here
         _plan_text(render, {"plan": result.plan, "changes": result.changes, "source": result.source,
                             "target": result.target})
-    for item in result.skipped:
-        render.warn(f"skipped (differs, --conflict skip): {item['address']}")
-    for item in result.conflicts:
-        render.warn(f"differs (--conflict fail): {item['address']}")
-    for item in result.not_touched:
-        render.warn(f"not touched: {item}")
+    for label, items in (("skipped (differs, --conflict skip)", [item["address"] for item in result.skipped]),
+                         ("differs (--conflict fail)", [item["address"] for item in result.conflicts]),
+                         ("not touched", result.not_touched)):
+        for item in items:
+            render.warn(f"{label}: {item}")
     if result.dry_run:
         preflight_lines(render, result.preflight)
         render.line(f"Dry run: {len(result.changes)} change(s) planned, none made.", style="bold")

@@ -7,21 +7,19 @@ from typing import Annotated, Any
 import typer
 
 from awsideman.cli.options import (
+    LockTimeoutOpt,
     NoColorOpt,
     OutputOpt,
     PreflightOpt,
     QuietOpt,
-    confirmer,
+    YesOpt,
     errors_and_leftover,
-    guard_live_change,
-    nothing_changed,
+    live_change,
+    live_change_outcome,
     preflight_lines,
     renderer,
-    report_hint,
-    service_context,
 )
 from awsideman.render import Renderer
-from awsideman.services.account import closing_account
 from awsideman.services.rollback import RollbackResult, RollbackService
 
 
@@ -29,36 +27,25 @@ def rollback(
     ctx: typer.Context,
     operation_id: Annotated[str, typer.Argument(help="The restore's operation id (op-YYYYMMDDTHHMMSSZ-xxxxxx).")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be reverted; change nothing.")] = False,
-    lock_timeout: Annotated[float, typer.Option(
-        "--lock-timeout", help="Wait up to SECONDS for another restore/rollback of the instance.")] = 0.0,
-    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    lock_timeout: LockTimeoutOpt = 0.0,
+    yes: YesOpt = False,
     preflight: PreflightOpt = "auto",
     output: OutputOpt = None, quiet: QuietOpt = False, no_color: NoColorOpt = False,
 ) -> None:
     """Revert what a restore applied (also after it was killed), in reverse order."""
     render = renderer(ctx, output, quiet, no_color)
-    guard_live_change(render, yes=yes, dry_run=dry_run, lock_timeout=lock_timeout, refusal="Refusing to roll back",
-                      hint=f"See what it would do: awsideman rollback {operation_id} --dry-run")
-    context = service_context(ctx, render)
 
     def show(inverses: list[Any]) -> None:
         render.line(f"Changes to revert ({len(inverses)}):", style="bold")
         for change in inverses:
             render.line(f"  {change.action} {change.address}")
 
-    confirm = confirmer(render, yes=yes, show=show, question=lambda inverses: (
-        f"Revert these {len(inverses)} change(s)?"))
-    with nothing_changed(render):
+    with live_change(ctx, render, yes=yes, dry_run=dry_run, lock_timeout=lock_timeout, refusal="Refusing to roll back",
+                     hint=f"See what it would do: awsideman rollback {operation_id} --dry-run", show=show,
+                     question=lambda inverses: f"Revert these {len(inverses)} change(s)?") as (context, confirm):
         result = RollbackService(context).run(operation_id, dry_run=dry_run, lock_timeout=lock_timeout,
                                               confirm=confirm, preflight=preflight)
-    closing_account(context.journal, result)  # the summary says what `report show` says
-    if render.json:
-        render.document(dict(result.to_dict(), report_command=report_hint(result.operation_id)))
-    else:
-        _text(render, result)
-        render.phase_lines(context.phases.records())
-        if result.operation_id:
-            render.line(f"Operation {result.operation_id}; report: {report_hint(result.operation_id)}")
+    live_change_outcome(render, context, result, lambda: _text(render, result))
     if result.status not in ("succeeded", "planned"):
         raise typer.Exit(5)
 

@@ -18,6 +18,8 @@ app.add_typer(sandbox_principal.app, name="principal")
 DEFAULT_PORT = 4566
 EndpointOpt = Annotated[str, typer.Option("--endpoint", envvar="AWS_ENDPOINT_URL",
                                           help="URL of a running sandbox (default: $AWS_ENDPOINT_URL).")]
+SeedValueOpt = Annotated[int, typer.Option("--seed-value", help="Random seed of the seed data.")]
+FaultsOpt = Annotated[str | None, typer.Option("--faults", help="Fault rule file (YAML or JSON).", show_default=False)]
 
 
 @app.command()
@@ -26,13 +28,10 @@ def up(
     port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0: any free port).")] = DEFAULT_PORT,
     seed: Annotated[str | None, typer.Option("--seed", help="Seed data of this size (tiny, small, large).",
                                              show_default=False)] = None,
-    seed_value: Annotated[int, typer.Option("--seed-value", help="Random seed of the seed data.")] = 0,
-    faults: Annotated[str | None, typer.Option("--faults", help="Fault rule file (YAML or JSON).",
-                                               show_default=False)] = None,
+    seed_value: SeedValueOpt = 0,
+    faults: FaultsOpt = None,
     verbose: Annotated[bool, typer.Option("--verbose", help="Log every request on stderr.")] = False,
-    output: OutputOpt = None,
-    quiet: QuietOpt = False,
-    no_color: NoColorOpt = False,
+    output: OutputOpt = None, quiet: QuietOpt = False, no_color: NoColorOpt = False,
 ) -> None:
     """Run the emulator in the foreground until Ctrl-C or SIGTERM; print how to use it."""
     from awsideman.sandbox.api import SandboxServer, seed_server
@@ -60,15 +59,12 @@ def run(
     ctx: typer.Context,
     command: Annotated[list[str], typer.Argument(help="The command to run against the sandbox (after --).")],
     seed: Annotated[str, typer.Option("--seed", help="Seed data of this size (tiny, small, large).")] = "small",
-    seed_value: Annotated[int, typer.Option("--seed-value", help="Random seed of the seed data.")] = 0,
-    faults: Annotated[str | None, typer.Option("--faults", help="Fault rule file (YAML or JSON).",
-                                               show_default=False)] = None,
+    seed_value: SeedValueOpt = 0,
+    faults: FaultsOpt = None,
     home: Annotated[str | None, typer.Option(
         "--home", help="AWSIDEMAN_HOME for the command (default: $AWSIDEMAN_HOME/sandbox-home).",
         show_default=False)] = None,
-    output: OutputOpt = None,
-    quiet: QuietOpt = False,
-    no_color: NoColorOpt = False,
+    output: OutputOpt = None, quiet: QuietOpt = False, no_color: NoColorOpt = False,
 ) -> None:
     """Start a seeded emulator, run COMMAND with its environment, stop; exit with COMMAND's code.
 
@@ -143,9 +139,7 @@ def reset(
     ctx: typer.Context,
     endpoint: EndpointOpt,
     clear_faults: Annotated[bool, typer.Option("--clear-faults", help="Also remove the fault rules.")] = False,
-    output: OutputOpt = None,
-    quiet: QuietOpt = False,
-    no_color: NoColorOpt = False,
+    output: OutputOpt = None, quiet: QuietOpt = False, no_color: NoColorOpt = False,
 ) -> None:
     """Empty a running sandbox: all data, the instance itself (the next call makes a new, empty one)
     and the call counters. To remove only the fault rules, keeping the data: sandbox faults --clear."""
@@ -164,9 +158,7 @@ def set_faults(
     file: Annotated[str | None, typer.Argument(metavar="FILE", help="Fault rule file (YAML or JSON).",
                                                show_default=False)] = None,
     clear: Annotated[bool, typer.Option("--clear", help="Remove every fault rule; the data stays as it is.")] = False,
-    output: OutputOpt = None,
-    quiet: QuietOpt = False,
-    no_color: NoColorOpt = False,
+    output: OutputOpt = None, quiet: QuietOpt = False, no_color: NoColorOpt = False,
 ) -> None:
     """Replace the fault rules of a running sandbox (takes effect on the next call), or --clear them."""
     from awsideman.sandbox.api import FaultRules, FaultRulesError
@@ -195,9 +187,7 @@ def set_faults(
 def incident(
     ctx: typer.Context,
     endpoint: EndpointOpt,
-    output: OutputOpt = None,
-    quiet: QuietOpt = False,
-    no_color: NoColorOpt = False,
+    output: OutputOpt = None, quiet: QuietOpt = False, no_color: NoColorOpt = False,
 ) -> None:
     """Break a running sandbox as an incident would: delete its first group, replace the inline policy
     of its first permission set that has one, remove every account assignment of another (by name)."""
@@ -226,9 +216,7 @@ def counters(
     since: Annotated[float | None, typer.Option(
         "--since", help="Only calls that started at or after this instant (epoch seconds).",
         show_default=False)] = None,
-    output: OutputOpt = None,
-    quiet: QuietOpt = False,
-    no_color: NoColorOpt = False,
+    output: OutputOpt = None, quiet: QuietOpt = False, no_color: NoColorOpt = False,
 ) -> None:
     """Show the calls a running sandbox has seen, and the faults it injected, per operation."""
     render = renderer(ctx, output, quiet, no_color)

@@ -4,7 +4,7 @@ journal, and on a failure that retries cannot fix compensate in reverse (DESIGN 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import KW_ONLY, asdict, dataclass, field, replace
 from typing import Any
 
 from awsideman.adapters.identity_center_writes import IdentityCenterWriter
@@ -48,13 +48,34 @@ class RestoreRequest:
 
 
 @dataclass
-class RestoreResult:
-    """What `restore` reports (the JSON contract: DESIGN section 1)."""
+class LiveChangeResult:
+    """What a restore and a rollback both report: the operation and how it ended, what was
+    reverted and what is left changed, the errors. Status, counts, errors and duration are
+    overwritten from the operation's account once it closed (services.account.closing_account)."""
 
     operation_id: str | None
     status: str
-    backup_id: str
+    _: KW_ONLY
     dry_run: bool = False
+    compensated: list[str] = field(default_factory=list)
+    leftover: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    api_calls: int = 0
+    duration_seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    # What the preflight proved (None: skipped, or nothing to change): principal, checked, denied.
+    preflight: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class RestoreResult(LiveChangeResult):
+    """What `restore` reports (the JSON contract: DESIGN section 1)."""
+
+    backup_id: str
     source: dict[str, Any] = field(default_factory=dict)
     target: dict[str, Any] = field(default_factory=dict)
     plan: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -63,20 +84,8 @@ class RestoreResult:
     conflicts: list[dict[str, Any]] = field(default_factory=list)
     not_touched: list[dict[str, Any]] = field(default_factory=list)
     applied: list[str] = field(default_factory=list)
-    compensated: list[str] = field(default_factory=list)
-    leftover: list[dict[str, Any]] = field(default_factory=list)
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)
-    api_calls: int = 0
     mutating_calls: int = 0
-    duration_seconds: float = 0.0
-    notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    # What the preflight proved (None: skipped, or nothing to change): principal, checked, denied.
-    preflight: dict[str, Any] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class RestoreService:

@@ -10,7 +10,7 @@ no mutating call.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from awsideman.adapters.identity_center import IdentityCenterReader
@@ -26,34 +26,21 @@ from awsideman.services.context import Context
 from awsideman.services.lifecycle import OperationRun, OperationSpec, run_operation, takeover_note
 from awsideman.services.preflight import check_mode, prove_access
 from awsideman.services.resolver import Resolver
+from awsideman.services.restore import LiveChangeResult
 
 # From this many names of one kind, one listing (100 per call) beats a lookup per name.
 PRIME_AT = 20
 
 
 @dataclass
-class RollbackResult:
-    """What `rollback` reports (DESIGN section 1: adds `compensated` and `leftover`)."""
+class RollbackResult(LiveChangeResult):
+    """What `rollback` reports (DESIGN section 1): the restore it reverts and what it planned to revert."""
 
-    operation_id: str | None
-    status: str
     restore_operation_id: str
-    dry_run: bool = False
     planned: list[dict[str, Any]] = field(default_factory=list)
-    compensated: list[str] = field(default_factory=list)
-    leftover: list[dict[str, Any]] = field(default_factory=list)
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    api_calls: int = 0
-    duration_seconds: float = 0.0
-    notes: list[str] = field(default_factory=list)
     # applied/compensated/failed/leftover, as the operation's account counts them (services.account).
     counts: dict[str, int] = field(default_factory=lambda: {"applied": 0, "compensated": 0, "failed": 0,
-                                                             "leftover": 0})
-    # What the preflight proved (None: skipped, or nothing to revert): principal, checked, denied.
-    preflight: dict[str, Any] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+                                                             "leftover": 0}, kw_only=True)
 
 
 class RollbackService:
@@ -86,7 +73,7 @@ class RollbackService:
                                  f"{ctx.instance.instance_arn}; run the rollback with the same profile and region")
             run.record_instance(ctx.instance.instance_arn)
             inverses = inverses_of(open_changes(ctx.journal.changes(restore.id)))
-            result = RollbackResult(None, "planned" if dry_run else "succeeded", restore.id, dry_run,
+            result = RollbackResult(None, "planned" if dry_run else "succeeded", restore.id, dry_run=dry_run,
                                     planned=[{"address": c.address, "action": c.action} for c in inverses])
             if not inverses:
                 result.notes.append(f"Nothing to roll back: every change of {restore.id} is reverted or never applied.")
