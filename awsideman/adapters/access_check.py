@@ -145,7 +145,7 @@ def _resources(need: permissions.Need, change: Change, scope: permissions.Scope)
     """The concrete resources one call of ``change`` names (its primary ones; see ``check``)."""
     kinds = [kind for kind in need.resources if kind not in ("identity_entries", "permission_set")]
     if change.resource == "assignment":
-        scope = permissions.Scope(**{**scope.__dict__, "accounts": (change.key[0],)})
+        scope = scope.with_(accounts=(change.key[0],))
     else:
         kinds = [kind for kind in kinds if kind != "account"]
     return sorted({arn for kind in kinds for arn in permissions.arns(kind, scope)})

@@ -151,21 +151,26 @@ FILES = {"backup-policy.json": ("backup",), "restore-policy.json": ("restore", "
          "state-policy.json": ("state",), "state-init-policy.json": ("state-init",)}
 
 
-@dataclass(frozen=True)
 class Scope:
-    """What is known of the resources; None: not known yet (a wildcard, or a placeholder)."""
+    """What is known of the resources: values for ``RESOURCES``' fields; unknown ones stay wildcards."""
 
-    instance_id: str | None = None
-    identity_store_id: str | None = None
-    accounts: tuple[str, ...] = ()
-    caller_account: str | None = None
-    region: str | None = None
-    backup_bucket: str | None = None
-    backup_prefix: str | None = None
-    kms_key: str | None = None
-    state_table: str | None = None
-    state_bucket: str | None = None
-    state_prefix: str | None = None
+    FIELDS = ("instance_id", "identity_store_id", "caller_account", "region", "backup_bucket", "backup_prefix",
+              "kms_key", "state_table", "state_bucket", "state_prefix")
+
+    def __init__(self, accounts: tuple[str, ...] = (), **known: str | None) -> None:
+        unknown = sorted(set(known) - set(self.FIELDS))
+        if unknown:
+            raise TypeError(f"Scope has no field {unknown[0]!r}")
+        self.known = {name: value for name, value in known.items() if value is not None}
+        self.accounts = tuple(accounts)
+
+    def get(self, name: str) -> str | None:
+        return self.known.get(name)
+
+    def with_(self, accounts: tuple[str, ...] | None = None, **known: str | None) -> Scope:
+        """This scope with more known (a None value forgets nothing)."""
+        return Scope(self.accounts if accounts is None else accounts,
+                     **{**self.known, **{k: v for k, v in known.items() if v is not None}})
 
 
 def needs(commands: Iterable[str]) -> dict[tuple[str, str], Need]:
@@ -181,12 +186,12 @@ def arns(kind: str, scope: Scope, *, placeholders: bool = False) -> list[str]:
     """The ARNs of a kind of resource in ``scope`` (wildcards or placeholders where unknown)."""
     if kind == "account" and scope.accounts:
         return [RESOURCES[kind].format(account=account) for account in scope.accounts]
-    if kind == "backup_key" and scope.kms_key and scope.kms_key.startswith("arn:"):
-        return [scope.kms_key]
+    key = scope.get("kms_key")
+    if kind == "backup_key" and key and key.startswith("arn:"):
+        return [key]
     values: dict[str, str] = {}
-    for name in ("instance_id", "identity_store_id", "caller_account", "region", "backup_bucket", "backup_prefix",
-                 "kms_key", "state_table", "state_bucket", "state_prefix"):
-        value = getattr(scope, name)
+    for name in Scope.FIELDS:
+        value = scope.get(name)
         if value is None:
             value = PLACEHOLDERS.get(name, "*") if placeholders else "*"
             if name.endswith("_prefix") and value == "*":
@@ -216,13 +221,13 @@ def policy(commands: Iterable[str], scope: Scope | None = None, *, placeholders:
                                                 and not _narrowed(sid, scope)) else \
             sorted({arn for kind in used for arn in arns(kind, scope, placeholders=placeholders)})
         statements.append({"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources})
-    if scope.instance_id is not None and statements and statements[0]["Sid"] == "IdentityCenterInstance":
+    if scope.get("instance_id") is not None and statements and statements[0]["Sid"] == "IdentityCenterInstance":
         _split_discovery(statements, scope, placeholders)
     return {"Version": "2012-10-17", "Statement": statements}
 
 
 def _narrowed(sid: str, scope: Scope) -> bool:
-    return scope.instance_id is not None if sid == "IdentityCenterInstance" else scope.identity_store_id is not None
+    return scope.get("instance_id" if sid == "IdentityCenterInstance" else "identity_store_id") is not None
 
 
 def _split_discovery(statements: list[dict[str, Any]], scope: Scope, placeholders: bool) -> None:

@@ -68,9 +68,8 @@ def diagnose(context: Any, *, for_: str = "all") -> DoctorReport:
     instance = attempt("instance", lambda: context.instance, ["Set `instance_arn` and `identity_store_id`."])
     if instance is not None:
         report.checks.append(Check("instance", PASS, f"{instance.instance_arn} ({instance.identity_store_id})"))
-        scope = permissions.Scope(**{**scope.__dict__, "instance_id": instance.instance_arn.rsplit("/", 1)[-1],
-                                     "identity_store_id": instance.identity_store_id,
-                                     "caller_account": identity.get("Account")})
+        scope = scope.with_(instance_id=instance.instance_arn.rsplit("/", 1)[-1],
+                            identity_store_id=instance.identity_store_id, caller_account=identity.get("Account"))
     _permissions(report, context, commands, scope, skip)
     url = context.settings.default_store
     if attempt("store", lambda: context.store(None).preflight() or True, [f"Check the store {url}."]):

@@ -45,23 +45,23 @@ def setup_scope(settings: Settings, *, for_: str = "all", instance_arn: str | No
         if found is None:
             raise UsageError(f"--instance {settings.instance_arn!r} is not an Identity Center instance ARN "
                              "(arn:aws:sso:::instance/ssoins-...)")
-        scope = replace(scope, instance_id=found.group(1))
+        scope = scope.with_(instance_id=found.group(1))
     if settings.identity_store_id:
-        scope = replace(scope, identity_store_id=settings.identity_store_id)
+        scope = scope.with_(identity_store_id=settings.identity_store_id)
     url = settings.default_store
     if url.startswith("s3://"):
         bucket, _, prefix = url[len("s3://"):].partition("/")
-        scope = replace(scope, backup_bucket=bucket, backup_prefix=prefix.strip("/") or None)
+        scope = scope.with_(backup_bucket=bucket, backup_prefix=prefix.strip("/") or None)
     else:  # a local store: no S3 at all
         skip |= {"backup_bucket", "backup_objects"}
     key = settings.kms_key
     if key:  # an ARN names its own region and account; an id or alias is in the configured region
-        scope = replace(scope, kms_key=key)
+        scope = scope.with_(kms_key=key)
     else:  # backups not encrypted: no key to use
         skip.add("backup_key")
     location = state_location(settings)
     if location.shared:
         commands.append("state")
-        scope = replace(scope, state_table=location.table, state_bucket=location.bucket,
+        scope = scope.with_(state_table=location.table, state_bucket=location.bucket,
                         state_prefix=location.prefix or None)
     return commands, scope, frozenset(skip)
