@@ -387,6 +387,9 @@ PROJECT_RULES: dict[str, Rule] = {
     "LockHeldError": Rule(RESOURCE_CONFLICT, "medium", False, ()),
     # Its own remediation holds the statement to add and the command that prints the whole policy.
     "PreflightDeniedError": Rule(AUTHORIZATION, "high", False, ()),
+    "ClockSkewError": Rule(CONFIGURATION, "high", False, (
+        "Synchronise this machine's clock (NTP, `timedatectl set-ntp true`), then run again.",
+    )),
     "StateBackendError": Rule(STORAGE, "high", False, (
         "Fix what the message names (permissions on the table or bucket, the network, the table's existence).",
         "Every change is journaled before it is made, so nothing unrecorded was done. Once the state is "

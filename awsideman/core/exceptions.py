@@ -246,3 +246,10 @@ class PreflightDeniedError(AwsidemanError):
                  denied: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message, remediation=remediation)
         self.denied = list(denied or [])
+
+
+class ClockSkewError(AwsidemanError):
+    """This machine's clock is too far from the service's for signed requests and leases: nothing
+    was changed."""
+
+    code = "ClockSkew"

@@ -8,16 +8,14 @@ state backend are only read.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from awsideman.adapters import access_check, permissions
 from awsideman.core.errors import ErrorAnalyzer, is_expected
 from awsideman.services.iam_policy import FOR, setup_scope
+from awsideman.services.preflight import MAX_SKEW_SECONDS, clock_skew
 
 PASS, FAIL, SKIPPED = "pass", "fail", "skipped"
-MAX_SKEW_SECONDS = 300  # request signing allows 5 minutes; the shared state's leases need less
 
 
 @dataclass
@@ -80,18 +78,10 @@ def diagnose(context: Any, *, for_: str = "all") -> DoctorReport:
 
 
 def _clock(report: DoctorReport, gateway: Any) -> None:
-    seen = getattr(gateway, "server_date", None)
-    if not seen:
-        report.checks.append(Check("clock", SKIPPED, "the service sent no Date header"))
-        return
-    header, at = seen
-    try:
-        server = parsedate_to_datetime(header)
-    except (TypeError, ValueError):
-        report.checks.append(Check("clock", SKIPPED, f"the service's Date header {header!r} is unreadable"))
-        return
-    skew = datetime.fromtimestamp(at, UTC).timestamp() - server.timestamp()
-    if abs(skew) > MAX_SKEW_SECONDS:
+    skew = clock_skew(gateway)
+    if skew is None:
+        report.checks.append(Check("clock", SKIPPED, "the service sent no readable Date header"))
+    elif abs(skew) > MAX_SKEW_SECONDS:
         report.checks.append(Check("clock", FAIL, f"this machine's clock is {skew:+.0f} s off the service's",
                                    ["Synchronise the clock (NTP): requests are refused beyond 5 minutes, and the "
                                     "shared state's leases assume clocks within a few seconds."]))

@@ -1,5 +1,6 @@
 """Before a restore's or rollback's first write: may the caller make every write it plans, and
-every write that would undo them? (``--preflight auto|require|off``)
+every write that would undo them? Is this machine's clock within 5 minutes of the service's?
+(``--preflight auto|require|off``)
 
 ``auto`` (the default) refuses a run whose permissions are denied and goes on, with one line
 saying so, when the check cannot run (simulation itself denied, a root or federated caller);
@@ -10,15 +11,40 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from awsideman.adapters import access_check
 from awsideman.core.changes import Change
-from awsideman.core.exceptions import PreflightDeniedError, UsageError
+from awsideman.core.exceptions import ClockSkewError, PreflightDeniedError, UsageError
 from awsideman.core.sanitize import sanitize
 
 MODES = ("auto", "require", "off")
 _SHOWN = 10
+MAX_SKEW_SECONDS = 300  # request signing allows 5 minutes; the shared state's leases need less
+
+
+def clock_skew(gateway: Any) -> float | None:
+    """This machine's clock minus the service's (seconds), from the last answer's Date header;
+    None when no answer carried a readable one. The header has whole seconds: +-1 s is noise."""
+    seen = getattr(gateway, "server_date", None)
+    if not seen:
+        return None
+    header, arrived = seen
+    try:
+        return float(arrived - parsedate_to_datetime(header).timestamp())
+    except (TypeError, ValueError):
+        return None
+
+
+def check_clock(gateway: Any) -> None:
+    """Refuse (``ClockSkewError``, nothing changed) when the clock is more than 5 minutes off."""
+    skew = clock_skew(gateway)
+    if skew is not None and abs(skew) > MAX_SKEW_SECONDS:
+        raise ClockSkewError(
+            f"This machine's clock is {skew:+.0f} s off the service's: "
+            "signed requests are refused beyond 5 minutes and the shared state's leases assume agreeing clocks; "
+            "nothing was changed.")
 
 
 def check_mode(mode: str) -> str:
@@ -37,6 +63,8 @@ def prove_access(context: Any, changes: Iterable[Change], *, command: str, compe
     changes = list(changes)
     if not changes:
         return None
+    if refuse:
+        check_clock(context.gateway)
     report = access_check.preflight(context.gateway, changes, instance_arn=context.instance.instance_arn,
                                     identity_store_id=context.instance.identity_store_id, compensate=compensate,
                                     forward=f"the {command}")
