@@ -128,6 +128,8 @@ class DynamoStore:
         if fence:
             return self._transact(request, wait=wait)
         # A write on the lock itself, alone: the fence (on the same item) cannot join it.
+        if len(request) != 1:
+            raise ValueError("an unfenced write is one action on the lock itself")
         (verb, body), = request[0].items()
         call = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem"}[verb]
         try:

@@ -32,7 +32,7 @@ from awsideman.core.exceptions import JournalError, LeaseLostError, StateBackend
 from awsideman.core.ids import new_operation_id, validate_operation_id
 from awsideman.core.sanitize import sanitize
 from awsideman.journal import rules
-from awsideman.journal.liveness import this_process
+from awsideman.journal.liveness import ProcessLiveness, this_process
 from awsideman.journal.records import (
     INTERRUPTED,
     RUNNING,
@@ -51,6 +51,7 @@ from awsideman.journal.records import (
     plain,
     utc_timestamp,
 )
+from awsideman.journal.sqlite_store import DEFAULT_BUSY_TIMEOUT, SqliteStore
 from awsideman.journal.store import Action, Check, Delete, FenceLost, Put, RecordStore, Update
 
 log = logging.getLogger("awsideman.journal")
@@ -105,9 +106,6 @@ class Journal:
         ``busy_timeout`` is how long to wait for another process's lock before failing;
         ``clock`` returns the current aware datetime (tests inject one).
         """
-        from awsideman.journal.liveness import ProcessLiveness
-        from awsideman.journal.sqlite_store import DEFAULT_BUSY_TIMEOUT, SqliteStore
-
         store = SqliteStore.open(path, busy_timeout=DEFAULT_BUSY_TIMEOUT if busy_timeout is None else busy_timeout)
         return cls(store, ProcessLiveness(), clock=clock)
 
