@@ -41,6 +41,8 @@ _PS_ATTRIBUTE = {
                              ("DeletePermissionsBoundaryFromPermissionSet",)),
     "tags": (("TagResource",), ("UntagResource",)),
 }
+# CreatePermissionSet takes these itself (permission_set_writes.create).
+_SET_AT_CREATE = ("description", "session_duration", "relay_state", "tags")
 _SERVICE = {"user": "identitystore", "group": "identitystore", "membership": "identitystore"}
 _ASSUMED = re.compile(r"^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role/([^/]+)/.+$")
 _USER_OR_ROLE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(user|role)/.+$")
@@ -55,7 +57,7 @@ def change_calls(change: Change) -> list[tuple[str, str]]:
         after = change.after or {}
         for name, (setting, clearing) in _PS_ATTRIBUTE.items():
             old, new = before.get(name), after.get(name)
-            if old == new or (change.action == "create" and not new):
+            if old == new or (change.action == "create" and (not new or name in _SET_AT_CREATE)):
                 continue
             if isinstance(old, (list, dict)) or isinstance(new, (list, dict)):
                 added = _items(new) - _items(old)
