@@ -48,8 +48,28 @@ _ASSUMED = re.compile(r"^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role/([^/]+)/.+$
 _USER_OR_ROLE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(user|role)/.+$")
 
 
+# The look-ups by natural key a change makes on its way (lookups.py): a denied one would stop
+# the run after earlier writes, so they are proved too.
+_ID, _IDS = "sso-admin", "identitystore"
+_SETS = ((_ID, "ListPermissionSets"), (_ID, "DescribePermissionSet"))
+_LOOKUPS = {
+    ("user", "update"): ((_IDS, "GetUserId"),), ("user", "delete"): ((_IDS, "GetUserId"),),
+    ("group", "update"): ((_IDS, "GetGroupId"),), ("group", "delete"): ((_IDS, "GetGroupId"),),
+    ("membership", "create"): ((_IDS, "GetGroupId"), (_IDS, "GetUserId")),
+    ("membership", "delete"): ((_IDS, "GetGroupId"), (_IDS, "GetUserId"), (_IDS, "GetGroupMembershipId")),
+    ("assignment", "create"): ((_IDS, "GetGroupId"), (_IDS, "GetUserId"), *_SETS),
+    ("assignment", "delete"): ((_IDS, "GetGroupId"), (_IDS, "GetUserId"), *_SETS),
+    ("permission_set", "update"): _SETS, ("permission_set", "delete"): _SETS, ("provision", "provision"): _SETS,
+}
+
+
 def change_calls(change: Change) -> list[tuple[str, str]]:
-    """(service, operation) of the writes ``change`` makes (and the polls that settle them)."""
+    """(service, operation) of the writes ``change`` makes, the polls that settle them and the
+    look-ups on the way."""
+    return [*_write_calls(change), *_LOOKUPS.get((change.resource, change.action), ())]
+
+
+def _write_calls(change: Change) -> list[tuple[str, str]]:
     service = _SERVICE.get(change.resource, "sso-admin")
     if change.resource == "permission_set" and change.action in ("create", "update"):
         calls = ["CreatePermissionSet"] if change.action == "create" else []

@@ -16,10 +16,13 @@ def test_a_permission_set_update_makes_only_the_calls_its_differences_need():
     after = {**PS, "inline_policy": None, "managed_policies": [*PS["managed_policies"],
                                                                 "arn:aws:iam::aws:policy/AWSSupportAccess"]}
     change = Change("permission_set", "update", ("Admin",), before=PS, after=after)
+    lookups = [("sso-admin", "ListPermissionSets"), ("sso-admin", "DescribePermissionSet")]
     assert access_check.change_calls(change) == [
-        ("sso-admin", "DeleteInlinePolicyFromPermissionSet"), ("sso-admin", "AttachManagedPolicyToPermissionSet")]
+        ("sso-admin", "DeleteInlinePolicyFromPermissionSet"), ("sso-admin", "AttachManagedPolicyToPermissionSet"),
+        *lookups]
     assert access_check.change_calls(change.inverse()) == [
-        ("sso-admin", "PutInlinePolicyToPermissionSet"), ("sso-admin", "DetachManagedPolicyFromPermissionSet")]
+        ("sso-admin", "PutInlinePolicyToPermissionSet"), ("sso-admin", "DetachManagedPolicyFromPermissionSet"),
+        *lookups]
     created = access_check.change_calls(Change("permission_set", "create", ("Admin",), after=PS))
     # Description, session duration, relay state and tags go with CreatePermissionSet itself.
     assert created == [("sso-admin", "CreatePermissionSet"), ("sso-admin", "PutInlinePolicyToPermissionSet"),
@@ -42,8 +45,9 @@ def test_a_user_change_is_checked_against_the_identity_store_of_the_caller_accou
     scope = permissions.Scope(instance_id="ssoins-1", identity_store_id="d-1", caller_account="999988887777")
     needs = access_check.needs([Change("user", "delete", ("alice",), before={"user_name": "alice"})],
                                scope=scope, compensate=False)
-    assert [(n.action, n.resource) for n in needs] == [
-        ("identitystore:DeleteUser", "arn:aws:identitystore::999988887777:identitystore/d-1")]
+    store = "arn:aws:identitystore::999988887777:identitystore/d-1"
+    assert [(n.action, n.resource) for n in needs] == [("identitystore:DeleteUser", store),
+                                                      ("identitystore:GetUserId", store)]
 
 
 def test_what_denied_it_is_named_when_the_simulator_says():
