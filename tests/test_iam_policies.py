@@ -28,6 +28,7 @@ MODULES = {
         "identity_center_writes.py", "lookups.py", "async_requests.py", "permission_set_writes.py",
         "revert_access.py")},
     "adapters/storage.py": ("s3",), "adapters/crypto.py": ("kms",), "adapters/access_check.py": ("iam", "sts"),
+    "adapters/organization.py": ("organizations",),
     "journal/dynamo_store.py": ("dynamodb",), "adapters/state_blobs.py": ("state-s3",),
     "services/state_admin.py": ("dynamodb", "state-s3"),
 }

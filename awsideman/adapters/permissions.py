@@ -21,6 +21,7 @@ from typing import Any
 RESOURCES = {
     "any": "*",
     "caller": "arn:aws:iam::{caller_account}:*",
+    "organization": "*",
     "caller_role": "arn:aws:iam::{caller_account}:role/*",
     "instance": "arn:aws:sso:::instance/{instance_id}",
     "permission_set": "arn:aws:sso:::permissionSet/{instance_id}/*",
@@ -97,6 +98,8 @@ TABLE: dict[tuple[str, str], Need] = {
     # session is resolved to its role, whose path GetRole knows).
     ("iam", "SimulatePrincipalPolicy"): _need(("caller",), _RB, "iam:SimulatePrincipalPolicy"),
     ("iam", "GetRole"): _need(("caller_role",), _RB, "iam:GetRole"),
+    # ...and the accounts assignments are created in belong to the organization.
+    ("organizations", "ListAccounts"): _need(("organization",), _RB, "organizations:ListAccounts"),
     # The backup store and its key. A restore only reads the store; a backup also cleans up a
     # failed write and deletes old backups (``backup delete|prune``).
     ("s3", "ListObjectsV2"): _need(("backup_bucket",), _B | _R, "s3:ListBucket"),
@@ -136,6 +139,7 @@ STATEMENTS = (
     ("IdentityCenterInstance", ("any", "instance", "permission_set", "account")),
     ("IdentityStore", ("identity_store", "identity_entries")),
     ("PreflightSimulation", ("caller", "caller_role")),
+    ("PreflightAccounts", ("organization",)),
     ("BackupEncryptionKey", ("backup_key",)),
     ("BackupBucketListing", ("backup_bucket",)),
     ("BackupObjects", ("backup_objects",)),

@@ -387,6 +387,7 @@ PROJECT_RULES: dict[str, Rule] = {
     "LockHeldError": Rule(RESOURCE_CONFLICT, "medium", False, ()),
     # Its own remediation holds the statement to add and the command that prints the whole policy.
     "PreflightDeniedError": Rule(AUTHORIZATION, "high", False, ()),
+    "UnknownAccountError": Rule(RESOURCE_NOT_FOUND, "high", False, ()),
     "ClockSkewError": Rule(CONFIGURATION, "high", False, (
         "Synchronise this machine's clock (NTP, `timedatectl set-ntp true`), then run again.",
     )),

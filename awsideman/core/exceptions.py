@@ -253,3 +253,10 @@ class ClockSkewError(AwsidemanError):
     was changed."""
 
     code = "ClockSkew"
+
+
+class UnknownAccountError(AwsidemanError):
+    """An account a restore would assign a permission set in is not an active account of the
+    organization: nothing was changed."""
+
+    code = "UnknownAccount"

@@ -58,4 +58,4 @@ def _clients(endpoint: str) -> dict[str, Any]:
     session = sandbox_session()
     config = Config(retries={"mode": "standard", "max_attempts": 10})
     return {name: session.client(name, endpoint_url=endpoint, config=config)
-            for name in ("sso-admin", "identitystore")}
+            for name in ("sso-admin", "identitystore", "organizations")}

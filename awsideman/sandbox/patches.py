@@ -14,6 +14,7 @@ from .gapfills import (
     identitystore_models,
     identitystore_responses,
     kms_models,
+    organizations_accounts,
     ssoadmin_async,
     ssoadmin_models,
     ssoadmin_responses,
@@ -41,6 +42,7 @@ GAP_FILLS = (
     "a KeyId that did not encrypt the blob -> IncorrectKeyException; EnableKey/DisableKey take ARNs",
     "dynamodb: one request at a time (moto's tables are not safe for concurrent requests)",
     "dynamodb: TransactWriteItems checks every condition first, then writes (no copy of the table per call)",
+    "organizations: CreateAccount with the tag awsideman:account-id takes that id (seeded accounts)",
     "iam: SimulatePrincipalPolicy / SimulateCustomPolicy from the principal's identity-based policies "
     "(user + its groups, role, group; Allow/Deny, NotAction/NotResource, wildcards; paged)",
 )
@@ -62,6 +64,7 @@ def apply() -> None:
         identitystore_responses.install_responses()
         kms_models.install_models()
         iam_simulate.install_responses()
+        organizations_accounts.install_models()
         dynamodb.install()
         _applied = True
 

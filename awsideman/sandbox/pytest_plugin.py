@@ -77,7 +77,7 @@ class _Sandbox(InjectorControls):
         return self.session.client(name, **kwargs)
 
     def seed(self, size: str, *, seed: int = 0) -> seeder.SeedResult:
-        clients = {n: self.client(n, config=SEED_CONFIG) for n in ("sso-admin", "identitystore")}
+        clients = {n: self.client(n, config=SEED_CONFIG) for n in ("sso-admin", "identitystore", "organizations")}
         return seeder.seed(clients, size, seed=seed)
 
 

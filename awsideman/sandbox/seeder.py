@@ -12,6 +12,7 @@ test can compare a backup with it field by field.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import random
@@ -102,8 +103,29 @@ def seed(
     )
     _create_identities(ids, identity_store_id, result)
     _create_permission_sets(sso, instance_arn, result)
+    _register_accounts(_organizations(session_or_clients), result.accounts)
     _create_assignments(sso, instance_arn, result)
     return result
+
+
+def _organizations(session_or_clients: Any) -> Any:
+    if isinstance(session_or_clients, dict):
+        return session_or_clients.get("organizations")
+    session = session_or_clients or boto3.Session()
+    return session.client("organizations", config=Config(retries={"mode": "standard", "max_attempts": 10}))
+
+
+def _register_accounts(org: Any, accounts: list[str]) -> None:
+    """The accounts assignments target, in the organization (an emulator's gap fill keeps their ids)."""
+    if org is None:
+        return
+    with contextlib.suppress(org.exceptions.AlreadyInOrganizationException):
+        org.create_organization(FeatureSet="ALL")
+    known = {a["Id"] for page in org.get_paginator("list_accounts").paginate() for a in page["Accounts"]}
+    for account in accounts:
+        if account not in known:
+            org.create_account(Email=f"{account}@example.com", AccountName=f"seeded-{account}",
+                               Tags=[{"Key": "awsideman:account-id", "Value": account}])
 
 
 def _clients(session_or_clients: Any) -> tuple[Any, Any]:

@@ -15,8 +15,9 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from awsideman.adapters import access_check
+from awsideman.adapters.organization import active_accounts
 from awsideman.core.changes import Change
-from awsideman.core.exceptions import ClockSkewError, PreflightDeniedError, UsageError
+from awsideman.core.exceptions import ClockSkewError, PreflightDeniedError, UnknownAccountError, UsageError
 from awsideman.core.sanitize import sanitize
 
 MODES = ("auto", "require", "off")
@@ -47,6 +48,41 @@ def check_clock(gateway: Any) -> None:
             "nothing was changed.")
 
 
+def check_accounts(gateway: Any, changes: list[Change], *, mode: str, refuse: bool) -> str | None:
+    """Every account a planned assignment is created in belongs to the organization (ACTIVE).
+
+    Refuses (``UnknownAccountError``, nothing changed) when one does not; when the accounts
+    cannot be listed (not the management or a delegated administrator account, denied), says
+    so (``None`` when there is nothing to check) and refuses only under ``require``."""
+    wanted: dict[str, list[str]] = {}
+    for change in changes:
+        if change.resource == "assignment" and change.action == "create":
+            wanted.setdefault(change.key[0], []).append(change.address)
+    if not wanted:
+        return None
+    known, why = active_accounts(gateway)
+    if known is None:
+        note = (f"Preflight could not list the organization's accounts ({why}): the {len(wanted)} target "
+                "account(s) are not checked.")
+        if mode == "require" and refuse:
+            raise PreflightDeniedError(f"{note} --preflight require refuses to go on; nothing was changed.",
+                                       remediation=["Allow organizations:ListAccounts to the caller (the "
+                                                    "organization's management or a delegated administrator "
+                                                    "account), or run with --preflight auto."])
+        return note
+    missing = {account: addresses for account, addresses in wanted.items() if account not in known}
+    if missing and refuse:
+        lines = [f"{account} (for {', '.join(addresses[:3])})" for account, addresses in sorted(missing.items())]
+        raise UnknownAccountError(
+            f"{len(missing)} target account(s) are not active accounts of the organization; nothing was changed: "
+            + "; ".join(lines), remediation=[
+                "Restore into the organization the backup was taken from, or leave those assignments out "
+                "(--resources without assignments), or create the accounts first."])
+    if missing:
+        return f"{len(missing)} target account(s) are not in the organization: {', '.join(sorted(missing))}."
+    return f"All {len(wanted)} target account(s) are active accounts of the organization."
+
+
 def check_mode(mode: str) -> str:
     if mode not in MODES:
         raise UsageError(f"--preflight must be one of {', '.join(MODES)}, not {mode!r}")
@@ -65,6 +101,16 @@ def prove_access(context: Any, changes: Iterable[Change], *, command: str, compe
         return None
     if refuse:
         check_clock(context.gateway)
+    accounts = check_accounts(context.gateway, changes, mode=mode, refuse=refuse)
+    summary = _permissions(context, changes, command=command, compensate=compensate, mode=mode, refuse=refuse)
+    summary["accounts"] = accounts
+    if accounts:
+        summary["note"] += f" {accounts}"
+    return summary
+
+
+def _permissions(context: Any, changes: list[Change], *, command: str, compensate: bool, mode: str,
+                 refuse: bool) -> dict[str, Any]:
     report = access_check.preflight(context.gateway, changes, instance_arn=context.instance.instance_arn,
                                     identity_store_id=context.instance.identity_store_id, compensate=compensate,
                                     forward=f"the {command}")

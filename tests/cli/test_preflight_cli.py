@@ -121,3 +121,26 @@ def test_a_dry_run_shows_the_preflight_and_an_unrestricted_caller_passes(served_
     assert {d["action"] for d in cli_json(shown)["preflight"]["denied"]} == {"sso:CreateAccountAssignment"}
     text = run_cli(denied_env, "--no-color", "restore", backup, "--dry-run")
     assert "denied: sso:CreateAccountAssignment on arn:aws:sso:::" in text.stdout + text.stderr
+
+
+def test_an_assignment_in_an_account_outside_the_organization_is_refused_before_any_write(served_sandbox):
+    served = served_sandbox
+    served.seed("tiny", seed=75)
+    target = Target(served.client)
+    name, arn = sorted(target.permission_sets().items())[0]
+    group = target.groups()[0]
+    outside = "222222222222"  # the seeder's accounts are in the organization; this one is not
+    assignment = {"InstanceArn": target.arn, "TargetId": outside, "TargetType": "AWS_ACCOUNT",
+                  "PermissionSetArn": arn, "PrincipalType": "GROUP", "PrincipalId": group["GroupId"]}
+    target.sso.create_account_assignment(**assignment)
+    backup = cli_json(run_cli(served.env, "-o", "json", "backup", "create"))["backup_id"]
+    target.sso.delete_account_assignment(**assignment)
+    served.reset_counters()
+    proc = run_cli(served.env, "-o", "json", "restore", backup, "--yes")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    error = cli_json(proc)["errors"][0]
+    assert error["code"] == "UnknownAccount" and error["category"] == "resource_not_found"
+    assert outside in error["message"] and f"assignment:{outside}/{name}" in error["message"]
+    assert _mutating(served.counters()) == 0 and served.counters().get("organizations:ListAccounts") == 1
+    dry = cli_json(run_cli(served.env, "-o", "json", "restore", backup, "--dry-run"))
+    assert dry["preflight"]["accounts"] == f"1 target account(s) are not in the organization: {outside}."
