@@ -42,7 +42,8 @@ GAP_FILLS = (
     "a KeyId that did not encrypt the blob -> IncorrectKeyException; EnableKey/DisableKey take ARNs",
     "dynamodb: one request at a time (moto's tables are not safe for concurrent requests)",
     "dynamodb: TransactWriteItems checks every condition first, then writes (no copy of the table per call)",
-    "organizations: CreateAccount with the tag awsideman:account-id takes that id (seeded accounts)",
+    "organizations: CreateAccount with the tag awsideman:account-id takes that id (seeded accounts); "
+    "ListAccounts without an organization -> AWSOrganizationsNotInUseException",
     "iam: SimulatePrincipalPolicy / SimulateCustomPolicy from the principal's identity-based policies "
     "(user + its groups, role, group; Allow/Deny, NotAction/NotResource, wildcards; paged)",
 )

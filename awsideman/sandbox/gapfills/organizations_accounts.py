@@ -3,6 +3,7 @@
 The seeder creates each account it assigns permission sets in with the tag ``awsideman:account-id``;
 ``CreateAccount`` then gives the account that id, so ``ListAccounts`` knows the accounts the
 instance's assignments target, as a real organization does (a restore's preflight checks them).
+Without an organization ``ListAccounts`` is AWSOrganizationsNotInUseException, as in AWS.
 """
 
 from __future__ import annotations
@@ -33,5 +34,19 @@ def _create_account(self: OrganizationsBackend, **kwargs: Any) -> dict[str, Any]
     return account.create_account_status
 
 
+_list_accounts = OrganizationsBackend.list_accounts
+
+
+def _list_accounts_in_use(self: OrganizationsBackend, *args: Any, **kwargs: Any) -> Any:
+    """As AWS: listing the accounts of no organization is AWSOrganizationsNotInUseException
+    (moto answers an empty list)."""
+    if self.org is None:
+        from moto.organizations.exceptions import AWSOrganizationsNotInUseException
+
+        raise AWSOrganizationsNotInUseException
+    return _list_accounts(self, *args, **kwargs)
+
+
 def install_models() -> None:
     OrganizationsBackend.create_account = _create_account  # type: ignore[method-assign]
+    OrganizationsBackend.list_accounts = _list_accounts_in_use  # type: ignore[method-assign]
