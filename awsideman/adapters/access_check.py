@@ -205,8 +205,8 @@ def _check(gateway: Any, caller: str, needed: list[Need], report: AccessReport) 
     principal = _principal(gateway, caller)
     report.principal = principal or str(caller)
     if principal is None:
-        report.unverified = (f"{caller} is not an IAM user or role (root or federated): its permissions "
-                             "cannot be simulated")
+        report.unverified = (f"{caller} is not an IAM user or an assumed role (a root, federated or unknown "
+                             "identity): its permissions cannot be simulated")
         return report
     by_resource: dict[str, list[Need]] = {}
     for need in needed:
