@@ -48,6 +48,9 @@ def restore(
     allow_partial: Annotated[bool, typer.Option(
         "--allow-partial", help="Restore a backup marked partial (what it misses is left alone).")] = False,
     lock_timeout: LockTimeoutOpt = 0.0,
+    target_instance: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--target-instance", metavar="ARN",
+        help="Restore into this instance although the backup is of another (a migration).")] = None,
     resume: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--resume", metavar="OP_ID",
         help="Continue a restore that stopped without rollback, with its journaled options.")] = None,
@@ -80,7 +83,8 @@ def restore(
         else:
             request = RestoreRequest(backup_id=str(backup_id), store=store, dry_run=dry_run, conflict=conflict,
                                      prune=prune, resources=parse_resources(resources), auto_rollback=auto_rollback,
-                                     allow_partial=allow_partial, lock_timeout=lock_timeout, preflight=preflight)
+                                     allow_partial=allow_partial, lock_timeout=lock_timeout, preflight=preflight,
+                                     target_instance=target_instance)
             result = RestoreService(context).run(request, confirm=confirm)
     live_change_outcome(render, context, result, lambda: _result_text(render, result, plan_shown=bool(shown)))
     code = EXIT_CODES.get(result.status, 5 if result.leftover else 1)
@@ -90,7 +94,7 @@ def restore(
 
 # The restore's own options: a resume keeps the journaled ones, so giving them again is an error
 # rather than a silent no-op (BACKUP_ID may be given: it must be the restore's).
-_FIXED_BY_RESUME = ("store", "conflict", "prune", "resources", "auto_rollback", "allow_partial")
+_FIXED_BY_RESUME = ("store", "conflict", "prune", "resources", "auto_rollback", "allow_partial", "target_instance")
 
 
 def _resume_flags(ctx: typer.Context, backup_id: str | None, dry_run: bool) -> None:

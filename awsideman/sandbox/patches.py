@@ -16,12 +16,14 @@ from .gapfills import (
     kms_models,
     organizations_accounts,
     ssoadmin_async,
+    ssoadmin_instance_ids,
     ssoadmin_models,
     ssoadmin_responses,
 )
 
 GAP_FILLS = (
     "sso-admin: permissions boundaries (Put/Get/Delete)",
+    "sso-admin: the n-th instance of an account and region has the same ids in every emulator process",
     "sso-admin: permission set tags (CreatePermissionSet Tags, Tag/Untag/ListTagsForResource, paged)",
     "sso-admin: async requests (assignment create/delete, provisioning) IN_PROGRESS for a set time, "
     "then SUCCEEDED or an injected FAILED; effects visible once SUCCEEDED; Describe/List*Status filtered",
@@ -59,6 +61,7 @@ def apply() -> None:
         if _applied:
             return
         ssoadmin_models.install_models()
+        ssoadmin_instance_ids.install_models()
         ssoadmin_async.install_models()
         ssoadmin_responses.install_responses()
         identitystore_models.install_models()

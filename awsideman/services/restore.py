@@ -45,6 +45,8 @@ class RestoreRequest:
     allow_partial: bool = False
     lock_timeout: float = 0.0
     preflight: str = "auto"
+    # The instance to restore into when it is not the backup's (a migration): said on purpose.
+    target_instance: str | None = None
 
 
 @dataclass
@@ -142,7 +144,8 @@ class RestoreService:
         spec = OperationSpec("restore", params={
             "backup_id": backup_id, "store": request.store, "conflict": request.conflict,
             "prune": request.prune, "resources": request.resources, "auto_rollback": request.auto_rollback,
-            "allow_partial": request.allow_partial}, backup_id=backup_id, lock=True,
+            "allow_partial": request.allow_partial, "target_instance": request.target_instance},
+            backup_id=backup_id, lock=True,
             lock_timeout=request.lock_timeout, next_command=next_commands, dry_run=request.dry_run,
             continue_only_after_progress=True)
         with run_operation(ctx.journal, spec, stop=ctx.stop, analyzer=self.analyzer, phases=ctx.progress) as run:
@@ -152,6 +155,7 @@ class RestoreService:
                                             sleep=ctx.stop.sleep)
             manifest, plan, live = self.plan(request)
             result = _planned(manifest, plan, request)
+            self._check_target(manifest, request, result)
             if request.dry_run:  # nothing happened: the operation is forgotten
                 self._preflight(result, plan, request, refuse=False)
                 return self._finish_without_changes(result, plan, request, started)
@@ -180,6 +184,24 @@ class RestoreService:
             self._apply(run, plan, live, request, result, writer=writer)
         self._figures(result, started)
         run.finish(result.status, backup_id=result.backup_id, summary=_summary(result))
+
+    def _check_target(self, manifest: dict[str, Any], request: RestoreRequest, result: RestoreResult) -> None:
+        """A backup goes back into the instance it was taken from, or where ``--target-instance``
+        names (a migration); a dry run only says what a real run would need."""
+        target = self.context.instance.instance_arn
+        if request.target_instance and request.target_instance != target:
+            raise UsageError(f"--target-instance {request.target_instance} is not the instance this profile and "
+                             f"region reach ({target}); nothing was changed")
+        source = (manifest.get("source") or {}).get("instance_arn")
+        if not source or source == target or request.target_instance == target:
+            return
+        message = (f"{manifest['backup_id']} is a backup of {source}, not of {target}: restoring it there is a "
+                   f"migration; pass --target-instance {target} to say so")
+        if request.dry_run:
+            result.notes.append(message + ".")
+            return
+        raise UsageError(message + "; nothing was changed", remediation=[
+            f"awsideman restore {manifest['backup_id']} --target-instance {target} --dry-run"])
 
     def _preflight(self, result: RestoreResult, plan: Plan, request: RestoreRequest, *, refuse: bool = True) -> None:
         """Every write the plan makes, and (with auto-rollback) every write undoing it, is allowed."""

@@ -69,7 +69,18 @@ def test_a_backup_of_one_instance_restored_into_another_empty_instance_equals_it
     sso = served.client("sso-admin")
     if not sso.list_instances()["Instances"]:
         sso.create_instance(Name="migrated")
-    result = cli_json(run_cli(env, "-o", "json", "restore", backup["backup_id"], "--yes", timeout=300))
+    target = sso.list_instances()["Instances"][0]["InstanceArn"]
+    served.reset_counters()
+    refused = run_cli(env, "-o", "json", "restore", backup["backup_id"], "--yes")
+    assert refused.returncode == 2 and "pass --target-instance" in cli_json(refused)["errors"][0]["message"]
+    assert not [k for k in served.counters() if k.split(":")[1].startswith(("Create", "Put", "Attach"))]
+    dry = cli_json(run_cli(env, "-o", "json", "restore", backup["backup_id"], "--dry-run"))
+    assert any(f"pass --target-instance {target}" in note for note in dry["notes"])  # a dry run only says so
+    wrong = run_cli(env, "-o", "json", "restore", backup["backup_id"], "--yes", "--target-instance",
+                    "arn:aws:sso:::instance/ssoins-0000000000000000")
+    assert wrong.returncode == 2 and "is not the instance this profile" in cli_json(wrong)["errors"][0]["message"]
+    result = cli_json(run_cli(env, "-o", "json", "restore", backup["backup_id"], "--yes", "--target-instance", target,
+                              timeout=300))
     assert result["status"] == "succeeded", result["errors"]
     assert result["source"]["instance_arn"] == source["instance_arn"] == backup_source["instance_arn"]
     assert result["target"]["instance_arn"] != source["instance_arn"]
