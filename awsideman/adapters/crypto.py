@@ -137,3 +137,8 @@ def open_checkpoint_sealer(gateway: AwsGateway, sealing: dict[str, Any]) -> Chec
                     CiphertextBlob=base64.b64decode(sealing["encrypted_data_key"]), KeyId=key_id,
                     EncryptionContext=_CHECKPOINT_CONTEXT)
     return CheckpointSealer(key["Plaintext"])
+
+
+def key_state(gateway: AwsGateway, key_id: str) -> str:
+    """The key's state (``Enabled``, ``Disabled``, ``PendingDeletion``...): `doctor` checks it."""
+    return str(_kms_call(gateway, "DescribeKey", key_id, "describe", KeyId=key_id)["KeyMetadata"]["KeyState"])

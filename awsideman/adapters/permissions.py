@@ -109,6 +109,8 @@ TABLE: dict[tuple[str, str], Need] = {
     # Deleting under a prefix (s3_objects.delete_under) sends one or the other: the same action.
     ("s3", "DeleteObjects"): _need(("backup_objects",), _B, "s3:DeleteObject"),
     ("kms", "GenerateDataKey"): _need(("backup_key",), _B, "kms:GenerateDataKey"),
+    # `doctor` checks the key is enabled (its state, before a backup or restore needs it).
+    ("kms", "DescribeKey"): _need(("backup_key",), _B | _R, "kms:DescribeKey"),
     # A restore opens an encrypted backup; a resumed encrypted backup unseals its checkpoints.
     ("kms", "Decrypt"): _need(("backup_key",), _B | _R, "kms:Decrypt"),
     # The shared state (state: dynamodb://TABLE): every runner, and `state init` once.

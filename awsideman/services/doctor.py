@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from awsideman.adapters import access_check, permissions
+from awsideman.adapters import access_check, crypto, permissions
 from awsideman.core.errors import ErrorAnalyzer, is_expected
 from awsideman.services.iam_policy import FOR, setup_scope
 from awsideman.services.preflight import MAX_SKEW_SECONDS, clock_skew
@@ -69,12 +69,26 @@ def diagnose(context: Any, *, for_: str = "all") -> DoctorReport:
         scope = scope.with_(instance_id=instance.instance_arn.rsplit("/", 1)[-1],
                             identity_store_id=instance.identity_store_id, caller_account=identity.get("Account"))
     _permissions(report, context, commands, scope, skip)
+    _kms(report, context, attempt)
     url = context.settings.default_store
     if attempt("store", lambda: context.store(None).preflight() or True, [f"Check the store {url}."]):
         report.checks.append(Check("store", PASS, f"{url} is readable"))
     if attempt("state", lambda: context.journal is not None, ["Check `state:` and the journal named."]):
         report.checks.append(Check("state", PASS, f"the journal {context.journal.path} opens"))
     return report
+
+
+def _kms(report: DoctorReport, context: Any, attempt: Any) -> None:
+    key = context.settings.kms_key
+    if not key:
+        report.checks.append(Check("kms", SKIPPED, "no kms_key configured: backups are not encrypted"))
+        return
+    state = attempt("kms", lambda: crypto.key_state(context.gateway, key), [f"Check the KMS key {key}."])
+    if state == "Enabled":
+        report.checks.append(Check("kms", PASS, f"the key {key} is enabled"))
+    elif state is not None:
+        report.checks.append(Check("kms", FAIL, f"the key {key} is {state}: backups cannot be written or read",
+                                   [f"Enable it (`aws kms enable-key --key-id {key}`) or configure another kms_key."]))
 
 
 def _clock(report: DoctorReport, gateway: Any) -> None:

@@ -18,7 +18,8 @@ def test_doctor_passes_for_an_unrestricted_principal(served_sandbox):
     proc = run_cli(env, "-o", "json", "doctor")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     checks = {c["name"]: c for c in cli_json(proc)["checks"]}
-    assert {name for name, c in checks.items() if c["status"] != "pass"} == set(), checks
+    assert {name for name, c in checks.items() if c["status"] != "pass"} == {"kms"}, checks
+    assert checks["kms"]["status"] == "skipped"  # no kms_key configured: nothing to check
     assert {"credentials", "region", "clock", "instance", "store", "state", "permissions: backup",
             "permissions: restore", "permissions: rollback"} <= set(checks)
     mutating = [k for k in served.counters() if k.split(":")[1].startswith(("Create", "Delete", "Update", "Put"))]
@@ -46,3 +47,20 @@ def test_doctor_names_exactly_the_missing_actions_of_a_restricted_principal(serv
 def test_doctor_refuses_an_unknown_command(served_sandbox):
     proc = run_cli(served_sandbox.env, "doctor", "--for", "everything")
     assert proc.returncode == 2 and "--for must be one of" in proc.stderr, proc.stderr
+
+
+def test_doctor_checks_the_configured_kms_key_is_enabled(served_sandbox):
+    served = served_sandbox
+    served.seed("tiny", seed=83)
+    kms = served.client("kms")
+    key = kms.create_key(Description="backups")["KeyMetadata"]["KeyId"]
+    env = dict(_as_principal(served, "keyed"), AWSIDEMAN_KMS_KEY=key)
+    checks = {c["name"]: c for c in cli_json(run_cli(env, "-o", "json", "doctor", "--for", "backup"))["checks"]}
+    assert checks["kms"]["status"] == "pass" and checks["permissions: backup"]["status"] == "pass"
+    kms.disable_key(KeyId=key)
+    proc = run_cli(env, "-o", "json", "doctor", "--for", "backup")
+    assert proc.returncode == 1
+    kms_check = {c["name"]: c for c in cli_json(proc)["checks"]}["kms"]
+    assert kms_check["status"] == "fail" and "Disabled" in kms_check["detail"] and "enable-key" in kms_check["fix"][0]
+    plain = run_cli(_as_principal(served, "plain"), "-o", "json", "doctor", "--for", "backup")
+    assert {c["name"]: c for c in cli_json(plain)["checks"]}["kms"]["status"] == "skipped"
