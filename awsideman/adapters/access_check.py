@@ -174,7 +174,7 @@ def _resources(need: permissions.Need, change: Change, scope: permissions.Scope)
 
 
 def preflight(gateway: Any, changes: Iterable[Change], *, instance_arn: str, identity_store_id: str | None,
-              compensate: bool, forward: str = FORWARD) -> AccessReport:
+              compensate: bool, forward: str = FORWARD, also: Iterable[Need] = ()) -> AccessReport:
     """Simulate the caller's identity policies for what ``changes`` (and, with ``compensate``,
     their inverses) need; never raises for a check that cannot run (``unverified`` says why)."""
     report = AccessReport()
@@ -187,7 +187,8 @@ def preflight(gateway: Any, changes: Iterable[Change], *, instance_arn: str, ide
     scope = permissions.Scope(instance_id=instance_arn.rsplit("/", 1)[-1], identity_store_id=identity_store_id,
                               caller_account=str(identity.get("Account") or "") or None,
                               region=getattr(gateway, "region", None))
-    return _check(gateway, caller, needs(changes, scope=scope, compensate=compensate, forward=forward), report)
+    needed = needs(changes, scope=scope, compensate=compensate, forward=forward)
+    return _check(gateway, caller, [*needed, *also], report)
 
 
 def check_needs(gateway: Any, needed: list[Need]) -> AccessReport:

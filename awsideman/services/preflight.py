@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from awsideman.adapters import access_check
+from awsideman.adapters import access_check, permissions
 from awsideman.adapters.organization import active_accounts
 from awsideman.core.changes import Change
 from awsideman.core.exceptions import ClockSkewError, PreflightDeniedError, UnknownAccountError, UsageError
@@ -109,11 +109,24 @@ def prove_access(context: Any, changes: Iterable[Change], *, command: str, compe
     return summary
 
 
+def _journal_needs(context: Any) -> list[access_check.Need]:
+    """With shared state, every change is journaled in the table (and large values in S3) first."""
+    from awsideman.services.iam_policy import setup_scope
+
+    commands, scope, _ = setup_scope(context.settings, for_="restore")
+    if "state" not in commands:
+        return []
+    scope = scope.with_(region=context.gateway.region, caller_account=context.instance.account_id)
+    return [access_check.Need(action, arn, frozenset({"the shared journal"}), ())
+            for need in permissions.needs(["state"]).values() for kind in need.resources
+            for arn in permissions.arns(kind, scope) for action in need.actions]
+
+
 def _permissions(context: Any, changes: list[Change], *, command: str, compensate: bool, mode: str,
                  refuse: bool) -> dict[str, Any]:
     report = access_check.preflight(context.gateway, changes, instance_arn=context.instance.instance_arn,
                                     identity_store_id=context.instance.identity_store_id, compensate=compensate,
-                                    forward=f"the {command}")
+                                    forward=f"the {command}", also=_journal_needs(context))
     summary = report.to_dict()
     summary["mode"] = mode
     if not report.verified:

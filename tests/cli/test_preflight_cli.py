@@ -144,3 +144,27 @@ def test_an_assignment_in_an_account_outside_the_organization_is_refused_before_
     assert _mutating(served.counters()) == 0 and served.counters().get("organizations:ListAccounts") == 1
     dry = cli_json(run_cli(served.env, "-o", "json", "restore", backup, "--dry-run"))
     assert dry["preflight"]["accounts"] == f"1 target account(s) are not in the organization: {outside}."
+
+
+def test_with_shared_state_the_journal_writes_are_proved_too(served_sandbox):
+    from tests.cli.test_shared_state_cli import machines
+
+    served = served_sandbox
+    a, _ = machines(served)
+    served.seed("tiny", seed=76)
+    backup = cli_json(run_cli(a, "-o", "json", "backup", "create"))["backup_id"]
+    target = Target(served.client)
+    name, arn = sorted(target.permission_sets().items())[0]
+    for assignment in target.assignments(arn)[:1]:
+        target.sso.delete_account_assignment(InstanceArn=target.arn, TargetId=assignment["AccountId"],
+                                             TargetType="AWS_ACCOUNT", PermissionSetArn=arn,
+                                             PrincipalType=assignment["PrincipalType"],
+                                             PrincipalId=assignment["PrincipalId"])
+    env = {**_as_principal(served, "no-checks", "dynamodb:ConditionCheckItem"),
+           **{k: v for k, v in a.items() if k.startswith("AWSIDEMAN_")}}
+    served.reset_counters()
+    proc = run_cli(env, "-o", "json", "restore", backup, "--yes")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    message = cli_json(proc)["errors"][0]["message"]
+    assert "dynamodb:ConditionCheckItem" in message and "needed by the shared journal" in message
+    assert _mutating(served.counters()) == 0
