@@ -191,6 +191,22 @@ def preflight(gateway: Any, changes: Iterable[Change], *, instance_arn: str, ide
     return _check(gateway, caller, [*needed, *also], report)
 
 
+def command_needs(command: str, scope: permissions.Scope, *, label: str,
+                  skip: frozenset[str] = frozenset()) -> list[Need]:
+    """Every (action, resource) a command may need in ``scope``, without a plan (``doctor``, the
+    shared journal's part of a preflight). Kinds in ``skip`` are not used by this setup; a
+    permission set's or identity entry's own ARN is not known without a plan."""
+    found = set()
+    for need in permissions.needs([command]).values():
+        kinds = [k for k in need.resources if k not in skip and k not in ("permission_set", "identity_entries")]
+        if not kinds or set(need.resources) <= skip:
+            continue
+        for arn in {a for kind in kinds for a in permissions.arns(kind, scope)}:
+            found |= {Need(action, arn, frozenset({label}), ()) for action in need.actions
+                      if action not in permissions.ALWAYS_ALLOWED}
+    return sorted(found, key=lambda n: (n.resource, n.action))
+
+
 def check_needs(gateway: Any, needed: list[Need]) -> AccessReport:
     """Simulate the caller's identity policies for ``needed`` (``awsideman doctor``)."""
     report = AccessReport()

@@ -106,16 +106,8 @@ def _clock(report: DoctorReport, gateway: Any) -> None:
 def _permissions(report: DoctorReport, context: Any, commands: list[str], scope: permissions.Scope,
                  skip: frozenset[str]) -> None:
     for command in commands:
-        needed = []
-        for need in permissions.needs([command]).values():
-            kinds = [k for k in need.resources if k not in skip and k not in ("permission_set", "identity_entries")]
-            if not kinds or set(need.resources) <= skip:
-                continue
-            for arn in sorted({a for kind in kinds for a in permissions.arns(kind, scope)}):
-                for action in need.actions:
-                    if action not in permissions.ALWAYS_ALLOWED:
-                        needed.append(access_check.Need(action, arn, frozenset({command}), ()))
-        found = access_check.check_needs(context.gateway, sorted(set(needed), key=lambda n: (n.resource, n.action)))
+        needed = access_check.command_needs(command, scope, label=command, skip=skip)
+        found = access_check.check_needs(context.gateway, needed)
         name = f"permissions: {command}"
         if not found.verified:
             report.checks.append(Check(name, SKIPPED, f"could not verify: {found.unverified}",

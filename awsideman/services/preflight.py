@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from awsideman.adapters import access_check, permissions
+from awsideman.adapters import access_check
 from awsideman.adapters.organization import active_accounts
 from awsideman.core.changes import Change
 from awsideman.core.exceptions import ClockSkewError, PreflightDeniedError, UnknownAccountError, UsageError
@@ -117,9 +117,7 @@ def _journal_needs(context: Any) -> list[access_check.Need]:
     if "state" not in commands:
         return []
     scope = scope.with_(region=context.gateway.region, caller_account=context.instance.account_id)
-    return [access_check.Need(action, arn, frozenset({"the shared journal"}), ())
-            for need in permissions.needs(["state"]).values() for kind in need.resources
-            for arn in permissions.arns(kind, scope) for action in need.actions]
+    return access_check.command_needs("state", scope, label="the shared journal")
 
 
 def _permissions(context: Any, changes: list[Change], *, command: str, compensate: bool, mode: str,
