@@ -12,6 +12,7 @@ analysed errors with what to do, then its status and next command), removes logs
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import os
 import time
@@ -31,9 +32,18 @@ log = logging.getLogger("awsideman")
 
 
 class _SanitisingFileHandler(logging.FileHandler):
+    # A worker thread can be preempted between making its record and writing it, so a line may be
+    # written after a later-stamped one; a line is never stamped earlier than the one above it,
+    # which keeps the file sorted by time as written (readers and `analyze-error --file` rely on it).
+    last_created = 0.0
+
     def emit(self, record: logging.LogRecord) -> None:
         try:
             self.stream = self.stream or self._open()
+            if record.created < self.last_created:
+                record = copy.copy(record)
+                record.created = self.last_created
+            self.last_created = record.created
             self.stream.write(sanitize(self.format(record)) + "\n")
             self.flush()
         except Exception:

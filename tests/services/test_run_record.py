@@ -119,3 +119,27 @@ def test_a_resumed_operation_keeps_its_earlier_log_first_and_ends_once_per_run(s
     # The first run's ending says what that run found; the log ends with how the operation ended.
     assert [line.split("status=")[1].split(";")[0] for line in ended] == ["failed", "succeeded"]
     assert lines[-1] == ended[-1]
+
+
+def test_a_record_written_after_a_later_stamped_one_does_not_go_back_in_time(settings):
+    """A worker thread preempted between making its record and writing it (seen in CI): the file
+    still sorts by time as written, and the late record keeps its own message."""
+    recorder = RunRecorder(settings).start()
+    try:
+        handler = recorder.handler
+        late = logging.makeLogRecord({"name": "awsideman.aws", "levelno": logging.DEBUG, "levelname": "DEBUG",
+                                      "msg": "made first", "created": 1_000.002})
+        early = logging.makeLogRecord({"name": "awsideman.aws", "levelno": logging.DEBUG, "levelname": "DEBUG",
+                                       "msg": "made second", "created": 1_000.009})
+        handler.handle(early)
+        handler.handle(late)
+        lines = recorder.path.read_text().splitlines()
+    finally:
+        journal = open_journal(settings)
+        try:
+            recorder.finish(journal, None)
+        finally:
+            journal.close()
+    stamps = [line.split(" ", 1)[0] for line in lines[-2:]]
+    assert stamps == ["1970-01-01T00:16:40.009Z"] * 2 and lines[-1].endswith("made first")
+    assert late.created == 1_000.002  # the other handlers see the record as it was made
