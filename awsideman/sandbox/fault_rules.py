@@ -28,6 +28,20 @@ ProvisionPermissionSet; see ``gapfills/async_requests.py``)::
         async_fail_after: 5      # requests 1..5 succeed, every later one ends FAILED
         failure_reason: "Received a 409 status error: ..."   # the FailureReason reported
 
+Real-AWS behaviour the emulator leaves out unless asked (``Quirks``; see README, "How it
+survives failure")::
+
+    quirks:
+      propagation_lag_seconds: 2       # new principals, memberships, assignments unseen by reads this long
+      provisioning_conflicts: true     # ConflictException on a permission set with requests in progress
+      orphan_assignments: true         # deleting a principal keeps its assignments, as AWS does
+      credentials_expire_after_seconds: 60   # per access key, from its first call
+      credentials_expire_after_calls: 200    # per access key
+      deny_accounts:                   # AccessDenied in chosen target accounts, as an SCP gives
+        - operation: CreateAccountAssignment   # the default
+          accounts: ["111111111111"]
+      case_insensitive_user_names: true
+
 Validation is strict: the document is checked against the published JSON Schema
 (``awsideman/schemas/fault-rules.schema.json``), then for what a schema cannot say (the
 probabilities of a rule sum to at most 1, `error` needs `fail_after`, async keys only where
@@ -111,6 +125,59 @@ class OperationRule:
 
 
 @dataclass(frozen=True)
+class AccountDenial:
+    """AccessDeniedException for `operation` whenever its target account is one of `accounts`."""
+
+    accounts: frozenset[str]
+    operation: str = "CreateAccountAssignment"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"operation": self.operation, "accounts": sorted(self.accounts)}
+
+
+@dataclass(frozen=True)
+class Quirks:
+    """Real-AWS behaviours, each off by default (the module docstring lists them)."""
+
+    propagation_lag_seconds: float = 0.0
+    provisioning_conflicts: bool = False
+    orphan_assignments: bool = False
+    credentials_expire_after_seconds: float | None = None
+    credentials_expire_after_calls: int | None = None
+    deny_accounts: tuple[AccountDenial, ...] = ()
+    case_insensitive_user_names: bool = False
+
+    def denied(self, operation: str, account: str | None) -> bool:
+        """Whether an SCP-like denial covers `operation` in target `account`."""
+        return account is not None and any(d.operation == operation and account in d.accounts
+                                           for d in self.deny_accounts)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for name, default in _QUIRK_DEFAULTS.items():
+            value = getattr(self, name)
+            if value != default:
+                data[name] = [d.to_dict() for d in value] if name == "deny_accounts" else value
+        return data
+
+
+_QUIRK_DEFAULTS = {name: getattr(Quirks(), name) for name in Quirks.__dataclass_fields__}
+
+
+def _parse_quirks(value: Mapping[str, Any] | None) -> Quirks:
+    if not value:
+        return Quirks()
+    fields: dict[str, Any] = {k: v for k, v in value.items() if k != "deny_accounts"}
+    fields["deny_accounts"] = tuple(AccountDenial(frozenset(d["accounts"]), d.get("operation", AccountDenial.operation))
+                                    for d in value.get("deny_accounts") or [])
+    if "propagation_lag_seconds" in fields:
+        fields["propagation_lag_seconds"] = float(fields["propagation_lag_seconds"])
+    if fields.get("credentials_expire_after_seconds") is not None:
+        fields["credentials_expire_after_seconds"] = float(fields["credentials_expire_after_seconds"])
+    return Quirks(**fields)
+
+
+@dataclass(frozen=True)
 class FaultRules:
     """The whole rule set; an empty `FaultRules()` injects nothing."""
 
@@ -120,6 +187,7 @@ class FaultRules:
     rules: tuple[OperationRule, ...] = ()
     async_seconds: float = 0.0
     async_max_outstanding: int | None = MAX_OUTSTANDING  # None: no limit
+    quirks: Quirks = field(default_factory=Quirks)
 
     def rule_for(self, service: str, operation: str) -> OperationRule | None:
         """The first rule matching the call, if any (first match wins, in file order)."""
@@ -152,6 +220,7 @@ class FaultRules:
             "async_seconds": self.async_seconds,
             "async_max_outstanding": "off" if self.async_max_outstanding is None else self.async_max_outstanding,
             "rules": [r.to_dict() for r in self.rules],
+            "quirks": self.quirks.to_dict(),
         }
 
 
@@ -185,7 +254,8 @@ def _parse(data: Any, source: str | None) -> FaultRules:
                       quotas=_parse_quotas(data.get("quotas", "off")),
                       rules=tuple(_parse_rule(r, source, f"rules[{i}]") for i, r in enumerate(rules)),
                       async_seconds=float(data.get("async_seconds", 0)),
-                      async_max_outstanding=_parse_limit(data.get("async_max_outstanding", MAX_OUTSTANDING)))
+                      async_max_outstanding=_parse_limit(data.get("async_max_outstanding", MAX_OUTSTANDING)),
+                      quirks=_parse_quirks(data.get("quirks")))
 
 
 def _parse_limit(value: Any) -> int | None:

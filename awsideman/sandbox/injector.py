@@ -27,6 +27,7 @@ from awsideman.sandbox.fault_rules import (
     PROBABILITIES,
     FaultRules,
     OperationRule,
+    Quirks,
     Quota,
     coerce_rules,
 )
@@ -176,6 +177,9 @@ class FaultInjector:
                 return AsyncPlan(seconds)
             self._count_fault(service, operation, "async_failed")
             return AsyncPlan(seconds, rule.failure_reason or DEFAULT_FAILURE_REASON)
+
+    def quirks(self) -> Quirks:
+        return self._rules.quirks
 
     def note(self, service: str, operation: str, kind: str) -> None:
         """Count a refusal by the async model (`async_cap`, `async_conflict`) with the faults."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -353,3 +354,29 @@ def test_a_refused_write_is_not_applied(emulator, rule):
                         Name={"GivenName": "R", "FamilyName": "R"})
     emulator.set_faults(None)
     assert [u["UserName"] for u in ids.list_users(IdentityStoreId=STORE)["Users"]] == []
+
+
+def test_quirks_are_off_by_default_and_round_trip_through_the_served_form():
+    from awsideman.sandbox.fault_rules import AccountDenial, Quirks
+
+    assert FaultRules().quirks == Quirks() and "quirks" not in {k for k, v in FaultRules().to_dict().items() if v}
+    rules = FaultRules.from_dict({"quirks": {"propagation_lag_seconds": 2, "provisioning_conflicts": True,
+                                             "credentials_expire_after_calls": 5,
+                                             "deny_accounts": [{"accounts": ["111111111111"]}]}})
+    assert rules.quirks.deny_accounts == (AccountDenial(frozenset({"111111111111"})),)
+    assert rules.quirks.denied("CreateAccountAssignment", "111111111111")
+    assert not rules.quirks.denied("CreateAccountAssignment", "222222222222")
+    assert not rules.quirks.denied("DeleteAccountAssignment", "111111111111")
+    assert FaultRules.from_dict(rules.to_dict()) == rules
+
+
+@pytest.mark.parametrize(("quirks", "message"), [
+    ({"lag": 1}, "quirks.lag: unknown key"),
+    ({"orphan_assignments": "yes"}, "quirks.orphan_assignments: must be true or false"),
+    ({"deny_accounts": [{"accounts": ["12"]}]}, "quirks.deny_accounts[0].accounts[0]: must be a 12-digit account id"),
+    ({"deny_accounts": [{"operation": "CreateAccountAssignment"}]}, "quirks.deny_accounts[0]"),
+    ({"propagation_lag_seconds": -1}, "quirks.propagation_lag_seconds: must be a number >= 0"),
+])
+def test_bad_quirks_are_refused_with_the_key_named(quirks, message):
+    with pytest.raises(FaultRulesError, match=re.escape(f"faults.yaml: {message}")):
+        FaultRules.from_dict({"quirks": quirks}, source="faults.yaml")

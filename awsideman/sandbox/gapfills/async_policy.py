@@ -12,7 +12,10 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from awsideman.sandbox.fault_rules import Quirks
 
 # The service's documented limit on outstanding CreateAccountAssignment,
 # DeleteAccountAssignment and ProvisionPermissionSet requests per instance; it cannot be raised.
@@ -46,6 +49,10 @@ class AsyncPolicy(Protocol):
         """Record that the model refused a call (`async_cap`, `async_conflict`)."""
         ...
 
+    def quirks(self) -> Quirks:
+        """The real-AWS behaviours switched on (``fault_rules.Quirks``)."""
+        ...
+
 
 class DefaultPolicy:
     """Real clock, the real limit, every request SUCCEEDED at once."""
@@ -61,6 +68,11 @@ class DefaultPolicy:
 
     def note(self, service: str, operation: str, kind: str) -> None:
         return None
+
+    def quirks(self) -> Quirks:
+        from awsideman.sandbox.fault_rules import Quirks
+
+        return Quirks()
 
 
 DEFAULT_POLICY = DefaultPolicy()
