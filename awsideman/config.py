@@ -155,7 +155,8 @@ def _describe(error: ValidationError) -> tuple[str, str]:
         return key, f"expected {wanted}{meaning}, got {value!r}{hint}"
     if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         return key, f"must be {_range(schema)}{meaning}, got {value!r}"
-    if kind == "pattern" and schema.get("description"):
+    if kind == "pattern" and key.endswith(".url") and schema.get("description"):
+        # A sink's URL: what it must be, and the URL without its path (a webhook's secret).
         return key, f"must be {schema['description']}, got {_without_path(value)!r}"
     return key, error.message
 

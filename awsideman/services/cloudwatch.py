@@ -31,11 +31,13 @@ def metric_data(samples: Sequence[tuple[str, tuple[tuple[str, str], ...], float]
                 now: float) -> list[dict[str, Any]]:
     """One PutMetricData datum per sample, stamped ``now`` (epoch seconds)."""
     stamp = datetime.fromtimestamp(now, UTC)
-    extra = [{"Name": str(k), "Value": str(v)} for k, v in sorted(config.dimensions.items())]
+    extra = [(str(k), str(v)) for k, v in config.dimensions.items()]
     data = []
     for name, labels, value in samples:
         unit = "Seconds" if name == "last_run_duration_seconds" else "Count" if name in _COUNTS else "None"
-        dimensions = [{"Name": k, "Value": v} for k, v in labels] + extra
+        # Sorted by name: CloudWatch treats them as a set, but a reader (or emulator) comparing
+        # lists finds the same metric every run.
+        dimensions = [{"Name": k, "Value": v} for k, v in sorted([*labels, *extra])]
         data.append({"MetricName": name, "Dimensions": dimensions, "Timestamp": stamp, "Value": float(value),
                      "Unit": unit})
     return data
