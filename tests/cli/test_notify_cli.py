@@ -215,3 +215,37 @@ def test_a_bad_sink_is_refused_at_start_naming_the_file_and_the_key(served_sandb
     assert "http://hooks.example.com/..." in proc.stderr and "secret-path" not in proc.stderr
     assert served.counters() == {}  # refused before any API call
     assert run_cli(env, "notify", "test").returncode == 2
+
+
+def test_a_stopped_run_still_announces_that_it_was_interrupted(served_sandbox, receiver):
+    """The run's stop signal ends its AWS calls; the notification's own gateway is not bound to it."""
+    import signal
+    import subprocess
+
+    from tests.helpers import awsideman_command
+
+    served, env = served_sandbox, served_sandbox.env
+    served.seed("tiny", seed=31)
+    topic, queue = _topic_with_queue(served)
+    served.set_faults({"rules": [{"operation": "sso-admin:DescribePermissionSet", "throttle": 1.0}]})
+    _configure(served, f"""retry: {{base_delay: 600, max_delay: 600, jitter: false}}
+notify:
+  - url: {receiver.url('/hook')}
+    on: [interrupted]
+  - url: sns://{topic}
+    on: [interrupted]
+""")
+    proc = subprocess.Popen([*awsideman_command(), "backup", "create"], env=env, text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while served.counters().get("sso-admin:DescribePermissionSet", 0) < 1:  # now in a 600 s backoff
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else "slow"
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, stderr
+    [hooked] = receiver.messages("/hook")
+    [published] = [json.loads(body) for body in _drain(served, queue)]
+    assert hooked["status"] == published["status"] == "interrupted"
+    assert hooked["operation_id"] == published["operation_id"]
+    assert hooked["next_command"] == f"awsideman backup create --resume {hooked['operation_id']}"
