@@ -19,6 +19,8 @@ from jsonschema import Draft202012Validator, ValidationError
 
 from awsideman.core.exceptions import ConfigError
 from awsideman.core.limits import Limits
+from awsideman.core.metrics_config import MetricsConfig
+from awsideman.core.notify_config import NotifySink, host_only, normalise, notify_sinks
 from awsideman.core.ratelimit import RateLimitConfig
 from awsideman.core.retry import RetryConfig
 
@@ -67,6 +69,9 @@ class Settings:
     rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
     # -- size limits on untrusted input (stores, pasted text) --
     limits: Limits = field(default_factory=Limits)
+    # -- where each finished operation's account and figures are sent (notify:, metrics:) --
+    notify: tuple[NotifySink, ...] = ()
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
     @property
     def journal_path(self) -> Path:
@@ -150,7 +155,17 @@ def _describe(error: ValidationError) -> tuple[str, str]:
         return key, f"expected {wanted}{meaning}, got {value!r}{hint}"
     if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         return key, f"must be {_range(schema)}{meaning}, got {value!r}"
+    if kind == "pattern" and key.endswith(".url") and schema.get("description"):
+        # A sink's URL: what it must be, and the URL without its path (a webhook's secret).
+        return key, f"must be {schema['description']}, got {_without_path(value)!r}"
     return key, error.message
+
+
+def _without_path(value: Any) -> Any:
+    """A URL as an error may show it: a webhook's path and query are often its secret."""
+    if isinstance(value, str) and "://" in value:
+        return host_only(value)
+    return value
 
 
 def _range(schema: dict[str, Any]) -> str:
@@ -207,7 +222,7 @@ def load_settings(config_path: str | None = None, profile: str | None = None,
     home = default_home()
     explicit = config_path or os.environ.get("AWSIDEMAN_CONFIG")
     path = Path(explicit).expanduser() if explicit else home / "config.yaml"
-    data = _read_yaml(path, explicit=bool(explicit))
+    data = normalise(_read_yaml(path, explicit=bool(explicit)))
     _check_keys(path, data)
     env_region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     return Settings(
@@ -231,4 +246,14 @@ def load_settings(config_path: str | None = None, profile: str | None = None,
         retry=_section(path, "retry", data, RetryConfig),
         rate_limit=_section(path, "rate_limit", data, RateLimitConfig),
         limits=_section(path, "limits", data, Limits),
+        notify=_notify_section(path, data.get("notify")),
+        metrics=_section(path, "metrics", data, MetricsConfig),
     )
+
+
+def _notify_section(path: Path | None, entries: Any) -> tuple[NotifySink, ...]:
+    try:
+        return notify_sinks(entries)
+    except ValueError as exc:
+        raise ConfigError(f"{path or 'configuration'}: notify: {exc}",
+                          remediation=["See config.example.yaml (notify:) for a sink's keys."]) from None

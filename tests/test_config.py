@@ -96,8 +96,9 @@ def test_every_number_in_the_schema_has_a_range():
 
 
 def _yaml_value(key: str, value: str) -> str:
-    head, _, leaf = key.rpartition(".")
-    return f"{head}:\n  {leaf}: {value}\n" if head else f"{key}: {value}\n"
+    parts = key.split(".")
+    return "".join(f"{'  ' * depth}{part}:\n" for depth, part in enumerate(parts[:-1])) + \
+        f"{'  ' * (len(parts) - 1)}{parts[-1]}: {value}\n"
 
 
 def _numeric_keys() -> list[str]:

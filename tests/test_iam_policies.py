@@ -31,6 +31,7 @@ MODULES = {
     "adapters/organization.py": ("organizations",),
     "journal/dynamo_store.py": ("dynamodb",), "adapters/state_blobs.py": ("state-s3",),
     "services/state_admin.py": ("dynamodb", "state-s3"),
+    "adapters/sns_publish.py": ("sns",), "adapters/cloudwatch_metrics.py": ("cloudwatch",),
 }
 MODEL = {"state-s3": "s3"}
 SHARED_S3 = "adapters/s3_objects.py"

@@ -33,7 +33,7 @@ class AwsGateway:
     """Clients for one profile/region; every call goes through one retry policy."""
 
     def __init__(self, *, profile: str | None, region: str | None, retry: RetryPolicy,
-                 max_pool: int = 16) -> None:
+                 max_pool: int = 16, timeout: float | None = None) -> None:
         # Imported here, not at the top: boto3 is most of the CLI's start-up, and the offline
         # commands (report, backup list/show/verify, analyze-error) never build a gateway.
         import boto3
@@ -51,8 +51,10 @@ class AwsGateway:
                 remediation=["Pass --region REGION, set AWS_REGION (or AWS_DEFAULT_REGION), or set `region:` in "
                              "the config file or the AWS profile: the region of the Identity Center instance."])
         self._retry = retry
+        # ``timeout`` caps each attempt's connect and read (a notification's sink, bounded end to end).
         self._config = Config(retries={"total_max_attempts": 1, "mode": "standard"},
-                              max_pool_connections=max_pool, connect_timeout=10, read_timeout=60)
+                              max_pool_connections=max_pool, connect_timeout=min(10, timeout or 10),
+                              read_timeout=min(60, timeout or 60))
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         self.calls: Counter[str] = Counter()

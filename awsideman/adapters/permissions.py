@@ -34,6 +34,10 @@ RESOURCES = {
     "state_table": "arn:aws:dynamodb:{region}:{caller_account}:table/{state_table}",
     "state_bucket": "arn:aws:s3:::{state_bucket}",
     "state_objects": "arn:aws:s3:::{state_bucket}/{state_prefix}*",
+    # Where a run's end is announced (``notify:``, ``metrics: {cloudwatch: ...}``): the topics
+    # named in the config; PutMetricData names no resource (its namespace is a condition key).
+    "notify_topic": "arn:aws:sns:{region}:{caller_account}:*",
+    "metrics": "*",
 }
 COMMANDS = ("backup", "restore", "rollback", "state", "state-init")
 
@@ -113,6 +117,9 @@ TABLE: dict[tuple[str, str], Need] = {
     ("kms", "DescribeKey"): _need(("backup_key",), _B | _R, "kms:DescribeKey"),
     # A restore opens an encrypted backup; a resumed encrypted backup unseals its checkpoints.
     ("kms", "Decrypt"): _need(("backup_key",), _B | _R, "kms:Decrypt"),
+    # When a backup, restore or rollback ends: its account to the SNS sinks, its figures to CloudWatch.
+    ("sns", "Publish"): _need(("notify_topic",), _ALL_IC, "sns:Publish"),
+    ("cloudwatch", "PutMetricData"): _need(("metrics",), _ALL_IC, "cloudwatch:PutMetricData"),
     # The shared state (state: dynamodb://TABLE): every runner, and `state init` once.
     **{("dynamodb", op): _need(("state_table",), frozenset({"state"}), f"dynamodb:{op}")
        for op in ("BatchWriteItem", "DeleteItem", "GetItem", "PutItem", "Query", "UpdateItem")},
@@ -147,6 +154,8 @@ STATEMENTS = (
     ("BackupObjects", ("backup_objects",)),
     ("SharedStateTable", ("state_table",)),
     ("SharedStateLargeValues", ("state_bucket", "state_objects")),
+    ("Notifications", ("notify_topic",)),
+    ("Metrics", ("metrics",)),
 )
 # What the checked-in files say where nothing is known (an operator fills these in).
 PLACEHOLDERS = {"region": "REGION", "caller_account": "ACCOUNT_ID", "kms_key": "KEY_ID",
@@ -163,19 +172,21 @@ class Scope:
     FIELDS = ("instance_id", "identity_store_id", "caller_account", "region", "backup_bucket", "backup_prefix",
               "kms_key", "state_table", "state_bucket", "state_prefix")
 
-    def __init__(self, accounts: tuple[str, ...] = (), **known: str | None) -> None:
+    def __init__(self, accounts: tuple[str, ...] = (), topics: tuple[str, ...] = (), **known: str | None) -> None:
         unknown = sorted(set(known) - set(self.FIELDS))
         if unknown:
             raise TypeError(f"Scope has no field {unknown[0]!r}")
         self.known = {name: value for name, value in known.items() if value is not None}
         self.accounts = tuple(accounts)
+        self.topics = tuple(topics)  # the SNS topics of ``notify:``
 
     def get(self, name: str) -> str | None:
         return self.known.get(name)
 
-    def with_(self, accounts: tuple[str, ...] | None = None, **known: str | None) -> Scope:
+    def with_(self, accounts: tuple[str, ...] | None = None, topics: tuple[str, ...] | None = None,
+              **known: str | None) -> Scope:
         """This scope with more known (a None value forgets nothing)."""
-        return Scope(self.accounts if accounts is None else accounts,
+        return Scope(self.accounts if accounts is None else accounts, self.topics if topics is None else topics,
                      **{**self.known, **{k: v for k, v in known.items() if v is not None}})
 
 
@@ -192,6 +203,8 @@ def arns(kind: str, scope: Scope, *, placeholders: bool = False) -> list[str]:
     """The ARNs of a kind of resource in ``scope`` (wildcards or placeholders where unknown)."""
     if kind == "account" and scope.accounts:
         return [RESOURCES[kind].format(account=account) for account in scope.accounts]
+    if kind == "notify_topic" and scope.topics:
+        return sorted(scope.topics)
     key = scope.get("kms_key")
     if kind == "backup_key" and key and key.startswith("arn:"):
         return [key]

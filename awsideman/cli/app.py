@@ -72,6 +72,7 @@ def _register() -> None:
         diff,
         doctor,
         iam_policy,
+        notify,
         report,
         restore,
         rollback,
@@ -83,6 +84,7 @@ def _register() -> None:
     app.add_typer(shared_state.app, name="state")
     app.add_typer(report.app, name="report")
     app.add_typer(sandbox.app, name="sandbox")
+    app.add_typer(notify.app, name="notify")
     app.command("analyze-error")(analyze.analyze_error)
     app.command("diff")(diff.diff)
     app.command("restore")(restore.restore)

@@ -46,7 +46,7 @@ CONTROL_PREFIX = "/_sandbox/"
 TARGET_PREFIXES = {"SWBExternalService": "sso-admin", "AWSIdentityStore": "identitystore",
                    "TrentService": "kms"}
 # SigV4 signing names that differ from the service id used for counters and rules.
-SIGNING_NAMES = {"sso": "sso-admin"}
+SIGNING_NAMES = {"sso": "sso-admin", "monitoring": "cloudwatch"}
 RulesLike = FaultRules | Mapping[str, Any] | str | Path | None
 
 

@@ -78,6 +78,7 @@ class Context:
                 self.recorder.finish(self.__dict__.get("journal"), self.__dict__.get("gateway"))
             except Exception as exc:  # the command's own outcome stands; metrics/logs are extras
                 self.warnings.append(f"Could not write the log or metrics file: {exc}")
+            self.warnings += getattr(self.recorder, "warnings", [])  # notifications, CloudWatch
         if "journal" in self.__dict__:
             self.stop.remove_guard(self.journal.ensure_lease)
             self.journal.close()

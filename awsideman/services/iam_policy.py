@@ -59,6 +59,13 @@ def setup_scope(settings: Settings, *, for_: str = "all", instance_arn: str | No
         scope = scope.with_(kms_key=key)
     else:  # backups not encrypted: no key to use
         skip.add("backup_key")
+    topics = tuple(sink.topic_arn for sink in settings.notify if sink.kind == "sns")
+    if topics:
+        scope = scope.with_(topics=topics)
+    else:  # no SNS sink: nothing is published
+        skip.add("notify_topic")
+    if settings.metrics.cloudwatch is None:  # no figures sent to CloudWatch
+        skip.add("metrics")
     location = state_location(settings)
     if location.shared:
         commands.append("state")

@@ -38,6 +38,7 @@ METRICS: dict[str, tuple[str, tuple[str, ...]]] = {
     "last_run_retries": ("Retries the last run made.", ()),
     "last_run_throttles": ("Throttled attempts the last run saw.", ()),
     "last_run_errors": ("Errors of the last run by category.", ("category",)),
+    "last_run_notifications_failed": ("Notifications of the last run that could not be delivered (notify:).", ()),
 }
 
 Sample = tuple[str, tuple[tuple[str, str], ...], float]
@@ -51,6 +52,8 @@ class RunFigures:
     retries: int = 0
     throttles: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    # Set only when sinks are configured (``notify:``): without them there is no such sample.
+    notifications_failed: int | None = None
 
 
 def operation_samples(op: Operation, journal: StateJournal, figures: RunFigures, now: float) -> list[Sample]:
@@ -70,6 +73,8 @@ def operation_samples(op: Operation, journal: StateJournal, figures: RunFigures,
         ("last_run_retries", kind, float(figures.retries)),
         ("last_run_throttles", kind, float(figures.throttles)),
     ]
+    if figures.notifications_failed is not None:
+        samples.append(("last_run_notifications_failed", kind, float(figures.notifications_failed)))
     samples += [("last_run_status", (*kind, ("status", s)), 1.0 if s == status else 0.0) for s in STATUSES]
     errors = {c: 0 for c in CATEGORIES}
     for group in account.failures:

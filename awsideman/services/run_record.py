@@ -6,13 +6,18 @@ per event (``services/log_context.py``: time, level, operation, phase, logger, m
 when the context closes, whatever happened, it names that file after the operation the command
 ran (``$AWSIDEMAN_HOME/logs/<operation_id>.log``), ends it with the operation's account (its
 analysed errors with what to do, then its status and next command), removes logs older than
-``retention_days`` and writes the Prometheus metrics file if one is configured.
+``retention_days`` and writes the Prometheus metrics file if one is configured. With ``notify:``
+sinks it first sends each finished operation's account to them (``services/notify.py``), and
+with ``metrics: {cloudwatch: ...}`` it sends the same figures to CloudWatch
+(``services/cloudwatch.py``); what could not be delivered is a warning (``warnings``), a line
+in the log and, for notifications, a metric, never the command's error.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import logging
 import os
 import time
@@ -64,6 +69,10 @@ class RunRecorder:
         self.path: Path | None = None
         self.metrics_written: list[str] = []
         self.earlier: set[str] = set()
+        # What could not be delivered (notifications, CloudWatch): the command warns of each.
+        self.warnings: list[str] = []
+        self.notifier: Any = None  # a services.notify.Notifier; built from the settings when None
+        self.cloudwatch_calls = 0
 
     def start(self) -> RunRecorder:
         # Operations this process already ran (the demo runs several commands in one process).
@@ -93,15 +102,25 @@ class RunRecorder:
         log.info("%s", message)
 
     def finish(self, journal: StateJournal | None, gateway: Any) -> list[Operation]:
-        """Name the log after the operations run, rotate old logs, write metrics; return the operations."""
+        """Notify the sinks, name the log after the operations run, rotate old logs, send and write
+        metrics; return the operations. What could not be delivered is in ``warnings``."""
         self._detach()
         ops = self.operations(journal) if journal is not None else []
+        deliveries = self._notify(journal, ops) if journal is not None else {}
         for op_id, path in self._keep_log(ops).items():
             assert journal is not None
-            self._end_log(journal, op_id, path)
+            self._end_log(journal, op_id, path, deliveries.get(op_id, []))
         self.rotate()
-        if self.metrics_file and ops and journal is not None:
-            self._metrics(journal, ops, gateway)
+        cloudwatch = self.settings.metrics.cloudwatch is not None
+        if (self.metrics_file or cloudwatch) and ops and journal is not None:
+            samples = self._samples(journal, ops, gateway, deliveries)
+            if cloudwatch:
+                self._cloudwatch(samples)
+            if self.metrics_file:
+                from awsideman.services.metrics import write_metrics
+
+                write_metrics(self.metrics_file, samples)
+                self.metrics_written.append(str(self.metrics_file))
         return ops
 
     def operations(self, journal: StateJournal) -> list[Operation]:
@@ -140,15 +159,17 @@ class RunRecorder:
             kept[ops[0].id] = target
         return dict(sorted(kept.items()))
 
-    def _end_log(self, journal: StateJournal, operation_id: str, path: Path) -> None:
-        """End the operation's log with its account: what a reader of the log looks for last."""
+    def _end_log(self, journal: StateJournal, operation_id: str, path: Path, deliveries: list[Any]) -> None:
+        """End the operation's log with where it was sent, then its account: what a reader looks for last."""
         from awsideman.services.account import operation_account
 
+        lines = [format_line(logging.INFO if d.ok else logging.WARNING, d.line(), operation_id=operation_id,
+                             created=self.clock()) for d in deliveries]
         try:
-            lines = ending_lines(operation_account(journal, operation_id), self.clock())
+            lines += ending_lines(operation_account(journal, operation_id), self.clock())
         except Exception as exc:  # the journal failed now: the log still says so, and the run's outcome stands
-            lines = [format_line(logging.WARNING, f"the operation's account could not be read: {exc}",
-                                 operation_id=operation_id, created=self.clock())]
+            lines.append(format_line(logging.WARNING, f"the operation's account could not be read: {exc}",
+                                     operation_id=operation_id, created=self.clock()))
         with contextlib.suppress(OSError), path.open("a", encoding="utf-8") as handle:
             handle.writelines(sanitize(line) + "\n" for line in lines)
 
@@ -163,20 +184,55 @@ class RunRecorder:
                     removed += 1
         return removed
 
-    def _metrics(self, journal: StateJournal, ops: list[Operation], gateway: Any) -> None:
-        from awsideman.services.metrics import RunFigures, operation_samples, write_metrics
+    def _notify(self, journal: StateJournal, ops: list[Operation]) -> dict[str, list[Any]]:
+        """Send each finished operation's account to the sinks that want it (``notify:``)."""
+        if not self.settings.notify:
+            return {}
+        from awsideman.services.account import operation_account
+        from awsideman.services.notify import Notifier
+
+        notifier = self.notifier or Notifier(self.settings)
+        sent: dict[str, list[Any]] = {}
+        for op in ops:
+            try:
+                account = operation_account(journal, op.id)
+            except Exception as exc:  # the journal failed now: nothing to send, and the run's outcome stands
+                self.warnings.append(f"{op.id}: no notification sent: its account could not be read: {exc}")
+                continue
+            if account.status == "running":  # its end was not recorded: there is no ending to announce
+                continue
+            sent[op.id] = notifier.for_account(account)
+            self.warnings += [f"{op.id}: {d.line()}" for d in sent[op.id] if not d.ok]
+        return sent
+
+    def _samples(self, journal: StateJournal, ops: list[Operation], gateway: Any,
+                 deliveries: dict[str, list[Any]]) -> list[Any]:
+        from awsideman.services.metrics import RunFigures, operation_samples
 
         stats = gateway.retry_stats if gateway is not None else {}
-        figures = RunFigures(api_calls=int(stats.get("attempts", 0) or 0), retries=int(stats.get("retries", 0) or 0),
-                             throttles=int(stats.get("throttles", 0) or 0))
+        run = RunFigures(api_calls=int(stats.get("attempts", 0) or 0), retries=int(stats.get("retries", 0) or 0),
+                         throttles=int(stats.get("throttles", 0) or 0))
         last_of_kind = {op.kind: op for op in ops}  # one set of samples per kind: the newest run
         samples = []
         for op in last_of_kind.values():
-            fresh = journal.get_operation(op.id)
-            samples += operation_samples(fresh, journal, figures if op is ops[-1] else _no_figures(), self.clock())
-        assert self.metrics_file is not None
-        write_metrics(self.metrics_file, samples)
-        self.metrics_written.append(str(self.metrics_file))
+            figures = run if op is ops[-1] else RunFigures()
+            if self.settings.notify:
+                figures = dataclasses.replace(figures, notifications_failed=sum(
+                    not d.ok for d in deliveries.get(op.id, [])))
+            samples += operation_samples(journal.get_operation(op.id), journal, figures, self.clock())
+        return samples
+
+    def _cloudwatch(self, samples: list[Any]) -> None:
+        """Send the samples to CloudWatch; a failure is a warning, never the run's error."""
+        from awsideman.services import cloudwatch
+
+        try:
+            self.cloudwatch_calls += cloudwatch.send(self.settings, samples, now=self.clock())
+        except Exception as exc:  # noqa: BLE001 - metrics are extras: the command's own outcome stands
+            from awsideman.core.errors import ErrorAnalyzer
+
+            info = ErrorAnalyzer().analyze(exc)
+            self.warnings.append(f"Could not send the metrics to CloudWatch: {info.code}: {sanitize(info.message)}")
 
 
 def ending_lines(account: Any, created: float | None = None) -> list[str]:
@@ -200,7 +256,3 @@ def ending_lines(account: Any, created: float | None = None) -> list[str]:
     return lines
 
 
-def _no_figures() -> Any:
-    from awsideman.services.metrics import RunFigures
-
-    return RunFigures()

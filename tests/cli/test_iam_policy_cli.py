@@ -12,7 +12,8 @@ INSTANCE = "arn:aws:sso:::instance/ssoins-c3fgwhhoyq3uttuh"
 
 def env(tmp_path, **extra):
     home = tmp_path / "home"
-    return {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "AWSIDEMAN_HOME": str(home), **extra}
+    kept = {k: os.environ[k] for k in ("PYTHONPATH",) if k in os.environ}  # the package under test
+    return {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "AWSIDEMAN_HOME": str(home), **kept, **extra}
 
 
 def statements(proc):
@@ -51,3 +52,18 @@ def test_bad_choices_are_refused_with_exit_2(tmp_path):
     for args, said in ((["--for", "everything"], "--for must be one of"), (["--instance", "x"], "not an Identity")):
         proc = run_cli(env(tmp_path), "iam-policy", *args)
         assert proc.returncode == 2 and said in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_notification_topics_and_cloudwatch_are_in_the_policy_only_when_configured(tmp_path):
+    plain = statements(run_cli(env(tmp_path), "iam-policy", "--for", "restore"))
+    assert not {"Notifications", "Metrics"} & set(plain)
+    config = tmp_path / "home" / "config.yaml"
+    config.parent.mkdir(exist_ok=True)
+    topic = "arn:aws:sns:eu-west-1:111122223333:awsideman-alerts"
+    config.write_text(f"notify:\n  - url: sns://{topic}\n  - url: https://hooks.example.com/x\n"
+                      "metrics:\n  cloudwatch: {namespace: awsideman}\n")
+    for command in ("backup", "restore", "rollback"):
+        found = statements(run_cli(env(tmp_path), "iam-policy", "--for", command))
+        assert found["Notifications"]["Action"] == ["sns:Publish"]
+        assert found["Notifications"]["Resource"] == [topic]  # the configured topic, nothing wider
+        assert found["Metrics"]["Action"] == ["cloudwatch:PutMetricData"]
