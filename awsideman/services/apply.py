@@ -8,7 +8,9 @@ and is marked APPLIED or FAILED when polling settles it.
 Scheduling: a change starts once every change it depends on has been applied. Synchronous
 calls run on ``concurrency`` worker threads (the shared rate limiter paces them); at most
 ``max_outstanding`` asynchronous requests are outstanding at once (the service refuses a 16th)
-and never two for the same (permission set, account) (the service allows one at a time).
+and never two for the same (permission set, account) (the service allows one at a time). Nor
+does a permission set's update or provisioning run beside another request of that permission
+set (the service refuses it: ``permission_set_gate``); other permission sets are not held up.
 Outstanding requests are settled by the writer's ``poll``, a few listing calls per round.
 
 On the first failure nothing new starts; what is in flight finishes (and outstanding requests
@@ -41,6 +43,7 @@ from awsideman.core.exceptions import (
 from awsideman.core.progress import open_phase
 from awsideman.journal import ChangeState, StateJournal
 from awsideman.services.change_calls import Outcome, execute
+from awsideman.services.permission_set_gate import PermissionSetGate
 from awsideman.services.resolver import Resolver
 
 log = logging.getLogger("awsideman.apply")
@@ -204,6 +207,8 @@ class _Run:
         self.in_flight: dict[Future[tuple[_Running, Outcome]], Change] = {}
         self.outstanding: dict[str, tuple[_Running, Any]] = {}
         self.busy_pairs: set[tuple[str, str]] = set()
+        self.gate = PermissionSetGate()
+        self.parked: dict[str, list[tuple[int, Change]]] = {}  # by permission set, until it is freed
         self.outcome = ApplyOutcome()
         self.stopping = False
         self.last_poll = 0.0
@@ -255,7 +260,13 @@ class _Run:
                     if change.exclusive_key in self.busy_pairs:
                         deferred.append(item)
                         continue
-                    self.busy_pairs.add(change.exclusive_key)  # type: ignore[arg-type]
+                if not self.gate.admit(change):
+                    # Parked, not deferred: it cannot start before a change of its permission set
+                    # ends, so looking at it on every turn of the loop would be wasted work.
+                    self.parked.setdefault(self.gate.name(change), []).append(item)
+                    continue
+                if change.exclusive_key is not None:
+                    self.busy_pairs.add(change.exclusive_key)
                 self.launched.add(change.address)
                 self.in_flight[pool.submit(self.engine.start, change)] = change
                 lanes[resource] += 1
@@ -306,6 +317,8 @@ class _Run:
     def release(self, change: Change) -> None:
         if change.exclusive_key is not None:
             self.busy_pairs.discard(change.exclusive_key)
+        for item in self.parked.pop(self.gate.leave(change) or "", []):
+            heapq.heappush(self.ready[item[1].resource], item)
 
     def succeeded(self, change: Change) -> None:
         self.outcome.applied.append(change)
