@@ -42,6 +42,7 @@ from awsideman.core.exceptions import (
 )
 from awsideman.core.progress import open_phase
 from awsideman.journal import ChangeState, StateJournal
+from awsideman.services.account_denial import AccountNames, name_the_account
 from awsideman.services.change_calls import Outcome, execute
 from awsideman.services.permission_set_gate import PermissionSetGate
 from awsideman.services.resolver import Resolver
@@ -95,7 +96,8 @@ class ApplyEngine:
                  stop: StopSignal, analyzer: ErrorAnalyzer | None = None, concurrency: int = 8,
                  max_outstanding: int = MAX_OUTSTANDING, poll_interval: float = POLL_INTERVAL,
                  kind_prefix: str = "", on_applied: Callable[[Change], None] | None = None,
-                 progress: Callable[[str], None] | None = None, phase: str = "applying") -> None:
+                 progress: Callable[[str], None] | None = None, phase: str = "applying",
+                 accounts: AccountNames | None = None) -> None:
         self.writer, self.resolver, self.journal, self.operation_id = writer, resolver, journal, operation_id
         self.stop, self.analyzer = stop, analyzer or ErrorAnalyzer()
         self.concurrency, self.max_outstanding, self.poll_interval = concurrency, max_outstanding, poll_interval
@@ -103,6 +105,7 @@ class ApplyEngine:
         self.on_applied = on_applied or (lambda _change: None)
         self.progress = progress or (lambda _msg: None)
         self.phase = phase  # the name the run's progress shows (applying, compensating)
+        self.accounts = accounts  # names a denied account in the error (None: by id only)
 
     def run(self, changes: list[Change]) -> ApplyOutcome:
         """Apply ``changes`` (in dependency order) and report what happened to each."""
@@ -171,8 +174,12 @@ class ApplyEngine:
         self.journal.mark_change(self.operation_id, running.seq, ChangeState.APPLIED, detail=detail, wait=False)
         self.on_applied(running.change)
 
+    def explain(self, change: Change, exc: BaseException) -> ErrorInfo:
+        """The analysed error of a change, naming the account it was denied in."""
+        return name_the_account(change, self.analyzer.analyze(exc), self.accounts)
+
     def fail(self, running: _Running, exc: BaseException) -> ErrorInfo:
-        info = self.analyzer.analyze(exc)
+        info = self.explain(running.change, exc)
         self.journal.mark_change(self.operation_id, running.seq, ChangeState.FAILED, error=info.to_dict(),
                                  detail=info.message)
         # A warning: the operation's analysed error ends its log (RunRecorder), this is the event.
@@ -286,7 +293,7 @@ class _Run:
             if not is_expected(exc):
                 raise InternalError(f"Internal error (a bug in awsideman) applying {change.address}: "
                                     f"{type(exc).__name__}: {exc}") from exc
-            self.failed(change, self.engine.analyzer.analyze(exc))
+            self.failed(change, self.engine.explain(change, exc))
             return
         if outcome.request is None:  # synchronous, or an asynchronous answer already final
             self.release(change)
