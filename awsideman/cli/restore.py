@@ -130,13 +130,21 @@ def _plan_text(render: Renderer, view: dict[str, Any]) -> None:
                     render.line(f"      {line}")
 
 
+def _untouched_text(item: dict[str, Any]) -> str:
+    held = item.get("addresses") or []
+    text = f"{item['what']}: {item['reason']}"
+    if held and held != [item["what"]]:
+        text += f" ({len(held)} change(s) held back: {', '.join(held[:5])}{', ...' if len(held) > 5 else ''})"
+    return text
+
+
 def _result_text(render: Renderer, result: RestoreResult, *, plan_shown: bool = False) -> None:
     if not plan_shown:  # shown once: before the prompt or the apply, else here
         _plan_text(render, {"plan": result.plan, "changes": result.changes, "source": result.source,
                             "target": result.target})
     for label, items in (("skipped (differs, --conflict skip)", [item["address"] for item in result.skipped]),
                          ("differs (--conflict fail)", [item["address"] for item in result.conflicts]),
-                         ("not touched", result.not_touched)):
+                         ("not touched", [_untouched_text(item) for item in result.not_touched])):
         for item in items:
             render.warn(f"{label}: {item}")
     if result.dry_run:

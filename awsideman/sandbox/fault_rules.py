@@ -60,6 +60,7 @@ import yaml
 
 from awsideman.core import schemas
 from awsideman.sandbox.gapfills.async_policy import MAX_OUTSTANDING
+from awsideman.sandbox.quirks import Quirks, parse_quirks
 
 PROBABILITIES = ("throttle", "server_error", "reset", "lost_response")
 ASYNC_RULE_KEYS = ("async_seconds", "async_fail", "async_fail_after", "failure_reason")
@@ -122,59 +123,6 @@ class OperationRule:
             return True
         svc, _, op = self.operation.rpartition(":")
         return (not svc or svc == service) and op in ("*", operation)
-
-
-@dataclass(frozen=True)
-class AccountDenial:
-    """AccessDeniedException for `operation` whenever its target account is one of `accounts`."""
-
-    accounts: frozenset[str]
-    operation: str = "CreateAccountAssignment"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"operation": self.operation, "accounts": sorted(self.accounts)}
-
-
-@dataclass(frozen=True)
-class Quirks:
-    """Real-AWS behaviours, each off by default (the module docstring lists them)."""
-
-    propagation_lag_seconds: float = 0.0
-    provisioning_conflicts: bool = False
-    orphan_assignments: bool = False
-    credentials_expire_after_seconds: float | None = None
-    credentials_expire_after_calls: int | None = None
-    deny_accounts: tuple[AccountDenial, ...] = ()
-    case_insensitive_user_names: bool = False
-
-    def denied(self, operation: str, account: str | None) -> bool:
-        """Whether an SCP-like denial covers `operation` in target `account`."""
-        return account is not None and any(d.operation == operation and account in d.accounts
-                                           for d in self.deny_accounts)
-
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {}
-        for name, default in _QUIRK_DEFAULTS.items():
-            value = getattr(self, name)
-            if value != default:
-                data[name] = [d.to_dict() for d in value] if name == "deny_accounts" else value
-        return data
-
-
-_QUIRK_DEFAULTS = {name: getattr(Quirks(), name) for name in Quirks.__dataclass_fields__}
-
-
-def _parse_quirks(value: Mapping[str, Any] | None) -> Quirks:
-    if not value:
-        return Quirks()
-    fields: dict[str, Any] = {k: v for k, v in value.items() if k != "deny_accounts"}
-    fields["deny_accounts"] = tuple(AccountDenial(frozenset(d["accounts"]), d.get("operation", AccountDenial.operation))
-                                    for d in value.get("deny_accounts") or [])
-    if "propagation_lag_seconds" in fields:
-        fields["propagation_lag_seconds"] = float(fields["propagation_lag_seconds"])
-    if fields.get("credentials_expire_after_seconds") is not None:
-        fields["credentials_expire_after_seconds"] = float(fields["credentials_expire_after_seconds"])
-    return Quirks(**fields)
 
 
 @dataclass(frozen=True)
@@ -255,7 +203,7 @@ def _parse(data: Any, source: str | None) -> FaultRules:
                       rules=tuple(_parse_rule(r, source, f"rules[{i}]") for i, r in enumerate(rules)),
                       async_seconds=float(data.get("async_seconds", 0)),
                       async_max_outstanding=_parse_limit(data.get("async_max_outstanding", MAX_OUTSTANDING)),
-                      quirks=_parse_quirks(data.get("quirks")))
+                      quirks=parse_quirks(data.get("quirks")))
 
 
 def _parse_limit(value: Any) -> int | None:

@@ -357,7 +357,7 @@ def test_a_refused_write_is_not_applied(emulator, rule):
 
 
 def test_quirks_are_off_by_default_and_round_trip_through_the_served_form():
-    from awsideman.sandbox.fault_rules import AccountDenial, Quirks
+    from awsideman.sandbox.quirks import AccountDenial, Quirks
 
     assert FaultRules().quirks == Quirks() and "quirks" not in {k for k, v in FaultRules().to_dict().items() if v}
     rules = FaultRules.from_dict({"quirks": {"propagation_lag_seconds": 2, "provisioning_conflicts": True,

@@ -12,10 +12,9 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from awsideman.sandbox.fault_rules import Quirks
+from awsideman.sandbox.quirks import Quirks
 
 # The service's documented limit on outstanding CreateAccountAssignment,
 # DeleteAccountAssignment and ProvisionPermissionSet requests per instance; it cannot be raised.
@@ -70,8 +69,6 @@ class DefaultPolicy:
         return None
 
     def quirks(self) -> Quirks:
-        from awsideman.sandbox.fault_rules import Quirks
-
         return Quirks()
 
 
