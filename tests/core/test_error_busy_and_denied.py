@@ -45,7 +45,7 @@ def test_pasted_busy_permission_set_errors_read_the_same(text):
     assert "one operation at a time on a permission set" in " ".join(info.remediation)
 
 
-def test_a_refused_write_is_resent_after_a_busy_conflict_and_an_ambiguous_one_is_not():
+def test_a_write_refused_by_a_busy_permission_set_is_resent_with_backoff():
     sleeps: list[float] = []
     policy = RetryPolicy(RetryConfig(max_retries=5, jitter=False), sleep=sleeps.append)
     answers = [client_error("ConflictException", BUSY, "CreatePermissionSet")] * 2
