@@ -6,7 +6,8 @@ classified, change (or override) an entry here. Keys are:
 - ``CODE_RULES``: AWS error codes (``Error.Code`` of a ``ClientError``, ``__type`` of a JSON error);
 - ``REASON_RULES``: identitystore ``Reason`` values, which win over the code they come with;
 - ``CONFLICT_MESSAGE_RULES``: sso-admin ``ConflictException`` has no ``Reason``; its message says
-  whether it is transient (concurrent modification) or permanent (already exists);
+  whether it is transient (concurrent modification, a busy permission set) or permanent (already exists);
+- ``DENIED_MESSAGE_RULES``: an access denial whose message says where the deny comes from (an SCP);
 - ``STATUS_RULES``: HTTP status, used when the code is unknown;
 - ``EXCEPTION_RULES``: exception class names (botocore ``BotoCoreError`` subclasses, builtins),
   matched along the class's MRO so subclasses inherit their parent's rule;
@@ -229,15 +230,47 @@ _ASYNC_CAP = Rule(RATE_LIMITING, "low", True, (
     "may be outstanding per instance (a limit that cannot be raised); awsideman waits and retries.",
 ))
 
+# A write to a permission set (its attributes, policies, boundary, a provisioning, its deletion)
+# while an assignment or provisioning of it is in progress: "A conflicting operation is currently
+# processing". The service did not apply it, so even a create may be sent again (retry.py).
+_PERMISSION_SET_BUSY = Rule(RESOURCE_CONFLICT, "low", True, (
+    "Identity Center runs one operation at a time on a permission set: while an assignment or a "
+    "provisioning of it is in progress, a change to it or another provisioning is refused. awsideman "
+    "serialises its own work per permission set and waits out the rest, retrying with backoff.",
+    "If it persists, something else keeps that permission set busy (another admin, a pipeline, a "
+    "long provisioning): look for requests IN_PROGRESS (`aws sso-admin "
+    "list-permission-set-provisioning-status --instance-arn ARN --filter Status=IN_PROGRESS`, and "
+    "`list-account-assignment-creation-status` / `-deletion-status`), wait for them to end, then run the "
+    "command again (`awsideman restore --resume OP_ID` continues a stopped restore).",
+))
+
 # sso-admin ConflictException: (lower-case substring of the message, rule), first match wins.
 CONFLICT_MESSAGE_RULES: tuple[tuple[str, Rule], ...] = (
     ("too many requests", _ASYNC_CAP),
+    ("conflicting operation", _PERMISSION_SET_BUSY),
+    ("currently processing", _PERMISSION_SET_BUSY),
     ("already exist", replace(CODE_RULES["EntityAlreadyExists"], severity="medium")),
     ("duplicate", CODE_RULES["EntityAlreadyExists"]),
     ("concurrent", REASON_RULES["CONCURRENT_MODIFICATION"]),
     ("in progress", REASON_RULES["CONCURRENT_MODIFICATION"]),
     ("currently being", REASON_RULES["CONCURRENT_MODIFICATION"]),
     ("try again", REASON_RULES["CONCURRENT_MODIFICATION"]),
+)
+
+# An organization's service control policy denies the call in the target account (or the
+# account cannot be provisioned): not fixed by granting anything to the caller.
+_SCP_DENIED = Rule(AUTHORIZATION, "high", False, (
+    "A service control policy (SCP) of AWS Organizations denies {action} in the target account: "
+    "granting it to the role you run awsideman as will not help. Ask the organization's administrators "
+    "to exempt that role (or Identity Center's provisioning) from the SCP attached to the account or "
+    "its OU, or leave that account out of the restore.",
+    "Check that the account's Identity Center provisioning role (AWSServiceRoleForSSO) exists and is "
+    "not blocked by the SCP: without it no permission set can be provisioned there.",
+))
+
+# Access denied, refined by the message: (lower-case substring, rule), first match wins.
+DENIED_MESSAGE_RULES: tuple[tuple[str, Rule], ...] = (
+    ("service control polic", _SCP_DENIED),
 )
 
 STATUS_RULES: dict[int, Rule] = {
@@ -451,6 +484,7 @@ MESSAGE_HINTS: tuple[tuple[str, str], ...] = (
     ("security token included in the request is invalid", "UnrecognizedClientException"),
     ("signature we calculated does not match", "InvalidSignatureException"),
     ("quota", "ServiceQuotaExceededException"),
+    ("conflicting operation is currently processing", "ConflictException"),
     ("already exists", "EntityAlreadyExists"),
     ("does not exist", "ResourceNotFoundException"),
     ("not found", "ResourceNotFoundException"),

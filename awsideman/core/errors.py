@@ -278,6 +278,11 @@ class ErrorAnalyzer:
                 if fragment in lowered:
                     return rule
         rule = self._lookup(T.CODE_RULES, code)
+        if code in _DENIED_CODES and code not in self.overrides:
+            lowered = raw_message.lower()
+            found = next((r for fragment, r in T.DENIED_MESSAGE_RULES if fragment in lowered), None)
+            if found is not None:
+                return found
         if code in _DENIED_CODES and _is_kms(facts, raw_message):
             # A KMS denial (direct, or behind S3 SSE-KMS) is fixed in the key policy, not IAM alone.
             return self._lookup(T.CODE_RULES, "KMSAccessDeniedException") or T.UNKNOWN_RULE

@@ -118,7 +118,8 @@ class FaultInjector:
 
     def fault_counters(self) -> dict[str, int]:
         """Faults per `service:Operation:kind`: injected ones (throttle, server_error, reset,
-        lost_response, error, async_failed) and the async model's refusals (async_cap, async_conflict)."""
+        lost_response, error, async_failed) and the model's refusals (async_cap, async_conflict, and with
+        quirks ps_conflict, account_denied)."""
         with self._lock:
             return dict(self._faults)
 
@@ -182,7 +183,7 @@ class FaultInjector:
         return self._rules.quirks
 
     def note(self, service: str, operation: str, kind: str) -> None:
-        """Count a refusal by the async model (`async_cap`, `async_conflict`) with the faults."""
+        """Count a refusal by the model (`async_cap`, `async_conflict`, `ps_conflict`, `account_denied`)."""
         with self._lock:
             self._count_fault(service, operation, kind)
 

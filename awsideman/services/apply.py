@@ -8,7 +8,9 @@ and is marked APPLIED or FAILED when polling settles it.
 Scheduling: a change starts once every change it depends on has been applied. Synchronous
 calls run on ``concurrency`` worker threads (the shared rate limiter paces them); at most
 ``max_outstanding`` asynchronous requests are outstanding at once (the service refuses a 16th)
-and never two for the same (permission set, account) (the service allows one at a time).
+and never two for the same (permission set, account) (the service allows one at a time). Nor
+does a permission set's update or provisioning run beside another request of that permission
+set (the service refuses it: ``permission_set_gate``); other permission sets are not held up.
 Outstanding requests are settled by the writer's ``poll``, a few listing calls per round.
 
 On the first failure nothing new starts; what is in flight finishes (and outstanding requests
@@ -40,7 +42,9 @@ from awsideman.core.exceptions import (
 )
 from awsideman.core.progress import open_phase
 from awsideman.journal import ChangeState, StateJournal
+from awsideman.services.account_denial import AccountNames, name_the_account
 from awsideman.services.change_calls import Outcome, execute
+from awsideman.services.permission_set_gate import PermissionSetGate
 from awsideman.services.resolver import Resolver
 
 log = logging.getLogger("awsideman.apply")
@@ -92,7 +96,8 @@ class ApplyEngine:
                  stop: StopSignal, analyzer: ErrorAnalyzer | None = None, concurrency: int = 8,
                  max_outstanding: int = MAX_OUTSTANDING, poll_interval: float = POLL_INTERVAL,
                  kind_prefix: str = "", on_applied: Callable[[Change], None] | None = None,
-                 progress: Callable[[str], None] | None = None, phase: str = "applying") -> None:
+                 progress: Callable[[str], None] | None = None, phase: str = "applying",
+                 accounts: AccountNames | None = None) -> None:
         self.writer, self.resolver, self.journal, self.operation_id = writer, resolver, journal, operation_id
         self.stop, self.analyzer = stop, analyzer or ErrorAnalyzer()
         self.concurrency, self.max_outstanding, self.poll_interval = concurrency, max_outstanding, poll_interval
@@ -100,6 +105,7 @@ class ApplyEngine:
         self.on_applied = on_applied or (lambda _change: None)
         self.progress = progress or (lambda _msg: None)
         self.phase = phase  # the name the run's progress shows (applying, compensating)
+        self.accounts = accounts  # names a denied account in the error (None: by id only)
 
     def run(self, changes: list[Change]) -> ApplyOutcome:
         """Apply ``changes`` (in dependency order) and report what happened to each."""
@@ -168,8 +174,12 @@ class ApplyEngine:
         self.journal.mark_change(self.operation_id, running.seq, ChangeState.APPLIED, detail=detail, wait=False)
         self.on_applied(running.change)
 
+    def explain(self, change: Change, exc: BaseException) -> ErrorInfo:
+        """The analysed error of a change, naming the account it was denied in."""
+        return name_the_account(change, self.analyzer.analyze(exc), self.accounts)
+
     def fail(self, running: _Running, exc: BaseException) -> ErrorInfo:
-        info = self.analyzer.analyze(exc)
+        info = self.explain(running.change, exc)
         self.journal.mark_change(self.operation_id, running.seq, ChangeState.FAILED, error=info.to_dict(),
                                  detail=info.message)
         # A warning: the operation's analysed error ends its log (RunRecorder), this is the event.
@@ -204,6 +214,8 @@ class _Run:
         self.in_flight: dict[Future[tuple[_Running, Outcome]], Change] = {}
         self.outstanding: dict[str, tuple[_Running, Any]] = {}
         self.busy_pairs: set[tuple[str, str]] = set()
+        self.gate = PermissionSetGate()
+        self.parked: dict[str, list[tuple[int, Change]]] = {}  # by permission set, until it is freed
         self.outcome = ApplyOutcome()
         self.stopping = False
         self.last_poll = 0.0
@@ -255,7 +267,13 @@ class _Run:
                     if change.exclusive_key in self.busy_pairs:
                         deferred.append(item)
                         continue
-                    self.busy_pairs.add(change.exclusive_key)  # type: ignore[arg-type]
+                if not self.gate.admit(change):
+                    # Parked, not deferred: it cannot start before a change of its permission set
+                    # ends, so looking at it on every turn of the loop would be wasted work.
+                    self.parked.setdefault(self.gate.name(change), []).append(item)
+                    continue
+                if change.exclusive_key is not None:
+                    self.busy_pairs.add(change.exclusive_key)
                 self.launched.add(change.address)
                 self.in_flight[pool.submit(self.engine.start, change)] = change
                 lanes[resource] += 1
@@ -275,7 +293,7 @@ class _Run:
             if not is_expected(exc):
                 raise InternalError(f"Internal error (a bug in awsideman) applying {change.address}: "
                                     f"{type(exc).__name__}: {exc}") from exc
-            self.failed(change, self.engine.analyzer.analyze(exc))
+            self.failed(change, self.engine.explain(change, exc))
             return
         if outcome.request is None:  # synchronous, or an asynchronous answer already final
             self.release(change)
@@ -306,6 +324,8 @@ class _Run:
     def release(self, change: Change) -> None:
         if change.exclusive_key is not None:
             self.busy_pairs.discard(change.exclusive_key)
+        for item in self.parked.pop(self.gate.leave(change) or "", []):
+            heapq.heappush(self.ready[item[1].resource], item)
 
     def succeeded(self, change: Change) -> None:
         self.outcome.applied.append(change)

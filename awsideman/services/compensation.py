@@ -29,6 +29,7 @@ from awsideman.core.exceptions import AwsidemanError, IrreversibleChangeError
 from awsideman.core.ordering import rollback_order
 from awsideman.core.progress import open_phase
 from awsideman.journal import ChangeRecord, ChangeState
+from awsideman.services.account_denial import AccountNames
 from awsideman.services.apply import POLL_INTERVAL, ApplyEngine
 from awsideman.services.context import Context
 from awsideman.services.resolver import Resolver
@@ -166,7 +167,7 @@ class Compensator:
         engine = ApplyEngine(self.writer, self.resolver, ctx.journal, journal_op, stop=ctx.stop,
                              analyzer=self.analyzer, concurrency=ctx.settings.concurrency,
                              kind_prefix=COMPENSATION_PREFIX, on_applied=compensated, progress=ctx.progress,
-                             phase="compensating")
+                             phase="compensating", accounts=AccountNames(ctx.gateway))
         outcome = engine.run(inverses)
         outcome.raise_unjournaled()
         errors = {f.change.address: dict(f.error.to_dict(), resource=f.change.address, during="rollback")

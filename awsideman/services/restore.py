@@ -16,6 +16,7 @@ from awsideman.core.model import RESOURCE_KINDS, Snapshot
 from awsideman.core.planner import Plan, make_plan, untouchables_from_missing
 from awsideman.core.progress import open_phase
 from awsideman.journal import PARTIAL, ROLLBACK_FAILED, ROLLED_BACK, SUCCEEDED, ChangeState, Operation
+from awsideman.services.account_denial import AccountNames
 from awsideman.services.apply import ApplyEngine
 from awsideman.services.archive import BackupArchive
 from awsideman.services.compensation import COMPENSATION_PREFIX, Compensator, open_changes, settle_requests
@@ -331,7 +332,8 @@ class RestoreService:
         writer = writer or IdentityCenterWriter(ctx.gateway, ctx.instance)
         resolver = Resolver(writer, live)
         engine = ApplyEngine(writer, resolver, ctx.journal, run.id, stop=ctx.stop, analyzer=self.analyzer,
-                             concurrency=ctx.settings.concurrency, progress=ctx.progress)
+                             concurrency=ctx.settings.concurrency, progress=ctx.progress,
+                             accounts=AccountNames(ctx.gateway))
         ctx.progress(f"Applying {len(plan.changes)} change(s)")
         outcome = engine.run(plan.changes)
         result.applied = [c.address for c in outcome.applied]

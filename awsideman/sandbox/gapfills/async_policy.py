@@ -45,7 +45,7 @@ class AsyncPolicy(Protocol):
         ...
 
     def note(self, service: str, operation: str, kind: str) -> None:
-        """Record that the model refused a call (`async_cap`, `async_conflict`)."""
+        """Record that the model refused a call (`async_cap`, `async_conflict`, `ps_conflict`, `account_denied`)."""
         ...
 
     def quirks(self) -> Quirks:

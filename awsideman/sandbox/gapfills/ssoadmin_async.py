@@ -1,7 +1,8 @@
 """Backend gap fills for sso-admin's asynchronous writes and their statuses.
 
 CreateAccountAssignment, DeleteAccountAssignment and ProvisionPermissionSet validate at once,
-are admitted or refused (limit, concurrent operation: see ``async_requests``), and take effect
+are admitted or refused (limit, concurrent operation: see ``async_requests``; the quirks' busy
+permission set and denied accounts: ``ssoadmin_refusals``), and take effect
 when their request SUCCEEDED, as the real service does: an assignment is listed only once its
 creation succeeded, and stays listed until its deletion succeeded. Every function here but
 ``drop_principal`` becomes a method of ``moto.ssoadmin.models.SSOAdminBackend``.
@@ -17,6 +18,7 @@ from moto.ssoadmin.models import SSOAdminBackend, ssoadmin_backends
 from ._common import LOCK, ValidationException, install_all
 from .async_policy import current_policy
 from .ssoadmin_models import check_principal, validate_target
+from .ssoadmin_refusals import check_allowed, check_idle
 from .ssoadmin_state import AssignmentKey, state_of
 
 
@@ -32,6 +34,7 @@ def create_account_assignment(
 ) -> dict[str, Any]:
     """Validate, admit, and go async; the assignment appears when the request SUCCEEDED."""
     validate_target(target_type, target_id)
+    check_allowed(self.account_id, "CreateAccountAssignment", target_id)
     with LOCK:
         self._find_permission_set(instance_arn, permission_set_arn)
         check_principal(self, instance_arn, principal_type, principal_id)
@@ -47,6 +50,7 @@ def delete_account_assignment(
 ) -> dict[str, Any]:
     """Admit and go async; the assignment goes (last one: deprovisioned) when the request SUCCEEDED."""
     validate_target(target_type, target_id)
+    check_allowed(self.account_id, "DeleteAccountAssignment", target_id)
     with LOCK:
         state = state_of(self)
         key = (instance_arn, target_id, permission_set_arn, principal_type, principal_id)
@@ -70,6 +74,7 @@ def provision_permission_set(
         body: dict[str, Any] = {"PermissionSetArn": permission_set_arn}
         if target_type == "AWS_ACCOUNT":
             validate_target(target_type, target_id)
+            check_allowed(self.account_id, "ProvisionPermissionSet", target_id)
             accounts = [target_id or ""]
             body["AccountId"] = target_id
         elif target_type == "ALL_PROVISIONED_ACCOUNTS":
@@ -77,6 +82,7 @@ def provision_permission_set(
         else:
             raise ValidationException(
                 f"TargetType {target_type!r} is not AWS_ACCOUNT or ALL_PROVISIONED_ACCOUNTS")
+        check_idle(state, instance_arn, permission_set_arn, "ProvisionPermissionSet")
         effect = {"accounts": accounts, "version": state.version(permission_set_arn)}
         targets = {(permission_set_arn, account) for account in accounts}
         return state.start_request("provision", instance_arn, body, targets, effect)

@@ -16,6 +16,7 @@ from moto.ssoadmin.exceptions import ConflictException, ResourceNotFoundExceptio
 from moto.ssoadmin.models import ManagedPolicy, PermissionSet, SSOAdminBackend
 
 from ._common import LOCK, ValidationException, install, install_all
+from .ssoadmin_refusals import check_idle, operation_name
 from .ssoadmin_state import AssignmentKey, state_of
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
@@ -117,6 +118,7 @@ def update_permission_set(
     """Change only the fields given; moto reset the others, real AWS keeps them."""
     with LOCK:
         permission_set = self._find_permission_set(instance_arn, permission_set_arn)
+        check_idle(state_of(self), instance_arn, permission_set_arn, "UpdatePermissionSet")
         if description is not None:
             permission_set.description = description
         if session_duration is not None:
@@ -134,6 +136,7 @@ def delete_permission_set(
     with LOCK:
         permission_set = self._find_permission_set(instance_arn, permission_set_arn)
         state = state_of(self)
+        check_idle(state, instance_arn, permission_set_arn, "DeletePermissionSet")
         if any(k[2] == permission_set_arn for k in state.assignments):
             raise ConflictException(
                 f"PermissionSet {permission_set_arn} is assigned to accounts; delete its assignments first"
@@ -183,6 +186,7 @@ def put_permissions_boundary_to_permission_set(
         )
     with LOCK:
         permission_set = self._find_permission_set(instance_arn, permission_set_arn)
+        check_idle(state_of(self), instance_arn, permission_set_arn, "PutPermissionsBoundaryToPermissionSet")
         if arn is not None:
             self._find_managed_policy(arn)
             permission_set.permissions_boundary = {"ManagedPolicyArn": arn}
@@ -209,6 +213,8 @@ def delete_permissions_boundary_from_permission_set(
     self: SSOAdminBackend, instance_arn: str, permission_set_arn: str
 ) -> None:
     with LOCK:
+        self._find_permission_set(instance_arn, permission_set_arn)
+        check_idle(state_of(self), instance_arn, permission_set_arn, "DeletePermissionsBoundaryFromPermissionSet")
         self.get_permissions_boundary_for_permission_set(instance_arn, permission_set_arn)
         self._find_permission_set(instance_arn, permission_set_arn).permissions_boundary = None
         state_of(self).bump(permission_set_arn)
@@ -303,12 +309,16 @@ def list_permission_sets_provisioned_to_account(
 
 
 def _bumping(original: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap a permission-set mutator so provisioned accounts become out of date after it."""
+    """Wrap a permission-set mutator: refused while the permission set is busy (quirk), and
+    provisioned accounts become out of date after it."""
+    operation = operation_name(original.__name__)
 
     def wrapper(self: SSOAdminBackend, *args: Any, **kwargs: Any) -> Any:
         with LOCK:
-            result = original(self, *args, **kwargs)
+            instance_arn = kwargs.get("instance_arn") or args[0]
             ps_arn = kwargs.get("permission_set_arn") or args[1]
+            check_idle(state_of(self), instance_arn, ps_arn, operation)
+            result = original(self, *args, **kwargs)
             state_of(self).bump(ps_arn)
             return result
 
