@@ -125,6 +125,18 @@ class Renderer:
             sys.stdout.flush()
         return (answer or "").strip().lower() in ("y", "yes")
 
+    def csv(self, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """A header and rows as CSV (RFC 4180, ``\\r\\n`` line ends) on stdout; every cell is
+        sanitised and its control characters shown as escapes, like any other output."""
+        import csv
+
+        self.end_progress()
+        writer = csv.writer(sys.stdout)
+        writer.writerow(list(columns))
+        for row in rows:
+            writer.writerow([neutralize(sanitize("" if cell is None else str(cell))) for cell in row])
+        sys.stdout.flush()
+
     def raw(self, text: str) -> None:
         """Text on stdout exactly as given (e.g. `export X=...` lines meant for eval)."""
         sys.stdout.write(text if text.endswith("\n") else text + "\n")

@@ -8,6 +8,7 @@ page is one retried, rate-limited call.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -21,6 +22,9 @@ from awsideman.core.exceptions import ConfigError, MissingRegionError
 from awsideman.core.retry import RetryPolicy
 
 log = logging.getLogger("awsideman.aws")
+
+# Operations that only read: their request ids are not kept for the audit trail.
+READ_PREFIXES = ("List", "Describe", "Get", "Is", "Search")
 
 
 def _snake(operation: str) -> str:
@@ -60,6 +64,9 @@ class AwsGateway:
         self.calls: Counter[str] = Counter()
         # The Date header of the last answer and when it arrived (local epoch seconds).
         self.server_date: tuple[str, float] | None = None
+        self._recording = threading.local()  # per thread: the list the writes sent now are noted in
+        self._caller: dict[str, Any] | None = None
+        self._caller_known = False
 
     @property
     def region(self) -> str:
@@ -98,13 +105,53 @@ class AwsGateway:
             with self._lock:
                 self.calls[f"{service}:{operation}"] += 1
             log.debug("request %s:%s %s", service, operation, sorted(params))
-            response = dict(method(**params))
-            date = ((response.pop("ResponseMetadata", None) or {}).get("HTTPHeaders") or {}).get("date")
+            try:
+                response = dict(method(**params))
+            except ClientError as exc:
+                self._note_write(service, operation, exc.response.get("ResponseMetadata"), client_error_code(exc))
+                raise
+            meta = response.pop("ResponseMetadata", None) or {}
+            self._note_write(service, operation, meta, None)
+            date = (meta.get("HTTPHeaders") or {}).get("date")
             if date:
                 self.server_date = (str(date), time.time())  # the service's clock, for `doctor`
             return response
 
         return self._retry.call(attempt, service=service, operation=operation, idempotent=idempotent)
+
+    @contextlib.contextmanager
+    def recording_writes(self, calls: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+        """Note in ``calls`` every write this thread sends meanwhile that the service answered:
+        ``{"api": "service:Operation", "request_id": ..., "error": code or absent}`` (the audit
+        trail's link to CloudTrail). Reads are left out; so is an attempt that got no answer."""
+        previous = getattr(self._recording, "calls", None)
+        self._recording.calls = calls
+        try:
+            yield calls
+        finally:
+            self._recording.calls = previous
+
+    def _note_write(self, service: str, operation: str, meta: Any, error: str | None) -> None:
+        calls = getattr(self._recording, "calls", None)
+        request_id = (meta or {}).get("RequestId")
+        if calls is None or not request_id or operation.startswith(READ_PREFIXES):
+            return
+        call = {"api": f"{service}:{operation}", "request_id": str(request_id)}
+        calls.append(call if error is None else dict(call, error=error))
+
+    def caller_identity(self) -> dict[str, Any] | None:
+        """``sts:GetCallerIdentity`` (``Arn``, ``Account``), asked once per gateway; None when it
+        failed (who the caller is is informative: a denied STS call must not stop a run)."""
+        with self._lock:
+            if self._caller_known:
+                return self._caller
+        try:
+            identity: dict[str, Any] | None = self.call("sts", "GetCallerIdentity")
+        except Exception:  # noqa: BLE001 - see the docstring
+            identity = None
+        with self._lock:
+            self._caller, self._caller_known = identity, True
+        return identity
 
     def pages(self, service: str, operation: str, key: str, **params: Any) -> Iterator[Any]:
         """Items under `key` from every page of a NextToken-paginated operation."""

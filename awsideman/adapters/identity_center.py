@@ -53,10 +53,9 @@ def discover_instance(gateway: AwsGateway, instance_arn: str | None = None,
 
 
 def _caller_account(gateway: AwsGateway) -> str | None:
-    try:
-        return str(gateway.call("sts", "GetCallerIdentity")["Account"])
-    except Exception:  # the account id is informative only; a denied STS call must not stop a backup
-        return None
+    # The gateway keeps the answer: the journal records the caller from it, without a second call.
+    identity = gateway.caller_identity()  # None when denied: the account id is informative only
+    return str(identity["Account"]) if identity and identity.get("Account") else None
 
 
 class IdentityCenterReader:

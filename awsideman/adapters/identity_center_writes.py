@@ -15,6 +15,7 @@ other job to the module that owns it:
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -46,6 +47,11 @@ class IdentityCenterWriter:
         self.lookups = NaturalKeyLookups(gateway, instance)
         self.async_requests = AsyncRequests(gateway, instance)
         self.permission_sets = PermissionSetWrites(gateway, instance, self.lookups)
+
+    def recording(self, calls: list[dict[str, Any]]) -> contextlib.AbstractContextManager[list[dict[str, Any]]]:
+        """Note in ``calls`` the writes this thread sends meanwhile, with their AWS request ids
+        (``AwsGateway.recording_writes``): what the journal keeps of a change for the audit trail."""
+        return self.gateway.recording_writes(calls)
 
     def probe(self, resource: str) -> None:
         """The cheap read a rollback makes first for one resource kind (`revert_access`)."""

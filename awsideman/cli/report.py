@@ -1,4 +1,5 @@
-"""`awsideman report list|show`: what operations ran, how they ended and what to do next."""
+"""`awsideman report list|show|audit`: what operations ran, how they ended, what to do next, and
+the audit trail of every change made and compensated."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import typer
 from awsideman.cli.options import NoColorOpt, OutputOpt, QuietOpt, renderer
 from awsideman.cli.report_markdown import phase_row, to_markdown
 from awsideman.core.exceptions import UsageError
+from awsideman.core.ids import validate_operation_id
 from awsideman.render import Renderer
 from awsideman.services.account import listed_statuses, operation_account
 
@@ -77,6 +79,44 @@ def show(
         render.raw(to_markdown(report))
     else:
         text_report(render, report)
+
+
+@app.command("audit")
+def audit(
+    ctx: typer.Context,
+    since: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--since", metavar="DATE", show_default=False,
+        help="Only entries at or after DATE: YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]Z (UTC).")] = None,
+    operation: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--operation", show_default=False,
+        help="Only this operation's entries and those of what reverted it (a restore's rollbacks).")] = None,
+    format: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--format", help="json (one document, the default) or csv (a header and one row per entry).",
+        show_default=False)] = None,
+    output: OutputOpt = None, quiet: QuietOpt = False, no_color: NoColorOpt = False,
+) -> None:
+    """Every change made and every change compensated: when, by whom, on what, with the AWS request ids."""
+    from awsideman.services.audit import CSV_COLUMNS, FORMATS, audit_trail, parse_since
+    from awsideman.services.state_backend import open_journal
+
+    render = renderer(ctx, output, quiet, no_color)
+    chosen = format or "json"
+    if chosen not in FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {chosen!r}")
+    if render.json and chosen != "json":
+        raise UsageError(f"-o json prints one JSON document; it cannot be combined with --format {chosen}")
+    cutoff = parse_since(since) if since is not None else None
+    if operation is not None:
+        validate_operation_id(operation)  # before the journal is opened: a bad id is exit 2
+    journal = open_journal(ctx.find_root().obj.settings())
+    try:
+        trail = audit_trail(journal, since=cutoff, operation_id=operation)
+    finally:
+        journal.close()
+    if chosen == "csv":
+        render.csv(CSV_COLUMNS, trail.csv_rows())
+    else:
+        render.document(trail.to_dict())
 
 
 def text_report(render: Renderer, report: dict[str, Any]) -> None:

@@ -1,4 +1,5 @@
-"""JSON Schema validation of the documents awsideman reads: manifest, snapshot, fault rules.
+"""JSON Schema validation of the documents awsideman reads (manifest, snapshot, fault rules) and
+writes for other tools (the audit trail).
 
 The schemas are the files in ``awsideman/schemas/`` (installed as package data, published in
 the repository for other tools), and this module validates with exactly those files, so the
@@ -20,7 +21,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-SCHEMAS = ("manifest", "snapshot", "fault-rules")
+SCHEMAS = ("manifest", "snapshot", "fault-rules", "audit")
 _SHOWN_PROBLEMS = 5
 _SHOWN_VALUE = 40
 

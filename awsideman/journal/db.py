@@ -22,7 +22,7 @@ from pathlib import Path
 
 from awsideman.core.exceptions import JournalError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # "awid" in ASCII: marks the file as ours, so we never add tables to someone else's database.
 APPLICATION_ID = 0x61776964
 DEFAULT_BUSY_TIMEOUT = 5.0
@@ -109,6 +109,15 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "UPDATE errors SET seq = (SELECT COUNT(*) FROM errors e"
         " WHERE e.operation_id = errors.operation_id AND e.id <= errors.id)",
         "CREATE UNIQUE INDEX errors_seq ON errors (operation_id, seq)",
+    ),
+    # v4: the audit trail (`report audit`): who ran an operation and journaled each change, a
+    # change's first outcome and when (kept once it is compensated), the AWS request ids of its writes.
+    4: (
+        "ALTER TABLE operations ADD COLUMN caller_json TEXT",
+        "ALTER TABLE changes ADD COLUMN caller_json TEXT",
+        "ALTER TABLE changes ADD COLUMN outcome TEXT",
+        "ALTER TABLE changes ADD COLUMN settled_at TEXT",
+        "ALTER TABLE changes ADD COLUMN calls_json TEXT",
     ),
 }
 

@@ -95,6 +95,8 @@ class Journal:
         self._valid_until: float | None = None  # local clock: our lock's lease, with a safety margin
         self._lost: str | None = None
         self._seq: dict[str, int] = {}
+        # Who this process is (``record_instance``): the JSON every change it journals carries.
+        self._caller: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -176,9 +178,19 @@ class Journal:
         """Name the backup this operation is about to write, before the store write starts."""
         self._owned_update(operation_id, {"backup_id": backup_id})
 
-    def record_instance(self, operation_id: str, instance_arn: str) -> None:
-        """Name the instance an operation works on, once discovered (it starts before discovery)."""
-        self._owned_update(operation_id, {"instance_arn": instance_arn})
+    def record_instance(self, operation_id: str, instance_arn: str, *, caller: dict[str, Any] | None = None) -> None:
+        """Name the instance an operation works on, once discovered (it starts before discovery),
+        and who runs it: ``caller`` (``arn``, ``account`` from sts:GetCallerIdentity) with this
+        host. The changes this journal records from then on carry the caller too, so a restore
+        resumed by someone else still says who made each change (``report audit``)."""
+        fields: dict[str, Any] = {"instance_arn": instance_arn}
+        if caller is not None:
+            text = dumps_sanitized({"arn": caller.get("arn"), "account": caller.get("account"),
+                                    "host": socket.gethostname()})
+            fields["caller"] = text
+            with self._lock:
+                self._caller = text
+        self._owned_update(operation_id, fields)
 
     def record_sealing(self, operation_id: str, sealing: dict[str, Any]) -> None:
         """Keep how the operation's checkpoints are sealed (the wrapped data key), before the first one."""
@@ -439,7 +451,7 @@ class Journal:
             now = self._stamp()
             record = {"operation_id": operation_id, "seq": number, "kind": kind, "address": address,
                       "state": ChangeState.INTENT.value, "created_at": now, "updated_at": now,
-                      "forward": dumps(forward), "inverse": dumps(inverse)}
+                      "forward": dumps(forward), "inverse": dumps(inverse), "caller": self._caller}
             failed = self._write([Put("change", record, if_absent=True), Check("operation", (operation_id,))])
             if failed == 1:
                 raise JournalError(f"No operation {operation_id} in the journal.")
@@ -459,17 +471,24 @@ class Journal:
             return self._seq[operation_id]
 
     def mark_change(self, operation_id: str, seq: int, state: ChangeState | str, *, request_id: str | None = None,
-                    detail: str | None = None, error: dict[str, Any] | None = None, wait: bool = True) -> None:
+                    detail: str | None = None, error: dict[str, Any] | None = None,
+                    calls: list[dict[str, Any]] | None = None, wait: bool = True) -> None:
         """Move a journaled change to ``state`` (along ``TRANSITIONS``); outcome details are sanitised.
 
+        APPLIED and FAILED are also kept as the change's ``outcome`` with ``settled_at`` (a later
+        COMPENSATED keeps them); ``calls`` are the writes its call sent, with their AWS request ids.
         ``wait=False`` (an outcome the caller need not wait for): the store may commit it with the
         next writes; if the process dies first, the change stays an intent and is settled from
         live state.
         """
         target = ChangeState(state)
-        sets: dict[str, Any] = {"state": target.value, "updated_at": self._stamp()}
+        now = self._stamp()
+        sets: dict[str, Any] = {"state": target.value, "updated_at": now}
+        if target in (ChangeState.APPLIED, ChangeState.FAILED):
+            sets.update(outcome=target.value, settled_at=now)
         for name, value in (("request_id", request_id), ("detail", None if detail is None else sanitize(detail)),
-                            ("error", None if error is None else dumps_sanitized(error))):
+                            ("error", None if error is None else dumps_sanitized(error)),
+                            ("calls", None if calls is None else dumps_sanitized(calls))):
             if value is not None:
                 sets[name] = value
         failed = self._write([Update("change", (operation_id, seq), sets,
@@ -481,14 +500,18 @@ class Journal:
             raise ChangeTransitionError(
                 f"Change #{seq} of {operation_id} cannot move from {row['state']} to {target.value}.")
 
-    def record_request(self, operation_id: str, seq: int, request_id: str) -> None:
-        """Keep the id of an asynchronous request the change started (it stays INTENT until settled).
+    def record_request(self, operation_id: str, seq: int, request_id: str, *,
+                       calls: list[dict[str, Any]] | None = None) -> None:
+        """Keep the id of an asynchronous request the change started (it stays INTENT until settled),
+        and the writes that started it (``calls``, as for ``mark_change``).
 
         With it, a process that dies while the request runs leaves enough for the next one to
         ask the service how the request ended instead of guessing.
         """
-        failed = self._write([Update("change", (operation_id, seq), {"request_id": request_id,
-                                                                    "updated_at": self._stamp()},
+        sets: dict[str, Any] = {"request_id": request_id, "updated_at": self._stamp()}
+        if calls is not None:
+            sets["calls"] = dumps_sanitized(calls)
+        failed = self._write([Update("change", (operation_id, seq), sets,
                                      expect={"state": ChangeState.INTENT.value})])
         if failed is not None:
             raise ChangeTransitionError(f"Change #{seq} of {operation_id} is not an open intent.")

@@ -78,6 +78,8 @@ class Operation:
     sealing: dict[str, Any] | None = None
     # The shared journal's lease (epoch seconds) of a running operation; None for a local one.
     lease_until: float | None = None
+    # Who ran it last ({"arn", "account", "host"}: sts:GetCallerIdentity and the machine), once known.
+    caller: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready form; uses ``operation_id`` as the key, like the CLI's JSON output."""
@@ -85,7 +87,7 @@ class Operation:
             "operation_id": self.id, "kind": self.kind, "status": self.status, "params": self.params,
             "backup_id": self.backup_id, "instance_arn": self.instance_arn, "started_at": self.started_at,
             "finished_at": self.finished_at, "updated_at": self.updated_at, "pid": self.pid,
-            "host": self.host, "summary": self.summary,
+            "host": self.host, "summary": self.summary, "caller": self.caller,
         }
 
 
@@ -105,6 +107,13 @@ class ChangeRecord:
     updated_at: str
     address: str | None = None
     error: dict[str, Any] | None = None
+    # For the audit trail: who journaled it ({"arn", "account", "host"}), its first outcome
+    # (APPLIED or FAILED, kept once it is COMPENSATED) and when, and the writes its call sent
+    # ([{"api", "request_id", "error"?}]: AWS request ids, never a payload).
+    caller: dict[str, Any] | None = None
+    outcome: str | None = None
+    settled_at: str | None = None
+    calls: list[dict[str, Any]] | None = None
 
     @property
     def settled(self) -> bool:
@@ -134,7 +143,7 @@ def operation_of(record: dict[str, Any]) -> Operation:
         updated_at=record.get("updated_at") or "", pid=record.get("pid"), host=record.get("host"),
         summary=loads(record.get("summary")), owner=record.get("owner") or None,
         pid_started=record.get("pid_started") or None, sealing=loads(record.get("sealing")),
-        lease_until=record.get("lease_until") or None)
+        lease_until=record.get("lease_until") or None, caller=loads(record.get("caller")))
 
 
 def change_of(record: dict[str, Any]) -> ChangeRecord:
@@ -143,7 +152,8 @@ def change_of(record: dict[str, Any]) -> ChangeRecord:
         forward=json.loads(record.get("forward") or "null"), inverse=loads(record.get("inverse")),
         state=ChangeState(record["state"]), request_id=record.get("request_id"), detail=record.get("detail"),
         created_at=record["created_at"], updated_at=record["updated_at"], address=record.get("address"),
-        error=loads(record.get("error")))
+        error=loads(record.get("error")), caller=loads(record.get("caller")), outcome=record.get("outcome") or None,
+        settled_at=record.get("settled_at") or None, calls=loads(record.get("calls")))
 
 
 def error_of(record: dict[str, Any]) -> dict[str, Any]:

@@ -26,10 +26,12 @@ TABLES = {"operation": "operations", "lock": "locks", "checkpoint": "checkpoints
 # Record field -> column, where they differ (JSON columns say so; an error's number is ``seq``,
 # its ``id`` column being the file-wide row id).
 COLUMNS: dict[str, dict[str, str]] = {
-    "operation": {"params": "params_json", "summary": "summary_json", "sealing": "sealing_json"},
+    "operation": {"params": "params_json", "summary": "summary_json", "sealing": "sealing_json",
+                  "caller": "caller_json"},
     "lock": {},
     "checkpoint": {"data": "data_json"},
-    "change": {"forward": "forward_json", "inverse": "inverse_json", "error": "error_json"},
+    "change": {"forward": "forward_json", "inverse": "inverse_json", "error": "error_json", "caller": "caller_json",
+               "calls": "calls_json"},
     "error": {"id": "seq", "remediation": "remediation_json"},
 }
 FIELDS = {kind: {column: name for name, column in names.items()} for kind, names in COLUMNS.items()}

@@ -13,8 +13,8 @@ Records are plain dicts with the same field names in every store. Kinds and thei
     change      (operation_id, seq)        a journaled change and its inverse
     error       (operation_id, id)         an analysed error
 
-JSON-valued fields (params, summary, sealing, data, forward, inverse, error, remediation) are
-stored as the text the journal gives; a store never interprets them.
+JSON-valued fields (params, summary, sealing, caller, data, forward, inverse, error, calls,
+remediation) are stored as the text the journal gives; a store never interprets them.
 """
 
 from __future__ import annotations

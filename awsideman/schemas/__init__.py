@@ -1,1 +1,1 @@
-"""Published JSON Schemas (package data): manifest, snapshot and fault rule documents."""
+"""Published JSON Schemas (package data): manifest, snapshot, fault rule and audit trail documents."""

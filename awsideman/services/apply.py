@@ -132,23 +132,25 @@ class ApplyEngine:
         seq = self.journal.record_intent(self.operation_id, f"{self.kind_prefix}{change.resource}:{change.action}",
                                          change.to_dict(), inverse, address=change.address)
         running = _Running(change, seq)
+        calls: list[dict[str, Any]] = []  # the writes sent for it, with their AWS request ids (audit trail)
         try:
-            outcome = execute(change, self.writer, self.resolver)
+            with self.writer.recording(calls):
+                outcome = execute(change, self.writer, self.resolver)
         except Exception as exc:
-            self.fail(running, exc)
+            self.fail(running, exc, calls=calls)
             raise
         self._vouch(change)
         request = outcome.request
         if request is not None and request.request_id is not None:
-            self.journal.record_request(self.operation_id, seq, request.request_id)
+            self.journal.record_request(self.operation_id, seq, request.request_id, calls=calls)
         if request is not None and request.status == "FAILED":
             error = AsyncRequestFailed(f"{change.address}: request {request.request_id} ended FAILED: "
                                        f"{request.failure_reason or 'no reason given'}")
-            self.fail(running, error)
+            self.fail(running, error, calls=calls)
             raise error
         if request is None or request.status == "SUCCEEDED":
             # Settled at once (synchronous, or an async answer already final / found by lookup).
-            self.applied(running, outcome.detail or _settled_detail(request))
+            self.applied(running, outcome.detail or _settled_detail(request), calls=calls)
             return running, Outcome(outcome.detail)
         return running, outcome
 
@@ -168,20 +170,21 @@ class ApplyEngine:
                 f"state ran out ({exc.message}); it may have been made after another runner took over, "
                 "and the journal has no record of it.") from exc
 
-    def applied(self, running: _Running, detail: str | None) -> None:
+    def applied(self, running: _Running, detail: str | None, *, calls: list[dict[str, Any]] | None = None) -> None:
         # The intent is what must be durable before the call; an outcome lost with the process
         # leaves an intent that resume and rollback settle from live state.
-        self.journal.mark_change(self.operation_id, running.seq, ChangeState.APPLIED, detail=detail, wait=False)
+        self.journal.mark_change(self.operation_id, running.seq, ChangeState.APPLIED, detail=detail, calls=calls,
+                                 wait=False)
         self.on_applied(running.change)
 
     def explain(self, change: Change, exc: BaseException) -> ErrorInfo:
         """The analysed error of a change, naming the account it was denied in."""
         return name_the_account(change, self.analyzer.analyze(exc), self.accounts)
 
-    def fail(self, running: _Running, exc: BaseException) -> ErrorInfo:
+    def fail(self, running: _Running, exc: BaseException, *, calls: list[dict[str, Any]] | None = None) -> ErrorInfo:
         info = self.explain(running.change, exc)
         self.journal.mark_change(self.operation_id, running.seq, ChangeState.FAILED, error=info.to_dict(),
-                                 detail=info.message)
+                                 detail=info.message, calls=calls)
         # A warning: the operation's analysed error ends its log (RunRecorder), this is the event.
         log.warning("%s failed: %s (%s): %s", running.change.address, info.code, info.category, info.message)
         return info

@@ -126,7 +126,7 @@ class BackupService:
                 store.preflight()
                 sealing, sealer = self._sealer(None, kms_key)
                 run.record_sealing(sealing)
-            run.record_instance(ctx.instance.instance_arn)
+            run.record_instance(ctx.instance.instance_arn, ctx.caller)
             result = self._already_written(run.operation, request) or self._collect_and_write(run, request, sealer)
             result.duration_seconds = round(time.monotonic() - started, 3)
             run.finish(result.status, backup_id=result.backup_id, summary=_summary(result))

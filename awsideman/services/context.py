@@ -60,6 +60,14 @@ class Context:
         return discover_instance(self.gateway, self.settings.instance_arn, self.settings.identity_store_id)
 
     @cached_property
+    def caller(self) -> dict[str, Any] | None:
+        """Who this run is (``arn``, ``account``), from the GetCallerIdentity discovery made; None if denied."""
+        identity = self.gateway.caller_identity()
+        if not identity or not identity.get("Arn"):
+            return None
+        return {"arn": str(identity["Arn"]), "account": str(identity.get("Account") or "") or None}
+
+    @cached_property
     def journal(self) -> StateJournal:
         from awsideman.services.state_backend import open_journal
 

@@ -58,11 +58,12 @@ class OperationRun:
         """The outcome to record when the block ends normally."""
         self.status, self.backup_id, self.summary, self.finished = status, backup_id, summary, True
 
-    def record_instance(self, instance_arn: str) -> None:
-        """The instance this operation works on, once discovered."""
+    def record_instance(self, instance_arn: str, caller: dict[str, Any] | None = None) -> None:
+        """The instance this operation works on, once discovered, and who runs it (``caller``:
+        ``arn`` and ``account``; the journal adds the host). A resumed run records its own caller."""
         assert self.journal is not None
-        if self.operation.instance_arn != instance_arn:
-            self.journal.record_instance(self.id, instance_arn)
+        if self.operation.instance_arn != instance_arn or caller is not None:
+            self.journal.record_instance(self.id, instance_arn, caller=caller)
             self.operation = replace(self.operation, instance_arn=instance_arn)
 
     def record_sealing(self, sealing: dict[str, Any] | None) -> None:

@@ -150,7 +150,7 @@ class RestoreService:
             lock_timeout=request.lock_timeout, next_command=next_commands, dry_run=request.dry_run,
             continue_only_after_progress=True)
         with run_operation(ctx.journal, spec, stop=ctx.stop, analyzer=self.analyzer, phases=ctx.progress) as run:
-            run.record_instance(ctx.instance.instance_arn)
+            run.record_instance(ctx.instance.instance_arn, ctx.caller)
             if not request.dry_run:  # fail fast (exit 6), or wait, before minutes of reading
                 ctx.journal.wait_until_free(ctx.instance.instance_arn, timeout=request.lock_timeout,
                                             sleep=ctx.stop.sleep)
@@ -251,7 +251,7 @@ class RestoreService:
         spec = OperationSpec("restore", resume=previous.id, instance_arn=ctx.instance.instance_arn, lock=True,
                              lock_timeout=lock_timeout, next_command=next_commands)
         with run_operation(ctx.journal, spec, stop=ctx.stop, analyzer=self.analyzer, phases=ctx.progress) as run:
-            run.record_instance(ctx.instance.instance_arn)  # one that failed before discovery has none yet
+            run.record_instance(ctx.instance.instance_arn, ctx.caller)  # one that failed before discovery has none yet
             run.take_lock()
             writer = IdentityCenterWriter(ctx.gateway, ctx.instance)
             settle_requests(ctx, writer, run.id)

@@ -71,7 +71,7 @@ class RollbackService:
             if restore.instance_arn and restore.instance_arn != ctx.instance.instance_arn:
                 raise UsageError(f"{restore.id} changed {restore.instance_arn}, but the configured instance is "
                                  f"{ctx.instance.instance_arn}; run the rollback with the same profile and region")
-            run.record_instance(ctx.instance.instance_arn)
+            run.record_instance(ctx.instance.instance_arn, ctx.caller)
             inverses = inverses_of(open_changes(ctx.journal.changes(restore.id)))
             result = RollbackResult(None, "planned" if dry_run else "succeeded", restore.id, dry_run=dry_run,
                                     planned=[{"address": c.address, "action": c.action} for c in inverses])
