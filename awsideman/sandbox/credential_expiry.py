@@ -66,7 +66,7 @@ class CredentialLedger:
         """A fresh session: a new access key id, secret and token, and its Expiration (wall clock),
         in the shape a ``credential_process`` prints (``Version: 1``)."""
         lifetime = quirks.credentials_expire_after_seconds or UNKNOWN_LIFETIME_SECONDS
-        expiration = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=lifetime)
+        expiration = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=lifetime)
         return {"Version": 1, "AccessKeyId": "ASIA" + secrets.token_hex(8).upper(),
                 "SecretAccessKey": secrets.token_urlsafe(30), "SessionToken": secrets.token_urlsafe(48),
                 "Expiration": expiration.strftime("%Y-%m-%dT%H:%M:%SZ")}
