@@ -87,7 +87,7 @@ def restore(
                                      target_instance=target_instance)
             result = RestoreService(context).run(request, confirm=confirm)
     live_change_outcome(render, context, result, lambda: _result_text(render, result, plan_shown=bool(shown)))
-    code = EXIT_CODES.get(result.status, 5 if result.leftover else 1)
+    code = EXIT_CODES.get(result.status, 5 if result.leftover and not result.resumable else 1)
     if code:
         raise typer.Exit(code)
 

@@ -408,6 +408,9 @@ def _restore_steps(op: Operation, account: Account) -> tuple[str | None, list[st
         return resume, [f"The restore was stopped before it finished; finish it: {resume}",
                         f"Or undo what it applied: {rollback}"]
     cause = "when the cause above is fixed" if account.failures else "now"
+    if any(e.get("category") == "authentication" for e in account.errors):
+        # Expired credentials stop a restore without its rollback (which would be refused too).
+        cause = "once the credentials are refreshed (new keys, or `aws sso login`)"
     return resume, [f"{left} change(s) are applied and kept. Finish the restore {cause}: {resume}",
                     f"Or undo what it applied: {rollback}"]
 

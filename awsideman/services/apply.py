@@ -14,7 +14,10 @@ set (the service refuses it: ``permission_set_gate``); other permission sets are
 Outstanding requests are settled by the writer's ``poll``, a few listing calls per round.
 
 On the first failure nothing new starts; what is in flight finishes (and outstanding requests
-are polled to their end), so the outcome lists exactly what was applied. On a stop request
+are polled to their end), so the outcome lists exactly what was applied. When the run is
+halted (credentials that expired and cannot be refreshed: ``StopSignal.halt``) no request at
+all goes out any more, polls included: outstanding requests are left running like on a stop,
+and the outcome says ``halted``. On a stop request
 nothing new starts either, but outstanding requests are left running: their intents keep the
 request ids, which the next ``rollback`` or ``restore --resume`` reconciles.
 """
@@ -70,10 +73,11 @@ class ApplyOutcome:
     not_started: list[Change] = field(default_factory=list)
     unsettled: list[Change] = field(default_factory=list)  # async requests left running (stopped)
     stopped: bool = False
+    halted: BaseException | None = None  # the error that halted the run (StopSignal.halt)
 
     @property
     def ok(self) -> bool:
-        return not (self.failed or self.not_started or self.unsettled or self.stopped)
+        return not (self.failed or self.not_started or self.unsettled or self.stopped or self.halted)
 
     def raise_unjournaled(self) -> None:
         """Raise for changes answered after the lease ran out: this runner's journal is fenced
@@ -81,6 +85,10 @@ class ApplyOutcome:
         late = [f.error.message for f in self.failed if f.error.code == UnjournaledChangeError.code]
         if late:
             raise UnjournaledChangeError(" ".join(late))
+
+
+class _Halted(Exception):  # noqa: N818 - not an error of the change: it never started
+    """Raised by a change refused before its intent because the run was halted."""
 
 
 @dataclass
@@ -124,6 +132,8 @@ class ApplyEngine:
     # -- one change, on a worker thread ------------------------------------------------------
     def start(self, change: Change) -> tuple[_Running, Outcome]:
         """Journal the intent, then make the call; raises the call's error after journaling it."""
+        if self.stop.halted is not None:
+            raise _Halted()
         self.stop.check()
         try:
             inverse = change.inverse().to_dict()
@@ -243,13 +253,17 @@ class _Run:
             for future in finished:
                 self.settle(future)
             self.poll()
+            if self.engine.stop.halted is not None:
+                self.stopping, self.outcome.halted = True, self.engine.stop.halted
+                if not self.in_flight:
+                    break
             if self.engine.stop.requested:
                 self.stopping = self.outcome.stopped = True
                 if not self.in_flight:
                     break
         self.outcome.unsettled = [running.change for running, _ in self.outstanding.values()]
         self.outcome.not_started = [c for c in self.changes if c.address not in self.launched]
-        if self.outcome.not_started and not (self.outcome.failed or self.outcome.stopped):
+        if self.outcome.not_started and not (self.outcome.failed or self.outcome.stopped or self.outcome.halted):
             # Nothing failed and nothing stopped us, yet changes never started: a scheduling bug
             # must not pass for a failed restore with no error.
             raise InternalError(f"Internal error (a bug in awsideman): {len(self.outcome.not_started)} change(s) "
@@ -287,7 +301,7 @@ class _Run:
         change = self.in_flight.pop(future)
         try:
             running, outcome = future.result()
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, _Halted):
             self.release(change)
             self.launched.discard(change.address)  # stopped before its intent: it never started
             return
@@ -307,10 +321,16 @@ class _Run:
 
     def poll(self, force: bool = False) -> None:
         now = time.monotonic()
-        if not self.outstanding or (not force and now - self.last_poll < self.engine.poll_interval):
+        if self.engine.stop.halted is not None or not self.outstanding or (
+                not force and now - self.last_poll < self.engine.poll_interval):
             return
         self.last_poll = now
-        settled = self.engine.writer.poll([request for _, request in self.outstanding.values()])
+        try:
+            settled = self.engine.writer.poll([request for _, request in self.outstanding.values()])
+        except Exception:
+            if self.engine.stop.halted is None:
+                raise
+            return  # the poll met the credentials' end: the requests are left to resume or rollback
         for request_id, request in settled.items():
             if request.status == "IN_PROGRESS" or request_id not in self.outstanding:
                 continue

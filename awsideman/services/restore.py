@@ -89,6 +89,8 @@ class RestoreResult(LiveChangeResult):
     applied: list[str] = field(default_factory=list)
     mutating_calls: int = 0
     warnings: list[str] = field(default_factory=list)
+    # Stopped cleanly where `restore --resume` finishes it (credentials expired): exit 1, not 5.
+    resumable: bool = False
 
 
 class RestoreService:
@@ -343,6 +345,9 @@ class RestoreService:
         if outcome.ok:
             result.status = "partial" if plan.skipped else "succeeded"
             return
+        if outcome.halted is not None:
+            self._halted(run, result, outcome.halted)
+            return
         # A runner that lost its lease on the shared state stops here: whoever took over owns
         # the instance now, and compensating would race them. Nor is there a rollback without
         # a journal to record it in.
@@ -364,6 +369,25 @@ class RestoreService:
         result.compensated, result.leftover = undo.compensated, undo.leftover
         result.errors += undo.errors
         result.status = "rolled_back" if not undo.leftover else "rollback_failed"
+
+    def _halted(self, run: OperationRun, result: RestoreResult, error: BaseException) -> None:
+        """The credentials died mid-run and cannot be refreshed: stop as failed, roll nothing back.
+
+        A rollback needs requests too, and every one would be refused; what was applied stays
+        applied (journaled), and the operation stays resumable once the credentials are fresh.
+        """
+        ctx = self.context
+        info = self.analyzer.analyze(error)
+        info = replace(info, remediation=(*info.remediation, f"Then finish the restore: awsideman restore --resume "
+                                          f"{run.id} (or undo what it applied: awsideman rollback {run.id})"))
+        ctx.journal.record_error(run.id, info)
+        result.errors.insert(0, info.to_dict())
+        result.status, result.resumable = "failed", True
+        result.leftover = [dict(_leftover(address, records, run.id), why="kept: the credentials expired, so nothing "
+                                "was rolled back (a rollback needs requests too)")
+                           for address, records in sorted(open_changes(ctx.journal.changes(run.id)).items())]
+        result.notes.append(f"The credentials expired mid-run: nothing was sent after the first refusal and nothing "
+                            f"was rolled back. Refresh them, then: awsideman restore --resume {run.id}")
 
     def _figures(self, result: RestoreResult, started: float) -> None:
         calls = self.context.gateway.calls_by_operation()
