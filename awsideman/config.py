@@ -23,6 +23,7 @@ from awsideman.core.metrics_config import MetricsConfig
 from awsideman.core.notify_config import NotifySink, host_only, normalise, notify_sinks
 from awsideman.core.ratelimit import RateLimitConfig
 from awsideman.core.retry import RetryConfig
+from awsideman.core.rollback_policy import RollbackPolicy
 
 # The published schema (``awsideman/schemas/config.schema.json``) is the one list of keys, types
 # and ranges; other tools can validate a config with it. Every number in it has a range, and
@@ -72,6 +73,8 @@ class Settings:
     # -- where each finished operation's account and figures are sent (notify:, metrics:) --
     notify: tuple[NotifySink, ...] = ()
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    # -- what an automatic rollback does, and how long inverses are kept (rollback:) --
+    rollback: RollbackPolicy = field(default_factory=RollbackPolicy)
 
     @property
     def journal_path(self) -> Path:
@@ -248,6 +251,7 @@ def load_settings(config_path: str | None = None, profile: str | None = None,
         limits=_section(path, "limits", data, Limits),
         notify=_notify_section(path, data.get("notify")),
         metrics=_section(path, "metrics", data, MetricsConfig),
+        rollback=_section(path, "rollback", data, RollbackPolicy),
     )
 
 
