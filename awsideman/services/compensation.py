@@ -211,9 +211,16 @@ class Compensator:
         """``rollback.time_budget`` as the engine's question "is it spent?", on the context's clock."""
         if policy is None or policy.time_budget is None:
             return None
-        clock = self.ctx.clock
-        deadline = clock() + policy.time_budget
-        return lambda: clock() >= deadline
+        clock, budget = self.ctx.clock, policy.time_budget
+        deadline: list[float] = []  # from the engine's first look: the reverts' own time, not the set-up's
+
+        def spent() -> bool:
+            now = clock()
+            if not deadline:
+                deadline.append(now + budget)
+            return now >= deadline[0]
+
+        return spent
 
     def _with_kept(self, restore_id: str, result: Compensation, kept: dict[str, list[ChangeRecord]]) -> Compensation:
         """``result`` with what the policy kept listed as left over, each with the policy's reason."""
