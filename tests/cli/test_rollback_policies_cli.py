@@ -127,3 +127,14 @@ def test_purged_inverses_make_rollback_say_so_and_the_audit_record_stays(served_
     assert resumed.returncode == 2 and "purged" in resumed.stdout + resumed.stderr
     audit_after = cli_json(run_cli(env, "-o", "json", "report", "audit", "--operation", op))["entries"]
     assert audit_after == audit_before
+
+
+@pytest.mark.parametrize("flag, value, words", [
+    ("--rollback-when", "sometimes", "--rollback-when must be one of on_failure, never, on_partial"),
+    ("--rollback-keep", "users,robots", "--rollback-keep takes a comma-separated list"),
+    ("--rollback-time-budget", "-5", "--rollback-time-budget must be a number of seconds >= 0"),
+])
+def test_bad_rollback_flags_are_refused_before_anything_happens(served_sandbox, flag, value, words):
+    proc = run_cli(served_sandbox.env, "restore", "bk-20200101T000000Z-000000", f"{flag}={value}", "--yes")
+    said = proc.stdout + proc.stderr
+    assert proc.returncode == 2 and words in said and "Traceback" not in said, said
