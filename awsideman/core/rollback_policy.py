@@ -20,7 +20,7 @@ command's summary and ``report show`` (both from the journal) say the same words
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,6 +122,31 @@ NEVER_REASON = "kept by policy: rollback.when is never, so nothing was rolled ba
 def budget_reason(budget: float | None) -> str:
     return (f"not reverted: the automatic rollback's time budget (rollback.time_budget: {budget:g} s) was spent "
             "before it")
+
+
+def needs_kept_reason(needed: str) -> str:
+    return f"kept by policy: its revert needs {needed} reverted, which rollback.keep keeps"
+
+
+def kept_with_dependents(inverses: Iterable[Any], kept: set[str]) -> dict[str, str]:
+    """The addresses an automatic rollback keeps, each with its reason: those of the kinds
+    ``rollback.keep`` names (``kept``), and every revert that needs one of them reverted first
+    (``depends_on`` of the ordered inverses: re-creating a deleted user's memberships needs the
+    user back), transitively. Such a revert would only fail; keeping it says why instead."""
+    reasons: dict[str, str] = {}
+    held = set(kept)
+    changed = True
+    while changed:
+        changed = False
+        for inverse in inverses:
+            if inverse.address in held:
+                continue
+            needed = next((d for d in inverse.depends_on if d in held), None)
+            if needed is not None:
+                held.add(inverse.address)
+                reasons[inverse.address] = needs_kept_reason(needed)
+                changed = True
+    return reasons
 
 
 def policy_reason(policy: RollbackPolicy, resource: str | None, *, budget_spent: bool, never: bool) -> str | None:

@@ -166,14 +166,20 @@ def _restore_leftover(records: list[ChangeRecord]) -> list[dict[str, Any]]:
 def _policy_reasons(op: Operation, records: list[ChangeRecord], leftover: list[dict[str, Any]]) -> None:
     """Why the restore's rollback policy (journaled in its params, its end in its summary) left each
     item in effect: ``why`` and ``policy`` on the items it left on purpose (or for lack of time)."""
-    from awsideman.core.rollback_policy import NEVER_REASON, RollbackPolicy, budget_reason, kept_reason
+    from awsideman.core.rollback_policy import (
+        NEVER_REASON,
+        RollbackPolicy,
+        budget_reason,
+        kept_reason,
+        needs_kept_reason,
+    )
 
     params, recorded = op.params or {}, (op.summary or {}).get("rollback") or {}
     try:
         policy = RollbackPolicy.from_params(params.get("rollback"))
     except (ValueError, TypeError):  # a journal written by something else: no reason rather than a wrong one
         return
-    kept = set(recorded.get("kept") or [])
+    because = recorded.get("because") or {}
     refused = {r.address for r in records if r.kind.startswith(_COMPENSATION) and r.state is ChangeState.FAILED}
     for item in leftover:
         if op.status == "failed" and params.get("auto_rollback") is False:
@@ -182,8 +188,11 @@ def _policy_reasons(op: Operation, records: list[ChangeRecord], leftover: list[d
             item.update(why=NEVER_REASON, policy="rollback.when")
         elif op.status not in ("rolled_back", "rollback_failed"):
             continue
-        elif item["address"] in kept:
+        elif policy.keeps((item.get("kind") or ":").split(":")[0]):
             item.update(why=kept_reason((item.get("kind") or ":").split(":")[0]), policy="rollback.keep")
+        elif item["address"] in because or (op.status == "rolled_back" and policy.keep):
+            # A complete rollback left nothing but what the policy kept: the rest are its dependents.
+            item.update(why=because.get(item["address"]) or needs_kept_reason("a change"), policy="rollback.keep")
         elif recorded.get("out_of_budget") and item["address"] not in refused:
             item.update(why=budget_reason(policy.time_budget), policy="rollback.time_budget")
 

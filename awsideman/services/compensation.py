@@ -28,7 +28,7 @@ from awsideman.core.errors import ErrorAnalyzer
 from awsideman.core.exceptions import AwsidemanError, IrreversibleChangeError
 from awsideman.core.ordering import rollback_order
 from awsideman.core.progress import open_phase
-from awsideman.core.rollback_policy import RollbackPolicy, budget_reason, kept_reason
+from awsideman.core.rollback_policy import RollbackPolicy, budget_reason, kept_reason, kept_with_dependents
 from awsideman.journal import ChangeRecord, ChangeState
 from awsideman.services.account_denial import AccountNames
 from awsideman.services.apply import POLL_INTERVAL, ApplyEngine
@@ -52,6 +52,8 @@ class Compensation:
     kept: list[str] = field(default_factory=list)
     # The policy's time budget ran out: what had not started is in ``leftover``, still open.
     out_of_budget: bool = False
+    # Kept because its revert needs a kept change reverted: address -> reason (journaled).
+    kept_reasons: dict[str, str] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -163,19 +165,26 @@ class Compensator:
         ctx = self.ctx
         by_address = open_changes(settle_requests(ctx, self.writer, restore_id))
         kept: dict[str, list[ChangeRecord]] = {}
+        because: dict[str, str] = {}  # kept as a dependent of a kept change (the reason), see below
         if policy is not None and policy.keep:
             kept = {a: r for a, r in by_address.items() if policy.keeps((r[0].forward or {}).get("resource"))}
+            try:
+                because = kept_with_dependents(inverses_of(by_address), set(kept))
+            except IrreversibleChangeError:
+                because = {}  # reported below, with what the policy keeps
+            kept.update({a: by_address[a] for a in because})
             by_address = {a: r for a, r in by_address.items() if a not in kept}
         if not by_address:
-            return self._with_kept(restore_id, Compensation(), kept)
+            return self._with_kept(restore_id, Compensation(), kept, because)
         try:
             inverses = inverses_of(by_address)
         except IrreversibleChangeError as exc:
             return self._with_kept(restore_id, self._stopped(restore_id, journal_op, by_address,
-                                                             self.analyzer.analyze(exc).to_dict()), kept)
+                                                             self.analyzer.analyze(exc).to_dict()), kept, because)
         denied = self._check_access({c.resource for c in inverses})
         if denied is not None:
-            return self._with_kept(restore_id, self._stopped(restore_id, journal_op, by_address, denied), kept)
+            return self._with_kept(restore_id, self._stopped(restore_id, journal_op, by_address, denied), kept,
+                                   because)
         seqs = {address: [r.seq for r in records] for address, records in by_address.items()}
 
         def compensated(inverse: Change) -> None:
@@ -205,7 +214,7 @@ class Compensator:
         if outcome.out_of_budget:
             ctx.progress(f"The rollback's time budget was spent: {len(outcome.not_started)} change(s) of "
                          f"{restore_id} not reverted; `awsideman rollback {restore_id}` finishes it")
-        return self._with_kept(restore_id, result, kept)
+        return self._with_kept(restore_id, result, kept, because)
 
     def _budget(self, policy: RollbackPolicy | None) -> Any:
         """``rollback.time_budget`` as the engine's question "is it spent?", on the context's clock."""
@@ -222,11 +231,13 @@ class Compensator:
 
         return spent
 
-    def _with_kept(self, restore_id: str, result: Compensation, kept: dict[str, list[ChangeRecord]]) -> Compensation:
+    def _with_kept(self, restore_id: str, result: Compensation, kept: dict[str, list[ChangeRecord]],
+                   because: dict[str, str]) -> Compensation:
         """``result`` with what the policy kept listed as left over, each with the policy's reason."""
         if not kept:
             return result
-        reasons = {a: kept_reason((r[0].forward or {}).get("resource")) for a, r in kept.items()}
+        reasons = {a: because.get(a) or kept_reason((r[0].forward or {}).get("resource")) for a, r in kept.items()}
+        result.kept_reasons = {a: because[a] for a in sorted(because)}
         listed = self._left(restore_id, kept, None, reasons=reasons, kept=True)
         result.leftover = sorted(result.leftover + listed.leftover, key=lambda item: str(item["resource"]))
         result.kept = sorted(kept)

@@ -27,6 +27,7 @@ from awsideman.services.live import read_live
 from awsideman.services.preflight import check_mode, prove_access
 from awsideman.services.resolver import Resolver
 
+MAX_NAMED = 500  # dependents kept by policy named in the summary (an item of the shared state holds 400 KB)
 MUTATING_PREFIXES = ("Create", "Update", "Delete", "Put", "Attach", "Detach", "Tag", "Untag", "Provision")
 
 
@@ -96,6 +97,8 @@ class RestoreResult(LiveChangeResult):
     resumable: bool = False
     # What the automatic rollback left in effect by policy (rollback.keep), also in ``leftover``.
     kept: list[str] = field(default_factory=list)
+    # Those kept because their revert needs a kept change reverted first: address -> why.
+    kept_reasons: dict[str, str] = field(default_factory=dict)
     # The automatic rollback stopped when its time budget (rollback.time_budget) was spent.
     rollback_out_of_budget: bool = False
 
@@ -396,6 +399,7 @@ class RestoreService:
             raise Terminated(ctx.stop.signum or 2)
         result.compensated, result.leftover = undo.compensated, undo.leftover
         result.kept, result.rollback_out_of_budget = undo.kept, undo.out_of_budget
+        result.kept_reasons = undo.kept_reasons
         result.errors += undo.errors
         result.status = "rolled_back" if undo.complete else "rollback_failed"
         if undo.kept:
@@ -459,5 +463,7 @@ def next_commands(operation_id: str) -> str:
 
 def _summary(result: RestoreResult) -> dict[str, Any]:
     return {"plan": result.plan, "counts": result.counts, "leftover": result.leftover[:50],
-            "rollback": {"kept": result.kept, "out_of_budget": result.rollback_out_of_budget},
+            "rollback": {"kept": len(result.kept), "out_of_budget": result.rollback_out_of_budget,
+                         # the kinds kept are in the params' policy; only the dependents need naming
+                         "because": dict(list(result.kept_reasons.items())[:MAX_NAMED])},
             "errors": [{"code": e.get("code"), "message": e.get("message")} for e in result.errors[:20]]}

@@ -54,3 +54,22 @@ def test_flags_win_over_the_file_and_bad_flag_values_are_refused():
     # What a restore journals reads back as the same policy (its resume and its report use it).
     assert RollbackPolicy.from_params(merged.params()) == RollbackPolicy(when="never", keep=("groups", "assignments"),
                                                                          time_budget=10)
+
+
+def test_a_revert_that_needs_a_kept_change_is_kept_too_with_the_reason():
+    from awsideman.core.changes import Change
+    from awsideman.core.ordering import rollback_order
+    from awsideman.core.rollback_policy import kept_with_dependents
+
+    # A --prune restore deleted bob and his membership; keep: [users] keeps bob deleted, so his
+    # membership cannot be re-created: it is kept as well, saying why, instead of failing.
+    user = Change(resource="user", action="delete", key=("bob",),
+                  before={"user_name": "bob", "attributes": {"DisplayName": "Bob"}}, after=None)
+    membership = Change(resource="membership", action="delete", key=("admins", "bob"),
+                        before={"group": "admins", "user": "bob"}, after=None)
+    other = Change(resource="membership", action="delete", key=("admins", "carol"),
+                   before={"group": "admins", "user": "carol"}, after=None)
+    inverses = rollback_order([membership, other, user])
+    assert kept_with_dependents(inverses, {"user:bob"}) == {
+        "membership:admins/bob": "kept by policy: its revert needs user:bob reverted, which rollback.keep keeps"}
+    assert kept_with_dependents(inverses, set()) == {}
