@@ -134,12 +134,23 @@ class RecoveryPolicy:
     rules: Mapping[str, tuple[RecoveryRule, ...]] = field(default_factory=dict)
     handlers: Sequence[tuple[str, Handler]] = ()
     warn: Callable[[str], None] = lambda _message: None
+    # Finding installed handlers scans every installed package (tens of ms): a command that never
+    # fails never pays for it. Called once, on the first question, when given.
+    load_handlers: Callable[[], Sequence[tuple[str, Handler]]] | None = None
     _warned: set[str] = field(default_factory=set, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def configured(self) -> bool:
-        return bool(self.rules or self.handlers)
+        """Any rule or handler (asking loads the handlers): with neither, the built-in table decides."""
+        return bool(self.rules or self._handlers())
+
+    def _handlers(self) -> Sequence[tuple[str, Handler]]:
+        with self._lock:
+            if self.load_handlers is not None:
+                loader, self.load_handlers = self.load_handlers, None
+                self.handlers = [*self.handlers, *loader()]
+            return self.handlers
 
     def decide(self, facts: ErrorFacts) -> Decision:
         """The action for this failed call: a handler's, else the first matching rule's, else built-in."""
@@ -170,7 +181,7 @@ class RecoveryPolicy:
 
     # -- handlers -------------------------------------------------------------------------------
     def _ask_handlers(self, facts: ErrorFacts) -> tuple[ErrorFacts, Decision | None]:
-        for name, handler in self.handlers:
+        for name, handler in self._handlers():
             try:
                 verdict = handler(facts)
             except Exception as exc:  # a plugin's bug must not become ours

@@ -159,7 +159,7 @@ class RetryPolicy:
         recovery: RecoveryPolicy | None = None,
     ) -> None:
         self.config = config or RetryConfig()
-        self.recovery = recovery if recovery is not None and recovery.configured else None
+        self._recovery = recovery
         self.analyzer = analyzer or ErrorAnalyzer()
         self.stats = RetryStats()
         self.limiter = limiter
@@ -169,6 +169,11 @@ class RetryPolicy:
         self._rng = rng or random.Random()
         self._rng_lock = threading.Lock()  # random.Random is not safe to share across threads
         self._on_retry = on_retry
+
+    @property
+    def recovery(self) -> RecoveryPolicy | None:
+        """The recovery policy, when it has a rule or a handler (asked only once a call failed)."""
+        return self._recovery if self._recovery is not None and self._recovery.configured else None
 
     # -- the two questions (pure) -------------------------------------------------------------
     def is_retryable(self, context: AttemptContext) -> bool:
@@ -182,7 +187,7 @@ class RetryPolicy:
 
     def governed(self, context: AttemptContext) -> ErrorFacts | None:
         """The facts a recovery policy decides on, for a change's write; None for any other call."""
-        if self.recovery is None or not is_change_call(context.service, context.operation):
+        if not is_change_call(context.service, context.operation) or self.recovery is None:
             return None
         info = context.info
         return ErrorFacts(category=info.category, code=info.code, message=info.message, severity=info.severity,

@@ -61,8 +61,8 @@ class Context:
         """The ``recovery:`` rules and the installed error handlers (warnings go to the run's)."""
         from awsideman.services.error_handlers import load_handlers
 
-        return RecoveryPolicy(rules=self.settings.recovery, handlers=load_handlers(self.warnings.append),
-                              warn=self.warnings.append)
+        return RecoveryPolicy(rules=self.settings.recovery, warn=self.warnings.append,
+                              load_handlers=lambda: load_handlers(self.warnings.append))
 
     @cached_property
     def instance(self) -> Instance:
