@@ -20,6 +20,13 @@ all goes out any more, polls included: outstanding requests are left running lik
 and the outcome says ``halted``. On a stop request
 nothing new starts either, but outstanding requests are left running: their intents keep the
 request ids, which the next ``rollback`` or ``restore --resume`` reconciles.
+
+With a recovery policy (config ``recovery:``, ``core/recovery.py``) a failure is first put to
+it: ``skip`` leaves the change out and the run goes on (the changes that depend on it are
+skipped too, each journaled as failed with the reason, so the account shows them); ``pause``
+stops the run like a failure but for its rollback (the restore is resumable); ``fail`` (and a
+``retry`` whose attempts are spent) is the failure above. The decision is journaled with the
+change's error.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from awsideman.core.cancel import StopSignal
@@ -44,6 +51,7 @@ from awsideman.core.exceptions import (
     UnjournaledChangeError,
 )
 from awsideman.core.progress import open_phase
+from awsideman.core.recovery import PAUSE, SKIP, Decision, ErrorFacts, RecoveryPolicy
 from awsideman.journal import ChangeState, StateJournal
 from awsideman.services.account_denial import AccountNames, name_the_account
 from awsideman.services.change_calls import Outcome, execute
@@ -65,6 +73,16 @@ class Failure:
 
 
 @dataclass
+class Skipped:
+    """A change left out by a recovery policy (``because``: the skipped change it depends on)."""
+
+    change: Change
+    error: ErrorInfo
+    decision: Decision
+    because: str | None = None
+
+
+@dataclass
 class ApplyOutcome:
     """What a run of the engine did."""
 
@@ -74,11 +92,14 @@ class ApplyOutcome:
     unsettled: list[Change] = field(default_factory=list)  # async requests left running (stopped)
     stopped: bool = False
     halted: BaseException | None = None  # the error that halted the run (StopSignal.halt)
+    skipped: list[Skipped] = field(default_factory=list)  # left out by a recovery policy (skip)
+    paused: Decision | None = None  # a recovery policy stopped the run (pause)
     # The run's time budget ran out (``budget_spent``): what had not started was left alone.
     out_of_budget: bool = False
 
     @property
     def ok(self) -> bool:
+        """Nothing failed, stopped or was left undone (changes a policy skipped do not count)."""
         return not (self.failed or self.not_started or self.unsettled or self.stopped or self.halted
                     or self.out_of_budget)
 
@@ -108,7 +129,8 @@ class ApplyEngine:
                  max_outstanding: int = MAX_OUTSTANDING, poll_interval: float = POLL_INTERVAL,
                  kind_prefix: str = "", on_applied: Callable[[Change], None] | None = None,
                  progress: Callable[[str], None] | None = None, phase: str = "applying",
-                 accounts: AccountNames | None = None, budget_spent: Callable[[], bool] | None = None) -> None:
+                 accounts: AccountNames | None = None, recovery: RecoveryPolicy | None = None,
+                 budget_spent: Callable[[], bool] | None = None) -> None:
         self.writer, self.resolver, self.journal, self.operation_id = writer, resolver, journal, operation_id
         self.stop, self.analyzer = stop, analyzer or ErrorAnalyzer()
         self.concurrency, self.max_outstanding, self.poll_interval = concurrency, max_outstanding, poll_interval
@@ -117,6 +139,7 @@ class ApplyEngine:
         self.progress = progress or (lambda _msg: None)
         self.phase = phase  # the name the run's progress shows (applying, compensating)
         self.accounts = accounts  # names a denied account in the error (None: by id only)
+        self.recovery = recovery if recovery is not None and recovery.configured else None
         # Asked before each round of starts (a rollback's time budget): True starts nothing more,
         # and what is in flight (and outstanding requests) still finishes, like after a failure.
         self.budget_spent = budget_spent
@@ -186,6 +209,13 @@ class ApplyEngine:
                 f"state ran out ({exc.message}); it may have been made after another runner took over, "
                 "and the journal has no record of it.") from exc
 
+    def skip_unstarted(self, change: Change, info: ErrorInfo, decision: Decision) -> None:
+        """Journal a change that is never started because a recovery policy skipped what it needs."""
+        seq = self.journal.record_intent(self.operation_id, f"{self.kind_prefix}{change.resource}:{change.action}",
+                                         change.to_dict(), None, address=change.address)
+        self.journal.mark_change(self.operation_id, seq, ChangeState.FAILED, error=_with_decision(info, decision),
+                                 detail=info.message)
+
     def applied(self, running: _Running, detail: str | None, *, calls: list[dict[str, Any]] | None = None) -> None:
         # The intent is what must be durable before the call; an outcome lost with the process
         # leaves an intent that resume and rollback settle from live state.
@@ -197,9 +227,19 @@ class ApplyEngine:
         """The analysed error of a change, naming the account it was denied in."""
         return name_the_account(change, self.analyzer.analyze(exc), self.accounts)
 
+    def decide(self, change: Change, info: ErrorInfo) -> Decision | None:
+        """What the recovery policy does with this failed change (None: no policy, fail as always)."""
+        if self.recovery is None:
+            return None
+        return self.recovery.decide(ErrorFacts(
+            category=info.category, code=info.code, message=info.message, severity=info.severity,
+            recoverable=info.recoverable, operation=info.operation, http_status=info.http_status,
+            resource=change.resource, address=change.address))
+
     def fail(self, running: _Running, exc: BaseException, *, calls: list[dict[str, Any]] | None = None) -> ErrorInfo:
         info = self.explain(running.change, exc)
-        self.journal.mark_change(self.operation_id, running.seq, ChangeState.FAILED, error=info.to_dict(),
+        self.journal.mark_change(self.operation_id, running.seq, ChangeState.FAILED,
+                                 error=_with_decision(info, self.decide(running.change, info)),
                                  detail=info.message, calls=calls)
         # A warning: the operation's analysed error ends its log (RunRecorder), this is the event.
         log.warning("%s failed: %s (%s): %s", running.change.address, info.code, info.category, info.message)
@@ -369,9 +409,40 @@ class _Run:
                 self.make_ready(dependent)
 
     def failed(self, change: Change, info: ErrorInfo) -> None:
-        self.outcome.failed.append(Failure(change, info))
+        decision = self.engine.decide(change, info)
         self.phase.advance()
+        if decision is not None and decision.action == SKIP:
+            self.outcome.skipped.append(Skipped(change, info, decision))
+            self.skip_dependents(change, info, decision)
+            return
+        self.outcome.failed.append(Failure(change, info))
         self.stopping = True  # nothing new starts after a failure retries could not fix
+        if decision is not None and decision.action == PAUSE and self.outcome.paused is None:
+            self.outcome.paused = decision
+
+    def skip_dependents(self, change: Change, info: ErrorInfo, decision: Decision) -> None:
+        """Leave out what cannot be made without a skipped change (a membership of a skipped user),
+        each journaled as failed with the reason, so every view of the run lists it."""
+        pending = list(self.dependents.get(change.address, []))
+        while pending:
+            dependent = pending.pop()
+            if dependent.address in self.launched:
+                continue
+            self.launched.add(dependent.address)
+            reason = f"not made: it depends on {change.address}, which was skipped ({decision.rule})"
+            self.engine.skip_unstarted(dependent, replace(info, message=reason, remediation=()), decision)
+            self.outcome.skipped.append(Skipped(dependent, info, decision, because=change.address))
+            self.phase.advance()
+            pending.extend(self.dependents.get(dependent.address, []))
+
+
+def _with_decision(info: ErrorInfo, decision: Decision | None) -> dict[str, Any]:
+    """The error as journaled: with the policy's decision (and its category, if a handler changed it)."""
+    data = info.to_dict()
+    if decision is not None:
+        data["decision"] = decision.to_dict()
+        data["category"] = decision.category
+    return data
 
 
 def _settled_detail(request: Any) -> str:
