@@ -190,3 +190,24 @@ def test_diff_reports_orphan_assignments_apart_from_the_differences(served_sandb
     now = cli_json(run_cli(env, "-o", "json", "backup", "create"))["backup_id"]
     both = cli_json(run_cli(env, "-o", "json", "diff", now))["orphan_assignments"]
     assert len(both["in_both"]) == len(orphans) and both["only_in_to"] == both["only_in_from"] == []
+
+
+def test_a_failed_prune_restore_rolls_back_everything_else_and_says_the_orphans_stay_deleted(served_sandbox):
+    served, env = served_sandbox, served_sandbox.env
+    served.seed("tiny", seed=23)
+    backup_id = cli_json(run_cli(env, "-o", "json", "backup", "create"))["backup_id"]
+    t, user_id, orphans = _orphan_a_user(served)
+    # The re-created user's assignments are denied in one account (an SCP): the restore fails
+    # and rolls back; the orphans it deleted cannot be given back and must not stop that.
+    denied = orphans[0]["AccountId"]
+    served.set_faults({"quirks": {"orphan_assignments": True, "deny_accounts": [{"accounts": [denied]}]}})
+
+    proc = run_cli(env, "-o", "json", "restore", backup_id, "--prune", "--yes")
+    result = cli_json(proc)
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert result["status"] == "rolled_back" and result["leftover"] == []
+    gone = [a for a in _all_assignments(t) if a["PrincipalId"] == user_id]
+    deleted = [c for c in result["applied"] if user_id in c]
+    assert len(gone) == len(orphans) - len(deleted)
+    assert deleted, "no orphan was deleted before the denial: the test proves nothing"
+    assert any("stay deleted" in note for note in result["notes"]), result["notes"]
