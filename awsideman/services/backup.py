@@ -199,7 +199,9 @@ class BackupService:
                               progress=ctx.progress, stop=ctx.stop, refresh=bool(request.resume)).run()
         snapshot, notes = build_snapshot(collected.steps, set(request.resources))
         notes += _resume_notes(collected, run.operation)
-        orphans = orphan_summary(snapshot, collected.strategy) if "assignments" in request.resources else None
+        listed = collected.steps.get("users") is not None and collected.steps.get("groups") is not None
+        orphans = (orphan_summary(snapshot, collected.strategy, principals_listed=listed)
+                   if "assignments" in request.resources else None)
         if orphans is not None and (orphans["count"] or not orphans["visible"]):
             notes.append(orphans["note"])
         missing = missing_report(collected.missing)
@@ -257,13 +259,17 @@ class BackupService:
         store.write(backup_id, {PAYLOAD: payload, MANIFEST: canonical_json(manifest)})
 
 
-def orphan_summary(snapshot: Snapshot, strategy: str | None) -> dict[str, Any]:
+def orphan_summary(snapshot: Snapshot, strategy: str | None, *, principals_listed: bool = True) -> dict[str, Any]:
     """The manifest's word on orphan assignments: seen or not by the listing route, and how many.
 
     The per-principal route asks about each user and group that exists, so it never meets an
     assignment whose principal was deleted; only the per-permission-set route lists them all.
     """
     count = len(snapshot.orphan_assignments)
+    if not principals_listed:  # only complete user and group listings prove a principal gone
+        return {"visible": False, "count": count,
+                "note": "The users or groups could not be listed (see missing), so no assignment could be told "
+                        "apart as an orphan (one whose user or group was deleted)."}
     if strategy == PRINCIPAL:
         return {"visible": False, "count": count,
                 "note": "Assignments were listed per principal, which cannot see orphan assignments (those of "
