@@ -9,6 +9,7 @@ import json
 import math
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -16,12 +17,14 @@ from typing import Any
 
 import yaml
 from jsonschema import Draft202012Validator, ValidationError
+from jsonschema.exceptions import best_match
 
 from awsideman.core.exceptions import ConfigError
 from awsideman.core.limits import Limits
 from awsideman.core.metrics_config import MetricsConfig
 from awsideman.core.notify_config import NotifySink, host_only, normalise, notify_sinks
 from awsideman.core.ratelimit import RateLimitConfig
+from awsideman.core.recovery import RecoveryRule, parse_recovery
 from awsideman.core.retry import RetryConfig
 
 # The published schema (``awsideman/schemas/config.schema.json``) is the one list of keys, types
@@ -71,6 +74,8 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     # -- where each finished operation's account and figures are sent (notify:, metrics:) --
     notify: tuple[NotifySink, ...] = ()
+    # -- what a restore does with a change that failed, per error category (recovery:) --
+    recovery: Mapping[str, tuple[RecoveryRule, ...]] = field(default_factory=dict)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
     @property
@@ -139,6 +144,11 @@ def _describe(error: ValidationError) -> tuple[str, str]:
     schema, value = error.schema if isinstance(error.schema, dict) else {}, error.instance
     meaning = f" ({schema['description']})" if schema.get("description") else ""
     kind = error.validator
+    if kind == "oneOf" and error.context:
+        # One rule or a list of rules: say what is wrong with the closer reading, not "not valid under any".
+        # The branch of the wrong type (an object where a list was one choice) says least.
+        closer = [e for e in error.context if not (e.validator == "type" and not e.relative_path)]
+        return _describe(best_match(closer or error.context))
     if kind == "additionalProperties":
         known = sorted(schema.get("properties", {}))
         unknown = sorted(set(value) - set(known)) if isinstance(value, dict) else []
@@ -247,6 +257,7 @@ def load_settings(config_path: str | None = None, profile: str | None = None,
         rate_limit=_section(path, "rate_limit", data, RateLimitConfig),
         limits=_section(path, "limits", data, Limits),
         notify=_notify_section(path, data.get("notify")),
+        recovery=_recovery_section(path, data.get("recovery")),
         metrics=_section(path, "metrics", data, MetricsConfig),
     )
 
@@ -257,3 +268,11 @@ def _notify_section(path: Path | None, entries: Any) -> tuple[NotifySink, ...]:
     except ValueError as exc:
         raise ConfigError(f"{path or 'configuration'}: notify: {exc}",
                           remediation=["See config.example.yaml (notify:) for a sink's keys."]) from None
+
+
+def _recovery_section(path: Path | None, data: Any) -> dict[str, tuple[RecoveryRule, ...]]:
+    try:
+        return parse_recovery(data)
+    except ValueError as exc:
+        raise ConfigError(f"{path or 'configuration'}: recovery.{exc}",
+                          remediation=["See config.example.yaml (recovery:) for a rule's keys."]) from None

@@ -55,6 +55,11 @@ def test_default_config_file_is_optional_but_an_explicit_one_is_not(tmp_path):
     ("retry: {jitter: 3}\n", "retry.jitter"),
     ("rate_limit: {burst: 5, speed: 3}\n", "rate_limit.speed: unknown key"),
     ("regoin: eu-west-1\n", "regoin: unknown key"),
+    # recovery policies: the schema's shape, then what it cannot say
+    ("recovery: {weather: {action: skip}}\n", "recovery: must be one of network"),
+    ("recovery: {validation: {action: later}}\n", "recovery.validation.action: must be one of retry"),
+    ("recovery: {network: [{action: skip, colour: red}]}\n", "recovery.network.0.colour: unknown key"),
+    ("recovery: {validation: {action: retry}}\n", "recovery.validation.action: retry does not apply"),
 ])
 def test_bad_values_name_the_file_and_key(tmp_path, text, words):
     config = tmp_path / "bad.yaml"

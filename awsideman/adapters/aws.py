@@ -9,6 +9,7 @@ page is one retried, rate-limited call.
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import threading
 import time
@@ -18,13 +19,18 @@ from typing import Any
 
 from botocore.exceptions import ClientError, ProfileNotFound
 
-from awsideman.core.exceptions import ConfigError, MissingRegionError
+from awsideman.core.exceptions import ConfigError, CredentialsExpiredError, MissingRegionError
 from awsideman.core.retry import RetryPolicy
 
 log = logging.getLogger("awsideman.aws")
 
 # Operations that only read: their request ids are not kept for the audit trail.
 READ_PREFIXES = ("List", "Describe", "Get", "Is", "Search")
+CREDENTIALS_REFRESH_STEP = (
+    "Refresh the credentials: export new keys and session token (or use a profile that refreshes them: "
+    "SSO with `aws sso login`, credential_process or assume-role, which awsideman renews mid-run).")
+# The session's credentials expired (not RequestExpired: that is a signature dated too long ago).
+EXPIRED_CODES = frozenset({"ExpiredToken", "ExpiredTokenException"})
 
 
 def _snake(operation: str) -> str:
@@ -43,6 +49,8 @@ class AwsGateway:
         import boto3
         from botocore.config import Config
 
+        self._profile = profile
+        self._generation = 0  # bumped each time the credentials are refreshed (new session)
         try:
             self._session = boto3.Session(profile_name=profile, region_name=region)
         except ProfileNotFound as exc:
@@ -67,6 +75,12 @@ class AwsGateway:
         self._recording = threading.local()  # per thread: the list the writes sent now are noted in
         self._caller: dict[str, Any] | None = None
         self._caller_known = False
+        self._halted: CredentialsExpiredError | None = None
+
+    @property
+    def credentials_expired(self) -> CredentialsExpiredError | None:
+        """The error of credentials that expired and could not be refreshed, else None."""
+        return self._halted
 
     @property
     def region(self) -> str:
@@ -81,27 +95,30 @@ class AwsGateway:
         with self._lock:
             if service not in self._clients:
                 client = self._session.client(service, config=self._config)  # type: ignore[call-overload]
-                if self._retry.stop is not None:
-                    # The retry policy checks before each attempt, but signing and pooling come
-                    # after that: a process paused there (SIGSTOP, a frozen VM) would send a change
-                    # on waking, even after its lease on the shared state ran out. The last
-                    # check runs just before the bytes go out, ahead of any other handler.
-                    client.meta.events.register_first("before-send", self._last_check)
+                # The retry policy checks before each attempt, but signing and pooling come
+                # after that: a process paused there (SIGSTOP, a frozen VM) would send a change
+                # on waking, even after its lease on the shared state ran out, and a worker
+                # past the check would send after the credentials were found dead. The last
+                # check runs just before the bytes go out, ahead of any other handler.
+                client.meta.events.register_first("before-send", self._last_check)
                 self._clients[service] = client
             return self._clients[service]
 
     def _last_check(self, **_: Any) -> None:
-        assert self._retry.stop is not None
-        self._retry.stop.check()
+        if self._halted is not None:
+            raise copy.copy(self._halted)
+        if self._retry.stop is not None:
+            self._retry.stop.check()
 
     def call(self, service: str, operation: str, *, idempotent: bool = True, **params: Any) -> dict[str, Any]:
         """One API call (PascalCase operation name), rate-limited and retried by policy.
 
         ``idempotent=False`` for writes that must not be sent twice (see ``RetryPolicy.call``).
         """
-        method = getattr(self.client(service), _snake(operation))
+        name = _snake(operation)
 
         def attempt() -> dict[str, Any]:
+            method = getattr(self.client(service), name)  # per attempt: a refresh replaces the clients
             with self._lock:
                 self.calls[f"{service}:{operation}"] += 1
             log.debug("request %s:%s %s", service, operation, sorted(params))
@@ -117,7 +134,58 @@ class AwsGateway:
                 self.server_date = (str(date), time.time())  # the service's clock, for `doctor`
             return response
 
-        return self._retry.call(attempt, service=service, operation=operation, idempotent=idempotent)
+        generation = self._generation
+        try:
+            return self._retry.call(attempt, service=service, operation=operation, idempotent=idempotent)
+        except ClientError as exc:
+            if client_error_code(exc) not in EXPIRED_CODES:
+                raise
+            # The service refuses an expired key before it looks at the request, so even a
+            # write is safe to send again: once, with refreshed credentials, when they can be.
+            if not self._refresh_credentials(generation):
+                self._halt(service, operation, exc)
+                raise
+        try:
+            return self._retry.call(attempt, service=service, operation=operation, idempotent=idempotent)
+        except ClientError as exc:
+            if client_error_code(exc) in EXPIRED_CODES:
+                self._halt(service, operation, exc)
+            raise
+
+    def _refresh_credentials(self, generation: int) -> bool:
+        """New credentials after an expiry answer: True when they were (or already are) renewed.
+
+        botocore renews credentials that come from a profile (SSO, credential_process,
+        assume-role) before they expire; an answer saying they expired anyway (a clock off, a
+        session revoked early) is met by a new session, which resolves them again. Keys from
+        the environment or a credentials file are static: a new session would find the same
+        dead keys, so nothing is refreshed.
+        """
+        import boto3
+        from botocore.credentials import RefreshableCredentials
+
+        with self._lock:
+            if self._generation != generation:  # another worker refreshed meanwhile
+                return True
+            if not isinstance(self._session.get_credentials(), RefreshableCredentials):
+                return False
+            log.info("credentials expired; refreshing them from the profile")
+            self._session = boto3.Session(profile_name=self._profile, region_name=self._session.region_name)
+            self._clients.clear()
+            self._generation += 1
+            return True
+
+    def _halt(self, service: str, operation: str, exc: ClientError) -> None:
+        """Credentials that expired and cannot be refreshed: no request of this run may go out
+        after this answer (every later attempt, queued or retrying, is refused before sending)."""
+        error = CredentialsExpiredError(
+            f"The AWS credentials expired during the run ({service}:{operation} answered "
+            f"{client_error_code(exc)}: {client_error_message(exc) or 'expired'}); they cannot be refreshed "
+            "(keys from the environment or a credentials file), so no further request was sent.",
+            remediation=[CREDENTIALS_REFRESH_STEP])
+        self._halted = self._halted or error
+        if self._retry.stop is not None:
+            self._retry.stop.halt(error)
 
     @contextlib.contextmanager
     def recording_writes(self, calls: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:

@@ -119,6 +119,11 @@ def audit(
         render.document(trail.to_dict())
 
 
+def _decision(decision: dict[str, Any] | None) -> str:
+    """What a recovery policy did with a failed change, and which rule (or handler) said so."""
+    return f"{decision.get('action')} by {decision.get('rule')}" if decision else "fail"
+
+
 def text_report(render: Renderer, report: dict[str, Any]) -> None:
     """The report for people at a terminal."""
     s = report["summary"]
@@ -142,9 +147,9 @@ def text_report(render: Renderer, report: dict[str, Any]) -> None:
                      [[i.get("address") or i.get("resource"), i.get("action") or "", i.get("what") or ""]
                       for i in report["leftover"]])
     if report["failed"]:
-        render.table("Failed changes", ["resource", "action", "error"],
-                     [[i.get("address"), i.get("action") or "", (i.get("error") or {}).get("code", "")]
-                      for i in report["failed"]])
+        render.table("Failed changes", ["resource", "action", "error", "decision"],
+                     [[i.get("address"), i.get("action") or "", (i.get("error") or {}).get("code", ""),
+                       _decision(i.get("decision"))] for i in report["failed"]])
     if report["phases"]:
         render.table("Phases", ["phase", "started", "seconds", "done"], [phase_row(p) for p in report["phases"]])
     for rollback in report["links"].get("rollbacks") or []:

@@ -87,7 +87,7 @@ def restore(
                                      target_instance=target_instance)
             result = RestoreService(context).run(request, confirm=confirm)
     live_change_outcome(render, context, result, lambda: _result_text(render, result, plan_shown=bool(shown)))
-    code = EXIT_CODES.get(result.status, 5 if result.leftover else 1)
+    code = EXIT_CODES.get(result.status, 5 if result.leftover and not result.resumable else 1)
     if code:
         raise typer.Exit(code)
 
@@ -142,7 +142,10 @@ def _result_text(render: Renderer, result: RestoreResult, *, plan_shown: bool = 
     if not plan_shown:  # shown once: before the prompt or the apply, else here
         _plan_text(render, {"plan": result.plan, "changes": result.changes, "source": result.source,
                             "target": result.target})
-    for label, items in (("skipped (differs, --conflict skip)", [item["address"] for item in result.skipped]),
+    for label, items in (("skipped (differs, --conflict skip)", [item["address"] for item in result.skipped
+                                                                  if "rule" not in item]),
+                         ("skipped by policy", [f"{item['address']}: {item['reason']} ({item['rule']})"
+                                                for item in result.skipped if "rule" in item]),
                          ("differs (--conflict fail)", [item["address"] for item in result.conflicts]),
                          ("not touched", [_untouched_text(item) for item in result.not_touched])):
         for item in items:
@@ -154,7 +157,9 @@ def _result_text(render: Renderer, result: RestoreResult, *, plan_shown: bool = 
     headline = {"succeeded": ("Restore succeeded", "bold green"), "partial": ("Restore finished with skipped items",
                 "bold yellow"), "rolled_back": ("Restore FAILED and was rolled back completely", "bold yellow"),
                 "rollback_failed": ("Restore FAILED and the rollback did NOT complete", "bold red"),
-                "failed": ("Restore FAILED", "bold red")}.get(result.status, (result.status, "bold"))
+                "failed": ("Restore FAILED", "bold red"),
+                "interrupted": ("Restore PAUSED (resumable)", "bold yellow"),
+                }.get(result.status, (result.status, "bold"))
     render.line(f"{headline[0]}: {result.backup_id}", style=headline[1])
     render.fields(None, {"operation": result.operation_id or "(none)", **result.counts,
                          "api calls": result.api_calls, "mutating calls": result.mutating_calls,

@@ -6,11 +6,17 @@ Every API attempt checks it first, and every wait (retry backoff, rate limiter) 
 it, so all workers stop within one in-flight call, the pool is joined, and the operation is
 recorded as interrupted by the thread that owns it. Outside an operation (start-up), and at a
 prompt inside one (``disarmed``), the first signal raises at once, as Python normally does.
+
+A run can also be halted by an error that makes every further request pointless, such as
+credentials that expired and cannot be refreshed (``halt``): from then on every check raises
+that error, so no worker sends another request, but it is not a stop request (the run failed;
+nobody asked it to stop) and what the run does next is up to its owner.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -27,10 +33,24 @@ class StopSignal:
         self._armed = 0
         self.signum: int | None = None
         self._guards: list[Callable[[], None]] = []
+        self._halted: BaseException | None = None
 
     @property
     def requested(self) -> bool:
         return self._event.is_set()
+
+    @property
+    def halted(self) -> BaseException | None:
+        """The error that halted the run (``halt``), else None."""
+        return self._halted
+
+    def halt(self, error: BaseException) -> bool:
+        """Refuse every further check with ``error``; True the first time (the first error is kept)."""
+        with self._lock:
+            if self._halted is not None:
+                return False
+            self._halted = error
+            return True
 
     @property
     def armed(self) -> bool:
@@ -53,6 +73,9 @@ class StopSignal:
         """
         if self._event.is_set():
             raise Terminated(self.signum or signal.SIGINT)
+        if self._halted is not None:
+            # A copy per raise: workers raise it at once, and one object would share a traceback.
+            raise copy.copy(self._halted)
         for guard in self._guards:
             guard()
 

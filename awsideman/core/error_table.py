@@ -421,6 +421,8 @@ PROJECT_RULES: dict[str, Rule] = {
     # Its own remediation holds the statement to add and the command that prints the whole policy.
     "PreflightDeniedError": Rule(AUTHORIZATION, "high", False, ()),
     "UnknownAccountError": Rule(RESOURCE_NOT_FOUND, "high", False, ()),
+    # Its own remediation says how to refresh and the exact command that continues the run.
+    "CredentialsExpiredError": Rule(AUTHENTICATION, "high", False, ()),
     "ClockSkewError": Rule(CONFIGURATION, "high", False, (
         "Synchronise this machine's clock (NTP, `timedatectl set-ntp true`), then run again.",
     )),

@@ -89,6 +89,13 @@ class CredentialsError(AwsidemanError):
     code = "CredentialsError"
 
 
+class CredentialsExpiredError(AwsidemanError):
+    """The session's credentials expired mid-run and cannot be refreshed (environment keys):
+    the run stopped before sending another request."""
+
+    code = "CredentialsExpired"
+
+
 class MissingRegionError(AwsidemanError):
     """No region is configured, so the Identity Center instance cannot be found."""
 

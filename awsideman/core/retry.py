@@ -18,6 +18,11 @@ one ``call`` (``_Run``).
   except for an isolated throttle (the limiter sees no congestion: see ``core/ratelimit.py``).
 - Give up: after ``max_retries`` retries, or as soon as the next wait would end past
   ``deadline`` seconds from the first attempt — then the last error is raised unchanged.
+- Recovery policies (``core/recovery.py``, config ``recovery:``) feed these answers for the
+  writes a restore's changes are made of: a category's rule may make its errors retryable
+  (``action: retry``) or not (a handler's ``skip``), and its limits (``max_attempts``,
+  ``base_delay``, ``max_delay``, ``give_up_after``) replace ``retry:``'s for that category.
+  No second retry loop: what happens once retries end is the apply engine's (skip, pause, fail).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from awsideman.core.config_section import ConfigSection, is_integer, is_number
 from awsideman.core.error_table import RATE_LIMITING, RESOURCE_CONFLICT
 from awsideman.core.errors import ErrorAnalyzer, ErrorInfo
 from awsideman.core.exceptions import AmbiguousWriteError
+from awsideman.core.recovery import ErrorFacts, RecoveryPolicy, RecoveryRule, is_change_call, resource_of_operation
 from awsideman.core.sanitize import sanitize
 
 if TYPE_CHECKING:
@@ -150,8 +156,10 @@ class RetryPolicy:
         on_retry: Callable[[AttemptContext, float], None] | None = None,
         limiter: RateLimiter | None = None,
         stop: StopSignal | None = None,
+        recovery: RecoveryPolicy | None = None,
     ) -> None:
         self.config = config or RetryConfig()
+        self._recovery = recovery
         self.analyzer = analyzer or ErrorAnalyzer()
         self.stats = RetryStats()
         self.limiter = limiter
@@ -162,14 +170,41 @@ class RetryPolicy:
         self._rng_lock = threading.Lock()  # random.Random is not safe to share across threads
         self._on_retry = on_retry
 
+    @property
+    def recovery(self) -> RecoveryPolicy | None:
+        """The recovery policy, when it has a rule or a handler (asked only once a call failed)."""
+        return self._recovery if self._recovery is not None and self._recovery.configured else None
+
     # -- the two questions (pure) -------------------------------------------------------------
     def is_retryable(self, context: AttemptContext) -> bool:
-        """Only errors the analyser calls recoverable are worth another attempt."""
-        return isinstance(context.exception, Exception) and context.info.recoverable
+        """Only errors the analyser calls recoverable are worth another attempt (or, for a change's
+        write, those its recovery policy says to retry)."""
+        if not isinstance(context.exception, Exception):
+            return False
+        facts = self.governed(context)
+        return self.recovery.retryable(facts) if self.recovery is not None and facts is not None else (
+            context.info.recoverable)
+
+    def governed(self, context: AttemptContext) -> ErrorFacts | None:
+        """The facts a recovery policy decides on, for a change's write; None for any other call."""
+        if not is_change_call(context.service, context.operation) or self.recovery is None:
+            return None
+        info = context.info
+        return ErrorFacts(category=info.category, code=info.code, message=info.message, severity=info.severity,
+                          recoverable=info.recoverable, service=context.service, operation=context.operation,
+                          http_status=info.http_status, resource=resource_of_operation(context.operation))
+
+    def limits(self, context: AttemptContext | None) -> RecoveryRule | None:
+        """The recovery rule whose retry limits apply to this attempt's error (None: ``retry:``'s)."""
+        facts = self.governed(context) if context is not None else None
+        return self.recovery.retry_limits(facts) if self.recovery is not None and facts is not None else None
 
     def was_not_applied(self, context: AttemptContext) -> bool:
         """The service refused the request before applying it (throttled, busy, never reached)."""
         info = context.info
+        if not info.recoverable and info.http_status is not None and info.http_status < 500 and (
+                self.governed(context) is not None):
+            return True  # a refusal (4xx) a policy retries: the service answered, and it said no
         return info.category == RATE_LIMITING or (info.category == RESOURCE_CONFLICT and info.recoverable) or (
             info.code in NOT_SENT_CODES or type(context.exception).__name__ in NOT_SENT_CODES)
 
@@ -179,8 +214,10 @@ class RetryPolicy:
         An isolated throttle (the limiter sees no congestion) ignores RetryAfter: the retry
         still takes a token from the limiter, which is what keeps the rate under the quota.
         """
-        cfg = self.config
-        cap = min(cfg.max_delay, cfg.base_delay * cfg.exponential_base ** (context.attempt_number - 1))
+        cfg, rule = self.config, self.limits(context)
+        base = rule.base_delay if rule is not None and rule.base_delay is not None else cfg.base_delay
+        most = rule.max_delay if rule is not None and rule.max_delay is not None else max(cfg.max_delay, base)
+        cap = min(most, base * cfg.exponential_base ** (context.attempt_number - 1))
         delay = self._uniform(0.0, cap) if cfg.jitter else cap
         retry_after = context.info.retry_after
         if context.info.category == RATE_LIMITING and not context.congested:
@@ -284,8 +321,11 @@ class _Run:
         """Out of retries, or the next wait would end past the deadline."""
         config = self.policy.config
         context = self.classify(state)
-        out_of_retries = state.attempt_number > config.max_retries
-        past_deadline = context is not None and context.elapsed + (state.upcoming_sleep or 0.0) > config.deadline
+        rule = self.policy.limits(context)
+        attempts = rule.max_attempts if rule is not None and rule.max_attempts is not None else config.max_retries + 1
+        deadline = rule.give_up_after if rule is not None and rule.give_up_after is not None else config.deadline
+        out_of_retries = state.attempt_number >= attempts
+        past_deadline = context is not None and context.elapsed + (state.upcoming_sleep or 0.0) > deadline
         if out_of_retries or past_deadline:
             log.debug("giving up on %s after %d attempt(s): %s", self.key, state.attempt_number,
                       "deadline" if past_deadline and not out_of_retries else "retries exhausted")

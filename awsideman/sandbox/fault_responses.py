@@ -20,7 +20,7 @@ _STATUS = {"throttle": 400, "server_error": 500, "error": 400}
 _QUERY_CODES = {"ThrottlingException": "Throttling", "InternalServerException": "InternalFailure",
                 "AccessDeniedException": "AccessDenied", "ExpiredTokenException": "ExpiredToken"}
 _S3_CODES = {"ThrottlingException": ("SlowDown", 503), "InternalServerException": ("InternalError", 500),
-             "AccessDeniedException": ("AccessDenied", 403)}
+             "AccessDeniedException": ("AccessDenied", 403), "ExpiredTokenException": ("ExpiredToken", 400)}
 _KMS_CODES = {"InternalServerException": "KMSInternalException"}
 
 

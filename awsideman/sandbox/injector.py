@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from awsideman.sandbox.call_log import CallLog, CallsSince
+from awsideman.sandbox.credential_expiry import EXPIRED_CODE, EXPIRED_MESSAGE, CredentialLedger
 from awsideman.sandbox.fault_rules import (
     DEFAULT_FAILURE_REASON,
     PROBABILITIES,
@@ -84,6 +85,7 @@ class FaultInjector:
         self._faults: dict[str, int] = {}
         self._async: dict[str, int] = {}
         self._log = call_log or CallLog()
+        self._credentials = CredentialLedger()
         self.set_rules(rules)
 
     @property
@@ -118,7 +120,7 @@ class FaultInjector:
 
     def fault_counters(self) -> dict[str, int]:
         """Faults per `service:Operation:kind`: injected ones (throttle, server_error, reset,
-        lost_response, error, async_failed) and the model's refusals (async_cap, async_conflict, and with
+        lost_response, error, async_failed, expired_token) and the model's refusals (async_cap, async_conflict, and with
         quirks ps_conflict, account_denied)."""
         with self._lock:
             return dict(self._faults)
@@ -138,18 +140,27 @@ class FaultInjector:
             self._faults.clear()
             self._async.clear()
             self._log.clear()
+        self._credentials.clear()
 
-    def decide(self, service: str, operation: str) -> Fault | None:
-        """Count the call, sleep its latency, and return the fault to inject, if any."""
+    def decide(self, service: str, operation: str, access_key: str | None = None) -> Fault | None:
+        """Count the call, sleep its latency, and return the fault to inject, if any.
+
+        ``access_key`` (the id the request was signed with) is what expiring credentials
+        (a quirk) are counted by; a request whose key has expired is refused before anything else,
+        as AWS authenticates before it throttles."""
         with self._lock:
             key = f"{service}:{operation}"
             self._log.record(key)
             self._calls[key] = count = self._calls.get(key, 0) + 1
             rules = self._rules
             rule = rules.rule_for(service, operation)
-            fault = self._choose(rule, service, operation, count)
-            if fault is not None:
-                self._count_fault(service, operation, fault.kind)
+            if self._credentials.expired(access_key, rules.quirks, self.now()):
+                fault: Fault | None = Fault("error", service, operation, EXPIRED_CODE, EXPIRED_MESSAGE)
+                self._count_fault(service, operation, "expired_token")
+            else:
+                fault = self._choose(rule, service, operation, count)
+                if fault is not None:
+                    self._count_fault(service, operation, fault.kind)
         delay = rules.latency_ms + (rule.latency_ms if rule else 0.0)
         if delay > 0:
             self._sleep(delay / 1000.0)
@@ -181,6 +192,10 @@ class FaultInjector:
 
     def quirks(self) -> Quirks:
         return self._rules.quirks
+
+    def mint_credentials(self) -> dict[str, Any]:
+        """Fresh credentials (a key never seen, so not expired), shaped as a credential_process prints."""
+        return self._credentials.mint(self._rules.quirks)
 
     def note(self, service: str, operation: str, kind: str) -> None:
         """Count a refusal by the model (`async_cap`, `async_conflict`, `ps_conflict`, `account_denied`)."""
@@ -243,6 +258,10 @@ class InjectorControls:
     def advance(self, seconds: float) -> None:
         """Let async requests end (and quota buckets refill) as if `seconds` had passed."""
         self.injector.advance(seconds)
+
+    def mint_credentials(self) -> dict[str, Any]:
+        """Fresh credentials that work again when the old ones expired (quirk)."""
+        return self.injector.mint_credentials()
 
 
 def _random_fault(kind: str, service: str, operation: str) -> Fault:

@@ -10,6 +10,7 @@ import io
 import threading
 from typing import Any
 
+from awsideman.sandbox.credential_expiry import access_key_of
 from awsideman.sandbox.fault_responses import error_response
 from awsideman.sandbox.gapfills.async_policy import drop_policy, use_policy
 from awsideman.sandbox.injector import FaultInjector
@@ -34,7 +35,10 @@ def _before_send(request: Any, event_name: str = "", **_: Any) -> Any:
         return None
     # event_name is `before-send.<service-id, hyphenized>.<OperationName>` (botocore/endpoint.py)
     _, service, operation = event_name.split(".", 2)
-    fault = injector.decide(service, operation)
+    authorization = request.headers.get("Authorization") or b""
+    if isinstance(authorization, bytes):
+        authorization = authorization.decode("ascii", "replace")
+    fault = injector.decide(service, operation, access_key_of(authorization))
     if fault is None:
         return None
     from botocore.awsrequest import AWSResponse

@@ -14,6 +14,9 @@ never reach moto:
     PUT  /_sandbox/faults          replace the rules live (JSON body; 400 with the reason if invalid)
     POST /_sandbox/reset           empty moto's state and the counters; body {"faults": true}
                                    also clears the rules
+    POST /_sandbox/credentials     a fresh session (new access key, secret, token, Expiration),
+                                   shaped as a credential_process prints it: what works again
+                                   once the expiring-credentials quirk has expired the old key
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from awsideman.sandbox import patches
 from awsideman.sandbox.call_log import CallsSince
+from awsideman.sandbox.credential_expiry import access_key_of
 from awsideman.sandbox.fault_responses import error_response
 from awsideman.sandbox.fault_rules import FaultRules, FaultRulesError, coerce_rules
 from awsideman.sandbox.gapfills.async_policy import drop_policy, use_policy
@@ -199,7 +203,7 @@ class SandboxApp:
         if path.startswith(CONTROL_PREFIX):
             return self._control(environ, start_response, path[len(CONTROL_PREFIX):].rstrip("/"))
         service, operation = identify(environ)
-        fault = self.injector.decide(service, operation)
+        fault = self.injector.decide(service, operation, access_key_of(environ.get("HTTP_AUTHORIZATION", "")))
         if fault is None:
             return self.moto_app(environ, start_response)
         if fault.kind == "lost_response":
@@ -240,6 +244,8 @@ class SandboxApp:
             seconds = _seconds(json.loads(body or b"{}"))
             self.injector.advance(seconds)
             return 200, {"advanced": seconds}
+        if (method, action) == ("POST", "credentials"):
+            return 200, self.injector.mint_credentials()
         if (method, action) == ("GET", "faults"):
             return 200, self.injector.rules.to_dict()
         if (method, action) == ("PUT", "faults"):
@@ -403,6 +409,10 @@ class SandboxClient:
 
     def faults(self) -> dict[str, Any]:
         return self._call("GET", "faults")
+
+    def mint_credentials(self) -> dict[str, Any]:
+        """A fresh session (see ``POST /_sandbox/credentials``)."""
+        return dict(self._call("POST", "credentials"))
 
     def set_faults(self, rules: RulesLike) -> dict[str, Any]:
         return self._call("PUT", "faults", coerce_rules(rules).to_dict())

@@ -48,6 +48,8 @@ class Account:
     applied: list[dict[str, Any]] = field(default_factory=list)
     compensated: list[dict[str, Any]] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
+    # Failed changes a recovery policy skipped (a subset of ``failed``): the run went on without them.
+    skipped: list[dict[str, Any]] = field(default_factory=list)
     leftover: list[dict[str, Any]] = field(default_factory=list)
     failures: list[dict[str, Any]] = field(default_factory=list)
     recovery: list[str] = field(default_factory=list)
@@ -107,6 +109,7 @@ def operation_account(journal: StateJournal, operation_id: str) -> Account:
         account.applied = [_change(r) for r in forward if r.state in (ChangeState.APPLIED, ChangeState.COMPENSATED)]
         account.compensated = [_change(r) for r in forward if r.state is ChangeState.COMPENSATED]
         account.failed = [_change(r) for r in records if r.state is ChangeState.FAILED]
+        account.skipped = [item for item in account.failed if (item.get("decision") or {}).get("action") == "skip"]
         if status not in _SETTLED:
             account.leftover = _restore_leftover(records)
     errors = journal.errors(op.id)
@@ -247,6 +250,9 @@ def _change(record: ChangeRecord) -> dict[str, Any]:
         item["request_id"] = record.request_id
     if record.error:
         item["error"] = {k: record.error.get(k) for k in ("category", "code", "message")}
+        if isinstance(record.error.get("decision"), dict):  # what a recovery policy did with it, and which rule
+            item["decision"] = {k: record.error["decision"].get(k) for k in ("action", "rule", "category", "reason")
+                                if record.error["decision"].get(k) is not None}
     return item
 
 
@@ -408,6 +414,9 @@ def _restore_steps(op: Operation, account: Account) -> tuple[str | None, list[st
         return resume, [f"The restore was stopped before it finished; finish it: {resume}",
                         f"Or undo what it applied: {rollback}"]
     cause = "when the cause above is fixed" if account.failures else "now"
+    if any(e.get("category") == "authentication" for e in account.errors):
+        # Expired credentials stop a restore without its rollback (which would be refused too).
+        cause = "once the credentials are refreshed (new keys, or `aws sso login`)"
     return resume, [f"{left} change(s) are applied and kept. Finish the restore {cause}: {resume}",
                     f"Or undo what it applied: {rollback}"]
 

@@ -14,9 +14,19 @@ set (the service refuses it: ``permission_set_gate``); other permission sets are
 Outstanding requests are settled by the writer's ``poll``, a few listing calls per round.
 
 On the first failure nothing new starts; what is in flight finishes (and outstanding requests
-are polled to their end), so the outcome lists exactly what was applied. On a stop request
+are polled to their end), so the outcome lists exactly what was applied. When the run is
+halted (credentials that expired and cannot be refreshed: ``StopSignal.halt``) no request at
+all goes out any more, polls included: outstanding requests are left running like on a stop,
+and the outcome says ``halted``. On a stop request
 nothing new starts either, but outstanding requests are left running: their intents keep the
 request ids, which the next ``rollback`` or ``restore --resume`` reconciles.
+
+With a recovery policy (config ``recovery:``, ``core/recovery.py``) a failure is first put to
+it: ``skip`` leaves the change out and the run goes on (the changes that depend on it are
+skipped too, each journaled as failed with the reason, so the account shows them); ``pause``
+stops the run like a failure but for its rollback (the restore is resumable); ``fail`` (and a
+``retry`` whose attempts are spent) is the failure above. The decision is journaled with the
+change's error.
 """
 
 from __future__ import annotations
@@ -27,7 +37,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from awsideman.core.cancel import StopSignal
@@ -41,6 +51,7 @@ from awsideman.core.exceptions import (
     UnjournaledChangeError,
 )
 from awsideman.core.progress import open_phase
+from awsideman.core.recovery import PAUSE, SKIP, Decision, ErrorFacts, RecoveryPolicy
 from awsideman.journal import ChangeState, StateJournal
 from awsideman.services.account_denial import AccountNames, name_the_account
 from awsideman.services.change_calls import Outcome, execute
@@ -62,6 +73,16 @@ class Failure:
 
 
 @dataclass
+class Skipped:
+    """A change left out by a recovery policy (``because``: the skipped change it depends on)."""
+
+    change: Change
+    error: ErrorInfo
+    decision: Decision
+    because: str | None = None
+
+
+@dataclass
 class ApplyOutcome:
     """What a run of the engine did."""
 
@@ -70,10 +91,14 @@ class ApplyOutcome:
     not_started: list[Change] = field(default_factory=list)
     unsettled: list[Change] = field(default_factory=list)  # async requests left running (stopped)
     stopped: bool = False
+    halted: BaseException | None = None  # the error that halted the run (StopSignal.halt)
+    skipped: list[Skipped] = field(default_factory=list)  # left out by a recovery policy (skip)
+    paused: Decision | None = None  # a recovery policy stopped the run (pause)
 
     @property
     def ok(self) -> bool:
-        return not (self.failed or self.not_started or self.unsettled or self.stopped)
+        """Nothing failed, stopped or was left undone (changes a policy skipped do not count)."""
+        return not (self.failed or self.not_started or self.unsettled or self.stopped or self.halted)
 
     def raise_unjournaled(self) -> None:
         """Raise for changes answered after the lease ran out: this runner's journal is fenced
@@ -81,6 +106,10 @@ class ApplyOutcome:
         late = [f.error.message for f in self.failed if f.error.code == UnjournaledChangeError.code]
         if late:
             raise UnjournaledChangeError(" ".join(late))
+
+
+class _Halted(Exception):  # noqa: N818 - not an error of the change: it never started
+    """Raised by a change refused before its intent because the run was halted."""
 
 
 @dataclass
@@ -97,7 +126,7 @@ class ApplyEngine:
                  max_outstanding: int = MAX_OUTSTANDING, poll_interval: float = POLL_INTERVAL,
                  kind_prefix: str = "", on_applied: Callable[[Change], None] | None = None,
                  progress: Callable[[str], None] | None = None, phase: str = "applying",
-                 accounts: AccountNames | None = None) -> None:
+                 accounts: AccountNames | None = None, recovery: RecoveryPolicy | None = None) -> None:
         self.writer, self.resolver, self.journal, self.operation_id = writer, resolver, journal, operation_id
         self.stop, self.analyzer = stop, analyzer or ErrorAnalyzer()
         self.concurrency, self.max_outstanding, self.poll_interval = concurrency, max_outstanding, poll_interval
@@ -106,6 +135,7 @@ class ApplyEngine:
         self.progress = progress or (lambda _msg: None)
         self.phase = phase  # the name the run's progress shows (applying, compensating)
         self.accounts = accounts  # names a denied account in the error (None: by id only)
+        self.recovery = recovery if recovery is not None and recovery.configured else None
 
     def run(self, changes: list[Change]) -> ApplyOutcome:
         """Apply ``changes`` (in dependency order) and report what happened to each."""
@@ -124,6 +154,8 @@ class ApplyEngine:
     # -- one change, on a worker thread ------------------------------------------------------
     def start(self, change: Change) -> tuple[_Running, Outcome]:
         """Journal the intent, then make the call; raises the call's error after journaling it."""
+        if self.stop.halted is not None:
+            raise _Halted()
         self.stop.check()
         try:
             inverse = change.inverse().to_dict()
@@ -170,6 +202,13 @@ class ApplyEngine:
                 f"state ran out ({exc.message}); it may have been made after another runner took over, "
                 "and the journal has no record of it.") from exc
 
+    def skip_unstarted(self, change: Change, info: ErrorInfo, decision: Decision) -> None:
+        """Journal a change that is never started because a recovery policy skipped what it needs."""
+        seq = self.journal.record_intent(self.operation_id, f"{self.kind_prefix}{change.resource}:{change.action}",
+                                         change.to_dict(), None, address=change.address)
+        self.journal.mark_change(self.operation_id, seq, ChangeState.FAILED, error=_with_decision(info, decision),
+                                 detail=info.message)
+
     def applied(self, running: _Running, detail: str | None, *, calls: list[dict[str, Any]] | None = None) -> None:
         # The intent is what must be durable before the call; an outcome lost with the process
         # leaves an intent that resume and rollback settle from live state.
@@ -181,9 +220,19 @@ class ApplyEngine:
         """The analysed error of a change, naming the account it was denied in."""
         return name_the_account(change, self.analyzer.analyze(exc), self.accounts)
 
+    def decide(self, change: Change, info: ErrorInfo) -> Decision | None:
+        """What the recovery policy does with this failed change (None: no policy, fail as always)."""
+        if self.recovery is None:
+            return None
+        return self.recovery.decide(ErrorFacts(
+            category=info.category, code=info.code, message=info.message, severity=info.severity,
+            recoverable=info.recoverable, operation=info.operation, http_status=info.http_status,
+            resource=change.resource, address=change.address))
+
     def fail(self, running: _Running, exc: BaseException, *, calls: list[dict[str, Any]] | None = None) -> ErrorInfo:
         info = self.explain(running.change, exc)
-        self.journal.mark_change(self.operation_id, running.seq, ChangeState.FAILED, error=info.to_dict(),
+        self.journal.mark_change(self.operation_id, running.seq, ChangeState.FAILED,
+                                 error=_with_decision(info, self.decide(running.change, info)),
                                  detail=info.message, calls=calls)
         # A warning: the operation's analysed error ends its log (RunRecorder), this is the event.
         log.warning("%s failed: %s (%s): %s", running.change.address, info.code, info.category, info.message)
@@ -243,13 +292,17 @@ class _Run:
             for future in finished:
                 self.settle(future)
             self.poll()
+            if self.engine.stop.halted is not None:
+                self.stopping, self.outcome.halted = True, self.engine.stop.halted
+                if not self.in_flight:
+                    break
             if self.engine.stop.requested:
                 self.stopping = self.outcome.stopped = True
                 if not self.in_flight:
                     break
         self.outcome.unsettled = [running.change for running, _ in self.outstanding.values()]
         self.outcome.not_started = [c for c in self.changes if c.address not in self.launched]
-        if self.outcome.not_started and not (self.outcome.failed or self.outcome.stopped):
+        if self.outcome.not_started and not (self.outcome.failed or self.outcome.stopped or self.outcome.halted):
             # Nothing failed and nothing stopped us, yet changes never started: a scheduling bug
             # must not pass for a failed restore with no error.
             raise InternalError(f"Internal error (a bug in awsideman): {len(self.outcome.not_started)} change(s) "
@@ -287,7 +340,7 @@ class _Run:
         change = self.in_flight.pop(future)
         try:
             running, outcome = future.result()
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, _Halted):
             self.release(change)
             self.launched.discard(change.address)  # stopped before its intent: it never started
             return
@@ -307,10 +360,16 @@ class _Run:
 
     def poll(self, force: bool = False) -> None:
         now = time.monotonic()
-        if not self.outstanding or (not force and now - self.last_poll < self.engine.poll_interval):
+        if self.engine.stop.halted is not None or not self.outstanding or (
+                not force and now - self.last_poll < self.engine.poll_interval):
             return
         self.last_poll = now
-        settled = self.engine.writer.poll([request for _, request in self.outstanding.values()])
+        try:
+            settled = self.engine.writer.poll([request for _, request in self.outstanding.values()])
+        except Exception:
+            if self.engine.stop.halted is None:
+                raise
+            return  # the poll met the credentials' end: the requests are left to resume or rollback
         for request_id, request in settled.items():
             if request.status == "IN_PROGRESS" or request_id not in self.outstanding:
                 continue
@@ -339,9 +398,40 @@ class _Run:
                 self.make_ready(dependent)
 
     def failed(self, change: Change, info: ErrorInfo) -> None:
-        self.outcome.failed.append(Failure(change, info))
+        decision = self.engine.decide(change, info)
         self.phase.advance()
+        if decision is not None and decision.action == SKIP:
+            self.outcome.skipped.append(Skipped(change, info, decision))
+            self.skip_dependents(change, info, decision)
+            return
+        self.outcome.failed.append(Failure(change, info))
         self.stopping = True  # nothing new starts after a failure retries could not fix
+        if decision is not None and decision.action == PAUSE and self.outcome.paused is None:
+            self.outcome.paused = decision
+
+    def skip_dependents(self, change: Change, info: ErrorInfo, decision: Decision) -> None:
+        """Leave out what cannot be made without a skipped change (a membership of a skipped user),
+        each journaled as failed with the reason, so every view of the run lists it."""
+        pending = list(self.dependents.get(change.address, []))
+        while pending:
+            dependent = pending.pop()
+            if dependent.address in self.launched:
+                continue
+            self.launched.add(dependent.address)
+            reason = f"not made: it depends on {change.address}, which was skipped ({decision.rule})"
+            self.engine.skip_unstarted(dependent, replace(info, message=reason, remediation=()), decision)
+            self.outcome.skipped.append(Skipped(dependent, info, decision, because=change.address))
+            self.phase.advance()
+            pending.extend(self.dependents.get(dependent.address, []))
+
+
+def _with_decision(info: ErrorInfo, decision: Decision | None) -> dict[str, Any]:
+    """The error as journaled: with the policy's decision (and its category, if a handler changed it)."""
+    data = info.to_dict()
+    if decision is not None:
+        data["decision"] = decision.to_dict()
+        data["category"] = decision.category
+    return data
 
 
 def _settled_detail(request: Any) -> str:

@@ -14,6 +14,7 @@ from awsideman.config import Settings
 from awsideman.core.cancel import StopSignal
 from awsideman.core.progress import ENDED, STARTED, Phase, PhaseListener, PhaseTracker, PhaseView
 from awsideman.core.ratelimit import RateLimiter
+from awsideman.core.recovery import RecoveryPolicy
 from awsideman.core.retry import RetryPolicy
 from awsideman.journal import StateJournal, utc_timestamp
 from awsideman.services.log_context import set_phase
@@ -52,8 +53,16 @@ class Context:
     def gateway(self) -> AwsGateway:
         s = self.settings
         limiter = RateLimiter(s.rate_limit, sleep=self.stop.sleep)
-        policy = RetryPolicy(s.retry, limiter=limiter, stop=self.stop)
+        policy = RetryPolicy(s.retry, limiter=limiter, stop=self.stop, recovery=self.recovery)
         return AwsGateway(profile=s.profile, region=s.region, retry=policy, max_pool=s.concurrency + 4)
+
+    @cached_property
+    def recovery(self) -> RecoveryPolicy:
+        """The ``recovery:`` rules and the installed error handlers (warnings go to the run's)."""
+        from awsideman.services.error_handlers import load_handlers
+
+        return RecoveryPolicy(rules=self.settings.recovery, warn=self.warnings.append,
+                              load_handlers=lambda: load_handlers(self.warnings.append))
 
     @cached_property
     def instance(self) -> Instance:

@@ -16,10 +16,11 @@ from awsideman.core.model import RESOURCE_KINDS, Snapshot
 from awsideman.core.planner import Plan, make_plan, untouchables_from_missing
 from awsideman.core.planner.scope import NotTouched
 from awsideman.core.progress import open_phase
+from awsideman.core.recovery import Decision
 from awsideman.core.route_price import PERMISSION_SET
-from awsideman.journal import PARTIAL, ROLLBACK_FAILED, ROLLED_BACK, SUCCEEDED, ChangeState, Operation
+from awsideman.journal import INTERRUPTED, PARTIAL, ROLLBACK_FAILED, ROLLED_BACK, SUCCEEDED, ChangeState, Operation
 from awsideman.services.account_denial import AccountNames
-from awsideman.services.apply import ApplyEngine
+from awsideman.services.apply import ApplyEngine, Skipped
 from awsideman.services.archive import BackupArchive
 from awsideman.services.compensation import (
     COMPENSATION_PREFIX,
@@ -97,6 +98,9 @@ class RestoreResult(LiveChangeResult):
     applied: list[str] = field(default_factory=list)
     mutating_calls: int = 0
     warnings: list[str] = field(default_factory=list)
+    # Stopped cleanly where `restore --resume` finishes it (credentials expired): exit 1, not 5.
+    resumable: bool = False
+    paused: dict[str, Any] | None = None  # the recovery policy's decision that paused the run
 
 
 class RestoreService:
@@ -348,15 +352,22 @@ class RestoreService:
         resolver = Resolver(writer, live)
         engine = ApplyEngine(writer, resolver, ctx.journal, run.id, stop=ctx.stop, analyzer=self.analyzer,
                              concurrency=ctx.settings.concurrency, progress=ctx.progress,
-                             accounts=AccountNames(ctx.gateway))
+                             accounts=AccountNames(ctx.gateway), recovery=ctx.recovery)
         ctx.progress(f"Applying {len(plan.changes)} change(s)")
         outcome = engine.run(plan.changes)
         result.applied = [c.address for c in outcome.applied]
         result.errors = [dict(f.error.to_dict(), resource=f.change.address) for f in outcome.failed]
+        result.skipped += [_skipped_by_policy(s) for s in outcome.skipped]
         if outcome.stopped:
             raise Terminated(ctx.stop.signum or 2)
         if outcome.ok:
-            result.status = "partial" if plan.skipped else "succeeded"
+            result.status = "partial" if plan.skipped or outcome.skipped else "succeeded"
+            return
+        if outcome.halted is not None:
+            self._halted(run, result, outcome.halted)
+            return
+        if outcome.paused is not None and not outcome.unsettled:
+            self._paused(run, result, outcome.paused)
             return
         # A runner that lost its lease on the shared state stops here: whoever took over owns
         # the instance now, and compensating would race them. Nor is there a rollback without
@@ -383,6 +394,34 @@ class RestoreService:
             result.notes.append(kept)
         result.status = "rolled_back" if not undo.leftover else "rollback_failed"
 
+    def _halted(self, run: OperationRun, result: RestoreResult, error: BaseException) -> None:
+        """The credentials died mid-run and cannot be refreshed: stop as failed, roll nothing back.
+
+        A rollback needs requests too, and every one would be refused; what was applied stays
+        applied (journaled), and the operation stays resumable once the credentials are fresh.
+        """
+        ctx = self.context
+        info = self.analyzer.analyze(error)
+        info = replace(info, remediation=(*info.remediation, f"Then finish the restore: awsideman restore --resume "
+                                          f"{run.id} (or undo what it applied: awsideman rollback {run.id})"))
+        ctx.journal.record_error(run.id, info)
+        result.errors.insert(0, info.to_dict())
+        result.status, result.resumable = "failed", True
+        result.leftover = [dict(_leftover(address, records, run.id), why="kept: the credentials expired, so nothing "
+                                "was rolled back (a rollback needs requests too)")
+                           for address, records in sorted(open_changes(ctx.journal.changes(run.id)).items())]
+        result.notes.append(f"The credentials expired mid-run: nothing was sent after the first refusal and nothing "
+                            f"was rolled back. Refresh them, then: awsideman restore --resume {run.id}")
+
+    def _paused(self, run: OperationRun, result: RestoreResult, decision: Decision) -> None:
+        """A recovery policy said ``pause``: stop here, journaled and resumable, rolling nothing back."""
+        resume = f"awsideman restore --resume {run.id}"
+        result.status, result.resumable, result.paused = INTERRUPTED, True, decision.to_dict()
+        result.leftover = [dict(_leftover(address, records, run.id), why=f"kept: paused by {decision.rule}")
+                           for address, records in sorted(open_changes(self.context.journal.changes(run.id)).items())]
+        result.notes.append(f"Paused by {decision.rule} ({decision.category}): nothing was rolled back. Once the "
+                            f"cause is dealt with, continue: {resume}")
+
     def _figures(self, result: RestoreResult, started: float) -> None:
         calls = self.context.gateway.calls_by_operation()
         result.api_calls = sum(calls.values())
@@ -399,6 +438,13 @@ def _planned(manifest: dict[str, Any], plan: Plan, request: RestoreRequest) -> R
         dry_run=request.dry_run, source=plan.source or {}, target=plan.target or {}, plan=plan.summary(),
         changes=[_brief(c) for c in plan.changes], skipped=[_brief(c) for c in plan.skipped],
         conflicts=[_brief(c) for c in plan.conflicts], not_touched=[n.to_dict() for n in plan.not_touched])
+
+
+def _skipped_by_policy(skipped: Skipped) -> dict[str, Any]:
+    """A change a recovery policy left out, as the result lists it: why, and which rule said so."""
+    why = (f"depends on {skipped.because}, which was skipped" if skipped.because
+           else f"{skipped.error.code}: {skipped.error.message}")
+    return dict(_brief(skipped.change), reason=why, rule=skipped.decision.rule, category=skipped.decision.category)
 
 
 def _brief(change: Change) -> dict[str, Any]:
@@ -420,6 +466,9 @@ def next_commands(operation_id: str) -> str:
 
 
 def _summary(result: RestoreResult) -> dict[str, Any]:
-    return {"plan": result.plan, "counts": result.counts, "leftover": result.leftover[:50],
-            "errors": [{"code": e.get("code"), "message": e.get("message")} for e in result.errors[:20]],
-            "not_touched": [{"what": n["what"], "reason": n["reason"]} for n in result.not_touched[:20]]}
+    summary = {"plan": result.plan, "counts": result.counts, "leftover": result.leftover[:50],
+               "errors": [{"code": e.get("code"), "message": e.get("message")} for e in result.errors[:20]],
+               "not_touched": [{"what": n["what"], "reason": n["reason"]} for n in result.not_touched[:20]]}
+    if result.paused is not None:
+        summary["paused"] = result.paused
+    return summary
