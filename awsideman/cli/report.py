@@ -140,6 +140,8 @@ def text_report(render: Renderer, report: dict[str, Any]) -> None:
                     f"{group['message']}", style="bold red")
         for step in group["remediation"]:
             render.line(f"  - {step}")
+    for item in (s.get("recorded") or {}).get("not_touched") or []:  # as the restore's plan listed them
+        render.line(f"Not touched: {item.get('what')}: {item.get('reason')}")
     if report["leftover"]:
         render.table("Left over (still changed)", ["resource", "action", "what"],
                      [[i.get("address") or i.get("resource"), i.get("action") or "", i.get("what") or ""]
