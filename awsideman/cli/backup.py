@@ -34,6 +34,7 @@ app = typer.Typer(help="Create, list, inspect, verify and delete backups.", no_a
 BackupIdArg = Annotated[str, typer.Argument(help="Backup id (bk-YYYYMMDDTHHMMSSZ-xxxxxx).")]
 
 EXIT_PARTIAL = 3
+ASSIGNMENT_STRATEGIES = ("auto", "permission-set", "principal")  # as config.schema.json's assignment_strategy
 
 
 def _context(ctx: typer.Context, render: Renderer) -> Context:
@@ -70,15 +71,24 @@ def create(
         "--resume", help="Continue a failed or killed backup operation from its checkpoints.")] = None,
     kms_key: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--kms-key", help="KMS key id/ARN/alias: encrypt the payload client-side (envelope, AES-256-GCM).")] = None,
+    assignment_strategy: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--assignment-strategy",
+        help="How assignments are listed: auto (cheaper route), permission-set (every account of every "
+             "permission set: also sees orphan assignments of deleted users and groups), principal. "
+             "Default: assignment_strategy in the config.")] = None,
     output: OutputOpt = None, quiet: QuietOpt = False, no_color: NoColorOpt = False,
 ) -> None:
     """Back up the instance to a store."""
     render = renderer(ctx, output, quiet, no_color)
-    if resume and (resources or description or store):
-        raise UsageError("--resume continues an operation with its original --resources, --description "
-                         "and --store; do not pass them again")
+    if resume and (resources or description or store or assignment_strategy):
+        raise UsageError("--resume continues an operation with its original --resources, --description, "
+                         "--store and --assignment-strategy; do not pass them again")
+    if assignment_strategy is not None and assignment_strategy not in ASSIGNMENT_STRATEGIES:
+        raise UsageError(f"--assignment-strategy must be one of {', '.join(ASSIGNMENT_STRATEGIES)}, "
+                         f"not {assignment_strategy!r}")
     request = BackupRequest(resources=parse_resources(resources), description=description, store=store,
-                            allow_partial=allow_partial, resume=resume, kms_key=kms_key)
+                            allow_partial=allow_partial, resume=resume, kms_key=kms_key,
+                            assignment_strategy=assignment_strategy)
     context = service_context(ctx, render)
     result = BackupService(context).create(request)
     closing_account(context.journal, result)  # status and duration as `report show` says them
@@ -164,6 +174,21 @@ def _manifest_text(render: Renderer, manifest: dict[str, Any]) -> None:
     })
     for group in manifest.get("missing") or []:
         render.line(f"  missing {group['count']} {group['resource']} step(s): {group['code']}: {group['reason']}")
+    _orphans_text(render, manifest.get("orphan_assignments"))
+
+
+def _orphans_text(render: Renderer, orphans: dict[str, Any] | None) -> None:
+    """Orphan assignments (their principal was deleted): how many, each one, or why none could be seen."""
+    if orphans is None:
+        return
+    if not orphans["visible"]:
+        render.warn(f"orphan assignments: not looked for. {orphans.get('note') or ''}".rstrip())
+        return
+    render.line(f"  orphan assignments: {orphans['count']} (their user or group no longer exists; "
+                "never recreated by restore)" if orphans["count"] else "  orphan assignments: 0")
+    for item in orphans.get("assignments") or []:
+        render.line(f"    - {item['principal_type'].lower()} {item['principal_id']} (deleted) -> "
+                    f"{item['permission_set_name']} in {item['account_id']}")
 
 
 @app.command("verify")

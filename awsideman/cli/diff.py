@@ -76,16 +76,37 @@ def _text(render: Renderer, result: DiffResult) -> None:
             for name, values in item.attributes.items():
                 for line in attribute_lines(name, values):
                     render.line(f"      {line}")
+    for line in orphan_lines(result.orphans):
+        render.line(line)
     for note in result.notes:
         render.warn(note)
+
+
+def orphan_lines(orphans: dict[str, Any]) -> list[str]:
+    """Orphan assignments, apart from the differences (they grant nothing; restore never recreates them)."""
+    if not orphans or not (orphans["from"]["count"] or orphans["to"]["count"]
+                           or not orphans["from"]["visible"] or not orphans["to"]["visible"]):
+        return []
+
+    def side(name: str) -> str:
+        return str(orphans[name]["count"]) if orphans[name]["visible"] else "not looked for (per-principal listing)"
+
+    lines = [f"Orphan assignments (principal deleted; not drift, never recreated): from {side('from')}, "
+             f"to {side('to')}"]
+    for label, key in (("only in from", "only_in_from"), ("only in to", "only_in_to"), ("in both", "in_both")):
+        lines += [f"  {label}: {o['principal_type'].lower()} {o['principal_id']} -> {o['permission_set_name']} "
+                  f"in {o['account_id']}" for o in orphans[key]]
+    return lines
 
 
 def markdown(result: DiffResult) -> str:
     """The diff as a Markdown document (for tickets and chat)."""
     lines = [f"# Diff: {_side(result.source)} -> {_side(result.target)}", "",
              f"Resources: {', '.join(result.resources)}", ""]
+    orphans = [f"- {line.strip()}" if line.startswith("  ") else f"{line}" for line in orphan_lines(result.orphans)]
+    orphans = ["", *[_md(line) for line in orphans]] if orphans else []
     if result.equal:
-        return "\n".join([*lines, "No differences.", *_notes(result)])
+        return "\n".join([*lines, "No differences.", *orphans, *_notes(result)])
     security = [d for d in result.differences if d.security]
     lines += ["| resource | added | removed | changed |", "|---|---|---|---|"]
     lines += [f"| {r} | {c.get('added', 0)} | {c.get('removed', 0)} | {c.get('changed', 0)} |"
@@ -100,7 +121,7 @@ def markdown(result: DiffResult) -> str:
             heading, *rest = attribute_lines(name, values)
             lines.append(f"  - `{name}`{_md(heading[len(name):])}")
             lines += [f"    - `{_md(line.strip())}`" for line in rest]
-    return "\n".join([*lines, *_notes(result)])
+    return "\n".join([*lines, *orphans, *_notes(result)])
 
 
 def _md(text: str) -> str:

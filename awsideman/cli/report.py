@@ -140,6 +140,8 @@ def text_report(render: Renderer, report: dict[str, Any]) -> None:
                     f"{group['message']}", style="bold red")
         for step in group["remediation"]:
             render.line(f"  - {step}")
+    for item in (s.get("recorded") or {}).get("not_touched") or []:  # as the restore's plan listed them
+        render.line(f"Not touched: {item.get('what')}: {item.get('reason')}")
     if report["leftover"]:
         why = any(i.get("why") for i in report["leftover"])  # left by a rollback policy: say which
         render.table("Left over (still changed)", ["resource", "action", "what", *(["why"] if why else [])],

@@ -25,6 +25,10 @@ def to_markdown(report: dict[str, Any]) -> str:
                          f"{'retryable' if group['recoverable'] else 'not retryable'}): `{_cell(group['code'])}` "
                          f"{_cell(group['message'])}")
             lines += [f"  - remediation: {_cell(step)}" for step in group["remediation"]]
+    untouched = (s.get("recorded") or {}).get("not_touched") or []
+    if untouched:
+        lines += ["", "### Not touched", ""]
+        lines += [f"- {_cell(item.get('what'))}: {_cell(item.get('reason'))}" for item in untouched]
     for title, key in (("Left over (still changed)", "leftover"), ("Failed", "failed"),
                        ("Compensated", "compensated"), ("Applied", "applied")):
         if report[key]:

@@ -112,8 +112,20 @@ class Change:
         return None
 
     @property
+    def orphan(self) -> bool:
+        """The delete of an orphan assignment: its user or group no longer exists (AWS kept the
+        assignment). Its key names the dangling principal id, and ``before`` carries it."""
+        return self.resource == "assignment" and bool((self.before or {}).get("orphan"))
+
+    @property
     def reversible(self) -> bool:
-        """Whether the change recorded what its inverse needs (a delete needs ``before``...)."""
+        """Whether the change recorded what its inverse needs (a delete needs ``before``...).
+
+        An orphan assignment's delete never is: the inverse would assign a principal that no
+        longer exists, which AWS refuses (and it granted no one access).
+        """
+        if self.orphan:
+            return False
         needs = {"create": ("after",), "delete": ("before",), "update": ("before", "after"), "provision": ()}
         return all(getattr(self, name) is not None for name in needs[self.action])
 
@@ -129,6 +141,10 @@ class Change:
         calls; an answer lost in transit) is compensated with ``inverse().with_before(live)``:
         the diff is then taken against what the target holds now.
         """
+        if self.orphan:
+            raise IrreversibleChangeError(
+                f"{self.address}: an orphan assignment (its principal {self.key[3]} no longer exists) cannot be "
+                "created back", remediation=["Nothing to give back: it granted no one access."])
         if not self.reversible:
             raise IrreversibleChangeError(
                 f"{self.address}: cannot {self.action} back, the state before the change was not recorded",

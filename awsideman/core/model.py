@@ -89,6 +89,28 @@ class Assignment:
         return (self.account_id, self.permission_set_name, self.principal_type, self.principal_name)
 
 
+@dataclass(frozen=True)
+class OrphanAssignment:
+    """An account assignment whose principal no longer exists (AWS keeps a deleted user's or
+    group's assignments). It has no natural key to restore by and grants no one access: it is
+    kept to be reported, never recreated. ``principal_id`` is the dangling id."""
+
+    account_id: str
+    permission_set_name: str
+    principal_type: str
+    principal_id: str
+    permission_set_arn: str
+    orphan: bool = True  # the marker a reader of the JSON sees on each entry
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.account_id, self.permission_set_name, self.principal_type, self.principal_id)
+
+    def describe(self) -> str:
+        return (f"{self.principal_type.lower()} {self.principal_id} (deleted) -> {self.permission_set_name} "
+                f"in {self.account_id}")
+
+
 @dataclass
 class Snapshot:
     """Everything a backup holds, in a stable order."""
@@ -98,12 +120,13 @@ class Snapshot:
     memberships: list[Membership] = field(default_factory=list)
     permission_sets: list[PermissionSet] = field(default_factory=list)
     assignments: list[Assignment] = field(default_factory=list)
+    orphan_assignments: list[OrphanAssignment] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.sort()
 
     def sort(self) -> None:
-        for name in ("users", "groups", "memberships", "permission_sets", "assignments"):
+        for name in ("users", "groups", "memberships", "permission_sets", "assignments", "orphan_assignments"):
             getattr(self, name).sort(key=lambda item: item.key)
 
     def counts(self) -> dict[str, int]:
@@ -116,7 +139,7 @@ class Snapshot:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "format_version": FORMAT_VERSION,
             "users": [asdict(u) for u in self.users],
             "groups": [asdict(g) for g in self.groups],
@@ -124,6 +147,9 @@ class Snapshot:
             "permission_sets": [asdict(p) for p in self.permission_sets],
             "assignments": [asdict(a) for a in self.assignments],
         }
+        if self.orphan_assignments:  # absent when there are none: older readers' documents stay as they were
+            data["orphan_assignments"] = [asdict(o) for o in self.orphan_assignments]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Snapshot:
@@ -134,6 +160,7 @@ class Snapshot:
             memberships=[Membership(**m) for m in data["memberships"]],
             permission_sets=[PermissionSet(**p) for p in data["permission_sets"]],
             assignments=[Assignment(**a) for a in data["assignments"]],
+            orphan_assignments=[OrphanAssignment(**o) for o in data.get("orphan_assignments") or []],
         )
 
     def consistency_problems(self, resources: set[str] | None = None) -> list[str]:

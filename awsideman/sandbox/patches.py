@@ -37,8 +37,8 @@ GAP_FILLS = (
     "sso-admin: ListAccountAssignments[ForPrincipal] paged; List*Status calls",
     "identitystore: UpdateUser, UpdateGroup",
     "identitystore: duplicate membership -> ConflictException UNIQUENESS_CONSTRAINT_VIOLATION",
-    "identitystore: DeleteUser/DeleteGroup cascade to memberships and account assignments; "
-    "unknown ids -> ResourceNotFound",
+    "identitystore: DeleteUser/DeleteGroup cascade to memberships and account assignments "
+    "(quirk orphan_assignments: the assignments stay, as in AWS); unknown ids -> ResourceNotFound",
     "identitystore: every user attribute kept and returned; one email/address/phone at most",
     "kms: disabled / pending-deletion keys refuse Encrypt, GenerateDataKey and Decrypt; "
     "a KeyId that did not encrypt the blob -> IncorrectKeyException; EnableKey/DisableKey take ARNs",

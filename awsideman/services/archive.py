@@ -7,6 +7,7 @@ Identity Center reader.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from awsideman.adapters import crypto
@@ -48,7 +49,13 @@ class BackupArchive:
     def show(self, backup_id: str, store_url: str | None) -> dict[str, Any]:
         backup_id = validate_backup_id(backup_id)
         store = self.context.store(store_url)
-        return dict(self.manifest(store, backup_id), store=store.url)
+        manifest = dict(self.manifest(store, backup_id), store=store.url)
+        if (manifest.get("orphan_assignments") or {}).get("count"):
+            # Only then is the payload read (and decrypted): the manifest counts them, the snapshot names them.
+            _, snapshot = self.load(backup_id, store_url)
+            manifest["orphan_assignments"] = dict(manifest["orphan_assignments"], assignments=[
+                asdict(o) for o in snapshot.orphan_assignments])
+        return manifest
 
     def load(self, backup_id: str, store_url: str | None) -> tuple[dict[str, Any], Snapshot]:
         """Manifest and snapshot, after checksum, format, decryption and consistency checks."""

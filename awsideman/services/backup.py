@@ -27,6 +27,7 @@ from awsideman.core.exceptions import (
 from awsideman.core.ids import new_backup_id, validate_operation_id
 from awsideman.core.model import RESOURCE_KINDS, Snapshot, canonical_json
 from awsideman.core.progress import open_phase
+from awsideman.core.route_price import PRINCIPAL
 from awsideman.core.schemas import schema
 from awsideman.journal import Operation, utc_timestamp
 from awsideman.services import hooks
@@ -48,6 +49,7 @@ class BackupRequest:
     allow_partial: bool = False
     resume: str | None = None
     kms_key: str | None = None
+    assignment_strategy: str | None = None  # None: the config's `assignment_strategy`
 
 
 @dataclass
@@ -68,6 +70,7 @@ class BackupResult:
     duration_seconds: float = 0.0
     message: str | None = None
     warnings: list[str] = field(default_factory=list)
+    orphan_assignments: dict[str, Any] | None = None  # as in the manifest (None: assignments not backed up)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -118,7 +121,8 @@ class BackupService:
                                  f"is {ctx.instance.instance_arn}; resume it with the same profile and region")
         spec = OperationSpec("backup", params={
             "resources": request.resources, "description": request.description, "store": request.store,
-            "kms_key": kms_key, "allow_partial": request.allow_partial},
+            "kms_key": kms_key, "allow_partial": request.allow_partial,
+            "assignment_strategy": request.assignment_strategy},
             resume=request.resume, next_command=lambda op: f"awsideman backup create --resume {op}")
         started = time.monotonic()
         with run_operation(ctx.journal, spec, stop=ctx.stop, analyzer=self.analyzer, phases=ctx.progress) as run:
@@ -169,6 +173,7 @@ class BackupService:
         request.store = params.get("store")
         request.kms_key = request.kms_key or params.get("kms_key")
         request.allow_partial = request.allow_partial or bool(params.get("allow_partial"))
+        request.assignment_strategy = request.assignment_strategy or params.get("assignment_strategy")
         return operation
 
     def _already_written(self, operation: Operation, request: BackupRequest) -> BackupResult | None:
@@ -195,10 +200,16 @@ class BackupService:
         reader = IdentityCenterReader(ctx.gateway, ctx.instance)
         collected = Collector(reader, checkpoints, resources=request.resources,
                               concurrency=ctx.settings.concurrency,
-                              strategy=ctx.settings.assignment_strategy, analyzer=self.analyzer,
+                              strategy=request.assignment_strategy or ctx.settings.assignment_strategy,
+                              analyzer=self.analyzer,
                               progress=ctx.progress, stop=ctx.stop, refresh=bool(request.resume)).run()
         snapshot, notes = build_snapshot(collected.steps, set(request.resources))
         notes += _resume_notes(collected, run.operation)
+        listed = collected.steps.get("users") is not None and collected.steps.get("groups") is not None
+        orphans = (orphan_summary(snapshot, collected.strategy, principals_listed=listed)
+                   if "assignments" in request.resources else None)
+        if orphans is not None and (orphans["count"] or not orphans["visible"]):
+            notes.append(orphans["note"])
         missing = missing_report(collected.missing)
         recorded: set[tuple[str, str]] = set()
         for item in collected.missing:  # one journal row per kind of failure, not per step
@@ -208,7 +219,7 @@ class BackupService:
         result = BackupResult(operation_id=operation_id, status="partial" if missing else "succeeded",
                               counts=snapshot.counts(), missing=missing, notes=notes,
                               errors=[_error_of(group) for group in missing],
-                              reused_steps=sum(collected.reused.values()))
+                              reused_steps=sum(collected.reused.values()), orphan_assignments=orphans)
         empty = _empty_instance_warning(snapshot.counts(), request.resources, ctx.instance)
         if empty and not missing:
             result.warnings.append(empty)
@@ -225,7 +236,8 @@ class BackupService:
         hooks.reached("backup:before-store-write")
         store = ctx.store(request.store)
         with open_phase(ctx.progress, "writing", 1) as writing:
-            self._write(store, backup_id, snapshot, request, missing, operation_id, strategy=collected.strategy)
+            self._write(store, backup_id, snapshot, request, missing, operation_id, strategy=collected.strategy,
+                        orphans=orphans)
             writing.advance()
         hooks.reached("backup:after-store-write")
         result.backup_id = backup_id
@@ -235,7 +247,8 @@ class BackupService:
         return result
 
     def _write(self, store: BackupStore, backup_id: str, snapshot: Snapshot, request: BackupRequest,
-               missing: list[dict[str, Any]], operation_id: str, strategy: str | None) -> None:
+               missing: list[dict[str, Any]], operation_id: str, strategy: str | None,
+               orphans: dict[str, Any] | None) -> None:
         payload = pack_snapshot(snapshot)
         kms_key = request.kms_key or self.context.settings.kms_key
         key = crypto.PayloadKey(self.context.gateway, kms_key, backup_id) if kms_key else None
@@ -244,10 +257,34 @@ class BackupService:
                                  description=request.description, source=source,
                                  resources=request.resources, snapshot=snapshot,
                                  encryption=key.info if key else None, missing=missing, operation_id=operation_id)
+        if orphans is not None:
+            manifest["orphan_assignments"] = orphans
         if key is not None:  # the tag covers the manifest too: editing it is detected on read
             payload = key.seal(payload, bound_manifest(manifest))
         add_payload_digest(manifest, payload)
         store.write(backup_id, {PAYLOAD: payload, MANIFEST: canonical_json(manifest)})
+
+
+def orphan_summary(snapshot: Snapshot, strategy: str | None, *, principals_listed: bool = True) -> dict[str, Any]:
+    """The manifest's word on orphan assignments: seen or not by the listing route, and how many.
+
+    The per-principal route asks about each user and group that exists, so it never meets an
+    assignment whose principal was deleted; only the per-permission-set route lists them all.
+    """
+    count = len(snapshot.orphan_assignments)
+    if not principals_listed:  # only complete user and group listings prove a principal gone
+        return {"visible": False, "count": count,
+                "note": "The users or groups could not be listed (see missing), so no assignment could be told "
+                        "apart as an orphan (one whose user or group was deleted)."}
+    if strategy == PRINCIPAL:
+        return {"visible": False, "count": count,
+                "note": "Assignments were listed per principal, which cannot see orphan assignments (those of "
+                        "deleted users and groups, which AWS keeps): any there are, are not in this backup. "
+                        "List them with `backup create --assignment-strategy permission-set` (or "
+                        "`assignment_strategy: permission-set` in the config)."}
+    return {"visible": True, "count": count,
+            "note": f"{count} orphan assignment(s) (their user or group no longer exists) are kept marked; "
+                    "a restore never recreates them." if count else "No orphan assignments."}
 
 
 def _error_of(group: dict[str, Any]) -> dict[str, Any]:

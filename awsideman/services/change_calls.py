@@ -89,7 +89,8 @@ def _create_assignment(change: Change, writer: Any, resolver: Resolver) -> Outco
 def _delete_assignment(change: Change, writer: Any, resolver: Resolver) -> Outcome:
     account, ps, principal_type, name = change.key
     arn = resolver.find("permission_set", ps)
-    principal = resolver.find("user" if principal_type == "USER" else "group", name)
+    # An orphan's principal has no name to resolve: the dangling id is the assignment's own key.
+    principal = name if change.orphan else resolver.find("user" if principal_type == "USER" else "group", name)
     if arn is None or principal is None or not writer.assignment_exists(account, arn, principal_type, principal):
         return Outcome("already absent")
     return Outcome(request=writer.delete_assignment(account, arn, principal_type, principal))

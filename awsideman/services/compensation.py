@@ -69,9 +69,32 @@ def open_changes(records: Iterable[ChangeRecord]) -> dict[str, list[ChangeRecord
     by_address: dict[str, list[ChangeRecord]] = {}
     for record in records:
         compensation = record.kind.startswith(COMPENSATION_PREFIX)
-        if record.state in OPEN_STATES and not compensation and not _never_applied(record):
+        if (record.state in OPEN_STATES and not compensation and not _never_applied(record)
+                and not _orphan_delete(record)):
             by_address.setdefault(str(record.address), []).append(record)
     return by_address
+
+
+def _orphan_delete(record: ChangeRecord) -> bool:
+    """An orphan assignment's delete (``--prune``): journaled without an inverse, never reverted.
+
+    Assigning a principal that no longer exists is refused by AWS, and the assignment granted no
+    one access: a rollback leaves it deleted and says so (`orphans_not_given_back`) instead of
+    stopping before everything it can revert.
+    """
+    forward = record.forward or {}
+    return forward.get("resource") == "assignment" and bool((forward.get("before") or {}).get("orphan"))
+
+
+def orphans_not_given_back(records: Iterable[ChangeRecord]) -> str | None:
+    """The rollback's note on the orphan assignments the restore deleted (None: it deleted none)."""
+    gone = sorted({str(r.address) for r in records if r.state in (ChangeState.APPLIED, ChangeState.INTENT)
+                   and not r.kind.startswith(COMPENSATION_PREFIX) and _orphan_delete(r)})
+    if not gone:
+        return None
+    return (f"{len(gone)} orphan assignment(s) deleted by --prune stay deleted: their user or group no longer "
+            f"exists, so they cannot be assigned again (they granted no one access): {', '.join(gone[:5])}"
+            f"{', ...' if len(gone) > 5 else ''}")
 
 
 def _never_applied(record: ChangeRecord) -> bool:

@@ -8,16 +8,20 @@ only the kinds in `--resources`, with the backup collector (same reader, same re
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from awsideman.core.drift import Difference, compare, summary
 from awsideman.core.exceptions import UsageError
-from awsideman.core.model import RESOURCE_KINDS
+from awsideman.core.model import RESOURCE_KINDS, OrphanAssignment, Snapshot
 from awsideman.core.planner import Untouchable, resources_in_scope, untouchables_from_missing
+from awsideman.core.route_price import PRINCIPAL
 from awsideman.services.archive import BackupArchive
 from awsideman.services.context import Context
-from awsideman.services.live import read_live
+from awsideman.services.live import LiveSnapshot, read_live
+
+OrphanKey = tuple[str, str, str, str]
 
 
 @dataclass
@@ -39,6 +43,7 @@ class DiffResult:
     api_calls: int = 0
     duration_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    orphans: dict[str, Any] = field(default_factory=dict)  # `orphan_report`: kept apart from differences
 
     @property
     def equal(self) -> bool:
@@ -49,7 +54,8 @@ class DiffResult:
                 "counts": summary(self.differences),
                 "security_relevant": sum(1 for d in self.differences if d.security),
                 "differences": [d.to_dict() for d in self.differences], "api_calls": self.api_calls,
-                "duration_seconds": self.duration_seconds, "notes": self.notes}
+                "duration_seconds": self.duration_seconds, "notes": self.notes,
+                "orphan_assignments": self.orphans}
 
 
 class DiffService:
@@ -65,6 +71,7 @@ class DiffService:
         scope = _scope(request.resources, manifest)
         rules = untouchables_from_missing(manifest.get("missing") or [], before)
         notes = _partial_notes(manifest)
+        after: Snapshot
         if request.second is None:
             after = read_live(self.context, scope)
             target = {"kind": "live", **self.context.instance.to_dict()}
@@ -76,8 +83,39 @@ class DiffService:
             target = _describe(second)
         differences = compare(before, after, resources_in_scope(scope), _unique(rules))
         api_calls = self.context.gateway.call_count() if "gateway" in self.context.__dict__ else 0
+        orphans: dict[str, Any] = {}
+        if "assignments" in scope:
+            seen_after = (after.orphans_visible if isinstance(after, LiveSnapshot)
+                          else _orphans_visible(second))
+            orphans = orphan_report(before, _orphans_visible(manifest), after, seen_after)
         return DiffResult(source=_describe(manifest), target=target, resources=scope, differences=differences,
-                          api_calls=api_calls, duration_seconds=round(time.monotonic() - started, 3), notes=notes)
+                          api_calls=api_calls, duration_seconds=round(time.monotonic() - started, 3), notes=notes,
+                          orphans=orphans)
+
+
+def _orphans_visible(manifest: dict[str, Any]) -> bool:
+    """Whether a backup's listing could see orphan assignments (older backups: by their route)."""
+    recorded = manifest.get("orphan_assignments")
+    if recorded is not None:
+        return bool(recorded["visible"])
+    return (manifest.get("source") or {}).get("assignment_listing") != PRINCIPAL
+
+
+def orphan_report(before: Snapshot, before_visible: bool, after: Snapshot, after_visible: bool) -> dict[str, Any]:
+    """Orphan assignments on each side, apart from the differences: they grant no one access and
+    a restore never recreates them, so one side having them is not drift to repair. A side whose
+    listing could not see them says so instead of showing none."""
+    first = {o.key: o for o in before.orphan_assignments}
+    second = {o.key: o for o in after.orphan_assignments}
+
+    def listed(keys: Iterable[OrphanKey], side: dict[OrphanKey, OrphanAssignment]) -> list[dict[str, Any]]:
+        return [asdict(side[k]) for k in sorted(keys)]
+
+    return {"from": {"visible": before_visible, "count": len(first)},
+            "to": {"visible": after_visible, "count": len(second)},
+            "only_in_from": listed(first.keys() - second.keys(), first) if after_visible else [],
+            "only_in_to": listed(second.keys() - first.keys(), second) if before_visible else [],
+            "in_both": listed(first.keys() & second.keys(), first)}
 
 
 def _scope(wanted: list[str], manifest: dict[str, Any]) -> list[str]:

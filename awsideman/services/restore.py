@@ -14,14 +14,22 @@ from awsideman.core.exceptions import StateBackendError, Terminated, UsageError
 from awsideman.core.ids import validate_backup_id, validate_operation_id
 from awsideman.core.model import RESOURCE_KINDS, Snapshot
 from awsideman.core.planner import Plan, make_plan, untouchables_from_missing
+from awsideman.core.planner.scope import NotTouched
 from awsideman.core.progress import open_phase
 from awsideman.core.recovery import Decision
 from awsideman.core.rollback_policy import NEVER_REASON, RollbackPolicy, purged_message
+from awsideman.core.route_price import PERMISSION_SET
 from awsideman.journal import INTERRUPTED, PARTIAL, ROLLBACK_FAILED, ROLLED_BACK, SUCCEEDED, ChangeState, Operation
 from awsideman.services.account_denial import AccountNames
 from awsideman.services.apply import ApplyEngine, Skipped
 from awsideman.services.archive import BackupArchive
-from awsideman.services.compensation import COMPENSATION_PREFIX, Compensator, open_changes, settle_requests
+from awsideman.services.compensation import (
+    COMPENSATION_PREFIX,
+    Compensator,
+    open_changes,
+    orphans_not_given_back,
+    settle_requests,
+)
 from awsideman.services.context import Context
 from awsideman.services.lifecycle import OperationRun, OperationSpec, run_operation, takeover_note
 from awsideman.services.live import read_live
@@ -134,13 +142,20 @@ class RestoreService:
                                           "will not touch.", "Or restore a complete backup (`awsideman backup list`)."])
         # Every kind is read: cascades (a pruned user's assignments) and provisioned accounts
         # need the whole picture even when the scope is narrower.
+        # --prune deletes orphan assignments too, which only the per-permission-set listing sees:
+        # `auto` takes that route then (a configured route is kept, and the plan says what it missed).
+        route = PERMISSION_SET if request.prune and self.context.settings.assignment_strategy == "auto" else None
         live = read_live(self.context, RESOURCE_KINDS, analyzer=self.analyzer, called="the target instance",
-                         consequence="; nothing was changed")
+                         consequence="; nothing was changed", strategy=route)
         with open_phase(self.context.progress, "planning", 1) as planning:
             untouchable = untouchables_from_missing(manifest.get("missing") or [], snapshot)
             plan = make_plan(snapshot, live, conflict=request.conflict, prune=request.prune, resources=scope,
                              untouchable=untouchable, source=dict(manifest.get("source") or {}),
                              target=self.context.instance.to_dict())
+            if request.prune and "assignments" in scope and not live.orphans_visible:
+                plan.not_touched.append(NotTouched(
+                    "orphan assignments in the target", "not looked for: assignments were listed per principal "
+                    "(assignment_strategy: principal), which cannot see those of deleted users and groups"))
             planning.advance()
         return manifest, plan, live
 
@@ -411,6 +426,9 @@ class RestoreService:
         if undo.kept:
             result.notes.append(f"{len(undo.kept)} change(s) kept by policy (rollback.keep: "
                                 f"{', '.join(policy.keep)}); `awsideman rollback {run.id}` reverts them too.")
+        orphans = orphans_not_given_back(ctx.journal.changes(run.id))
+        if orphans:
+            result.notes.append(orphans)
 
     def _halted(self, run: OperationRun, result: RestoreResult, error: BaseException) -> None:
         """The credentials died mid-run and cannot be refreshed: stop as failed, roll nothing back.
@@ -488,7 +506,8 @@ def _summary(result: RestoreResult) -> dict[str, Any]:
                "rollback": {"kept": len(result.kept), "out_of_budget": result.rollback_out_of_budget,
                             # the kinds kept are in the params' policy; only the dependents need naming
                             "because": dict(list(result.kept_reasons.items())[:MAX_NAMED])},
-               "errors": [{"code": e.get("code"), "message": e.get("message")} for e in result.errors[:20]]}
+               "errors": [{"code": e.get("code"), "message": e.get("message")} for e in result.errors[:20]],
+               "not_touched": [{"what": n["what"], "reason": n["reason"]} for n in result.not_touched[:20]]}
     if result.paused is not None:
         summary["paused"] = result.paused
     return summary

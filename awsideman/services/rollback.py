@@ -22,7 +22,7 @@ from awsideman.core.ids import validate_operation_id
 from awsideman.core.model import Snapshot
 from awsideman.core.rollback_policy import purged_message
 from awsideman.journal import Operation
-from awsideman.services.compensation import Compensator, inverses_of, open_changes
+from awsideman.services.compensation import Compensator, inverses_of, open_changes, orphans_not_given_back
 from awsideman.services.context import Context
 from awsideman.services.lifecycle import OperationRun, OperationSpec, run_operation, takeover_note
 from awsideman.services.preflight import check_mode, prove_access
@@ -86,6 +86,9 @@ class RollbackService:
                                     planned=[{"address": c.address, "action": c.action} for c in inverses])
             if not inverses:
                 result.notes.append(f"Nothing to roll back: every change of {restore.id} is reverted or never applied.")
+            kept = orphans_not_given_back(ctx.journal.changes(restore.id))
+            if kept:
+                result.notes.append(kept)
             if dry_run:
                 self._preflight(result, inverses, preflight, refuse=False)
                 return self._done(result, started)  # nothing happened: the operation is forgotten

@@ -1,14 +1,16 @@
 """Turns the collector's raw API results into a Snapshot keyed by natural keys.
 
 Pure functions: no API calls. Anything that cannot be named (its principal or permission set
-was not read) is reported back as missing rather than stored with a dangling reference.
+was not read) is reported back as missing rather than stored with a dangling reference; an
+assignment whose principal is in neither complete listing is an orphan (its user or group was
+deleted and AWS kept the assignment) and is kept apart, marked, for reports only.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from awsideman.core.model import Assignment, Group, Membership, PermissionSet, Snapshot, User
+from awsideman.core.model import Assignment, Group, Membership, OrphanAssignment, PermissionSet, Snapshot, User
 
 _USER_ID_FIELDS = ("UserId", "UserName", "IdentityStoreId")
 
@@ -20,13 +22,15 @@ def build_snapshot(steps: dict[str, Any], resources: set[str]) -> tuple[Snapshot
     sets = [_permission_set(v) for k, v in steps.items() if k.startswith("permission_set:")]
     notes: list[str] = []
     memberships = _memberships(steps, users, groups, notes) if {"users", "groups"} <= resources else []
-    assignments = _assignments(steps, users, groups, sets, notes) if "assignments" in resources else []
+    orphans: list[OrphanAssignment] = []
+    assignments = _assignments(steps, users, groups, sets, notes, orphans) if "assignments" in resources else []
     snapshot = Snapshot(
         users=users if "users" in resources else [],
         groups=groups if "groups" in resources else [],
         memberships=memberships,
         permission_sets=sets if "permission-sets" in resources else [],
         assignments=assignments,
+        orphan_assignments=orphans,
     )
     return snapshot, notes
 
@@ -89,21 +93,27 @@ def _raw_assignments(steps: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _assignments(steps: dict[str, Any], users: list[User], groups: list[Group],
-                 sets: list[PermissionSet], notes: list[str]) -> list[Assignment]:
+                 sets: list[PermissionSet], notes: list[str], orphans: list[OrphanAssignment]) -> list[Assignment]:
     names = {("USER", u.user_id): u.user_name for u in users}
     names.update({("GROUP", g.group_id): g.display_name for g in groups})
     set_names = {p.arn: p.name for p in sets}
+    # Only complete listings of users and groups prove a principal gone; an unread one proves nothing.
+    principals_known = steps.get("users") is not None and steps.get("groups") is not None
     result = []
-    orphans = 0
+    unnamed = 0
     for raw in _raw_assignments(steps):
         principal = names.get((raw["PrincipalType"], raw["PrincipalId"]))
         set_name = set_names.get(raw["PermissionSetArn"])
+        if principal is None and set_name is not None and principals_known:
+            orphans.append(OrphanAssignment(raw["AccountId"], set_name, raw["PrincipalType"], raw["PrincipalId"],
+                                            raw["PermissionSetArn"]))
+            continue
         if principal is None or set_name is None:
-            orphans += 1
+            unnamed += 1
             continue
         result.append(Assignment(raw["AccountId"], set_name, raw["PrincipalType"], principal,
                                  raw["PermissionSetArn"], raw["PrincipalId"]))
-    if orphans:
-        notes.append(f"{orphans} assignment(s) refer to a principal or permission set that could not be "
+    if unnamed:
+        notes.append(f"{unnamed} assignment(s) refer to a principal or permission set that could not be "
                      "read or no longer exists; they are not in the backup")
     return result

@@ -17,6 +17,7 @@ from moto.identitystore.exceptions import (
 from moto.identitystore.models import IdentityStoreBackend, Name
 
 from ._common import LOCK, install, install_all
+from .async_policy import current_policy
 from .ssoadmin_async import drop_principal
 
 # Attributes newer botocore sends that moto's User tuple has no field for.
@@ -251,25 +252,32 @@ def _drop_memberships(store: Any, field: str, principal_id: str) -> None:
             _pairs(store).pop((membership["GroupId"], membership["MemberId"]["UserId"]), None)
 
 
+def _orphaning() -> bool:
+    """The real service leaves a deleted principal's assignments in place (quirk ``orphan_assignments``)."""
+    return current_policy().quirks().orphan_assignments
+
+
 def delete_user(self: IdentityStoreBackend, identity_store_id: str, user_id: str) -> None:
-    """Delete a user, its memberships and its account assignments; unknown id -> ResourceNotFound."""
+    """Delete a user, its memberships and its account assignments (unless they are to be left
+    orphaned, as AWS does); unknown id -> ResourceNotFound."""
     with LOCK:
         store = _store(self, identity_store_id)
         if store.users.pop(user_id, None) is None:
             raise _not_found("USER")
         _extras(store).pop(user_id, None)
         _drop_memberships(store, "UserId", user_id)
-        drop_principal(self.account_id, self.region_name, identity_store_id, "USER", user_id)
+        drop_principal(self.account_id, self.region_name, identity_store_id, "USER", user_id, keep=_orphaning())
 
 
 def delete_group(self: IdentityStoreBackend, identity_store_id: str, group_id: str) -> None:
-    """Delete a group, its memberships and its account assignments; unknown id -> ResourceNotFound."""
+    """Delete a group, its memberships and its account assignments (unless they are to be left
+    orphaned, as AWS does); unknown id -> ResourceNotFound."""
     with LOCK:
         store = _store(self, identity_store_id)
         if store.groups.pop(group_id, None) is None:
             raise _not_found("GROUP")
         _drop_memberships(store, "GroupId", group_id)
-        drop_principal(self.account_id, self.region_name, identity_store_id, "GROUP", group_id)
+        drop_principal(self.account_id, self.region_name, identity_store_id, "GROUP", group_id, keep=_orphaning())
 
 
 def install_models() -> None:

@@ -105,13 +105,14 @@ def list_async_statuses(
 
 
 def drop_principal(account_id: str, region: str, identity_store_id: str, principal_type: str,
-                   principal_id: str) -> None:
-    """A deleted user or group loses its assignments at once; its pending creations end FAILED."""
+                   principal_id: str, keep: bool = False) -> None:
+    """A deleted user or group loses its assignments at once (``keep``: they stay, orphaned, as in
+    AWS); its pending creations end FAILED either way (the principal they name is gone)."""
     backend = ssoadmin_backends[account_id][region]
     instances = {i.instance_arn for i in backend.instances if i.identity_store_id == identity_store_id}
     with LOCK:
         state = state_of(backend)
-        for key in list(state.by_principal.get((principal_type, principal_id), {})):
+        for key in [] if keep else list(state.by_principal.get((principal_type, principal_id), {})):
             if key[0] in instances:
                 state.unassign(backend, key)
         state.fail_pending(
