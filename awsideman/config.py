@@ -26,6 +26,7 @@ from awsideman.core.notify_config import NotifySink, host_only, normalise, notif
 from awsideman.core.ratelimit import RateLimitConfig
 from awsideman.core.recovery import RecoveryRule, parse_recovery
 from awsideman.core.retry import RetryConfig
+from awsideman.core.rollback_policy import RollbackPolicy
 
 # The published schema (``awsideman/schemas/config.schema.json``) is the one list of keys, types
 # and ranges; other tools can validate a config with it. Every number in it has a range, and
@@ -77,6 +78,8 @@ class Settings:
     # -- what a restore does with a change that failed, per error category (recovery:) --
     recovery: Mapping[str, tuple[RecoveryRule, ...]] = field(default_factory=dict)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    # -- what an automatic rollback does, and how long inverses are kept (rollback:) --
+    rollback: RollbackPolicy = field(default_factory=RollbackPolicy)
 
     @property
     def journal_path(self) -> Path:
@@ -259,6 +262,7 @@ def load_settings(config_path: str | None = None, profile: str | None = None,
         notify=_notify_section(path, data.get("notify")),
         recovery=_recovery_section(path, data.get("recovery")),
         metrics=_section(path, "metrics", data, MetricsConfig),
+        rollback=_section(path, "rollback", data, RollbackPolicy),
     )
 
 

@@ -143,9 +143,10 @@ def text_report(render: Renderer, report: dict[str, Any]) -> None:
     for item in (s.get("recorded") or {}).get("not_touched") or []:  # as the restore's plan listed them
         render.line(f"Not touched: {item.get('what')}: {item.get('reason')}")
     if report["leftover"]:
-        render.table("Left over (still changed)", ["resource", "action", "what"],
-                     [[i.get("address") or i.get("resource"), i.get("action") or "", i.get("what") or ""]
-                      for i in report["leftover"]])
+        why = any(i.get("why") for i in report["leftover"])  # left by a rollback policy: say which
+        render.table("Left over (still changed)", ["resource", "action", "what", *(["why"] if why else [])],
+                     [[i.get("address") or i.get("resource"), i.get("action") or "", i.get("what") or "",
+                       *([i.get("why") or ""] if why else [])] for i in report["leftover"]])
     if report["failed"]:
         render.table("Failed changes", ["resource", "action", "error", "decision"],
                      [[i.get("address"), i.get("action") or "", (i.get("error") or {}).get("code", ""),

@@ -34,7 +34,8 @@ def to_markdown(report: dict[str, Any]) -> str:
         if report[key]:
             lines += ["", f"### {title}", ""]
             lines += [f"- `{_cell(item.get('address') or item.get('resource'))}` {_cell(item.get('action') or '')}"
-                      f" {_cell(item.get('what') or '')}".rstrip() for item in report[key][:200]]
+                      f" {_cell(item.get('what') or '')}".rstrip()
+                      + (f" ({_cell(item['why'])})" if item.get("why") else "") for item in report[key][:200]]
     if report.get("phases"):
         lines += ["", "### Phases", "", "| phase | started | seconds | done |", "|---|---|---|---|"]
         lines += ["| " + " | ".join(_cell(c) for c in phase_row(p)) + " |" for p in report["phases"]]

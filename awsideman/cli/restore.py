@@ -24,6 +24,7 @@ from awsideman.cli.options import (
 )
 from awsideman.core.exceptions import UsageError
 from awsideman.core.planner import CONFLICT_MODES
+from awsideman.core.rollback_policy import WHEN, RollbackPolicy, parse_keep
 from awsideman.render import Renderer
 from awsideman.services.backup import parse_resources
 from awsideman.services.restore import RestoreRequest, RestoreResult, RestoreService
@@ -45,6 +46,15 @@ def restore(
     resources: ResourcesOpt = None,
     auto_rollback: Annotated[bool, typer.Option(
         "--auto-rollback/--no-auto-rollback", help="On a failure, undo what was applied (default on).")] = True,
+    rollback_when: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--rollback-when", metavar="WHEN", help="When to undo automatically: on_failure (default), never, "
+        "on_partial (also a partial restore). Default: rollback.when in the config.")] = None,
+    rollback_keep: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--rollback-keep", metavar="KINDS", help="Kinds an automatic rollback keeps applied, comma-separated "
+        "(users,groups,memberships,permission-sets,assignments; none). Default: rollback.keep.")] = None,
+    rollback_time_budget: Annotated[Optional[float], typer.Option(  # noqa: UP045
+        "--rollback-time-budget", metavar="SECONDS", help="Seconds the automatic rollback may take; what is "
+        "left then is listed and `awsideman rollback OP` finishes it. Default: rollback.time_budget.")] = None,
     allow_partial: Annotated[bool, typer.Option(
         "--allow-partial", help="Restore a backup marked partial (what it misses is left alone).")] = False,
     lock_timeout: LockTimeoutOpt = 0.0,
@@ -85,6 +95,8 @@ def restore(
                                      prune=prune, resources=parse_resources(resources), auto_rollback=auto_rollback,
                                      allow_partial=allow_partial, lock_timeout=lock_timeout, preflight=preflight,
                                      target_instance=target_instance)
+            request.rollback = _policy(context.settings.rollback, rollback_when, rollback_keep,
+                                       rollback_time_budget)
             result = RestoreService(context).run(request, confirm=confirm)
     live_change_outcome(render, context, result, lambda: _result_text(render, result, plan_shown=bool(shown)))
     code = EXIT_CODES.get(result.status, 5 if result.leftover and not result.resumable else 1)
@@ -94,7 +106,19 @@ def restore(
 
 # The restore's own options: a resume keeps the journaled ones, so giving them again is an error
 # rather than a silent no-op (BACKUP_ID may be given: it must be the restore's).
-_FIXED_BY_RESUME = ("store", "conflict", "prune", "resources", "auto_rollback", "allow_partial", "target_instance")
+_FIXED_BY_RESUME = ("store", "conflict", "prune", "resources", "auto_rollback", "allow_partial", "target_instance",
+                    "rollback_when", "rollback_keep", "rollback_time_budget")
+
+
+def _policy(configured: RollbackPolicy, when: str | None, keep: str | None, budget: float | None) -> RollbackPolicy:
+    """The config's ``rollback:`` with what the flags say instead; a bad value is an input error (exit 2)."""
+    if when is not None and when not in WHEN:
+        raise UsageError(f"--rollback-when must be one of {', '.join(WHEN)}, not {when!r}")
+    try:
+        kinds = parse_keep(keep) if keep is not None else None
+        return configured.merged(when=when, keep=kinds, time_budget=budget)
+    except ValueError as exc:
+        raise UsageError(str(exc).replace("invalid rollback config: time_budget", "--rollback-time-budget")) from None
 
 
 def _resume_flags(ctx: typer.Context, backup_id: str | None, dry_run: bool) -> None:
@@ -155,7 +179,9 @@ def _result_text(render: Renderer, result: RestoreResult, *, plan_shown: bool = 
         render.line(f"Dry run: {len(result.changes)} change(s) planned, none made.", style="bold")
         return
     headline = {"succeeded": ("Restore succeeded", "bold green"), "partial": ("Restore finished with skipped items",
-                "bold yellow"), "rolled_back": ("Restore FAILED and was rolled back completely", "bold yellow"),
+                "bold yellow"), "rolled_back": (("Restore FAILED and was rolled back, except what rollback.keep kept"
+                                                 if result.kept else "Restore FAILED and was rolled back completely"),
+                                                "bold yellow"),
                 "rollback_failed": ("Restore FAILED and the rollback did NOT complete", "bold red"),
                 "failed": ("Restore FAILED", "bold red"),
                 "interrupted": ("Restore PAUSED (resumable)", "bold yellow"),

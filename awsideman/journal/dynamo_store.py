@@ -163,7 +163,7 @@ class DynamoStore:
             body["ConditionExpression"] = condition
         if isinstance(action, Update):
             sets, removes = [], []
-            for index, (name, value) in enumerate(action.set.items()):
+            for index, (name, value) in enumerate(self._updated(action).items()):
                 names[f"#s{index}"] = name
                 if value is None:
                     removes.append(f"#s{index}")
@@ -179,6 +179,27 @@ class DynamoStore:
             body["ExpressionAttributeValues"] = items.encode_all(values)
         verb = "ConditionCheck" if isinstance(action, Check) else "Delete" if isinstance(action, Delete) else "Update"
         return {verb: body}
+
+    def _updated(self, action: Update) -> dict[str, Any]:
+        """The fields an update sets; a large text field replaces its S3 reference (``_blob``) too,
+        which would otherwise still be read in its place (the blob itself goes with ``drop_values``)."""
+        fields = dict(action.set)
+        for name in LARGE.get(action.kind, ()):
+            if name not in fields:
+                continue
+            text = fields.pop(name)
+            fields[f"{name}_blob"] = None
+            fields[name] = None
+            if text is not None:
+                stem = f"rewritten/{'.'.join(str(part) for part in action.key)}.{name}.{uuid.uuid4().hex}.json"
+                fields.update(self._stored(str(action.key[0]), name, stem, text))
+        return fields
+
+    def drop_values(self, operation_id: str, kind: str) -> None:
+        """Delete the S3 values the operation's records of ``kind`` were written with (their items
+        no longer name them: see ``_updated``)."""
+        folder = {"change": "changes", "checkpoint": "checkpoints"}[kind]
+        self.blobs.delete_under(f"{self.table}/{operation_id}/{folder}")
 
     def _item(self, kind: str, record: dict[str, Any]) -> dict[str, Any]:
         key = _key(kind, tuple(record[name] for name in _KEY_FIELDS[kind]))

@@ -295,6 +295,39 @@ class Journal:
                 removed += 1
         return removed
 
+    def purge_inverses(self, retention_days: float, now: datetime | None = None) -> list[str]:
+        """Purge the inverses of restores and rollbacks that ended ``retention_days`` ago or more
+        (``rules.inverses_expired``): each change keeps only what the audit trail shows
+        (``rules.redacted``), and the operation's summary says when (``inverses_purged_at``).
+        Returns the operations purged."""
+        if retention_days < 0:
+            raise ValueError("retention_days must not be negative")
+        moment = as_utc(now or self._now())
+        try:
+            cutoff = utc_timestamp(moment - timedelta(days=retention_days))
+        except OverflowError:  # a window reaching past year 1 keeps everything
+            return []
+        done = []
+        for op in self.list_operations(limit=None):
+            if not rules.inverses_expired(op, cutoff=cutoff):
+                continue
+            for change in self._query("change", op.id):
+                forward = json.loads(change.get("forward") or "null")
+                if isinstance(forward, dict) and forward.get("purged") and change.get("inverse") is None:
+                    continue  # a pass that stopped half-way already did this one
+                self._write([Update("change", (op.id, change["seq"]),
+                                    {"forward": dumps(rules.redacted(forward)), "inverse": None})])
+            self._drop_values(op.id)
+            # Last: an operation marked purged has nothing left to purge (a stopped pass runs again).
+            summary = rules.purged(op, at=utc_timestamp(moment), days=retention_days)
+            if self._write([Update("operation", (op.id,), {"summary": dumps_sanitized(summary)},
+                                   expect={"updated_at": op.updated_at})]) is None:
+                done.append(op.id)
+        return done
+
+    def _drop_values(self, operation_id: str) -> None:
+        self._store(lambda: self.store.drop_values(operation_id, "change"))
+
     def _owned_update(self, operation_id: str, fields: dict[str, Any]) -> None:
         failed = self._write([Update("operation", (operation_id,), {**fields, "updated_at": self._stamp()},
                                      expect={"owner": self._me()[0]})])

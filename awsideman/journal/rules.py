@@ -9,6 +9,8 @@ SQLite file and the shared DynamoDB table follow exactly the same rules (DESIGN 
 - ``fence``: every write of a lock holder requires the lock to still name it;
 - ``transition_sources``: the moves a journaled change may make;
 - ``retained``: what retention keeps (anything a rollback may still need);
+- ``inverses_expired`` / ``redacted``: what the inverse retention (``rollback.inverse_retention_days``)
+  purges, and what of a change is left once it did;
 - ``rolled_back``: a later rollback's outcome on the restore it reverted;
 - ``wait``: how waiting for a lock (or for a restore to stop) ends (``--lock-timeout``).
 """
@@ -101,6 +103,33 @@ def retained(op: Operation, *, cutoff: str, open_changes: Callable[[], bool]) ->
     if op.status not in FINISHED_STATUSES or ended_key(op) >= cutoff:
         return True
     return op.status in UNSETTLED_STATUSES and open_changes()
+
+
+def inverses_expired(op: Operation, *, cutoff: str) -> bool:
+    """A restore or rollback that ended before ``cutoff`` and still holds its inverses (the previous
+    attribute values its changes recorded): the inverse retention purges them. Policy, not need:
+    one a rollback could still use is purged too, which is what the window promises."""
+    return (op.kind in ("restore", "rollback") and op.status in FINISHED_STATUSES and ended_key(op) < cutoff
+            and not (op.summary or {}).get("inverses_purged_at"))
+
+
+# What a purged change keeps of its forward record: which resource, what action, the names of the
+# attributes an update changed (the audit trail's fields); never a value.
+_KEPT_FIELDS = ("address", "resource", "action", "key", "depends_on", "is_async")
+
+
+def redacted(forward: Any) -> dict[str, Any]:
+    """A change's forward record without any attribute value (``before``, ``after``, the diff's values)."""
+    forward = forward if isinstance(forward, dict) else {}
+    kept = {name: forward[name] for name in _KEPT_FIELDS if name in forward}
+    kept["diff"] = {str(name): None for name in (forward.get("diff") or {})}
+    kept["purged"] = True
+    return kept
+
+
+def purged(op: Operation, *, at: str, days: float) -> dict[str, Any]:
+    """The operation's summary once its inverses are gone: when, and by which window."""
+    return {**(op.summary or {}), "inverses_purged_at": at, "inverse_retention_days": days}
 
 
 def is_open(state: str) -> bool:

@@ -118,6 +118,9 @@ class SqliteStore:
             for name in [kind] if kind else ["change", "checkpoint", "error"]:
                 conn.execute(f"DELETE FROM {TABLES[name]} WHERE operation_id = ?", (operation_id,))
 
+    def drop_values(self, operation_id: str, kind: str) -> None:
+        """Nothing to do: every value lives in its record (an update replaced it in place)."""
+
     def _apply(self, conn: sqlite3.Connection, index: int, action: Action) -> None:
         if isinstance(action, Put):
             key = action.key

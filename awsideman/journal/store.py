@@ -129,6 +129,11 @@ class RecordStore(Protocol):
         record) and their large values; unconditional (the journal's rules decided)."""
         ...
 
+    def drop_values(self, operation_id: str, kind: str) -> None:
+        """Delete large values the operation's records of ``kind`` were first written with and that
+        updates have since replaced (the DynamoDB store's S3 objects); records keep theirs."""
+        ...
+
     def close(self) -> None: ...
 
 

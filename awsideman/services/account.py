@@ -112,6 +112,8 @@ def operation_account(journal: StateJournal, operation_id: str) -> Account:
         account.skipped = [item for item in account.failed if (item.get("decision") or {}).get("action") == "skip"]
         if status not in _SETTLED:
             account.leftover = _restore_leftover(records)
+            if not links.get("rollbacks"):  # a later rollback decided what is left, not the policy
+                _policy_reasons(op, records, account.leftover)
     errors = journal.errors(op.id)
     account.summary = _summary(op, status, account.backup_id, _finished_at(op, records, errors))
     account.phases = _phases(op, records, account.summary)
@@ -162,6 +164,40 @@ def _restore_leftover(records: list[ChangeRecord]) -> list[dict[str, Any]]:
                 else "failed part-way: may be partly in effect")
         left.append(dict(_change(first), address=address, what=what))
     return left
+
+
+def _policy_reasons(op: Operation, records: list[ChangeRecord], leftover: list[dict[str, Any]]) -> None:
+    """Why the restore's rollback policy (journaled in its params, its end in its summary) left each
+    item in effect: ``why`` and ``policy`` on the items it left on purpose (or for lack of time)."""
+    from awsideman.core.rollback_policy import (
+        NEVER_REASON,
+        RollbackPolicy,
+        budget_reason,
+        kept_reason,
+        needs_kept_reason,
+    )
+
+    params, recorded = op.params or {}, (op.summary or {}).get("rollback") or {}
+    try:
+        policy = RollbackPolicy.from_params(params.get("rollback"))
+    except (ValueError, TypeError):  # a journal written by something else: no reason rather than a wrong one
+        return
+    because = recorded.get("because") or {}
+    refused = {r.address for r in records if r.kind.startswith(_COMPENSATION) and r.state is ChangeState.FAILED}
+    for item in leftover:
+        if op.status == "failed" and params.get("auto_rollback") is False:
+            item.update(why="kept: --no-auto-rollback", policy="--no-auto-rollback")
+        elif op.status == "failed" and policy.when == "never":
+            item.update(why=NEVER_REASON, policy="rollback.when")
+        elif op.status not in ("rolled_back", "rollback_failed"):
+            continue
+        elif policy.keeps((item.get("kind") or ":").split(":")[0]):
+            item.update(why=kept_reason((item.get("kind") or ":").split(":")[0]), policy="rollback.keep")
+        elif item["address"] in because or (op.status == "rolled_back" and policy.keep):
+            # A complete rollback left nothing but what the policy kept: the rest are its dependents.
+            item.update(why=because.get(item["address"]) or needs_kept_reason("a change"), policy="rollback.keep")
+        elif recorded.get("out_of_budget") and item["address"] not in refused:
+            item.update(why=budget_reason(policy.time_budget), policy="rollback.time_budget")
 
 
 def _rollback_leftover(journal: StateJournal, op: Operation, status: str) -> list[dict[str, Any]]:
@@ -401,6 +437,11 @@ def _restore_steps(op: Operation, account: Account) -> tuple[str | None, list[st
     if status == "partial":
         return None, ["Skipped resources differ from the backup (--conflict skip).",
                       f"Review them: {retry}, then restore with --conflict overwrite if they should match."]
+    kept = [item for item in account.leftover if item.get("policy") == "rollback.keep"]
+    if status == "rolled_back" and left and len(kept) == left:
+        return retry, [f"{left} change(s) were kept by policy (rollback.keep); everything else was reverted.",
+                       f"Revert the kept ones too if they should not stay: {rollback}",
+                       f"{then} review the plan again: {retry} (and run it without --dry-run)."]
     if status == "rolled_back" or not left and rollbacks:
         return retry, [f"Every applied change was reverted{by}: the instance is as it was before the restore.",
                        f"{then} review the plan again: {retry} (and run it without --dry-run)."]
@@ -458,6 +499,11 @@ def closing_account(journal: StateJournal, result: Any) -> Account | None:
     result.status = account.status
     if account.duration_seconds is not None:
         result.duration_seconds = account.duration_seconds
+    if account.kind == "restore":  # why the policy left each item: the words `report show` gives
+        reasons = {item["address"]: item["why"] for item in account.leftover if item.get("why")}
+        for item in getattr(result, "leftover", None) or []:
+            if item.get("resource") in reasons:
+                item["why"] = reasons[item["resource"]]
     if account.kind != "backup":
         result.counts = {**(getattr(result, "counts", None) or {}), **account.counts}
         result.errors = [dict(error, resource=", ".join(group["resources"][:5]))

@@ -94,11 +94,14 @@ class ApplyOutcome:
     halted: BaseException | None = None  # the error that halted the run (StopSignal.halt)
     skipped: list[Skipped] = field(default_factory=list)  # left out by a recovery policy (skip)
     paused: Decision | None = None  # a recovery policy stopped the run (pause)
+    # The run's time budget ran out (``budget_spent``): what had not started was left alone.
+    out_of_budget: bool = False
 
     @property
     def ok(self) -> bool:
         """Nothing failed, stopped or was left undone (changes a policy skipped do not count)."""
-        return not (self.failed or self.not_started or self.unsettled or self.stopped or self.halted)
+        return not (self.failed or self.not_started or self.unsettled or self.stopped or self.halted
+                    or self.out_of_budget)
 
     def raise_unjournaled(self) -> None:
         """Raise for changes answered after the lease ran out: this runner's journal is fenced
@@ -126,7 +129,8 @@ class ApplyEngine:
                  max_outstanding: int = MAX_OUTSTANDING, poll_interval: float = POLL_INTERVAL,
                  kind_prefix: str = "", on_applied: Callable[[Change], None] | None = None,
                  progress: Callable[[str], None] | None = None, phase: str = "applying",
-                 accounts: AccountNames | None = None, recovery: RecoveryPolicy | None = None) -> None:
+                 accounts: AccountNames | None = None, recovery: RecoveryPolicy | None = None,
+                 budget_spent: Callable[[], bool] | None = None) -> None:
         self.writer, self.resolver, self.journal, self.operation_id = writer, resolver, journal, operation_id
         self.stop, self.analyzer = stop, analyzer or ErrorAnalyzer()
         self.concurrency, self.max_outstanding, self.poll_interval = concurrency, max_outstanding, poll_interval
@@ -136,6 +140,9 @@ class ApplyEngine:
         self.phase = phase  # the name the run's progress shows (applying, compensating)
         self.accounts = accounts  # names a denied account in the error (None: by id only)
         self.recovery = recovery if recovery is not None and recovery.configured else None
+        # Asked before each round of starts (a rollback's time budget): True starts nothing more,
+        # and what is in flight (and outstanding requests) still finishes, like after a failure.
+        self.budget_spent = budget_spent
 
     def run(self, changes: list[Change]) -> ApplyOutcome:
         """Apply ``changes`` (in dependency order) and report what happened to each."""
@@ -277,6 +284,9 @@ class _Run:
 
     def loop(self, pool: ThreadPoolExecutor) -> None:
         while True:
+            if (not self.stopping and self.engine.budget_spent is not None and len(self.launched) < len(self.changes)
+                    and self.engine.budget_spent()):
+                self.stopping = self.outcome.out_of_budget = True
             if not self.stopping:
                 self.launch(pool)
             if not self.in_flight and not self.outstanding:
@@ -302,7 +312,8 @@ class _Run:
                     break
         self.outcome.unsettled = [running.change for running, _ in self.outstanding.values()]
         self.outcome.not_started = [c for c in self.changes if c.address not in self.launched]
-        if self.outcome.not_started and not (self.outcome.failed or self.outcome.stopped or self.outcome.halted):
+        if self.outcome.not_started and not (self.outcome.failed or self.outcome.stopped or self.outcome.halted
+                                             or self.outcome.out_of_budget):
             # Nothing failed and nothing stopped us, yet changes never started: a scheduling bug
             # must not pass for a failed restore with no error.
             raise InternalError(f"Internal error (a bug in awsideman): {len(self.outcome.not_started)} change(s) "

@@ -139,6 +139,12 @@ class BackupService:
             ctx.journal.cleanup(ctx.settings.retention_days)
         except AwsidemanError as exc:
             result.warnings.append(f"Old operations could not be cleaned up: {exc.message}")
+        days = ctx.settings.rollback.inverse_retention_days
+        if days is not None:  # rollback.inverse_retention_days: previous attribute values are personal data
+            try:
+                ctx.journal.purge_inverses(days)
+            except AwsidemanError as exc:
+                result.warnings.append(f"The inverses of old restores could not be purged: {exc.message}")
         return result
 
     def _sealer(self, previous: Operation | None, kms_key: str | None) -> tuple[dict[str, Any] | None, Any]:

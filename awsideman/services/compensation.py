@@ -28,6 +28,7 @@ from awsideman.core.errors import ErrorAnalyzer
 from awsideman.core.exceptions import AwsidemanError, IrreversibleChangeError
 from awsideman.core.ordering import rollback_order
 from awsideman.core.progress import open_phase
+from awsideman.core.rollback_policy import RollbackPolicy, budget_reason, kept_reason, kept_with_dependents
 from awsideman.journal import ChangeRecord, ChangeState
 from awsideman.services.account_denial import AccountNames
 from awsideman.services.apply import POLL_INTERVAL, ApplyEngine
@@ -47,6 +48,17 @@ class Compensation:
     leftover: list[dict[str, Any]] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     stopped: bool = False
+    # Left in effect on purpose by the policy (rollback.keep): addresses, also in ``leftover``.
+    kept: list[str] = field(default_factory=list)
+    # The policy's time budget ran out: what had not started is in ``leftover``, still open.
+    out_of_budget: bool = False
+    # Kept because its revert needs a kept change reverted: address -> reason (journaled).
+    kept_reasons: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        """Everything the policy wanted reverted is reverted (what it kept may be left over)."""
+        return len(self.leftover) == len(self.kept) and not self.out_of_budget
 
 
 def open_changes(records: Iterable[ChangeRecord]) -> dict[str, list[ChangeRecord]]:
@@ -167,19 +179,35 @@ class Compensator:
     def __init__(self, ctx: Context, writer: Any, resolver: Resolver, analyzer: ErrorAnalyzer) -> None:
         self.ctx, self.writer, self.resolver, self.analyzer = ctx, writer, resolver, analyzer
 
-    def run(self, restore_id: str, journal_op: str) -> Compensation:
-        """Revert what ``restore_id`` left changed, journaling the inverses under ``journal_op``."""
+    def run(self, restore_id: str, journal_op: str, policy: RollbackPolicy | None = None) -> Compensation:
+        """Revert what ``restore_id`` left changed, journaling the inverses under ``journal_op``.
+
+        ``policy`` (an automatic rollback's ``rollback:``): the kinds it keeps are left in effect,
+        and once its time budget is spent nothing more is started. A manual rollback has none.
+        """
         ctx = self.ctx
         by_address = open_changes(settle_requests(ctx, self.writer, restore_id))
+        kept: dict[str, list[ChangeRecord]] = {}
+        because: dict[str, str] = {}  # kept as a dependent of a kept change (the reason), see below
+        if policy is not None and policy.keep:
+            kept = {a: r for a, r in by_address.items() if policy.keeps((r[0].forward or {}).get("resource"))}
+            try:
+                because = kept_with_dependents(inverses_of(by_address), set(kept))
+            except IrreversibleChangeError:
+                because = {}  # reported below, with what the policy keeps
+            kept.update({a: by_address[a] for a in because})
+            by_address = {a: r for a, r in by_address.items() if a not in kept}
         if not by_address:
-            return Compensation()
+            return self._with_kept(restore_id, Compensation(), kept, because)
         try:
             inverses = inverses_of(by_address)
         except IrreversibleChangeError as exc:
-            return self._stopped(restore_id, journal_op, by_address, self.analyzer.analyze(exc).to_dict())
+            return self._with_kept(restore_id, self._stopped(restore_id, journal_op, by_address,
+                                                             self.analyzer.analyze(exc).to_dict()), kept, because)
         denied = self._check_access({c.resource for c in inverses})
         if denied is not None:
-            return self._stopped(restore_id, journal_op, by_address, denied)
+            return self._with_kept(restore_id, self._stopped(restore_id, journal_op, by_address, denied), kept,
+                                   because)
         seqs = {address: [r.seq for r in records] for address, records in by_address.items()}
 
         def compensated(inverse: Change) -> None:
@@ -190,15 +218,52 @@ class Compensator:
         engine = ApplyEngine(self.writer, self.resolver, ctx.journal, journal_op, stop=ctx.stop,
                              analyzer=self.analyzer, concurrency=ctx.settings.concurrency,
                              kind_prefix=COMPENSATION_PREFIX, on_applied=compensated, progress=ctx.progress,
-                             phase="compensating", accounts=AccountNames(ctx.gateway))
+                             phase="compensating", accounts=AccountNames(ctx.gateway),
+                             budget_spent=self._budget(policy))
         outcome = engine.run(inverses)
         outcome.raise_unjournaled()
         errors = {f.change.address: dict(f.error.to_dict(), resource=f.change.address, during="rollback")
                   for f in outcome.failed}
         left = {address: records for address, records in by_address.items() if address in seqs}
-        result = self._left(restore_id, left, None, errors)
+        if outcome.out_of_budget and policy is not None:
+            reason = budget_reason(policy.time_budget)
+            for change in outcome.not_started:
+                errors.setdefault(change.address, {"message": reason, "policy": "rollback.time_budget"})
+        result = self._left(restore_id, left, None, {a: e for a, e in errors.items() if "code" in e},
+                            reasons={a: e["message"] for a, e in errors.items() if "code" not in e})
         result.compensated = [c.address for c in outcome.applied]
         result.stopped = outcome.stopped
+        result.out_of_budget = outcome.out_of_budget
+        if outcome.out_of_budget:
+            ctx.progress(f"The rollback's time budget was spent: {len(outcome.not_started)} change(s) of "
+                         f"{restore_id} not reverted; `awsideman rollback {restore_id}` finishes it")
+        return self._with_kept(restore_id, result, kept, because)
+
+    def _budget(self, policy: RollbackPolicy | None) -> Any:
+        """``rollback.time_budget`` as the engine's question "is it spent?", on the context's clock."""
+        if policy is None or policy.time_budget is None:
+            return None
+        clock, budget = self.ctx.clock, policy.time_budget
+        deadline: list[float] = []  # from the engine's first look: the reverts' own time, not the set-up's
+
+        def spent() -> bool:
+            now = clock()
+            if not deadline:
+                deadline.append(now + budget)
+            return now >= deadline[0]
+
+        return spent
+
+    def _with_kept(self, restore_id: str, result: Compensation, kept: dict[str, list[ChangeRecord]],
+                   because: dict[str, str]) -> Compensation:
+        """``result`` with what the policy kept listed as left over, each with the policy's reason."""
+        if not kept:
+            return result
+        reasons = {a: because.get(a) or kept_reason((r[0].forward or {}).get("resource")) for a, r in kept.items()}
+        result.kept_reasons = {a: because[a] for a in sorted(because)}
+        listed = self._left(restore_id, kept, None, reasons=reasons, kept=True)
+        result.leftover = sorted(result.leftover + listed.leftover, key=lambda item: str(item["resource"]))
+        result.kept = sorted(kept)
         return result
 
     def _stopped(self, restore_id: str, journal_op: str, by_address: dict[str, list[ChangeRecord]],
@@ -228,20 +293,27 @@ class Compensator:
         return None
 
     def _left(self, restore_id: str, by_address: dict[str, list[ChangeRecord]], error: dict[str, Any] | None,
-              errors: dict[str, dict[str, Any]] | None = None) -> Compensation:
-        """A result naming, for each address still changed, what is left, why, and what to do."""
-        errors = errors or {}
+              errors: dict[str, dict[str, Any]] | None = None, *, reasons: dict[str, str] | None = None,
+              kept: bool = False) -> Compensation:
+        """A result naming, for each address still changed, what is left, why, and what to do.
+
+        ``reasons``: why the policy left an address (kept, or its time budget spent), no error.
+        """
+        errors, reasons = errors or {}, reasons or {}
         leftover = []
         for address, records in sorted(by_address.items()):
             first = records[0]
             own = errors.get(address)
-            why = (own or error or {}).get("message") or "not reverted: the rollback stopped before it"
+            why = (reasons.get(address) or (own or error or {}).get("message")
+                   or "not reverted: the rollback stopped before it")
             state = "may be in effect" if first.state is not ChangeState.APPLIED else "is in effect"
+            todo = (f"`awsideman rollback {restore_id}` reverts it too if it should not stay." if kept else
+                    f"`awsideman rollback {restore_id}` reverts what is left." if address in reasons else
+                    f"Fix the cause, then `awsideman rollback {restore_id}` reverts what is left, "
+                    f"or check {address} by hand against the backup.")
             leftover.append({
                 "resource": address, "action": first.forward.get("action"),
                 "what": f"the {first.forward.get('action')} by {restore_id} {state}",
-                "why": why,
-                "remediation": [f"Fix the cause, then `awsideman rollback {restore_id}` reverts what is left, "
-                                f"or check {address} by hand against the backup."]})
+                "why": why, "remediation": [todo]})
         listed = list(errors.values()) + ([error] if error is not None else [])
         return Compensation(leftover=leftover, errors=listed)

@@ -27,6 +27,7 @@ class Context:
                  stop: StopSignal | None = None, recorder: Any = None, display: PhaseListener | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
+        self.clock = clock  # what time budgets (rollback.time_budget) are measured on
         # One stop signal for everything this run does: API attempts, retry and limiter waits.
         self.stop = stop or StopSignal()
         # A RunRecorder (services.run_record): log file and metrics of the operations run here.

@@ -17,6 +17,7 @@ from awsideman.core.planner import Plan, make_plan, untouchables_from_missing
 from awsideman.core.planner.scope import NotTouched
 from awsideman.core.progress import open_phase
 from awsideman.core.recovery import Decision
+from awsideman.core.rollback_policy import NEVER_REASON, RollbackPolicy, purged_message
 from awsideman.core.route_price import PERMISSION_SET
 from awsideman.journal import INTERRUPTED, PARTIAL, ROLLBACK_FAILED, ROLLED_BACK, SUCCEEDED, ChangeState, Operation
 from awsideman.services.account_denial import AccountNames
@@ -35,6 +36,7 @@ from awsideman.services.live import read_live
 from awsideman.services.preflight import check_mode, prove_access
 from awsideman.services.resolver import Resolver
 
+MAX_NAMED = 500  # dependents kept by policy named in the summary (an item of the shared state holds 400 KB)
 MUTATING_PREFIXES = ("Create", "Update", "Delete", "Put", "Attach", "Detach", "Tag", "Untag", "Provision")
 
 
@@ -57,6 +59,8 @@ class RestoreRequest:
     preflight: str = "auto"
     # The instance to restore into when it is not the backup's (a migration): said on purpose.
     target_instance: str | None = None
+    # What an automatic rollback does (rollback: and the --rollback-* flags); None: the config's.
+    rollback: RollbackPolicy | None = None
 
 
 @dataclass
@@ -101,6 +105,12 @@ class RestoreResult(LiveChangeResult):
     # Stopped cleanly where `restore --resume` finishes it (credentials expired): exit 1, not 5.
     resumable: bool = False
     paused: dict[str, Any] | None = None  # the recovery policy's decision that paused the run
+    # What the automatic rollback left in effect by policy (rollback.keep), also in ``leftover``.
+    kept: list[str] = field(default_factory=list)
+    # Those kept because their revert needs a kept change reverted first: address -> why.
+    kept_reasons: dict[str, str] = field(default_factory=dict)
+    # The automatic rollback stopped when its time budget (rollback.time_budget) was spent.
+    rollback_out_of_budget: bool = False
 
 
 class RestoreService:
@@ -161,10 +171,12 @@ class RestoreService:
         started = time.monotonic()
         backup_id = validate_backup_id(request.backup_id)  # a bad id is an input error (exit 2), no operation
         check_mode(request.preflight)
+        request.rollback = request.rollback or ctx.settings.rollback
         spec = OperationSpec("restore", params={
             "backup_id": backup_id, "store": request.store, "conflict": request.conflict,
             "prune": request.prune, "resources": request.resources, "auto_rollback": request.auto_rollback,
-            "allow_partial": request.allow_partial, "target_instance": request.target_instance},
+            "allow_partial": request.allow_partial, "target_instance": request.target_instance,
+            "rollback": request.rollback.params()},
             backup_id=backup_id, lock=True,
             lock_timeout=request.lock_timeout, next_command=next_commands, dry_run=request.dry_run,
             continue_only_after_progress=True)
@@ -226,7 +238,8 @@ class RestoreService:
     def _preflight(self, result: RestoreResult, plan: Plan, request: RestoreRequest, *, refuse: bool = True) -> None:
         """Every write the plan makes, and (with auto-rollback) every write undoing it, is allowed."""
         result.preflight = prove_access(self.context, plan.changes, command="restore",
-                                        compensate=request.auto_rollback, mode=request.preflight, refuse=refuse)
+                                        compensate=request.auto_rollback and (request.rollback or RollbackPolicy()).when
+                                        != "never", mode=request.preflight, refuse=refuse)
         if result.preflight is not None:
             result.notes.append(result.preflight["note"])
 
@@ -292,6 +305,13 @@ class RestoreService:
             raise UsageError(f"{operation.id} restored into {operation.instance_arn}, but the configured instance is "
                              f"{ctx.instance.instance_arn}; resume it with the same profile and region")
         params = operation.params or {}
+        purged_at = (operation.summary or {}).get("inverses_purged_at")
+        if purged_at:
+            raise UsageError(purged_message(operation.id, str(purged_at),
+                                            (operation.summary or {}).get("inverse_retention_days"))
+                             + "; nor resumed (a failure could not be undone)",
+                             remediation=[f"Start a new restore: awsideman restore {params.get('backup_id')}",
+                                          f"What it changed: awsideman report audit --operation {operation.id}"])
         backup_id = params.get("backup_id")
         if not backup_id:
             raise UsageError(f"{operation.id} does not name its backup in the journal; it cannot be resumed",
@@ -306,7 +326,8 @@ class RestoreService:
                               conflict=str(params.get("conflict") or "overwrite"), prune=bool(params.get("prune")),
                               resources=list(params.get("resources") or RESOURCE_KINDS),
                               auto_rollback=bool(params.get("auto_rollback", True)),
-                              allow_partial=bool(params.get("allow_partial", True)), lock_timeout=lock_timeout)
+                              allow_partial=bool(params.get("allow_partial", True)), lock_timeout=lock_timeout,
+                              rollback=RollbackPolicy.from_params(params.get("rollback")))
 
     def _reconcile(self, operation_id: str, plan: Plan) -> str:
         """Settle the intents whose outcome died with the process, by the new plan; describe it."""
@@ -360,8 +381,11 @@ class RestoreService:
         result.skipped += [_skipped_by_policy(s) for s in outcome.skipped]
         if outcome.stopped:
             raise Terminated(ctx.stop.signum or 2)
+        policy = request.rollback or RollbackPolicy()
         if outcome.ok:
             result.status = "partial" if plan.skipped or outcome.skipped else "succeeded"
+            if result.status == "partial" and policy.when == "on_partial" and request.auto_rollback and result.applied:
+                self._compensate(run, writer, resolver, result, policy)  # rollback.when: on_partial
             return
         if outcome.halted is not None:
             self._halted(run, result, outcome.halted)
@@ -379,20 +403,32 @@ class RestoreService:
             raise StateBackendError(
                 f"{lost.error.message} No further change was started after it ({len(result.applied)} applied, "
                 f"each journaled before it was made). Nothing was rolled back: that needs the journal.")
-        if not request.auto_rollback:
+        if not request.auto_rollback or policy.when == "never":
             result.status = "failed"
-            result.leftover = [_leftover(address, records, run.id)
+            why = NEVER_REASON if request.auto_rollback else "kept: --no-auto-rollback"
+            result.leftover = [dict(_leftover(address, records, run.id), why=why)
                                for address, records in sorted(open_changes(ctx.journal.changes(run.id)).items())]
             return
-        undo = Compensator(ctx, writer, resolver, self.analyzer).run(run.id, run.id)
+        self._compensate(run, writer, resolver, result, policy)
+
+    def _compensate(self, run: OperationRun, writer: Any, resolver: Resolver, result: RestoreResult,
+                    policy: RollbackPolicy) -> None:
+        """The automatic rollback, under the policy: what it keeps stays, its time budget bounds it."""
+        ctx = self.context
+        undo = Compensator(ctx, writer, resolver, self.analyzer).run(run.id, run.id, policy)
         if undo.stopped:
             raise Terminated(ctx.stop.signum or 2)
         result.compensated, result.leftover = undo.compensated, undo.leftover
+        result.kept, result.rollback_out_of_budget = undo.kept, undo.out_of_budget
+        result.kept_reasons = undo.kept_reasons
         result.errors += undo.errors
-        kept = orphans_not_given_back(ctx.journal.changes(run.id))
-        if kept:
-            result.notes.append(kept)
-        result.status = "rolled_back" if not undo.leftover else "rollback_failed"
+        result.status = "rolled_back" if undo.complete else "rollback_failed"
+        if undo.kept:
+            result.notes.append(f"{len(undo.kept)} change(s) kept by policy (rollback.keep: "
+                                f"{', '.join(policy.keep)}); `awsideman rollback {run.id}` reverts them too.")
+        orphans = orphans_not_given_back(ctx.journal.changes(run.id))
+        if orphans:
+            result.notes.append(orphans)
 
     def _halted(self, run: OperationRun, result: RestoreResult, error: BaseException) -> None:
         """The credentials died mid-run and cannot be refreshed: stop as failed, roll nothing back.
@@ -467,6 +503,9 @@ def next_commands(operation_id: str) -> str:
 
 def _summary(result: RestoreResult) -> dict[str, Any]:
     summary = {"plan": result.plan, "counts": result.counts, "leftover": result.leftover[:50],
+               "rollback": {"kept": len(result.kept), "out_of_budget": result.rollback_out_of_budget,
+                            # the kinds kept are in the params' policy; only the dependents need naming
+                            "because": dict(list(result.kept_reasons.items())[:MAX_NAMED])},
                "errors": [{"code": e.get("code"), "message": e.get("message")} for e in result.errors[:20]],
                "not_touched": [{"what": n["what"], "reason": n["reason"]} for n in result.not_touched[:20]]}
     if result.paused is not None:

@@ -20,6 +20,7 @@ from awsideman.core.errors import ErrorAnalyzer
 from awsideman.core.exceptions import JournalError, Terminated, UsageError
 from awsideman.core.ids import validate_operation_id
 from awsideman.core.model import Snapshot
+from awsideman.core.rollback_policy import purged_message
 from awsideman.journal import Operation
 from awsideman.services.compensation import Compensator, inverses_of, open_changes, orphans_not_given_back
 from awsideman.services.context import Context
@@ -61,6 +62,14 @@ class RollbackService:
         restore = ctx.journal.get_operation(validate_operation_id(operation_id))
         if restore.kind != "restore":
             raise UsageError(f"{restore.id} is a {restore.kind} operation; only a restore can be rolled back")
+        purged_at = (restore.summary or {}).get("inverses_purged_at")
+        if purged_at:  # rollback.inverse_retention_days: the previous values are gone, by design
+            raise UsageError(purged_message(restore.id, str(purged_at),
+                                            (restore.summary or {}).get("inverse_retention_days")),
+                             remediation=[f"What it changed (the audit record stays): awsideman report audit "
+                                          f"--operation {restore.id}",
+                                          "Put the instance back from a backup instead: awsideman restore BACKUP_ID "
+                                          "--dry-run (awsideman backup list)"])
         # A restore still running (its owner alive, or its lease live) is waited for, then refused
         # (exit 6, naming who runs it) before this rollback is an operation: it would revert nothing.
         restore = ctx.journal.wait_until_stopped(restore.id, timeout=lock_timeout, sleep=ctx.stop.sleep)
