@@ -82,6 +82,10 @@ class AwsGateway:
         """The error of credentials that expired and could not be refreshed, else None."""
         return self._halted
 
+    def pause(self, seconds: float) -> None:
+        """Wait between two reads of the same thing (the retry policy's sleep: stoppable, injectable)."""
+        self._retry.pause(seconds)
+
     @property
     def region(self) -> str:
         return str(self._session.region_name)

@@ -5,7 +5,10 @@ No Create* call of Identity Center takes an idempotency token, so every create i
 it, and otherwise raises `AmbiguousWriteError`. `create` then looks the resource up by its
 natural key: present -> it is returned as if created, marked ``found_after_lost_response``;
 absent -> sent again (at most `MAX_SENDS` sends in all). An "already exists" ConflictException
-is resolved by the same lookup and never creates a duplicate. `delete` is sent the same way;
+is resolved by the same lookup and never creates a duplicate; as the service's reads lag
+behind its writes (a resource just created may be missing from lookups for seconds), a lookup
+that finds nothing where the service says the name is taken is repeated after `LAG_WAITS`
+before the conflict is reported. `delete` is sent the same way;
 after a lost answer, a read by id tells whether the delete landed. Updates, puts,
 attach/detach and tag/untag are idempotent in effect and keep the policy's ordinary retries.
 
@@ -27,6 +30,11 @@ T = TypeVar("T")
 # Sends of one create/delete in all, the first included, when answers keep getting lost and
 # the lookup keeps finding nothing: beyond this the service is not healthy enough to go on.
 MAX_SENDS = 3
+
+# Pauses (seconds) between lookups of a resource the service says exists but its reads do not
+# show yet (propagation lag): about 8 s in all, well past the second or two seen in practice.
+# Only a conflict waits: a clean run never pays for the lag.
+LAG_WAITS = (0.25, 0.5, 1.0, 2.0, 4.0)
 
 # How a create or delete ended (`WriteResult.outcome`, `AsyncRequest.outcome`).
 APPLIED = "applied"  # this call's answer said it was done
@@ -92,8 +100,25 @@ def unless_absent(read: Callable[[], T]) -> T | None:
 # -- the two write rules ----------------------------------------------------------------------
 
 
-def create(send: Callable[[], str], lookup: Callable[[], str | None]) -> WriteResult:
-    """Send a create; resolve a lost answer or an "already exists" by `lookup`, never a duplicate."""
+def lookup_through_lag(lookup: Callable[[], str | None], pause: Callable[[float], None]) -> str | None:
+    """`lookup()`, repeated after each of `LAG_WAITS` while it finds nothing."""
+    found = lookup()
+    for wait in LAG_WAITS:
+        if found is not None:
+            break
+        pause(wait)
+        found = lookup()
+    return found
+
+
+def create(send: Callable[[], str], lookup: Callable[[], str | None],
+           pause: Callable[[float], None] | None = None) -> WriteResult:
+    """Send a create; resolve a lost answer or an "already exists" by `lookup`, never a duplicate.
+
+    ``pause(seconds)`` waits between the lookups of a name the service says is taken (lag).
+    After a lost answer the lookup is made once: a lagging one sends again, and the service
+    refuses that send as a duplicate if the first landed, which this resolves the same way.
+    """
     lost: AmbiguousWriteError | None = None
     for _ in range(MAX_SENDS):
         try:
@@ -106,7 +131,7 @@ def create(send: Callable[[], str], lookup: Callable[[], str | None]) -> WriteRe
         except Exception as exc:
             if not already_exists(exc):
                 raise
-            found = lookup()
+            found = lookup() if pause is None else lookup_through_lag(lookup, pause)
             if found is None:  # exists yet cannot be found: report the service's own answer
                 raise
             # After a lost answer, "already exists" is most likely our own first send.

@@ -124,7 +124,7 @@ class IdentityCenterWriter:
                                        IdentityStoreId=self.instance.identity_store_id, **params)
             return str(answer[id_key])
 
-        return idempotent.create(send, lookup)
+        return idempotent.create(send, lookup, pause=self.gateway.pause)
 
     def _delete_in_store(self, operation: str, describe: str, **ref: Any) -> WriteResult:
         store = self.instance.identity_store_id

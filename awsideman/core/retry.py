@@ -170,6 +170,10 @@ class RetryPolicy:
         self._rng_lock = threading.Lock()  # random.Random is not safe to share across threads
         self._on_retry = on_retry
 
+    def pause(self, seconds: float) -> None:
+        """Wait as a retry waits (the injected sleep; a stop request ends the wait at once)."""
+        self._sleep(seconds)
+
     @property
     def recovery(self) -> RecoveryPolicy | None:
         """The recovery policy, when it has a rule or a handler (asked only once a call failed)."""

@@ -64,19 +64,28 @@ def _delete_named(resource: str, delete: str) -> Callable[[Change, Any, Resolver
     return run
 
 
+def _pair(change: Change) -> str:
+    group, user = change.key
+    return f"{group}\n{user}"
+
+
 def _create_membership(change: Change, writer: Any, resolver: Resolver) -> Outcome:
     group, user = change.key
     result = writer.create_membership(resolver.require("group", group), resolver.require("user", user))
+    resolver.learn("membership", _pair(change), str(result.id))
     return Outcome(f"created {_created(result)[1]}")
 
 
 def _delete_membership(change: Change, writer: Any, resolver: Resolver) -> Outcome:
-    group_id, user_id = resolver.find("group", change.key[0]), resolver.find("user", change.key[1])
-    membership = writer.membership_id(group_id, user_id) if group_id and user_id else None
+    membership = resolver.known("membership", _pair(change))
+    if membership is None:
+        group_id, user_id = resolver.find("group", change.key[0]), resolver.find("user", change.key[1])
+        membership = writer.membership_id(group_id, user_id) if group_id and user_id else None
     if membership is None:
         return Outcome("already absent")
-    writer.delete_membership(membership)
-    return Outcome(f"deleted {membership}")
+    result = writer.delete_membership(membership)
+    resolver.forget("membership", _pair(change))
+    return Outcome("already absent" if result.outcome == "already_absent" else f"deleted {membership}")
 
 
 def _create_assignment(change: Change, writer: Any, resolver: Resolver) -> Outcome:
@@ -91,8 +100,11 @@ def _delete_assignment(change: Change, writer: Any, resolver: Resolver) -> Outco
     arn = resolver.find("permission_set", ps)
     # An orphan's principal has no name to resolve: the dangling id is the assignment's own key.
     principal = name if change.orphan else resolver.find("user" if principal_type == "USER" else "group", name)
-    if arn is None or principal is None or not writer.assignment_exists(account, arn, principal_type, principal):
+    if arn is None or principal is None:
         return Outcome("already absent")
+    # Sent without listing first: the service knows at once whether the assignment exists (an
+    # absent one is answered not-found, settled as done), while a listing may not show one that
+    # was created moments ago (propagation lag) and cost a call per delete besides.
     return Outcome(request=writer.delete_assignment(account, arn, principal_type, principal))
 
 

@@ -3,7 +3,10 @@
 Users and groups get new ids when they are re-created, and a restore may target another
 instance than the backup's, so a change names resources by natural keys only. The resolver
 starts from the ids the live read for the plan saw, learns the ids of what the restore creates,
-forgets what it deletes, and asks the writer (a lookup by natural key) on a miss.
+forgets what it deletes, and asks the writer (a lookup by natural key) on a miss. It also keeps
+the id of every membership the run created: the service's reads lag behind its writes, so a
+rollback moments later deletes that membership by the id it was given, not by a lookup that may
+not see it yet.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ class Resolver:
             "user": {u.user_name: u.user_id for u in live.users},
             "group": {g.display_name: g.group_id for g in live.groups},
             "permission_set": {p.name: p.arn for p in live.permission_sets},
+            "membership": {},  # "group\nuser" -> membership id, for the memberships created here
         }
         writer.prime_permission_sets(dict(self._ids["permission_set"]))
 
@@ -55,6 +59,11 @@ class Resolver:
             raise UnresolvedError(f"{resource.replace('_', ' ')} {name!r} does not exist in the target instance",
                                   remediation=["Restore it too (widen --resources), or create it first."])
         return found
+
+    def known(self, resource: str, name: str) -> str | None:
+        """The id already learned for ``name`` (no lookup)."""
+        with self._lock:
+            return self._ids[resource].get(name)
 
     def principal(self, principal_type: str, name: str) -> str:
         return self.require("user" if principal_type == "USER" else "group", name)

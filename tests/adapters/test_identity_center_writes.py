@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from awsideman.adapters.async_requests import AsyncRequest
 from awsideman.adapters.aws import AwsGateway
@@ -20,6 +21,7 @@ from awsideman.adapters.idempotent_writes import (
     ALREADY_EXISTED,
     APPLIED,
     FOUND_AFTER_LOST_RESPONSE,
+    LAG_WAITS,
     MAX_SENDS,
 )
 from awsideman.adapters.identity_center import IdentityCenterReader
@@ -570,3 +572,42 @@ def test_already_exists_is_resolved_by_lookup_never_a_duplicate(world, sandbox, 
     assert spent[operation] == 1 and spent[conflicts] == 1
     if kind == "permission_set":  # someone else's set: not overwritten, nothing attached
         assert not any("Attach" in op or "Put" in op for op in spent)
+
+
+# -- propagation lag: a name the service says is taken, that its reads do not show yet -------------
+def _pauses_advance_the_clock(world: World) -> list[float]:
+    """The writer's pauses move the emulator's clock instead of sleeping (an injected clock)."""
+    waits: list[float] = []
+
+    def pause(seconds: float) -> None:
+        waits.append(seconds)
+        world.sandbox.advance(seconds)
+
+    world.gateway.pause = pause  # type: ignore[method-assign]
+    return waits
+
+
+def test_a_name_taken_but_not_yet_readable_is_looked_up_again_after_pauses_not_created_twice(world):
+    world.sandbox.set_faults({"quirks": {"propagation_lag_seconds": 2}})
+    someone = world.sandbox.client("identitystore").create_user(
+        IdentityStoreId=world.writer.instance.identity_store_id, UserName="lagging", DisplayName="lagging",
+        Name={"GivenName": "l", "FamilyName": "g"})["UserId"]
+    waits = _pauses_advance_the_clock(world)
+    before = world.calls()
+    created = world.writer.create_user({"user_name": "lagging", "attributes": FULL_USER})
+    assert created.outcome == ALREADY_EXISTED and created.id == someone
+    assert waits == list(LAG_WAITS[:4])  # 3.75 s of pauses: past the 2 s of lag
+    assert world.calls_since(before) == {"identitystore:CreateUser": 1, "identitystore:GetUserId": 5}
+
+
+def test_a_name_taken_that_never_becomes_readable_gives_the_service_answer_after_bounded_pauses(world):
+    world.sandbox.set_faults({"quirks": {"propagation_lag_seconds": 3600}})
+    world.writer.create_group({"display_name": "unseen", "description": None})
+    waits = _pauses_advance_the_clock(world)
+    before = world.calls()
+    with pytest.raises(ClientError) as refused:
+        world.writer.create_group({"display_name": "unseen", "description": None})
+    assert refused.value.response["Error"]["Code"] == "ConflictException"
+    assert waits == list(LAG_WAITS)
+    assert world.calls_since(before) == {"identitystore:CreateGroup": 1,
+                                         "identitystore:GetGroupId": len(LAG_WAITS) + 1}

@@ -18,6 +18,7 @@ from moto.identitystore.models import IdentityStoreBackend, Name
 
 from ._common import LOCK, install, install_all
 from .async_policy import current_policy
+from .propagation import hidden, note_created, visible
 from .ssoadmin_async import drop_principal
 
 # Attributes newer botocore sends that moto's User tuple has no field for.
@@ -58,6 +59,8 @@ _SUB_KEYS = {
     )
 }
 _REQUIRED = {"username", "displayname", "name.givenname", "name.familyname"}
+# The service's maximum lengths (characters) of the attributes a backup is likeliest to carry long.
+MAX_LENGTHS = {"UserName": 128, "DisplayName": 1024, "NickName": 1024, "Title": 1024, "Description": 1024}
 
 
 def _store(self: IdentityStoreBackend, identity_store_id: str) -> Any:
@@ -91,14 +94,44 @@ def _wrap_create_user(original: Callable[..., Any]) -> Callable[..., Any]:
         # args follow moto's order: user_name, name, display_name, nick_name, profile_url,
         # emails, addresses, phone_numbers, ...
         _check_single_items({"Emails": args[5], "Addresses": args[6], "PhoneNumbers": args[7]})
+        _check_lengths({"UserName": args[0], "DisplayName": args[2], "NickName": args[3], "Title": args[9]})
         with LOCK:
+            store = _store(self, identity_store_id)
+            if _names_ignore_case() and _taken(store.users, "UserName", args[0], None):
+                raise ConflictException(message="Duplicate UserName", reason="UNIQUENESS_CONSTRAINT_VIOLATION")
             user_id, store_id = original(self, identity_store_id, *args)
             kept = {k: v for k, v in (extras or {}).items() if v is not None}
             if kept:
-                _extras(_store(self, identity_store_id))[user_id] = kept
+                _extras(store)[user_id] = kept
+            note_created(store, user_id)
             return user_id, store_id
 
     return create_user
+
+
+def _check_lengths(values: dict[str, Any]) -> None:
+    for attribute, value in values.items():
+        limit = MAX_LENGTHS[attribute]
+        if isinstance(value, str) and len(value) > limit:
+            raise ValidationException(
+                message=f"{attribute}: Member must have length less than or equal to {limit}")
+
+
+def _names_ignore_case() -> bool:
+    """User names are unique ignoring case in the real service (quirk ``case_insensitive_user_names``)."""
+    return current_policy().quirks().case_insensitive_user_names
+
+
+def _taken(items: dict[str, Any], field: str, value: Any, item_id: str | None) -> bool:
+    """Whether another record than `item_id` holds `value` in `field` (user names: ignoring case
+    when the quirk is on)."""
+    fold = field == "UserName" and _names_ignore_case() and isinstance(value, str)
+    wanted = value.casefold() if fold else value
+    for other_id, other in items.items():
+        held = getattr(other, field)
+        if other_id != item_id and (held.casefold() if fold and isinstance(held, str) else held) == wanted:
+            return True
+    return False
 
 
 def _normalise(value: Any) -> Any:
@@ -169,8 +202,8 @@ def _update(
     item = items[item_id]
     for operation in operations or []:
         item = apply(item, operation["AttributePath"], operation.get("AttributeValue"))
-    value = getattr(item, kind.unique)
-    if any(getattr(other, kind.unique) == value and other_id != item_id for other_id, other in items.items()):
+    _check_lengths({a: getattr(item, a) for a in MAX_LENGTHS if hasattr(item, a)})
+    if _taken(items, kind.unique, getattr(item, kind.unique), item_id):
         raise ConflictException(message=kind.duplicate, reason="UNIQUENESS_CONSTRAINT_VIOLATION")
     items[item_id] = item
 
@@ -229,6 +262,7 @@ def _wrap_create_group_membership(original: Callable[..., Any]) -> Callable[...,
                 )
             membership_id, store_id = original(self, identity_store_id, group_id, member_id)
             _pairs(store)[pair] = membership_id
+            note_created(store, membership_id)
             return membership_id, store_id
 
     return create_group_membership
@@ -280,6 +314,62 @@ def delete_group(self: IdentityStoreBackend, identity_store_id: str, group_id: s
         drop_principal(self.account_id, self.region_name, identity_store_id, "GROUP", group_id, keep=_orphaning())
 
 
+def _wrap_create_group(original: Callable[..., Any]) -> Callable[..., Any]:
+    def create_group(self: IdentityStoreBackend, identity_store_id: str, display_name: str,
+                     description: str | None) -> Any:
+        """Create a group (display name unique, lengths checked) and note its birth."""
+        _check_lengths({"DisplayName": display_name, "Description": description})
+        with LOCK:
+            group_id, store_id = original(self, identity_store_id=identity_store_id, display_name=display_name,
+                                          description=description)
+            note_created(_store(self, identity_store_id), group_id)
+            return group_id, store_id
+
+    return create_group
+
+
+# -- reads under propagation lag (``propagation.py``) -------------------------------------------
+
+def _lagging_list(original: Callable[..., Any], key: Callable[[Any], str]) -> Callable[..., Any]:
+    def listing(self: IdentityStoreBackend, **kwargs: Any) -> Any:
+        items, next_token = original(self, **kwargs)
+        return visible(_store(self, kwargs["identity_store_id"]), items, key), next_token
+
+    listing.__name__ = original.__name__
+    listing.__doc__ = f"{original.__name__}, without what was created less than the propagation lag ago."
+    return listing
+
+
+def _lagging_get(original: Callable[..., Any], resource_type: str) -> Callable[..., Any]:
+    def get(self: IdentityStoreBackend, **kwargs: Any) -> Any:
+        found, store_id = original(self, **kwargs)
+        if hidden(_store(self, kwargs["identity_store_id"]), found):
+            raise _not_found(resource_type)
+        return found, store_id
+
+    get.__name__ = original.__name__
+    get.__doc__ = f"{original.__name__}; not found while the record is younger than the propagation lag."
+    return get
+
+
+def _wrap_get_user_id(original: Callable[..., Any]) -> Callable[..., Any]:
+    def get_user_id(self: IdentityStoreBackend, identity_store_id: str, alternate_identifier: dict[str, Any]) -> Any:
+        """GetUserId; by user name ignoring case under ``case_insensitive_user_names``."""
+        unique = (alternate_identifier or {}).get("UniqueAttribute") or {}
+        value = unique.get("AttributeValue")
+        if (_names_ignore_case() and isinstance(value, str) and
+                str(unique.get("AttributePath", "")).lower() == "username"):
+            with LOCK:
+                for user in _store(self, identity_store_id).users.values():
+                    if user.UserName.casefold() == value.casefold():
+                        value = user.UserName
+                        break
+            alternate_identifier = {"UniqueAttribute": {**unique, "AttributeValue": value}}
+        return original(self, identity_store_id=identity_store_id, alternate_identifier=alternate_identifier)
+
+    return get_user_id
+
+
 def install_models() -> None:
     """Put the gap fills on IdentityStoreBackend (idempotent)."""
     install_all(IdentityStoreBackend,
@@ -290,3 +380,13 @@ def install_models() -> None:
         "create_group_membership",
         _wrap_create_group_membership(IdentityStoreBackend.create_group_membership),
     )
+    install(IdentityStoreBackend, "create_group", _wrap_create_group(IdentityStoreBackend.create_group))
+    listings = {"list_users": lambda u: u["UserId"], "list_groups": lambda g: g.GroupId,
+                "list_group_memberships": lambda m: m["MembershipId"],
+                "list_group_memberships_for_member": lambda m: m["MembershipId"]}
+    for name, key in listings.items():
+        install(IdentityStoreBackend, name, _lagging_list(getattr(IdentityStoreBackend, name), key))
+    for name, resource_type in (("get_group_id", "GROUP"), ("get_group_membership_id", "GROUP_MEMBERSHIP")):
+        install(IdentityStoreBackend, name, _lagging_get(getattr(IdentityStoreBackend, name), resource_type))
+    install(IdentityStoreBackend, "get_user_id",
+            _wrap_get_user_id(_lagging_get(IdentityStoreBackend.get_user_id, "USER")))

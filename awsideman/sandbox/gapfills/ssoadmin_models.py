@@ -16,6 +16,7 @@ from moto.ssoadmin.exceptions import ConflictException, ResourceNotFoundExceptio
 from moto.ssoadmin.models import ManagedPolicy, PermissionSet, SSOAdminBackend
 
 from ._common import LOCK, ValidationException, install, install_all
+from .propagation import visible
 from .ssoadmin_refusals import check_idle, operation_name
 from .ssoadmin_state import AssignmentKey, state_of
 
@@ -61,7 +62,8 @@ def list_account_assignments(
 ) -> list[dict[str, str]]:
     """All assignments of one permission set in one account (unpaged; the response pages)."""
     with LOCK:
-        keys = list(state_of(self).by_ps_account.get((permission_set_arn, account_id), {}))
+        state = state_of(self)
+        keys = visible(state, state.by_ps_account.get((permission_set_arn, account_id), {}), lambda k: k)
     return [_listed(key) for key in keys if key[0] == instance_arn]
 
 
@@ -75,7 +77,8 @@ def list_account_assignments_for_principal(
     """All assignments of one principal, optionally for one account (unpaged)."""
     account = (filter_ or {}).get("AccountId")
     with LOCK:
-        keys = list(state_of(self).by_principal.get((principal_type, principal_id), {}))
+        state = state_of(self)
+        keys = visible(state, state.by_principal.get((principal_type, principal_id), {}), lambda k: k)
     return [_listed(k) for k in keys if k[0] == instance_arn and (account is None or k[1] == account)]
 
 

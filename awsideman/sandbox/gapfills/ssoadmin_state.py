@@ -15,6 +15,7 @@ from moto.ssoadmin.models import AccountAssignment
 
 from .async_policy import current_policy
 from .async_requests import OPERATIONS, AsyncRequest, AsyncRequests, Target
+from .propagation import note_created
 
 # (instance_arn, account_id, permission_set_arn, principal_type, principal_id)
 AssignmentKey = tuple[str, str, str, str, str]
@@ -96,6 +97,7 @@ def _create_done(state: SsoState, backend: Any, request: AsyncRequest) -> None:
         assignment = AccountAssignment(key[0], key[1], "AWS_ACCOUNT", key[2], key[3], key[4])
         state.add_assignment(key, assignment)
         backend.account_assignments.append(assignment)
+        note_created(state, key)  # SUCCEEDED, yet listings may not show it for a while
     # Creating an assignment provisions the permission set (as it was when asked) to the account.
     state.provision(key[2], key[1], request.effect["version"])
 
