@@ -1,9 +1,11 @@
 """`metrics:` in the config: CloudWatch as a second home of the Prometheus file's figures.
 
-``metrics: {cloudwatch: {namespace, dimensions, timeout}}``: when ``cloudwatch`` is there, every
+``metrics: {cloudwatch: {namespace, dimensions, timeout, progress_interval}}``: when ``cloudwatch`` is there, every
 run's figures are sent with ``PutMetricData`` to ``namespace`` (default ``awsideman``), each
 metric with the sample's own labels (``operation``, ``status``...) and the ``dimensions`` given
 here (``{environment: prod}``) as dimensions. ``timeout`` bounds the sending, retries included.
+``progress_interval`` (seconds, default 60; 0 turns it off): while a run lasts, its open phase
+is sent that often (``services/cloudwatch_progress.py``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class CloudWatchConfig(ConfigSection):
     namespace: str = "awsideman"
     dimensions: Mapping[str, str] = field(default_factory=dict)
     timeout: float = 10.0
+    progress_interval: float = 60.0
 
     def _problems(self) -> list[str]:
         problems = []
@@ -44,6 +47,10 @@ class CloudWatchConfig(ConfigSection):
             problems += _dimension_problems(self.dimensions)
         if not is_number(self.timeout) or not math.isfinite(self.timeout) or not 0 < self.timeout <= 60:
             problems.append(f"timeout must be a number of seconds > 0 and <= 60, not {self.timeout!r}")
+        interval = self.progress_interval
+        if not is_number(interval) or not math.isfinite(interval) or not (interval == 0 or 1 <= interval <= 3600):
+            problems.append(f"progress_interval must be 0 (off) or a number of seconds from 1 to 3600, "
+                            f"not {interval!r}")
         return problems
 
 
@@ -78,5 +85,6 @@ class MetricsConfig(ConfigSection):
             return cls()
         cloudwatch = values["cloudwatch"]
         if cloudwatch is not None and not isinstance(cloudwatch, Mapping):
-            raise ValueError(f"cloudwatch must be a mapping (namespace, dimensions, timeout), not {cloudwatch!r}")
+            raise ValueError(f"cloudwatch must be a mapping (namespace, dimensions, timeout, progress_interval), "
+                             f"not {cloudwatch!r}")
         return cls(cloudwatch=CloudWatchConfig.from_mapping(cloudwatch))

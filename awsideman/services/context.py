@@ -111,8 +111,11 @@ class _PhaseLog:
     def phase_changed(self, view: PhaseView) -> None:
         if view.event == STARTED:
             set_phase(view.name)  # the lines logged from now on say which phase they belong to
-        if self.recorder is not None and view.event in (STARTED, ENDED):
-            self.recorder.progress(f"phase {view.name} started" if view.event == STARTED else f"phase {view.line()}")
+        if self.recorder is not None:
+            if view.event in (STARTED, ENDED):
+                self.recorder.progress(f"phase {view.name} started" if view.event == STARTED
+                                       else f"phase {view.line()}")
+            self.recorder.phase_changed(view)  # CloudWatch progress of a long run
         if view.event == ENDED:
             set_phase(None)
         if self.display is not None:

@@ -137,7 +137,7 @@ def run_operation(journal: StateJournal, spec: OperationSpec, *, stop: StopSigna
         operation = journal.start_operation(spec.kind, params, spec.instance_arn, sealing=spec.sealing,
                                             backup_id=spec.backup_id)
     run = OperationRun(operation, journal=journal, spec=spec, stop=stop)
-    logged = bind_operation(operation.id)  # every log line from here on names the operation
+    logged = bind_operation(operation.id, operation.kind)  # every log line from here on names the operation
     try:
         with stop.arm():
             if spec.lock and operation.instance_arn:

@@ -18,8 +18,8 @@ import logging
 import time
 from dataclasses import dataclass
 
-__all__ = ["bind_operation", "release_operation", "set_phase", "current", "OperationFilter", "LineFormatter",
-           "format_line"]
+__all__ = ["bind_operation", "release_operation", "set_phase", "current", "current_kind", "OperationFilter",
+           "LineFormatter", "format_line"]
 
 NONE = "-"  # what a line says where it has no operation or phase
 
@@ -28,6 +28,7 @@ NONE = "-"  # what a line says where it has no operation or phase
 class _Binding:
     operation_id: str | None = None
     phase: str | None = None
+    kind: str | None = None  # backup, restore, rollback: what a progress report names
 
 
 _PROCESS = [_Binding()]
@@ -44,9 +45,14 @@ def current() -> tuple[str | None, str | None]:
     return binding.operation_id, binding.phase
 
 
-def bind_operation(operation_id: str) -> contextvars.Token[_Binding | None]:
+def current_kind() -> str | None:
+    """The kind of the operation bound now (None outside one)."""
+    return _binding().kind
+
+
+def bind_operation(operation_id: str, kind: str | None = None) -> contextvars.Token[_Binding | None]:
     """Stamp what is logged from now on with ``operation_id`` (the phase open now is kept)."""
-    binding = _Binding(operation_id, _binding().phase)
+    binding = _Binding(operation_id, _binding().phase, kind)
     _PROCESS[0] = binding
     return _CURRENT.set(binding)
 

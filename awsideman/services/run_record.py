@@ -73,6 +73,7 @@ class RunRecorder:
         self.warnings: list[str] = []
         self.notifier: Any = None  # a services.notify.Notifier; built from the settings when None
         self.cloudwatch_calls = 0
+        self.beacon: Any = None  # a services.cloudwatch_progress.ProgressBeacon, from the first phase
 
     def start(self) -> RunRecorder:
         # Operations this process already ran (the demo runs several commands in one process).
@@ -101,9 +102,31 @@ class RunRecorder:
     def progress(self, message: str) -> None:
         log.info("%s", message)
 
+    def phase_changed(self, view: Any) -> None:
+        """Every phase event: with ``metrics.cloudwatch.progress_interval`` the open phase goes to
+        CloudWatch once per interval while the run lasts (``services/cloudwatch_progress.py``)."""
+        config = self.settings.metrics.cloudwatch
+        if config is None or not config.progress_interval:
+            return
+        if self.beacon is None:
+            from awsideman.services import cloudwatch
+            from awsideman.services.cloudwatch_progress import ProgressBeacon
+            from awsideman.services.log_context import current_kind
+
+            def send(samples: Any) -> None:
+                self.cloudwatch_calls += cloudwatch.send(self.settings, samples, now=self.clock())
+
+            self.beacon = ProgressBeacon(send, current_kind, interval=config.progress_interval)
+        self.beacon.phase_changed(view)
+
     def finish(self, journal: StateJournal | None, gateway: Any) -> list[Operation]:
         """Notify the sinks, name the log after the operations run, rotate old logs, send and write
         metrics; return the operations. What could not be delivered is in ``warnings``."""
+        if self.beacon is not None:
+            self.beacon.close()
+            if self.beacon.failures:
+                self.warnings.append(f"Could not send {self.beacon.failures} progress report(s) to CloudWatch: "
+                                     f"{sanitize(self.beacon.last_error or '')}")
         self._detach()
         ops = self.operations(journal) if journal is not None else []
         deliveries = self._notify(journal, ops) if journal is not None else {}

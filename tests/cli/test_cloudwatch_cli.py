@@ -123,3 +123,23 @@ def test_more_metrics_than_one_request_takes_go_in_batches_of_1000(served_sandbo
     names = {m["MetricName"] for page in served.client("cloudwatch").get_paginator("list_metrics").paginate(
         Namespace=NAMESPACE) for m in page["Metrics"]}
     assert names == {f"m{i:04d}" for i in range(2001)}
+
+
+def test_a_long_run_reports_its_progress_every_interval_while_it_lasts(served_sandbox):
+    served, env = served_sandbox, served_sandbox.env
+    served.seed("tiny", seed=124)
+    backup = cli_json(run_cli(env, "-o", "json", "backup", "create"))
+    _configure(served, f"metrics:\n  cloudwatch: {{namespace: {NAMESPACE}, progress_interval: 1}}\n")
+    drift(served.client)
+    served.set_faults({"async_seconds": 2.5})  # each assignment request takes 2.5 s: a run of several seconds
+    served.reset_counters()
+    restore = run_cli(env, "-o", "json", "restore", backup["backup_id"], "--prune", "--yes")
+    assert restore.returncode == 0, restore.stdout + restore.stderr
+    assert served.counters()["cloudwatch:PutMetricData"] >= 2  # the end of the run, and progress before it
+    listed = {(m["MetricName"], tuple(sorted((d["Name"], d["Value"]) for d in m["Dimensions"])))
+              for page in served.client("cloudwatch").get_paginator("list_metrics").paginate(Namespace=NAMESPACE)
+              for m in page["Metrics"]}
+    progress = {dims for name, dims in listed if name == "progress_done"}
+    assert progress and all(dict(dims)["operation"] == "restore" for dims in progress)
+    assert (("operation", "restore"),) in {dims for name, dims in listed if name == "progress_elapsed_seconds"}
+    assert "progress report" not in restore.stderr  # nothing failed: no warning
