@@ -6,16 +6,18 @@ import os
 import signal
 import sys
 import traceback
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from awsideman import __version__
 from awsideman.cli.state import AppState
 from awsideman.core.cancel import install_handlers, process_stop
-from awsideman.core.errors import ErrorAnalyzer, error_exit_code
 from awsideman.core.exceptions import UsageError
 from awsideman.render import Renderer
+
+if TYPE_CHECKING:
+    from awsideman.core.errors import ErrorAnalyzer
 
 app = typer.Typer(
     name="awsideman",
@@ -200,6 +202,8 @@ def _as_usage_error(exc: Exception) -> Exception:
 
 
 def _report_failure(args: list[str], exc: Exception) -> None:
+    from awsideman.core.errors import error_exit_code
+
     render = _fallback_renderer(args)
     info = _analyzer().analyze(exc)
     render.trace("".join(traceback.format_exception(exc)))
@@ -234,7 +238,9 @@ def _analyzer() -> ErrorAnalyzer:
     settings = getattr(state, "_settings", None)
     profile = getattr(settings, "profile", None) or getattr(state, "profile", None)
     region = getattr(settings, "region", None) or getattr(state, "region", None)
-    return ErrorAnalyzer(profile=profile, region=region)
+    from awsideman.services.error_analysis import error_analyzer
+
+    return error_analyzer(profile=profile, region=region)
 
 
 # What an option's value is, by parameter name; anything else shows its name in capitals.
