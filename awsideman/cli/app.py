@@ -25,6 +25,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: Rich's boxes would import Rich for every --help
+    context_settings={"max_content_width": 120},  # click's own default is 80 columns at any terminal width
 )
 
 
@@ -280,5 +282,5 @@ def _clean_metavars(command: Any) -> None:
             param.display_type_rich = lambda ctx: None  # the name says it: BACKUP_ID, TEXT
             # typer 0.2x writes a required argument as `{BACKUP_ID}` in the usage line.
             usage = param.metavar + ("..." if param.nargs != 1 else "")
-            param._usage_display_name = lambda usage=usage, required=param.required: (
-                usage if required else f"[{usage}]")
+            param.get_usage_pieces = lambda ctx, usage=usage, required=param.required: [
+                usage if required else f"[{usage}]"]

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from awsideman.services.context import Context
     from awsideman.services.prune import PruneResult
 
-app = typer.Typer(help="Create, list, inspect, verify and delete backups.", no_args_is_help=True)
+app = typer.Typer(help="Create, list, inspect, verify and delete backups.", no_args_is_help=True, rich_markup_mode=None)
 
 BackupIdArg = Annotated[str, typer.Argument(help="Backup id (bk-YYYYMMDDTHHMMSSZ-xxxxxx).")]
 

@@ -13,7 +13,7 @@ from awsideman.core.exceptions import UsageError
 from awsideman.core.ids import validate_operation_id
 from awsideman.render import Renderer
 
-app = typer.Typer(help="What operations ran and how they ended.", no_args_is_help=True)
+app = typer.Typer(help="What operations ran and how they ended.", no_args_is_help=True, rich_markup_mode=None)
 
 _FIELDS = ("operation_id", "kind", "status", "started_at", "finished_at", "backup_id")
 FORMATS = ("text", "json", "markdown")
