@@ -10,7 +10,6 @@ import typer
 from awsideman.cli.options import NoColorOpt, OutputOpt, QuietOpt, renderer
 from awsideman.cli.report_markdown import phase_row, to_markdown
 from awsideman.core.exceptions import UsageError
-from awsideman.core.ids import validate_operation_id
 from awsideman.render import Renderer
 
 app = typer.Typer(help="What operations ran and how they ended.", no_args_is_help=True, rich_markup_mode=None)
@@ -97,6 +96,7 @@ def audit(
     output: OutputOpt = None, quiet: QuietOpt = False, no_color: NoColorOpt = False,
 ) -> None:
     """Every change made and every change compensated: when, by whom, on what, with the AWS request ids."""
+    from awsideman.core.ids import validate_operation_id
     from awsideman.services.audit import CSV_COLUMNS, FORMATS, audit_trail, parse_since
     from awsideman.services.state_backend import open_journal
 
