@@ -1,6 +1,6 @@
 """`python -m awsideman`."""
 
-from awsideman.cli.app import main
+from awsideman.cli.entry import main
 
 if __name__ == "__main__":
     main()

@@ -13,11 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-import yaml
-from jsonschema import Draft202012Validator, ValidationError
-from jsonschema.exceptions import best_match
+from typing import TYPE_CHECKING, Any
 
 from awsideman.core.exceptions import ConfigError
 from awsideman.core.limits import Limits
@@ -25,8 +21,13 @@ from awsideman.core.metrics_config import MetricsConfig
 from awsideman.core.notify_config import NotifySink, host_only, normalise, notify_sinks
 from awsideman.core.ratelimit import RateLimitConfig
 from awsideman.core.recovery import RecoveryRule, parse_recovery
-from awsideman.core.retry import RetryConfig
+from awsideman.core.retry_config import RetryConfig
 from awsideman.core.rollback_policy import RollbackPolicy
+
+# PyYAML is imported only when a config file exists and jsonschema only when there is something
+# to validate: a command run without a config file starts without either (tens of milliseconds).
+if TYPE_CHECKING:
+    from jsonschema import ValidationError
 
 # The published schema (``awsideman/schemas/config.schema.json``) is the one list of keys, types
 # and ranges; other tools can validate a config with it. Every number in it has a range, and
@@ -96,6 +97,8 @@ def _read_yaml(path: Path, explicit: bool) -> dict[str, Any]:
             raise ConfigError(f"{path}: config file not found",
                               remediation=["Check --config / AWSIDEMAN_CONFIG, or copy config.example.yaml."])
         return {}
+    import yaml
+
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
@@ -114,6 +117,10 @@ def _read_yaml(path: Path, explicit: bool) -> dict[str, Any]:
 
 def _check_keys(path: Path | None, data: dict[str, Any]) -> None:
     """Validate ``data`` against the schema; the first problem is a ConfigError naming the key."""
+    if not data:  # nothing to check: the schema requires no key
+        return
+    from jsonschema import Draft202012Validator
+
     where = str(path) if path else "configuration"
     for key, value in _numbers(data):
         if not math.isfinite(value):
@@ -150,6 +157,8 @@ def _describe(error: ValidationError) -> tuple[str, str]:
     if kind == "oneOf" and error.context:
         # One rule or a list of rules: say what is wrong with the closer reading, not "not valid under any".
         # The branch of the wrong type (an object where a list was one choice) says least.
+        from jsonschema.exceptions import best_match
+
         closer = [e for e in error.context if not (e.validator == "type" and not e.relative_path)]
         return _describe(best_match(closer or error.context))
     if kind == "additionalProperties":

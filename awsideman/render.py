@@ -17,21 +17,15 @@ import textwrap
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from awsideman.core.progress import ENDED, STARTED, PhaseView
 from awsideman.core.sanitize import sanitize, sanitize_obj
+
+# Rich is imported when something is first drawn, not with this module: `awsideman --version`
+# and the help answer in a fraction of the time Rich takes to import.
+if TYPE_CHECKING:
+    from rich.console import Console
 
 # C0 controls but tab and newline, DEL, C1 controls, and the bidirectional overrides and
 # isolates that reorder what a reader sees ("Trojan Source"): stored text (a manifest
@@ -60,6 +54,12 @@ def neutralize(text: str) -> str:
     return _CONTROL.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
 
 
+def raw_line(text: str) -> None:
+    """One plain line on stdout, without building a Renderer (the bare ``--version`` answer)."""
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    sys.stdout.flush()
+
+
 def clean(text: Any) -> str:
     """What every human-facing line goes through: secrets redacted, control characters neutralised."""
     return neutralize(sanitize("" if text is None else str(text)))
@@ -73,19 +73,43 @@ class Renderer:
     quiet: bool = False
     no_color: bool = False
     debug: bool = False
-    out: Console = field(init=False)
-    err: Console = field(init=False)
     _live: Any = field(init=False, default=None)
+    _out: Console | None = field(init=False, default=None, repr=False)
+    _err: Console | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
-        width = output_width()
-        # NO_COLOR / --no-color means no escape codes at all, not only no colours (bold is one too).
-        plain: dict[str, Any] = {"no_color": True, "color_system": None} if self.no_color else {}
-        self.out = Console(file=sys.stdout, highlight=False, soft_wrap=True, width=width, **plain)
-        self.err = Console(file=sys.stderr, highlight=False, soft_wrap=True, **plain)
         self._lock = threading.RLock()  # services report progress from worker threads
         self._plain_shown: dict[str, float] = {}
         self._tasks: dict[str, Any] = {}
+
+    @property
+    def out(self) -> Console:
+        """The console for results (stdout), built on first use."""
+        if self._out is None:
+            self._out = self._console(sys.stdout, width=output_width())
+        return self._out
+
+    @out.setter
+    def out(self, console: Console) -> None:
+        self._out = console
+
+    @property
+    def err(self) -> Console:
+        """The console for everything else (stderr), built on first use."""
+        if self._err is None:
+            self._err = self._console(sys.stderr)
+        return self._err
+
+    @err.setter
+    def err(self, console: Console) -> None:
+        self._err = console
+
+    def _console(self, file: Any, **options: Any) -> Console:
+        from rich.console import Console
+
+        # NO_COLOR / --no-color means no escape codes at all, not only no colours (bold is one too).
+        plain: dict[str, Any] = {"no_color": True, "color_system": None} if self.no_color else {}
+        return Console(file=file, highlight=False, soft_wrap=True, **options, **plain)
 
     @property
     def json(self) -> bool:
@@ -139,11 +163,12 @@ class Renderer:
 
     def raw(self, text: str) -> None:
         """Text on stdout exactly as given (e.g. `export X=...` lines meant for eval)."""
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
-        sys.stdout.flush()
+        raw_line(text)
 
     def table(self, title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         """A table; on a terminal too narrow for its ids, one ``column: value`` block per row instead."""
+        from rich.table import Table
+
         self.end_progress()
         cells = [[clean(cell) for cell in row] for row in rows]
         table = Table(title=clean(title) if title else None, show_lines=False, header_style="bold")
@@ -229,6 +254,15 @@ class Renderer:
 
     def _live_phase(self, view: PhaseView) -> None:
         if self._live is None:
+            from rich.progress import (
+                BarColumn,
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
             self._live = Progress(SpinnerColumn(finished_text=" "), TextColumn("{task.description}"),
                                   BarColumn(bar_width=24), TextColumn("{task.fields[count]}"),
                                   TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),

@@ -117,7 +117,7 @@ def live_records(env: dict[str, str]) -> Any:
 
 
 def run_in_process(monkeypatch: Any, capsys: Any, env: dict[str, str], *args: str) -> Any:
-    """`awsideman *args` through the same entry point as the executable (`cli.app.main`), in this
+    """`awsideman *args` through the same entry point as the executable (`cli.entry.main`), in this
     process with `env` as its environment: for tests that check many outputs or exit codes, where
     each start of the executable would cost ~1 s. Returns a CompletedProcess like `run_cli`."""
     import os
@@ -126,7 +126,7 @@ def run_in_process(monkeypatch: Any, capsys: Any, env: dict[str, str], *args: st
 
     import boto3
 
-    from awsideman.cli.app import main
+    from awsideman.cli.entry import main
 
     handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     capsys.readouterr()

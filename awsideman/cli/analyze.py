@@ -9,7 +9,6 @@ from typing import Annotated, Any, Optional
 import typer
 
 from awsideman.cli.options import NoColorOpt, OutputOpt, QuietOpt, renderer
-from awsideman.core.errors import ErrorAnalyzer
 from awsideman.core.exceptions import OperationNotFoundError, UsageError
 from awsideman.core.files import read_limited
 from awsideman.core.limits import describe
@@ -57,8 +56,10 @@ def analyze_error(
         )
     if code is not None and (file is not None or operation is not None):
         raise UsageError("--code goes with TEXT (or alone), not with --file or --operation.")
+    from awsideman.services.error_analysis import error_analyzer
+
     settings = ctx.find_root().obj.settings()  # advice names the configured profile and region
-    analyzer = ErrorAnalyzer(profile=settings.profile, region=settings.region)
+    analyzer = error_analyzer(profile=settings.profile, region=settings.region)
 
     if operation is not None:
         _show_many(render, _journal_errors(ctx, operation), {"operation_id": operation})

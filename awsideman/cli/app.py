@@ -6,16 +6,18 @@ import os
 import signal
 import sys
 import traceback
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from awsideman import __version__
 from awsideman.cli.state import AppState
 from awsideman.core.cancel import install_handlers, process_stop
-from awsideman.core.errors import ErrorAnalyzer, error_exit_code
 from awsideman.core.exceptions import UsageError
 from awsideman.render import Renderer
+
+if TYPE_CHECKING:
+    from awsideman.core.errors import ErrorAnalyzer
 
 app = typer.Typer(
     name="awsideman",
@@ -23,6 +25,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: Rich's boxes would import Rich for every --help
+    context_settings={"max_content_width": 120},  # click's own default is 80 columns at any terminal width
 )
 
 
@@ -200,6 +204,8 @@ def _as_usage_error(exc: Exception) -> Exception:
 
 
 def _report_failure(args: list[str], exc: Exception) -> None:
+    from awsideman.core.errors import error_exit_code
+
     render = _fallback_renderer(args)
     info = _analyzer().analyze(exc)
     render.trace("".join(traceback.format_exception(exc)))
@@ -234,7 +240,9 @@ def _analyzer() -> ErrorAnalyzer:
     settings = getattr(state, "_settings", None)
     profile = getattr(settings, "profile", None) or getattr(state, "profile", None)
     region = getattr(settings, "region", None) or getattr(state, "region", None)
-    return ErrorAnalyzer(profile=profile, region=region)
+    from awsideman.services.error_analysis import error_analyzer
+
+    return error_analyzer(profile=profile, region=region)
 
 
 # What an option's value is, by parameter name; anything else shows its name in capitals.
@@ -274,5 +282,5 @@ def _clean_metavars(command: Any) -> None:
             param.display_type_rich = lambda ctx: None  # the name says it: BACKUP_ID, TEXT
             # typer 0.2x writes a required argument as `{BACKUP_ID}` in the usage line.
             usage = param.metavar + ("..." if param.nargs != 1 else "")
-            param._usage_display_name = lambda usage=usage, required=param.required: (
-                usage if required else f"[{usage}]")
+            param.get_usage_pieces = lambda ctx, usage=usage, required=param.required: [
+                usage if required else f"[{usage}]"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -23,13 +23,15 @@ from awsideman.core.cancel import process_stop
 from awsideman.core.exceptions import AwsidemanError, UsageError
 from awsideman.core.retention import RetentionError, RetentionPolicy
 from awsideman.render import Renderer
-from awsideman.services.account import closing_account
-from awsideman.services.archive import BackupArchive
-from awsideman.services.backup import BackupRequest, BackupService, parse_resources
-from awsideman.services.context import Context
-from awsideman.services.prune import PruneResult, PruneService
 
-app = typer.Typer(help="Create, list, inspect, verify and delete backups.", no_args_is_help=True)
+# The services (and, through them, the SDK) are imported by the command that runs, not when the
+# commands are declared: the help and every other command start without them.
+if TYPE_CHECKING:
+    from awsideman.services.archive import BackupArchive
+    from awsideman.services.context import Context
+    from awsideman.services.prune import PruneResult
+
+app = typer.Typer(help="Create, list, inspect, verify and delete backups.", no_args_is_help=True, rich_markup_mode=None)
 
 BackupIdArg = Annotated[str, typer.Argument(help="Backup id (bk-YYYYMMDDTHHMMSSZ-xxxxxx).")]
 
@@ -39,12 +41,16 @@ ASSIGNMENT_STRATEGIES = ("auto", "permission-set", "principal")  # as config.sch
 
 def _context(ctx: typer.Context, render: Renderer) -> Context:
     """The services' Context for a command that is no operation (no run record, no metrics file)."""
+    from awsideman.services.context import Context
+
     context = Context(ctx.find_root().obj.settings(), progress=render.progress, display=render, stop=process_stop())
     ctx.call_on_close(context.close)
     return context
 
 
 def _archive(ctx: typer.Context, render: Renderer) -> BackupArchive:
+    from awsideman.services.archive import BackupArchive
+
     return BackupArchive(_context(ctx, render))
 
 
@@ -79,6 +85,9 @@ def create(
     output: OutputOpt = None, quiet: QuietOpt = False, no_color: NoColorOpt = False,
 ) -> None:
     """Back up the instance to a store."""
+    from awsideman.services.account import closing_account
+    from awsideman.services.backup import BackupRequest, BackupService, parse_resources
+
     render = renderer(ctx, output, quiet, no_color)
     if resume and (resources or description or store or assignment_strategy):
         raise UsageError("--resume continues an operation with its original --resources, --description, "
@@ -227,6 +236,8 @@ def delete(ctx: typer.Context, backup_id: BackupIdArg, store: StoreOpt = None,
 
 def _prune_after_backup(context: Context, result: Any) -> PruneResult | None:
     """`prune_after_backup` in the config: apply it to the store the backup was written to."""
+    from awsideman.services.prune import PruneService
+
     options = context.settings.prune_after_backup
     if not options:
         return None
@@ -255,6 +266,8 @@ def prune(
     output: OutputOpt = None, quiet: QuietOpt = False, no_color: NoColorOpt = False,
 ) -> None:
     """Delete the backups no --keep-* option keeps (never the newest complete one, never a write in progress)."""
+    from awsideman.services.prune import PruneService
+
     render = renderer(ctx, output, quiet, no_color)
     try:
         policy = RetentionPolicy.from_options(keep_last, keep_within, keep_daily)

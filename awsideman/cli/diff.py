@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -11,9 +11,9 @@ from awsideman.cli.options import NoColorOpt, OutputOpt, QuietOpt, ResourcesOpt,
 from awsideman.core.cancel import process_stop
 from awsideman.core.exceptions import UsageError
 from awsideman.render import Renderer
-from awsideman.services.backup import parse_resources
-from awsideman.services.context import Context
-from awsideman.services.diff import DiffRequest, DiffResult, DiffService
+
+if TYPE_CHECKING:
+    from awsideman.services.diff import DiffResult
 
 FORMATS = ("text", "json", "markdown")
 DIFFERENT = 3  # --exit-code: cron alerts on this, like `git diff --exit-code` on 1
@@ -34,6 +34,10 @@ def diff(
     output: OutputOpt = None, quiet: QuietOpt = False, no_color: NoColorOpt = False,
 ) -> None:
     """What was added, removed or changed, by resource and attribute; security-relevant first."""
+    from awsideman.services.backup import parse_resources
+    from awsideman.services.context import Context
+    from awsideman.services.diff import DiffRequest, DiffService
+
     if fmt is not None and fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     # --format wins over -o/--output: it is the more specific of the two.

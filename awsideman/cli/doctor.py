@@ -8,8 +8,7 @@ import typer
 
 from awsideman.cli.options import NoColorOpt, OutputOpt, QuietOpt, renderer
 from awsideman.core.cancel import process_stop
-from awsideman.services.context import Context
-from awsideman.services.doctor import FOR, diagnose
+from awsideman.core.command_scopes import FOR
 
 STYLE = {"pass": "green", "fail": "bold red", "skipped": "yellow"}
 
@@ -20,6 +19,9 @@ def doctor(
     output: OutputOpt = None, quiet: QuietOpt = False, no_color: NoColorOpt = False,
 ) -> None:
     """Check that this setup can run its commands (exit 0 only when nothing blocks); changes nothing."""
+    from awsideman.services.context import Context
+    from awsideman.services.doctor import diagnose
+
     render = renderer(ctx, output, quiet, no_color)
     context = Context(ctx.find_root().obj.settings(), progress=render.progress, display=render, stop=process_stop())
     ctx.call_on_close(context.close)

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from awsideman.cli.options import renderer
-from awsideman.services.iam_policy import FOR, least_privilege
+from awsideman.core.command_scopes import FOR
 
 
 def iam_policy(
@@ -27,6 +27,8 @@ def iam_policy(
     What is not known (an instance not named, the account of a bucket) stays a wildcard. Nothing
     is asked of AWS.
     """
+    from awsideman.services.iam_policy import least_privilege
+
     render = renderer(ctx)
     settings = ctx.obj.settings()
     render.document(least_privilege(settings, for_=for_, instance_arn=instance, store=store, state=state,

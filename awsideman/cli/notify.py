@@ -6,7 +6,7 @@ import typer
 
 from awsideman.cli.options import NoColorOpt, OutputOpt, QuietOpt, renderer
 
-app = typer.Typer(help="Notifications (notify: in the config).", no_args_is_help=True)
+app = typer.Typer(help="Notifications (notify: in the config).", no_args_is_help=True, rich_markup_mode=None)
 
 
 @app.command("test")

@@ -10,11 +10,9 @@ import typer
 from awsideman.cli.options import NoColorOpt, OutputOpt, QuietOpt, renderer
 from awsideman.cli.report_markdown import phase_row, to_markdown
 from awsideman.core.exceptions import UsageError
-from awsideman.core.ids import validate_operation_id
 from awsideman.render import Renderer
-from awsideman.services.account import listed_statuses, operation_account
 
-app = typer.Typer(help="What operations ran and how they ended.", no_args_is_help=True)
+app = typer.Typer(help="What operations ran and how they ended.", no_args_is_help=True, rich_markup_mode=None)
 
 _FIELDS = ("operation_id", "kind", "status", "started_at", "finished_at", "backup_id")
 FORMATS = ("text", "json", "markdown")
@@ -31,6 +29,7 @@ def list_operations(
     if limit < 1:
         raise UsageError(f"--limit must be at least 1, not {limit}")
     settings = ctx.find_root().obj.settings()
+    from awsideman.services.account import listed_statuses
     from awsideman.services.state_backend import open_journal, state_location
 
     journal = open_journal(settings)
@@ -66,6 +65,7 @@ def show(
     if render.json and chosen != "json":
         raise UsageError(f"-o json prints one JSON document; it cannot be combined with --format {chosen}")
     settings = ctx.find_root().obj.settings()
+    from awsideman.services.account import operation_account
     from awsideman.services.state_backend import open_journal
 
     journal = open_journal(settings)
@@ -96,6 +96,7 @@ def audit(
     output: OutputOpt = None, quiet: QuietOpt = False, no_color: NoColorOpt = False,
 ) -> None:
     """Every change made and every change compensated: when, by whom, on what, with the AWS request ids."""
+    from awsideman.core.ids import validate_operation_id
     from awsideman.services.audit import CSV_COLUMNS, FORMATS, audit_trail, parse_since
     from awsideman.services.state_backend import open_journal
 

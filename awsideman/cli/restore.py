@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -23,11 +23,11 @@ from awsideman.cli.options import (
     renderer,
 )
 from awsideman.core.exceptions import UsageError
-from awsideman.core.planner import CONFLICT_MODES
 from awsideman.core.rollback_policy import WHEN, RollbackPolicy, parse_keep
 from awsideman.render import Renderer
-from awsideman.services.backup import parse_resources
-from awsideman.services.restore import RestoreRequest, RestoreResult, RestoreService
+
+if TYPE_CHECKING:
+    from awsideman.services.restore import RestoreResult
 
 EXIT_CODES = {"succeeded": 0, "planned": 0, "partial": 3, "rolled_back": 4, "rollback_failed": 5}
 
@@ -69,6 +69,10 @@ def restore(
     output: OutputOpt = None, quiet: QuietOpt = False, no_color: NoColorOpt = False,
 ) -> None:
     """Restore a backup into the instance: plan, confirm, apply with the journal."""
+    from awsideman.core.planner import CONFLICT_MODES
+    from awsideman.services.backup import parse_resources
+    from awsideman.services.restore import RestoreRequest, RestoreService
+
     render = renderer(ctx, output, quiet, no_color)
     if conflict not in CONFLICT_MODES:
         raise UsageError(f"--conflict must be one of {', '.join(CONFLICT_MODES)}, not {conflict!r}")

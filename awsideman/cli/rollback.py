@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -20,7 +20,9 @@ from awsideman.cli.options import (
     renderer,
 )
 from awsideman.render import Renderer
-from awsideman.services.rollback import RollbackResult, RollbackService
+
+if TYPE_CHECKING:
+    from awsideman.services.rollback import RollbackResult
 
 
 def rollback(
@@ -33,6 +35,8 @@ def rollback(
     output: OutputOpt = None, quiet: QuietOpt = False, no_color: NoColorOpt = False,
 ) -> None:
     """Revert what a restore applied (also after it was killed), in reverse order."""
+    from awsideman.services.rollback import RollbackService
+
     render = renderer(ctx, output, quiet, no_color)
 
     def show(inverses: list[Any]) -> None:

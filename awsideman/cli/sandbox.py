@@ -12,7 +12,8 @@ from awsideman.cli import sandbox_principal
 from awsideman.cli.options import NoColorOpt, OutputOpt, QuietOpt, renderer
 from awsideman.core.exceptions import AwsidemanError, UsageError
 
-app = typer.Typer(help="Local Identity Center emulator for rehearsals and tests.", no_args_is_help=True)
+app = typer.Typer(help="Local Identity Center emulator for rehearsals and tests.",
+                  no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(sandbox_principal.app, name="principal")
 
 DEFAULT_PORT = 4566

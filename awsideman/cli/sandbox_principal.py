@@ -12,7 +12,7 @@ from awsideman.cli.options import NoColorOpt, OutputOpt, QuietOpt, renderer
 from awsideman.core.exceptions import AwsidemanError, UsageError
 
 app = typer.Typer(help="Restricted IAM principals in a running sandbox, to rehearse a denied preflight.",
-                  no_args_is_help=True)
+                  no_args_is_help=True, rich_markup_mode=None)
 
 EndpointOpt = Annotated[str, typer.Option("--endpoint", envvar="AWS_ENDPOINT_URL",
                                           help="URL of a running sandbox (default: $AWS_ENDPOINT_URL).")]

@@ -9,7 +9,7 @@ import typer
 from awsideman.cli.options import NoColorOpt, OutputOpt, QuietOpt, renderer
 
 app = typer.Typer(help="The shared state backend (state: dynamodb://TABLE): create it, copy a local journal in.",
-                  no_args_is_help=True)
+                  no_args_is_help=True, rich_markup_mode=None)
 
 
 @app.command("init")

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from awsideman.config import Settings, load_settings
 from awsideman.core.exceptions import UsageError
 from awsideman.render import Renderer
+
+# The config module (its sections' parsers) is loaded by the first command that asks for the
+# settings: the help never does.
+if TYPE_CHECKING:
+    from awsideman.config import Settings
 
 OUTPUTS = ("text", "json")
 
@@ -46,6 +51,8 @@ class AppState:
     def settings(self) -> Settings:
         """Load and validate configuration once (flags win over env, env over file)."""
         if self._settings is None:
+            from awsideman.config import load_settings
+
             self._settings = load_settings(config_path=self.config, profile=self.profile,
                                            region=self.region, state=self.state)
         return self._settings

@@ -35,16 +35,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import tenacity
-
-from awsideman.core.config_section import ConfigSection, is_integer, is_number
 from awsideman.core.error_table import RATE_LIMITING, RESOURCE_CONFLICT
 from awsideman.core.errors import ErrorAnalyzer, ErrorInfo
 from awsideman.core.exceptions import AmbiguousWriteError
 from awsideman.core.recovery import ErrorFacts, RecoveryPolicy, RecoveryRule, is_change_call, resource_of_operation
+from awsideman.core.retry_config import RetryConfig  # re-exported: the config's section, defined apart
 from awsideman.core.sanitize import sanitize
 
 if TYPE_CHECKING:
+    import tenacity
+
     from awsideman.core.cancel import StopSignal
     from awsideman.core.ratelimit import RateLimiter
 
@@ -55,36 +55,6 @@ log = logging.getLogger("awsideman.retry")
 # Everything else that is transient (5xx, a connection reset or timeout after the request left)
 # is ambiguous for a write: the caller must look the resource up before sending it again.
 NOT_SENT_CODES = frozenset({"EndpointConnectionError", "ConnectTimeoutError"})
-
-
-@dataclass(frozen=True)
-class RetryConfig(ConfigSection):
-    """Retry limits; times in seconds. ``max_retries`` counts retries, so attempts = max_retries + 1."""
-
-    section = "retry"
-
-    max_retries: int = 8
-    base_delay: float = 0.25
-    max_delay: float = 20.0
-    exponential_base: float = 2.0
-    jitter: bool = True
-    deadline: float = 900.0
-
-    def _problems(self) -> list[str]:
-        problems = []
-        if not is_integer(self.max_retries) or self.max_retries < 0:
-            problems.append(f"max_retries must be an integer >= 0, not {self.max_retries!r}")
-        for name in ("base_delay", "max_delay", "deadline"):
-            value = getattr(self, name)
-            if not is_number(value) or value < 0:
-                problems.append(f"{name} must be a number >= 0, not {value!r}")
-        if not problems and self.max_delay < self.base_delay:
-            problems.append(f"max_delay ({self.max_delay}) must be >= base_delay ({self.base_delay})")
-        if not is_number(self.exponential_base) or self.exponential_base < 1:
-            problems.append(f"exponential_base must be a number >= 1, not {self.exponential_base!r}")
-        if not isinstance(self.jitter, bool):
-            problems.append(f"jitter must be true or false, not {self.jitter!r}")
-        return problems
 
 
 @dataclass(frozen=True)
@@ -236,6 +206,8 @@ class RetryPolicy:
         a failure that proves it was not applied; an ambiguous one (lost response) raises
         ``AmbiguousWriteError`` so the caller looks the resource up instead of duplicating it.
         """
+        import tenacity  # here, not at the top: a command that makes no AWS call never loads it
+
         run = _Run(self, service, operation, idempotent)
         self.stats.add(run.key, calls=1)
         retrying = tenacity.Retrying(sleep=self._sleep, retry=run.should_retry, wait=run.delay,

@@ -11,8 +11,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from awsideman.adapters import access_check, crypto, permissions
+from awsideman.core.command_scopes import FOR
 from awsideman.core.errors import ErrorAnalyzer, is_expected
-from awsideman.services.iam_policy import FOR, setup_scope
+from awsideman.services.iam_policy import setup_scope
 from awsideman.services.preflight import MAX_SKEW_SECONDS, clock_skew
 
 PASS, FAIL, SKIPPED = "pass", "fail", "skipped"

@@ -13,11 +13,10 @@ from typing import Any
 
 from awsideman.adapters import permissions
 from awsideman.config import Settings
+from awsideman.core.command_scopes import FOR
 from awsideman.core.exceptions import UsageError
 from awsideman.services.state_backend import state_location
 
-FOR = {"backup": ("backup",), "restore": ("restore",), "rollback": ("rollback",),
-       "all": ("backup", "restore", "rollback")}
 _INSTANCE = re.compile(r"^arn:aws[a-z-]*:sso:::instance/(ssoins-[0-9A-Za-z]{4,64})$")
 
 

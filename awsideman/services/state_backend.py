@@ -9,13 +9,16 @@ store's bucket under ``state/``). See README "Shared state".
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from awsideman.adapters.aws import AwsGateway
 from awsideman.config import Settings
 from awsideman.core.exceptions import ConfigError
-from awsideman.core.ratelimit import RateLimiter
-from awsideman.core.retry import RetryPolicy
 from awsideman.journal import Journal, StateJournal
+
+# The gateway (botocore) and the retry engine (tenacity) only for the shared table: a local
+# journal (`report list`) is opened without either.
+if TYPE_CHECKING:
+    from awsideman.adapters.aws import AwsGateway
 
 DYNAMODB_SCHEME = "dynamodb://"
 
@@ -60,6 +63,10 @@ def state_gateway(settings: Settings) -> AwsGateway:
 
     A Ctrl-C stops the run's API calls; the journal must still record that it was interrupted.
     """
+    from awsideman.adapters.aws import AwsGateway
+    from awsideman.core.ratelimit import RateLimiter
+    from awsideman.core.retry import RetryPolicy
+
     policy = RetryPolicy(settings.retry, limiter=RateLimiter(settings.rate_limit))
     return AwsGateway(profile=settings.profile, region=settings.region, retry=policy, max_pool=settings.concurrency + 4)
 

@@ -61,7 +61,7 @@ def test_text_output_and_json_purity(env):
     (("backup",), "Usage: awsideman backup"),
 ])
 def test_bad_input_exits_2_with_a_clear_message(env, args, words, monkeypatch, capsys):
-    # the exit code and the message come from cli.app.main (the executable's entry point): run it
+    # the exit code and the message come from cli.entry.main (the executable's entry point): run it
     # in this process, ~1 s less per case (test_resume_partial and the JSON contract start the
     # executable with bad input)
     proc = run_in_process(monkeypatch, capsys, env, *args)

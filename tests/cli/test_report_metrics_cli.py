@@ -30,7 +30,7 @@ def _samples(path):
 def test_rolled_back_restore_report_in_three_formats_and_metrics(served_sandbox, tmp_path, monkeypatch, capsys):
     served, env = served_sandbox, served_sandbox.env
 
-    def run(*args):  # the report and prune checks: cli.app.main in this process, ~1 s less each
+    def run(*args):  # the report and prune checks: cli.entry.main in this process, ~1 s less each
         return run_in_process(monkeypatch, capsys, env, *args)
 
     metrics = tmp_path / "textfile" / "awsideman.prom"
