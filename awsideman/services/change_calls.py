@@ -55,12 +55,13 @@ def _update_named(resource: str, update: str) -> Callable[[Change, Any, Resolver
 
 def _delete_named(resource: str, delete: str) -> Callable[[Change, Any, Resolver], Outcome]:
     def run(change: Change, writer: Any, resolver: Resolver) -> Outcome:
-        ident = resolver.find(resource, change.key[0])
+        # The revert of a create deletes what that create made, by the id its answer gave.
+        ident = change.hints.get("created_id") or resolver.find(resource, change.key[0])
         if ident is None:
             return Outcome("already absent")
-        getattr(writer, delete)(ident)
+        result = getattr(writer, delete)(ident)
         resolver.forget(resource, change.key[0])
-        return Outcome(f"deleted {ident}")
+        return Outcome("already absent" if result.outcome == "already_absent" else f"deleted {ident}")
     return run
 
 
@@ -77,7 +78,7 @@ def _create_membership(change: Change, writer: Any, resolver: Resolver) -> Outco
 
 
 def _delete_membership(change: Change, writer: Any, resolver: Resolver) -> Outcome:
-    membership = resolver.known("membership", _pair(change))
+    membership = resolver.known("membership", _pair(change)) or change.hints.get("created_id")
     if membership is None:
         group_id, user_id = resolver.find("group", change.key[0]), resolver.find("user", change.key[1])
         membership = writer.membership_id(group_id, user_id) if group_id and user_id else None

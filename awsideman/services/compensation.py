@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -112,7 +112,21 @@ def _never_applied(record: ChangeRecord) -> bool:
 
 def inverses_of(by_address: dict[str, list[ChangeRecord]]) -> list[Change]:
     """The changes to revert (the earliest record of each address), in reverse dependency order."""
-    return rollback_order(Change.from_dict(records[0].forward) for records in by_address.values())
+    return rollback_order(_forward(records) for records in by_address.values())
+
+
+def _forward(records: list[ChangeRecord]) -> Change:
+    """The change as journaled; a create carries the id its answer gave (hint ``created_id``), so
+    its revert deletes exactly that resource by id: no lookup by name per delete, and none that
+    a lagging read could answer "absent"."""
+    change = Change.from_dict(records[0].forward)
+    if change.action != "create":
+        return change
+    for record in records:
+        detail = record.detail or ""
+        if detail.startswith("created ") and len(detail.split()) > 1:
+            return replace(change, hints={**change.hints, "created_id": detail.split()[1]})
+    return change
 
 
 def settle_requests(ctx: Context, writer: Any, operation_id: str, *, timeout: float = SETTLE_TIMEOUT,

@@ -133,8 +133,13 @@ class RollbackService:
             result.notes.append(result.preflight["note"])
 
     def _prime(self, resolver: Resolver, inverses: list[Change]) -> None:
-        """Learn user and group ids from one listing when many are named (100 per call instead of one each)."""
+        """Learn user and group ids: those the restore created from its journal (each create's
+        answer), the rest from one listing when many are named (100 per call instead of one each)."""
         names: dict[str, set[str]] = {"user": set(), "group": set()}
+        created = {(c.resource, c.key[0]): c.hints["created_id"] for c in inverses
+                   if c.resource in ("user", "group", "permission_set") and c.hints.get("created_id")}
+        for (resource, name), ident in created.items():
+            resolver.learn(resource, name, ident)
         for change in inverses:
             if change.resource in names:
                 names[change.resource].add(change.key[0])
@@ -143,6 +148,8 @@ class RollbackService:
                 names["user"].add(change.key[1])
             elif change.resource == "assignment":
                 names["user" if change.key[2] == "USER" else "group"].add(change.key[3])
+        for (resource, name) in created:
+            names.get(resource, set()).discard(name)
         reader = IdentityCenterReader(self.context.gateway, self.context.instance)
         if len(names["user"]) >= PRIME_AT:
             for user in reader.users():

@@ -109,3 +109,36 @@ def test_a_restore_rolled_back_under_lag_leaves_nothing_it_created(served_sandbo
     live = live_records(served.env)
     assert live["membership"] == {} and live["assignment"] == {}, "the rollback left what it could not see"
     assert live["user"] == {} and live["group"] == {} and live["permission_set"] == {}
+
+
+def test_a_rollback_by_id_deletes_by_the_ids_the_restore_was_given_one_call_each(served_sandbox):
+    """Issue 25 item 2: deletes that know what they delete neither look up nor list. Under lag a
+    lookup could not even see what the restore made moments before."""
+    served = served_sandbox
+    backup_id, expected = _backup(served, seed=74)
+    target = _fresh_instance(served)
+    proc, restored = _restore(served, backup_id, target, {"async_seconds": 0.2})
+    assert proc.returncode == 0, restored["errors"]
+    served.set_faults({"async_seconds": 0.2, "quirks": {"propagation_lag_seconds": 30}})
+    served.reset_counters()
+    proc = run_cli(served.env, "-o", "json", "rollback", restored["operation_id"], "--yes", timeout=300)
+    result = cli_json(proc)
+    assert proc.returncode == 0 and result["status"] == "succeeded", result["errors"]
+    calls = served.counters()
+    deletes = {op: n for op, n in calls.items() if ":Delete" in op}
+    assert deletes == {"identitystore:DeleteUser": len(expected["user"]),
+                       "identitystore:DeleteGroup": len(expected["group"]),
+                       "identitystore:DeleteGroupMembership": len(expected["membership"]),
+                       "sso-admin:DeletePermissionSet": len(expected["permission_set"]),
+                       "sso-admin:DeleteAccountAssignment": len(expected["assignment"])}
+    lookups = {op: n for op, n in calls.items()
+               if op.split(":")[1] in ("GetUserId", "GetGroupId", "GetGroupMembershipId", "ListAccountAssignments",
+                                       "ListAccountAssignmentsForPrincipal", "DescribePermissionSet")}
+    assert lookups == {}, "a delete looked up what the journal already named"
+    # One probe per resource kind (MaxResults=1: the permissions are proved before the first delete).
+    assert all(calls.get(op, 0) <= 1 for op in ("identitystore:ListUsers", "identitystore:ListGroups",
+                                                "sso-admin:ListPermissionSets"))
+    served.advance(30)
+    served.set_faults({})
+    live = live_records(served.env)
+    assert all(live[kind] == {} for kind in ("user", "group", "membership", "permission_set", "assignment")), live
