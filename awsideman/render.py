@@ -6,6 +6,7 @@ one document and all progress/diagnostics go to stderr (or nowhere with --quiet)
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -15,7 +16,7 @@ import signal
 import sys
 import textwrap
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +32,7 @@ from rich.progress import (
 from rich.table import Table
 
 from awsideman.core.progress import ENDED, STARTED, PhaseView
-from awsideman.core.sanitize import sanitize, sanitize_obj
+from awsideman.core.sanitize import REDACTED, is_sensitive_key, sanitize, sanitize_obj
 
 # C0 controls but tab and newline, DEL, C1 controls, and the bidirectional overrides and
 # isolates that reorder what a reader sees ("Trojan Source"): stored text (a manifest
@@ -63,6 +64,37 @@ def neutralize(text: str) -> str:
 def clean(text: Any) -> str:
     """What every human-facing line goes through: secrets redacted, control characters neutralised."""
     return neutralize(sanitize("" if text is None else str(text)))
+
+
+# Implementation note: streamed outputs (csv, JSON lines, Markdown rows of `access`) repeat the same
+# few thousand names and ids tens of thousands of times, and the sanitiser costs ~15 us a string:
+# each distinct string is cleaned once (a bounded cache, so memory stays bounded too).
+@functools.lru_cache(maxsize=1 << 16)
+def _cleaned(text: str) -> str:
+    return neutralize(sanitize(text))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _sanitized(text: str) -> str:
+    return sanitize(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _sensitive(key: str) -> bool:
+    return is_sensitive_key(key)
+
+
+def _sanitized_obj(obj: Any) -> Any:
+    """``sanitize_obj`` with the cached string sanitiser (JSON values: dicts, lists, scalars)."""
+    if isinstance(obj, str):
+        return _sanitized(obj)
+    if isinstance(obj, Mapping):
+        return {(_sanitized(k) if isinstance(k, str) else k): (
+            REDACTED if isinstance(k, str) and _sensitive(k) and v not in (None, "") else _sanitized_obj(v))
+            for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_sanitized_obj(v) for v in obj]
+    return obj
 
 
 @dataclass
@@ -134,7 +166,46 @@ class Renderer:
         writer = csv.writer(sys.stdout)
         writer.writerow(list(columns))
         for row in rows:
-            writer.writerow([neutralize(sanitize("" if cell is None else str(cell))) for cell in row])
+            writer.writerow([_cleaned("" if cell is None else str(cell)) for cell in row])
+        sys.stdout.flush()
+
+    def json_lines(self, items: Iterable[Any]) -> None:
+        """One JSON document per line (JSON lines), written as ``items`` yields them, secrets redacted."""
+        self.end_progress()
+        write = sys.stdout.write
+        for item in items:
+            write(json.dumps(_sanitized_obj(item), sort_keys=True, default=str) + "\n")
+        sys.stdout.flush()
+
+    def document_stream(self, head: Mapping[str, Any], name: str, items: Iterable[Any],
+                        tail: Callable[[], Mapping[str, Any]] | None = None) -> None:
+        """One JSON document on stdout, like ``document``, whose list ``name`` is written while
+        ``items`` yields it (never held whole): ``head``'s keys, then ``name``, then the keys of
+        ``tail()`` (called once the items are written, e.g. for their count)."""
+        self.end_progress()
+        write = sys.stdout.write
+
+        def member(key: str, value: Any) -> str:
+            text = json.dumps(_sanitized_obj(value), indent=2, sort_keys=True, default=str)
+            return f"  {json.dumps(key)}: " + text.replace("\n", "\n  ")
+
+        write("{\n" + "".join(member(k, head[k]) + ",\n" for k in sorted(head)))
+        write(f"  {json.dumps(name)}: [")
+        separator = "\n    "
+        for item in items:
+            write(separator + json.dumps(_sanitized_obj(item), sort_keys=True, default=str))
+            separator = ",\n    "
+        write("]" if separator == "\n    " else "\n  ]")
+        ending = tail() if tail is not None else {}
+        write("".join(",\n" + member(k, ending[k]) for k in sorted(ending)) + "\n}\n")
+        sys.stdout.flush()
+
+    def stream(self, lines: Iterable[str]) -> None:
+        """Lines of text on stdout as they come (a Markdown table), each cleaned like ``line``."""
+        self.end_progress()
+        write = sys.stdout.write
+        for text in lines:
+            write(_cleaned(text) + "\n")
         sys.stdout.flush()
 
     def raw(self, text: str) -> None:

@@ -66,6 +66,7 @@ def root(
 
 def _register() -> None:
     from awsideman.cli import (
+        access,
         analyze,
         backup,
         demo,
@@ -85,6 +86,7 @@ def _register() -> None:
     app.add_typer(report.app, name="report")
     app.add_typer(sandbox.app, name="sandbox")
     app.add_typer(notify.app, name="notify")
+    app.add_typer(access.app, name="access")
     app.command("analyze-error")(analyze.analyze_error)
     app.command("diff")(diff.diff)
     app.command("restore")(restore.restore)
