@@ -21,7 +21,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-SCHEMAS = ("manifest", "snapshot", "fault-rules", "audit", "access")
+SCHEMAS = ("manifest", "snapshot", "fault-rules", "audit", "access", "access-diff")
 _SHOWN_PROBLEMS = 5
 _SHOWN_VALUE = 40
 

@@ -9,11 +9,13 @@ computation itself is `core.access`.
 from __future__ import annotations
 
 import difflib
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from awsideman.adapters.organization import account_names
 from awsideman.core.access import AccessFilter, AccessIndex
+from awsideman.core.access_diff import AccessChange, counts, diff_access
 from awsideman.core.exceptions import UsageError
 from awsideman.core.model import RESOURCE_KINDS
 from awsideman.services.archive import BackupArchive
@@ -36,6 +38,31 @@ class AccessPoint:
     def orphan_report(self) -> dict[str, Any]:
         """As `backup show` says it: whether the listing could see orphans, and how many it found."""
         return {"visible": self.orphans_visible, "count": len(self.index.snapshot.orphan_assignments)}
+
+
+@dataclass
+class AccessDiffResult:
+    """What `access diff` reports (JSON: `to_dict`)."""
+
+    before: AccessPoint
+    after: AccessPoint
+    changes: list[AccessChange]
+    api_calls: int = 0
+    duration_seconds: float = 0.0
+
+    @property
+    def equal(self) -> bool:
+        return not self.changes
+
+    @property
+    def notes(self) -> list[str]:
+        return list(dict.fromkeys([*self.before.notes, *self.after.notes]))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"from": self.before.source, "to": self.after.source, "equal": self.equal,
+                "counts": counts(self.changes), "changes": [c.to_dict() for c in self.changes],
+                "orphan_assignments": {"from": self.before.orphan_report(), "to": self.after.orphan_report()},
+                "api_calls": self.api_calls, "duration_seconds": self.duration_seconds, "notes": self.notes}
 
 
 @dataclass(frozen=True)
@@ -87,6 +114,15 @@ class AccessService:
 
     def point(self, backup_id: str | None, store: str | None) -> AccessPoint:
         return self.live() if backup_id is None else self.backup(backup_id, store)
+
+    def diff(self, first: str, second: str | None, store: str | None) -> AccessDiffResult:
+        """Access gained and lost from backup ``first`` to backup ``second`` (None: the live instance)."""
+        started = time.monotonic()
+        before = self.backup(first, store)
+        after = self.point(second, store)
+        changes = diff_access(before.index, after.index)
+        return AccessDiffResult(before, after, changes, api_calls=self.api_calls(),
+                                duration_seconds=round(time.monotonic() - started, 3))
 
     def api_calls(self) -> int:
         return self.context.gateway.call_count() if "gateway" in self.context.__dict__ else 0

@@ -205,3 +205,53 @@ def test_summary_counts_users_and_flags_administrators_and_crowded_accounts(offi
     assert list(csv.DictReader(io.StringIO(table.stdout)))[0]["administrator_access"] in ("yes", "no")
     text = run_in_process(monkeypatch, capsys, served.env, "access", backup_id, "--summary")
     assert "administrator access" in text.stdout and "AdministratorAccess" in text.stdout
+
+
+def test_access_diff_names_lost_access_with_its_reason_and_exits_3(office, monkeypatch, capsys):
+    served, built, first = office
+    env = served.env
+    built.remove_membership("Ops", "bob")
+
+    live = run_cli(env, "-o", "json", "access", "diff", first, "--exit-code")
+    assert live.returncode == 3, live.stderr
+    document = cli_json(live)
+    assert schemas.problems("access-diff", document) == []
+    lost = [(c["user_name"], c["account_id"], c["permission_set_name"], c["change"], c["reasons"])
+            for c in document["changes"]]
+    assert lost == [(user, account, ps, "lost", [{"kind": "membership_removed", "text": "bob removed from group Ops"}])
+                    for user, account, ps in (("bob", PROD, "Admin"), ("bob", DEV, "ReadOnly"))]
+    assert document["counts"] == {"gained": 0, "lost": 2, "changed": 0, "rerouted": 0, "users": 1}
+    assert {c["account_name"] for c in document["changes"]} == {"production", "development"}  # the live side names them
+
+    second = _backup(env)
+    served.reset_counters()
+    started = time.time()
+    offline = run_cli(env, "access", "diff", first, second, "--exit-code")
+    assert offline.returncode == 3, offline.stderr
+    assert served.counters() == {} and served.calls_since(started).total == 0  # backup to backup: no API call
+    assert "- lost Admin in 111111111111" in offline.stdout and "bob removed from group Ops" in offline.stdout
+
+    same = run_in_process(monkeypatch, capsys, env, "access", "diff", second, "--exit-code", "--quiet")
+    assert (same.returncode, same.stdout) == (0, ""), same.stderr
+    rows = list(csv.DictReader(io.StringIO(
+        run_in_process(monkeypatch, capsys, env, "access", "diff", first, second, "--format", "csv").stdout)))
+    assert [(r["user_name"], r["change"], r["reasons"]) for r in rows] == [
+        ("bob", "lost", "bob removed from group Ops")] * 2
+    markdown = run_in_process(monkeypatch, capsys, env, "access", "diff", first, second, "--format", "markdown").stdout
+    assert "| user | change | account |" in markdown and "| bob | lost |" in markdown
+    back = run_in_process(monkeypatch, capsys, env, "-o", "json", "access", "diff", second, first)
+    assert [c["change"] for c in json.loads(back.stdout)["changes"]] == ["gained", "gained"]
+
+
+def test_access_diff_says_a_permission_set_policy_change(office, monkeypatch, capsys):
+    served, built, first = office
+    built.sso.put_inline_policy_to_permission_set(InstanceArn=built.arn, PermissionSetArn=built.sets["Admin"],
+                                                  InlinePolicy=READ_POLICY)
+    proc = run_in_process(monkeypatch, capsys, served.env, "-o", "json", "access", "diff", first)
+    assert proc.returncode == 0, proc.stderr  # no --exit-code: 0 whatever changed
+    changes = json.loads(proc.stdout)["changes"]
+    assert {(c["user_name"], c["change"]) for c in changes} == {("alice", "changed"), ("bob", "changed")}
+    assert changes[0]["reasons"] == [{"kind": "permission_set_changed",
+                                      "text": "permission set Admin changed: inline policy added"}]
+    bad = run_in_process(monkeypatch, capsys, served.env, "access", "diff", "bk-nope")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
