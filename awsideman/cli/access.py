@@ -1,7 +1,7 @@
-"""`awsideman access [BACKUP_ID | --live]` and `awsideman access diff A [B]`: who could reach what.
+"""`awsideman access show [BACKUP_ID | --live]` and `awsideman access diff A [B]`: who could reach what.
 
-`access` is a group whose default command is `show`: `awsideman access bk-...` runs
-`awsideman access show bk-...`, and `awsideman access diff ...` the diff.
+`access` is a group whose default command is `show`: a first word that names no other command
+of the group (a backup id, `--live`) is taken as the start of `show`'s arguments.
 """
 
 from __future__ import annotations
@@ -63,8 +63,8 @@ def show(
     render, chosen = format_renderer(ctx, fmt, output, quiet, no_color)
     if live == (backup_id is not None):
         raise UsageError("Give a BACKUP_ID or --live (not both)" if live else "Give a BACKUP_ID or --live",
-                         remediation=["awsideman backup list", "awsideman access BACKUP_ID",
-                                      "awsideman access --live"])
+                         remediation=["awsideman backup list", "awsideman access show BACKUP_ID",
+                                      "awsideman access show --live"])
     if max_users < 0:
         raise UsageError(f"--max-users must be >= 0, not {max_users}")
     query = AccessQuery(user=user, group=group, account=account, permission_set=permission_set)

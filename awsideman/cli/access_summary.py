@@ -1,4 +1,4 @@
-"""`awsideman access --summary`: how many users reach each account with each permission set, and flags."""
+"""`awsideman access show --summary`: how many users reach each account with each permission set, and flags."""
 
 from __future__ import annotations
 

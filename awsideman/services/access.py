@@ -1,4 +1,5 @@
-"""`awsideman access`: effective access at one point, from a backup or from the live instance.
+"""`awsideman access show [BACKUP_ID | --live]`: effective access at one point (a backup or the live
+instance), and `access diff` between two.
 
 A backup is read through the archive (checksum, format, decryption and consistency checks, no
 API call unless it is KMS-encrypted); the live instance through `read_live`, the backup
