@@ -71,6 +71,27 @@ def test_json_documents_are_sanitised_and_escape_controls(capsys):
     assert doc["id"] == BACKUP_ID
 
 
+def test_streamed_outputs_are_sanitised_like_the_whole_ones(capsys):
+    """`document_stream`, `json_lines`, `csv` and `stream` write as items come, with the same
+    redaction and escaping as `document` and `line`."""
+    items = [{"message": f"aws_secret_access_key={SECRET}", "SessionToken": "abc", "description": HOSTILE}] * 3
+    render = Renderer(output="json")
+    render.document_stream({"id": BACKUP_ID, "nested": {"a": [1, 2]}}, "rows", iter(items), lambda: {"count": 3})
+    out = capsys.readouterr().out
+    assert json.loads(out) == {"id": BACKUP_ID, "nested": {"a": [1, 2]}, "count": 3, "rows": [
+        {"message": "aws_secret_access_key=***REDACTED***", "SessionToken": "***REDACTED***",
+         "description": HOSTILE}] * 3}
+    render.document_stream({}, "rows", iter([]))
+    assert json.loads(capsys.readouterr().out) == {"rows": []}
+    render.json_lines(iter(items))
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and all(json.loads(line)["SessionToken"] == "***REDACTED***" for line in lines)
+    Renderer().stream(iter([f"| {HOSTILE} |", f"key {SECRET}"]))
+    Renderer().csv(["a"], iter([[HOSTILE], [SECRET]]))
+    out = capsys.readouterr().out
+    assert SECRET not in out and "\x1b" not in out and "\\x1b[2J" in out
+
+
 @pytest.mark.parametrize("no_color", [False, True])
 def test_no_color_means_no_escape_codes_at_all(capsys, monkeypatch, no_color):
     monkeypatch.setenv("FORCE_COLOR", "1")  # as on a real terminal
