@@ -44,6 +44,9 @@ _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u20
 _MAX_KEPT_WIDTH = 100
 _MIN_TEXT_WIDTH = 12  # what a free-text column may be squeezed to
 PIPED_WIDTH = 240
+# Rich lays a table out in ~2 ms a row: a table longer than this (an access review of a big
+# instance) is printed as plain aligned columns instead, in a fraction of the time and memory.
+PLAIN_TABLE_ROWS = 1000
 PLAIN_PROGRESS_EVERY = 5.0  # seconds between plain progress lines (NO_COLOR at a terminal)
 
 
@@ -216,7 +219,10 @@ class Renderer:
     def table(self, title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         """A table; on a terminal too narrow for its ids, one ``column: value`` block per row instead."""
         self.end_progress()
-        cells = [[clean(cell) for cell in row] for row in rows]
+        cells = [[_cleaned("" if cell is None else str(cell)) for cell in row] for row in rows]
+        if len(cells) > PLAIN_TABLE_ROWS:
+            self._plain_table(title, columns, cells)
+            return
         table = Table(title=clean(title) if title else None, show_lines=False, header_style="bold")
         needed = 3 * len(columns) + 1  # borders and padding
         for index, column in enumerate(columns):
@@ -238,6 +244,33 @@ class Renderer:
         for row in cells:
             table.add_row(*row)
         self.out.print(table)
+
+    def _plain_table(self, title: str | None, columns: Sequence[str], cells: list[list[str]]) -> None:
+        """Columns padded to their widest cell, two spaces apart, nothing cut (ids stay whole)."""
+        widths = [max([len(column), *(len(row[i]) for row in cells if i < len(row))])
+                  for i, column in enumerate(columns)]
+        write = sys.stdout.write
+        if title:
+            write(clean(title) + "\n")
+        write("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip() + "\n")
+        write("  ".join("-" * w for w in widths) + "\n")
+        for row in cells:
+            write("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=False)).rstrip() + "\n")
+        sys.stdout.flush()
+
+    def markdown_table(self, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """A Markdown table on stdout, written as ``rows`` yields it: every cell cleaned like a
+        line, its pipes escaped and backticks made quotes (a cell cannot break the table)."""
+        self.end_progress()
+        write = sys.stdout.write
+
+        def cell(value: Any) -> str:
+            return _cleaned("" if value is None else str(value)).replace("|", "\\|").replace("`", "'")
+
+        write("| " + " | ".join(cell(c) for c in columns) + " |\n" + "|" + "---|" * len(columns) + "\n")
+        for row in rows:
+            write("| " + " | ".join(cell(value) for value in row) + " |\n")
+        sys.stdout.flush()
 
     def _records(self, title: str | None, columns: Sequence[str], cells: list[list[str]]) -> None:
         if title:

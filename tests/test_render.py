@@ -92,6 +92,22 @@ def test_streamed_outputs_are_sanitised_like_the_whole_ones(capsys):
     assert SECRET not in out and "\x1b" not in out and "\\x1b[2J" in out
 
 
+def test_a_long_table_is_plain_aligned_columns_with_nothing_cut(capsys):
+    rows = [_row(n % 10, HOSTILE if n == 7 else "") for n in range(awsideman.render.PLAIN_TABLE_ROWS + 1)]
+    Renderer().table("Backups", COLUMNS, rows)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "Backups" and lines[1].startswith("backup id") and set(lines[2]) <= {"-", " "}
+    assert len(lines) == 3 + len(rows) and all(BACKUP_ID[:-1] in line for line in lines[3:])
+    assert "\x1b" not in "".join(lines) and "\\x1b[2J" in lines[3 + 7]
+
+
+def test_markdown_tables_escape_what_would_break_them(capsys):
+    Renderer().markdown_table(["a", "b"], iter([["x|y", "`code`"], [HOSTILE, None]]))
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:3] == ["| a | b |", "|---|---|", "| x\\|y | 'code' |"]
+    assert "\x1b" not in lines[3] and lines[3].endswith(" |  |")
+
+
 @pytest.mark.parametrize("no_color", [False, True])
 def test_no_color_means_no_escape_codes_at_all(capsys, monkeypatch, no_color):
     monkeypatch.setenv("FORCE_COLOR", "1")  # as on a real terminal

@@ -97,7 +97,7 @@ def _rows(render: Renderer, chosen: str, head: dict[str, Any], rows: Iterator[Ac
         render.document_stream(head, "rows", (row.to_dict() for row in _counted(rows, seen)),
                                lambda: {"count": seen[0]})
     elif chosen == "markdown":
-        render.stream(_markdown_rows(head, rows))
+        _markdown(render, head, rows)
     else:
         _table(render, head, rows)
 
@@ -131,16 +131,10 @@ def _table(render: Renderer, head: dict[str, Any], rows: Iterator[AccessRow]) ->
                 + (f"; {orphans} orphan assignment(s) (principal deleted: grant no one access)" if orphans else ""))
 
 
-def _markdown_rows(head: dict[str, Any], rows: Iterator[AccessRow]) -> Iterator[str]:
-    yield f"# {md(title(head))}"
-    yield ""
-    yield "| " + " | ".join(MARKDOWN_COLUMNS) + " |"
-    yield "|" + "---|" * len(MARKDOWN_COLUMNS)
-    for row in rows:
-        yield "| " + " | ".join(md(cell) for cell in _human(row)) + " |"
-    for note in head["notes"]:
-        yield ""
-        yield f"> {md(note)}"
+def _markdown(render: Renderer, head: dict[str, Any], rows: Iterator[AccessRow]) -> None:
+    render.stream([f"# {md(title(head))}", ""])
+    render.markdown_table(MARKDOWN_COLUMNS, (_human(row) for row in rows))
+    render.stream(line for note in head["notes"] for line in ("", f"> {md(note)}"))
 
 
 app.command("diff")(access_diff)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Annotated, Any, Optional
 
 import typer
@@ -44,7 +43,7 @@ def access_diff(
     elif chosen == "csv":
         render.csv(CSV_COLUMNS, (_cells(change) for change in result.changes))
     elif chosen == "markdown":
-        render.stream(_markdown(result))
+        _markdown(render, result)
     else:
         _text(render, result)
     if chosen != "json":
@@ -91,22 +90,18 @@ def _text(render: Renderer, result: AccessDiffResult) -> None:
     render.line(_totals(result))
 
 
-def _markdown(result: AccessDiffResult) -> Iterator[str]:
-    yield f"# {md(_headline(result))}"
-    yield ""
-    if result.equal:
-        yield "No access changed."
-    else:
-        yield md(_totals(result))
-        yield ""
-        yield "| user | change | account | permission set | paths before | paths after | reasons |"
-        yield "|---|---|---|---|---|---|---|"
-        for change in result.changes:
-            account = f"{change.account_id} ({change.account_name})" if change.account_name else change.account_id
-            cells = [change.user_name, change.change, account, change.permission_set_name,
-                     ", ".join(change.paths_before), ", ".join(change.paths_after),
-                     "; ".join(r.text for r in change.reasons)]
-            yield "| " + " | ".join(md(cell) for cell in cells) + " |"
-    for note in result.notes:
-        yield ""
-        yield f"> {md(note)}"
+def _markdown(render: Renderer, result: AccessDiffResult) -> None:
+    render.stream([f"# {md(_headline(result))}", "", "No access changed." if result.equal else md(_totals(result))])
+    if not result.equal:
+        render.stream([""])
+        render.markdown_table(MARKDOWN_COLUMNS, (_markdown_cells(change) for change in result.changes))
+    render.stream(line for note in result.notes for line in ("", f"> {md(note)}"))
+
+
+MARKDOWN_COLUMNS = ("user", "change", "account", "permission set", "paths before", "paths after", "reasons")
+
+
+def _markdown_cells(change: AccessChange) -> list[Any]:
+    account = f"{change.account_id} ({change.account_name})" if change.account_name else change.account_id
+    return [change.user_name, change.change, account, change.permission_set_name, ", ".join(change.paths_before),
+            ", ".join(change.paths_after), "; ".join(r.text for r in change.reasons)]
