@@ -53,8 +53,9 @@ def show(
     summary: Annotated[bool, typer.Option(
         "--summary", help="Counts per account and permission set, and flags (administrators, crowded "
         "accounts) instead of the rows.")] = False,
-    max_users: Annotated[int, typer.Option(
-        "--max-users", help="With --summary: flag accounts more than N users can reach.")] = DEFAULT_MAX_USERS,
+    max_users: Annotated[Optional[int], typer.Option(  # noqa: UP045
+        "--max-users", help=f"With --summary: flag accounts more than N users can reach (default "
+        f"{DEFAULT_MAX_USERS}).")] = None,
     fmt: FormatOpt = None,
     output: OutputOpt = None, quiet: QuietOpt = False, no_color: NoColorOpt = False,
 ) -> None:
@@ -65,15 +66,16 @@ def show(
         raise UsageError("Give a BACKUP_ID or --live (not both)" if live else "Give a BACKUP_ID or --live",
                          remediation=["awsideman backup list", "awsideman access show BACKUP_ID",
                                       "awsideman access show --live"])
-    if max_users < 0:
-        raise UsageError(f"--max-users must be >= 0, not {max_users}")
+    if max_users is not None and (max_users < 0 or not summary):
+        raise UsageError(f"--max-users must be >= 0, not {max_users}" if summary else
+                         "--max-users is a threshold of --summary: give --summary too")
     query = AccessQuery(user=user, group=group, account=account, permission_set=permission_set)
     point = AccessService(access_context(ctx, render)).point(backup_id, store)
     rows = point.index.rows(resolve_filter(point, query))
     head = {"source": point.source, "filters": query.to_dict(), "orphan_assignments": point.orphan_report(),
             "notes": point.notes}
     if summary:
-        render_summary(render, chosen, head, summarise(rows, max_users))
+        render_summary(render, chosen, head, summarise(rows, DEFAULT_MAX_USERS if max_users is None else max_users))
     else:
         _rows(render, chosen, head, rows)
     if chosen in ("table", "csv", "markdown", "jsonl"):
@@ -111,7 +113,8 @@ def _human(row: AccessRow) -> list[str]:
     ps = row.permission_set
     who = f"(deleted {'user' if row.via == 'direct' else 'group'} {row.principal_id})" if row.orphan else row.user_name
     account = f"{row.account_id} ({row.account_name})" if row.account_name else row.account_id
-    return [who or "", "direct" if row.via == "direct" else f"group {row.group_name or '?'}", account, ps.name,
+    via = "direct" if row.via == "direct" else f"group {row.group_name}" if row.group_name else "group (deleted)"
+    return [who or "", via, account, ps.name,
             ps.session_duration or "", ", ".join(ps.managed_policies), ", ".join(ps.customer_managed_policies),
             "yes" if ps.inline_policy else "no", "yes" if ps.permissions_boundary else "no"]
 

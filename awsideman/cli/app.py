@@ -245,7 +245,7 @@ _METAVARS = {
     "resources": "LIST", "description": "TEXT", "profile": "PROFILE", "region": "REGION", "config": "FILE",
     "file": "PATH", "faults": "FILE", "home": "DIR", "endpoint": "URL", "lock_timeout": "SECONDS",
     "since": "EPOCH_SECONDS", "seed": "tiny|small|large", "seed_value": "N", "port": "N", "limit": "N",
-    "keep_last": "N", "keep_daily": "N", "keep_within": "DURATION", "format": "FORMAT",
+    "keep_last": "N", "keep_daily": "N", "keep_within": "DURATION", "format": "FORMAT", "max_users": "N",
 }
 
 

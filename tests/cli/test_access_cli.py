@@ -157,7 +157,8 @@ def test_filters_and_unknown_names_exit_2_with_the_known_ones(office, monkeypatc
         assert proc.returncode == 2 and words in proc.stderr, (args, proc.stderr)
         assert "Traceback" not in proc.stderr
     assert "alice" in run_in_process(monkeypatch, capsys, env, "access", backup_id, "--user", "alicia").stderr
-    for args in ((), (backup_id, "--live"), (backup_id, "--format", "xml"), (backup_id, "--max-users", "-1")):
+    for args in ((), (backup_id, "--live"), (backup_id, "--format", "xml"),
+                 (backup_id, "--summary", "--max-users", "-1"), (backup_id, "--max-users", "5")):
         proc = run_in_process(monkeypatch, capsys, env, "access", *args)
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, (args, proc.stderr)
 
