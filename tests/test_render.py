@@ -71,6 +71,43 @@ def test_json_documents_are_sanitised_and_escape_controls(capsys):
     assert doc["id"] == BACKUP_ID
 
 
+def test_streamed_outputs_are_sanitised_like_the_whole_ones(capsys):
+    """`document_stream`, `json_lines`, `csv` and `stream` write as items come, with the same
+    redaction and escaping as `document` and `line`."""
+    items = [{"message": f"aws_secret_access_key={SECRET}", "SessionToken": "abc", "description": HOSTILE}] * 3
+    render = Renderer(output="json")
+    render.document_stream({"id": BACKUP_ID, "nested": {"a": [1, 2]}}, "rows", iter(items), lambda: {"count": 3})
+    out = capsys.readouterr().out
+    assert json.loads(out) == {"id": BACKUP_ID, "nested": {"a": [1, 2]}, "count": 3, "rows": [
+        {"message": "aws_secret_access_key=***REDACTED***", "SessionToken": "***REDACTED***",
+         "description": HOSTILE}] * 3}
+    render.document_stream({}, "rows", iter([]))
+    assert json.loads(capsys.readouterr().out) == {"rows": []}
+    render.json_lines(iter(items))
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and all(json.loads(line)["SessionToken"] == "***REDACTED***" for line in lines)
+    Renderer().stream(iter([f"| {HOSTILE} |", f"key {SECRET}"]))
+    Renderer().csv(["a"], iter([[HOSTILE], [SECRET]]))
+    out = capsys.readouterr().out
+    assert SECRET not in out and "\x1b" not in out and "\\x1b[2J" in out
+
+
+def test_a_long_table_is_plain_aligned_columns_with_nothing_cut(capsys):
+    rows = [_row(n % 10, HOSTILE if n == 7 else "") for n in range(awsideman.render.PLAIN_TABLE_ROWS + 1)]
+    Renderer().table("Backups", COLUMNS, rows)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "Backups" and lines[1].startswith("backup id") and set(lines[2]) <= {"-", " "}
+    assert len(lines) == 3 + len(rows) and all(BACKUP_ID[:-1] in line for line in lines[3:])
+    assert "\x1b" not in "".join(lines) and "\\x1b[2J" in lines[3 + 7]
+
+
+def test_markdown_tables_escape_what_would_break_them(capsys):
+    Renderer().markdown_table(["a", "b"], iter([["x|y", "`code`"], [HOSTILE, None]]))
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:3] == ["| a | b |", "|---|---|", "| x\\|y | 'code' |"]
+    assert "\x1b" not in lines[3] and lines[3].endswith(" |  |")
+
+
 @pytest.mark.parametrize("no_color", [False, True])
 def test_no_color_means_no_escape_codes_at_all(capsys, monkeypatch, no_color):
     monkeypatch.setenv("FORCE_COLOR", "1")  # as on a real terminal

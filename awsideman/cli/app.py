@@ -70,6 +70,7 @@ def root(
 
 def _register() -> None:
     from awsideman.cli import (
+        access,
         analyze,
         backup,
         demo,
@@ -89,6 +90,7 @@ def _register() -> None:
     app.add_typer(report.app, name="report")
     app.add_typer(sandbox.app, name="sandbox")
     app.add_typer(notify.app, name="notify")
+    app.add_typer(access.app, name="access")
     app.command("analyze-error")(analyze.analyze_error)
     app.command("diff")(diff.diff)
     app.command("restore")(restore.restore)
@@ -251,7 +253,7 @@ _METAVARS = {
     "resources": "LIST", "description": "TEXT", "profile": "PROFILE", "region": "REGION", "config": "FILE",
     "file": "PATH", "faults": "FILE", "home": "DIR", "endpoint": "URL", "lock_timeout": "SECONDS",
     "since": "EPOCH_SECONDS", "seed": "tiny|small|large", "seed_value": "N", "port": "N", "limit": "N",
-    "keep_last": "N", "keep_daily": "N", "keep_within": "DURATION", "format": "FORMAT",
+    "keep_last": "N", "keep_daily": "N", "keep_within": "DURATION", "format": "FORMAT", "max_users": "N",
 }
 
 

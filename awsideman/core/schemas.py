@@ -1,5 +1,5 @@
 """JSON Schema validation of the documents awsideman reads (manifest, snapshot, fault rules) and
-writes for other tools (the audit trail).
+writes for other tools (the audit trail, effective access).
 
 The schemas are the files in ``awsideman/schemas/`` (installed as package data, published in
 the repository for other tools), and this module validates with exactly those files, so the
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError
 
-SCHEMAS = ("manifest", "snapshot", "fault-rules", "audit")
+SCHEMAS = ("manifest", "snapshot", "fault-rules", "audit", "access", "access-diff")
 _SHOWN_PROBLEMS = 5
 _SHOWN_VALUE = 40
 

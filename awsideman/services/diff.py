@@ -70,7 +70,7 @@ class DiffService:
         manifest, before = backups.load(request.first, request.store)
         scope = _scope(request.resources, manifest)
         rules = untouchables_from_missing(manifest.get("missing") or [], before)
-        notes = _partial_notes(manifest)
+        notes = partial_notes(manifest)
         after: Snapshot
         if request.second is None:
             after = read_live(self.context, scope)
@@ -79,21 +79,21 @@ class DiffService:
             second, after = backups.load(request.second, request.store)
             scope = _scope(scope, second)
             rules += untouchables_from_missing(second.get("missing") or [], after)
-            notes += _partial_notes(second)
-            target = _describe(second)
+            notes += partial_notes(second)
+            target = describe_backup(second)
         differences = compare(before, after, resources_in_scope(scope), _unique(rules))
         api_calls = self.context.gateway.call_count() if "gateway" in self.context.__dict__ else 0
         orphans: dict[str, Any] = {}
         if "assignments" in scope:
             seen_after = (after.orphans_visible if isinstance(after, LiveSnapshot)
-                          else _orphans_visible(second))
-            orphans = orphan_report(before, _orphans_visible(manifest), after, seen_after)
-        return DiffResult(source=_describe(manifest), target=target, resources=scope, differences=differences,
+                          else orphans_visible(second))
+            orphans = orphan_report(before, orphans_visible(manifest), after, seen_after)
+        return DiffResult(source=describe_backup(manifest), target=target, resources=scope, differences=differences,
                           api_calls=api_calls, duration_seconds=round(time.monotonic() - started, 3), notes=notes,
                           orphans=orphans)
 
 
-def _orphans_visible(manifest: dict[str, Any]) -> bool:
+def orphans_visible(manifest: dict[str, Any]) -> bool:
     """Whether a backup's listing could see orphan assignments (older backups: by their route)."""
     recorded = manifest.get("orphan_assignments")
     if recorded is not None:
@@ -127,13 +127,13 @@ def _scope(wanted: list[str], manifest: dict[str, Any]) -> list[str]:
     return scope
 
 
-def _describe(manifest: dict[str, Any]) -> dict[str, Any]:
+def describe_backup(manifest: dict[str, Any]) -> dict[str, Any]:
     source = manifest.get("source") or {}
     return {"kind": "backup", "backup_id": manifest["backup_id"], "created_at": manifest.get("created_at"),
             "instance_arn": source.get("instance_arn"), "identity_store_id": source.get("identity_store_id")}
 
 
-def _partial_notes(manifest: dict[str, Any]) -> list[str]:
+def partial_notes(manifest: dict[str, Any]) -> list[str]:
     if not manifest.get("partial"):
         return []
     missing = ", ".join(sorted({g["resource"] for g in manifest.get("missing") or []})) or "some steps"

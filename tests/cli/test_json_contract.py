@@ -37,6 +37,8 @@ def test_every_command_writes_one_json_document_and_no_ansi_on_success_and_failu
         (("restore", backup, "--dry-run"), 0), (("rollback", restored, "--dry-run"), 0),
         (("report", "list"), 0), (("report", "show", "last"), 0), (("diff", backup), None),
         (("analyze-error", "--code", "ThrottlingException"), 0),
+        (("access", backup), 0), (("access", backup, "--summary"), 0), (("access", "diff", backup), 0),
+        (("access", backup, "--user", "nobody.at.all"), 2), (("access", "diff", unknown_bk), None),
         # failures: unknown ids, a bad flag value, a refused change
         (("backup", "show", unknown_bk), None), (("backup", "verify", "../../etc"), 2),
         (("restore", unknown_bk, "--yes"), None), (("rollback", unknown_op, "--yes"), None),
