@@ -18,7 +18,8 @@ from awsideman.services.rollback import RollbackService
 from tests.drift import differences, drift, records
 from tests.helpers import make_context
 
-FAIL_ASSIGNMENT = {"operation": "CreateAccountAssignment", "async_fail_after": 0, "failure_reason": "quota"}
+# Two assignments succeed first: at least two changes of one kind are applied whatever the timing.
+FAIL_ASSIGNMENT = {"operation": "CreateAccountAssignment", "async_fail_after": 2, "failure_reason": "quota"}
 
 
 class Ticks:
