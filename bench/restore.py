@@ -18,13 +18,16 @@ assignments before their groups and users).
 
 With `--state dynamodb`, the journal and the lock live in the emulator's DynamoDB table (and S3
 bucket) instead of the local state.db: the same restore then also shows what the shared state
-backend costs (its calls are listed apart and are not in the bound).
+backend costs (its calls are listed apart and are not in the bound). `--compare` runs the
+restore twice in one run, into a freshly emptied instance each time: first with the local
+state, then with the shared one, and prints the ratio of their wall times.
 
 Usage:
     python bench/restore.py                  # size large, 1 s asynchronous requests
     python bench/restore.py --size small
     python bench/restore.py --rollback       # and then the rollback of that restore
     python bench/restore.py --state dynamodb # with the shared state backend
+    python bench/restore.py --compare        # local, then shared state, in one run
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from typing import Any
 
 from botocore.config import Config
 
@@ -59,6 +63,7 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--rollback", action="store_true", help="then roll the restore back and measure that")
     parser.add_argument("--state", default="local", choices=["local", "dynamodb"])
+    parser.add_argument("--compare", action="store_true", help="local state, then the shared state, in one run")
     args = parser.parse_args()
     with SandboxServer() as server, tempfile.TemporaryDirectory() as home:
         env = dict(os.environ, **server.env(), AWSIDEMAN_HOME=home)
@@ -68,32 +73,46 @@ def main() -> None:
                    for n in ("sso-admin", "identitystore")}
         seeded = seeder.seed(clients, args.size, seed=0)
         backup = cli(env, "backup", "create")
-        server.reset()
-        clients["sso-admin"].create_instance(Name="emptied") if not clients["sso-admin"].list_instances()[
-            "Instances"] else None
-        if args.state == "dynamodb":
-            session.client("s3", endpoint_url=server.endpoint_url).create_bucket(Bucket="state")
-            env.update(AWSIDEMAN_STATE="dynamodb://awsideman-state", AWSIDEMAN_STATE_S3="s3://state/awsideman")
-            cli(env, "state", "init")
-        server.set_faults({"latency_ms": args.latency_ms, "quotas": "real", "async_seconds": args.async_seconds})
-        server.reset_counters()
-        started = time.monotonic()
-        result = cli(env, "restore", backup["backup_id"], "--yes")
-        wall = time.monotonic() - started
-        calls, state_calls = split_state(server.counters())
-        counts = seeded.counts()
-        sso = sum(n for op, n in calls.items() if op.startswith("sso-admin:"))
-        busiest_ids_write = max((n for op, n in calls.items() if op.startswith("identitystore:Create")), default=0)
-        bound = max(sso / 20, busiest_ids_write / 20, counts["assignments"] / 15 * args.async_seconds,
-                    counts["users"] / 20 + max(counts["memberships"], counts["assignments"]) / 20)
-        writes = {op: n for op, n in sorted(calls.items()) if op.split(":")[1].startswith(
-            ("Create", "Put", "Attach", "Provision", "Tag"))}
-        print(json.dumps({"status": result["status"], "applied": len(result["applied"]), "wall_seconds": round(wall, 1),
-                          "lower_bound_seconds": round(bound, 1), "wall_over_bound": round(wall / bound, 3),
-                          "calls": sum(calls.values()), "writes": writes, "all_calls": dict(sorted(calls.items())),
-                          "state_calls": state_calls, "counts": counts}, indent=2))
-        if args.rollback:
-            rollback(server, env, result["operation_id"], counts, args.async_seconds)
+        walls = {}
+        for state in (["local", "dynamodb"] if args.compare else [args.state]):
+            result, walls[state] = restore(server, session, clients, env, backup["backup_id"], seeded.counts(),
+                                           state, args)
+            if args.rollback:
+                rollback(server, env, result["operation_id"], seeded.counts(), args.async_seconds)
+        if args.compare:
+            print(json.dumps({"shared_over_local": round(walls["dynamodb"] / walls["local"], 3),
+                              "wall_seconds": {k: round(v, 1) for k, v in walls.items()}}, indent=2))
+
+
+def restore(server: SandboxServer, session: Any, clients: dict[str, Any], env: dict[str, str], backup_id: str,
+            counts: dict[str, int], state: str, args: argparse.Namespace) -> tuple[dict, float]:
+    """Empty the emulator, restore the backup into it with `state`, print the figures."""
+    server.reset()
+    if not clients["sso-admin"].list_instances()["Instances"]:
+        clients["sso-admin"].create_instance(Name="emptied")
+    target = clients["sso-admin"].list_instances()["Instances"][0]["InstanceArn"]  # another instance: said so
+    if state == "dynamodb":
+        session.client("s3", endpoint_url=server.endpoint_url).create_bucket(Bucket="state")
+        env.update(AWSIDEMAN_STATE="dynamodb://awsideman-state", AWSIDEMAN_STATE_S3="s3://state/awsideman")
+        cli(env, "state", "init")
+    server.set_faults({"latency_ms": args.latency_ms, "quotas": "real", "async_seconds": args.async_seconds})
+    server.reset_counters()
+    started = time.monotonic()
+    result = cli(env, "restore", backup_id, "--yes", "--target-instance", target)
+    wall = time.monotonic() - started
+    calls, state_calls = split_state(server.counters())
+    sso = sum(n for op, n in calls.items() if op.startswith("sso-admin:"))
+    busiest_ids_write = max((n for op, n in calls.items() if op.startswith("identitystore:Create")), default=0)
+    bound = max(sso / 20, busiest_ids_write / 20, counts["assignments"] / 15 * args.async_seconds,
+                counts["users"] / 20 + max(counts["memberships"], counts["assignments"]) / 20)
+    writes = {op: n for op, n in sorted(calls.items()) if op.split(":")[1].startswith(
+        ("Create", "Put", "Attach", "Provision", "Tag"))}
+    print(json.dumps({"state": state, "status": result["status"], "applied": len(result["applied"]),
+                      "wall_seconds": round(wall, 1), "lower_bound_seconds": round(bound, 1),
+                      "wall_over_bound": round(wall / bound, 3), "calls": sum(calls.values()), "writes": writes,
+                      "all_calls": dict(sorted(calls.items())), "state_calls": state_calls, "counts": counts},
+                     indent=2))
+    return result, wall
 
 
 def rollback(server: SandboxServer, env: dict[str, str], operation_id: str, counts: dict[str, int],
