@@ -65,8 +65,10 @@ def _write_users(store: Any, result: SeedResult) -> None:
     """moto's User tuples, as CreateUser stores them (an argument not sent is None)."""
     from moto.identitystore.models import Name, User
 
+    from awsideman.sandbox.gapfills.identitystore_indexes import forget_user_names
     from awsideman.sandbox.gapfills.identitystore_models import _extras
 
+    forget_user_names(store)  # written around create_user: its name index rebuilds on next use
     extras = _extras(store)
     for user_name, user in result.users.items():
         user_id = _uuid()
@@ -93,15 +95,17 @@ def _write_groups(store: Any, result: SeedResult) -> None:
 
 def _write_memberships(store: Any, result: SeedResult) -> None:
     """Membership records plus the gap fill's (group, user) -> membership index."""
+    from awsideman.sandbox.gapfills.identitystore_indexes import index_membership
     from awsideman.sandbox.gapfills.identitystore_models import _pairs
 
     pairs = _pairs(store)
     for group_name, user_name in result.memberships:
         group_id, user_id, membership_id = result.group_ids[group_name], result.user_ids[user_name], _uuid()
-        store.group_memberships[membership_id] = {
+        membership = store.group_memberships[membership_id] = {
             "IdentityStoreId": result.identity_store_id, "MembershipId": membership_id,
             "GroupId": group_id, "MemberId": {"UserId": user_id}}
         pairs[(group_id, user_id)] = membership_id
+        index_membership(store, membership)
 
 
 def _write_permission_sets(sso: Any, result: SeedResult) -> None:

@@ -127,3 +127,45 @@ def test_served_emulator_seeds_in_its_process() -> None:
         assert len(ids.list_users(IdentityStoreId=store)["Users"]) == counts["users"] == SIZES["tiny"].users
         with pytest.raises(Exception, match="size must be one of"):
             SandboxClient(server.endpoint_url).seed("enormous")
+
+
+def test_indexed_listings_page_and_follow_deletes_and_renames(fake_env: None) -> None:
+    """The identitystore indexes (gapfills/identitystore_indexes.py) answer as moto's scans did."""
+    with mock_aws():
+        session = boto3.Session(region_name=REGION)
+        result = seed(session, "small", seed=5)
+        ids = session.client("identitystore")
+        store = result.identity_store_id
+        users = _pages(ids, "list_users", "Users", IdentityStoreId=store, PaginationConfig={"PageSize": 7})
+        assert [u["UserName"] for u in users] == list(result.users)
+        group, user = result.memberships[0]
+        group_id, user_id = result.group_ids[group], result.user_ids[user]
+        members = _pages(ids, "list_group_memberships", "GroupMemberships", IdentityStoreId=store,
+                         GroupId=group_id, PaginationConfig={"PageSize": 2})
+        assert sorted(m["MemberId"]["UserId"] for m in members) == sorted(
+            result.user_ids[u] for g, u in result.memberships if g == group)
+        with pytest.raises(ids.exceptions.ClientError):
+            ids.list_users(IdentityStoreId=store, MaxResults=5, NextToken="not-a-token")
+
+        ids.delete_user(IdentityStoreId=store, UserId=user_id)
+        for_member = ids.list_group_memberships_for_member(IdentityStoreId=store, MemberId={"UserId": user_id})
+        assert for_member["GroupMemberships"] == []
+        left = _pages(ids, "list_group_memberships", "GroupMemberships", IdentityStoreId=store, GroupId=group_id)
+        assert user_id not in {m["MemberId"]["UserId"] for m in left}
+        with pytest.raises(ids.exceptions.ResourceNotFoundException):
+            ids.get_group_membership_id(IdentityStoreId=store, GroupId=group_id, MemberId={"UserId": user_id})
+        with pytest.raises(ids.exceptions.ResourceNotFoundException):
+            ids.get_user_id(IdentityStoreId=store, AlternateIdentifier={
+                "UniqueAttribute": {"AttributePath": "userName", "AttributeValue": user}})
+
+        other_name, other_id = list(result.user_ids.items())[-1]
+        ids.update_user(IdentityStoreId=store, UserId=other_id,
+                        Operations=[{"AttributePath": "userName", "AttributeValue": "renamed.user"}])
+        found = ids.get_user_id(IdentityStoreId=store, AlternateIdentifier={
+            "UniqueAttribute": {"AttributePath": "userName", "AttributeValue": "renamed.user"}})
+        assert found["UserId"] == other_id
+        created = ids.create_user(IdentityStoreId=store, UserName="new.user", DisplayName="New User",
+                                  Name={"GivenName": "New", "FamilyName": "User"})
+        found = ids.get_user_id(IdentityStoreId=store, AlternateIdentifier={
+            "UniqueAttribute": {"AttributePath": "userName", "AttributeValue": "new.user"}})
+        assert found["UserId"] == created["UserId"]
