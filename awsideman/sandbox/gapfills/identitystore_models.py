@@ -17,6 +17,7 @@ from moto.identitystore.exceptions import (
 from moto.identitystore.models import IdentityStoreBackend, Name
 
 from ._common import LOCK, install, install_all
+from .async_policy import current_policy
 from .identitystore_indexes import (
     by_group,
     by_member,
@@ -28,7 +29,6 @@ from .identitystore_indexes import (
     unindex_membership,
     user_id_by_name,
 )
-from .async_policy import current_policy
 from .propagation import hidden, note_created, visible
 from .ssoadmin_async import drop_principal
 
