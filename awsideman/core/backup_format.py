@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import io
 import json
+import struct
 import zlib
 from typing import Any
 
@@ -31,8 +32,21 @@ _UNBOUND_PAYLOAD_FIELDS = ("sha256", "size")
 
 
 def pack_snapshot(snapshot: Snapshot) -> bytes:
-    """Canonical JSON, gzip with a fixed mtime so equal snapshots give equal bytes."""
-    return gzip.compress(canonical_json(snapshot.to_dict()), compresslevel=6, mtime=0)
+    """Canonical JSON, gzip with a fixed mtime so equal snapshots give equal bytes.
+
+    The JSON is written into the compressor a batch of records at a time: only the compressed
+    payload (a tenth of the text) is held whole, never the snapshot as dicts or as text."""
+    deflate = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    # gzip.compress(..., compresslevel=6, mtime=0)'s header (OS byte 3), so the bytes are the
+    # same as before the payload was streamed.
+    parts = [b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03"]
+    crc, size = 0, 0
+    for chunk in snapshot.canonical_chunks():
+        crc, size = zlib.crc32(chunk, crc), size + len(chunk)
+        parts.append(deflate.compress(chunk))
+    parts.append(deflate.flush())
+    parts.append(struct.pack("<II", crc, size & 0xFFFFFFFF))
+    return b"".join(parts)
 
 
 def inflate(data: bytes, max_bytes: int) -> bytes:

@@ -16,6 +16,7 @@ from typing import Any
 
 from awsideman.adapters.identity_center import IdentityCenterReader
 from awsideman.core.cancel import StopSignal
+from awsideman.core.compact import compact
 from awsideman.core.errors import ErrorAnalyzer, ErrorInfo, is_expected
 from awsideman.core.exceptions import InternalError
 from awsideman.core.progress import open_phase
@@ -302,5 +303,6 @@ class Collector:
                 self._fatal_info = info
                 self._fatal_error = exc
             return info
+        data = compact(name, data)
         self.checkpoints.put(name, data)
         return data
