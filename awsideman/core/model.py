@@ -222,15 +222,17 @@ class Snapshot:
 
 def _consume(items: list[dict[str, Any]], make: Any) -> list[Any]:
     """Records from `items`, emptying it as they are made: each dict is freed once its record
-    exists, so a large document is not held twice (as dicts and as records). Names repeated
-    across records (user and group names, ids, accounts) are interned: one string each."""
+    exists, so a large document is not held twice (as dicts and as records)."""
     made = []
     items.reverse()
     while items:
-        raw = items.pop()
-        made.append(make(**{k: sys.intern(v) if isinstance(v, str) and len(v) < 200 else v
-                            for k, v in raw.items()}))
+        made.append(make_record(make, items.pop()))
     return made
+
+
+def make_record(make: Any, raw: dict[str, Any]) -> Any:
+    """``make(**raw)`` with short strings interned (names and ids repeat across records)."""
+    return make(**{k: sys.intern(v) if isinstance(v, str) and len(v) < 200 else v for k, v in raw.items()})
 
 
 def canonical_json(data: Any) -> bytes:
