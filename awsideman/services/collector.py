@@ -89,6 +89,7 @@ class Collector:
         self.stop = stop or StopSignal()
         self.refresh = refresh
         self.result = Collected()
+        self._shared_members: dict[str, Any] = {}  # see `compact`: one member dict per user
         self._fatal_error: BaseException | None = None
         self._fatal_info: ErrorInfo | None = None
         self._phase: Any = open_phase(None, "reading")
@@ -303,6 +304,6 @@ class Collector:
                 self._fatal_info = info
                 self._fatal_error = exc
             return info
-        data = compact(name, data)
+        data = compact(name, data, self._shared_members)
         self.checkpoints.put(name, data)
         return data
