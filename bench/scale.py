@@ -102,6 +102,7 @@ def measure(size: str, fresh: bool) -> dict[str, Any]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "AWSIDEMAN_"))}
         env.update(server.env(), AWSIDEMAN_HOME=str(home), NO_COLOR="1",
                    AWS_CONFIG_FILE=str(home / "absent"), AWS_SHARED_CREDENTIALS_FILE=str(home / "absent"))
+        server.reset(faults=True)  # moto's backends are the process's: the previous size is still there
         started = time.perf_counter()
         seeded = seed_backends(size)
         seed_seconds = time.perf_counter() - started
