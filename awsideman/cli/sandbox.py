@@ -27,7 +27,7 @@ FaultsOpt = Annotated[str | None, typer.Option("--faults", help="Fault rule file
 def up(
     ctx: typer.Context,
     port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0: any free port).")] = DEFAULT_PORT,
-    seed: Annotated[str | None, typer.Option("--seed", help="Seed data of this size (tiny, small, large).",
+    seed: Annotated[str | None, typer.Option("--seed", help="Seed data of this size (tiny, small, large, huge).",
                                              show_default=False)] = None,
     seed_value: SeedValueOpt = 0,
     faults: FaultsOpt = None,
@@ -59,7 +59,7 @@ def up(
 def run(
     ctx: typer.Context,
     command: Annotated[list[str], typer.Argument(help="The command to run against the sandbox (after --).")],
-    seed: Annotated[str, typer.Option("--seed", help="Seed data of this size (tiny, small, large).")] = "small",
+    seed: Annotated[str, typer.Option("--seed", help="Seed data of this size (tiny, small, large, huge).")] = "small",
     seed_value: SeedValueOpt = 0,
     faults: FaultsOpt = None,
     home: Annotated[str | None, typer.Option(

@@ -13,7 +13,9 @@ import gzip
 import hashlib
 import io
 import json
+import struct
 import zlib
+from collections.abc import Iterator
 from typing import Any
 
 from awsideman import __version__
@@ -31,8 +33,21 @@ _UNBOUND_PAYLOAD_FIELDS = ("sha256", "size")
 
 
 def pack_snapshot(snapshot: Snapshot) -> bytes:
-    """Canonical JSON, gzip with a fixed mtime so equal snapshots give equal bytes."""
-    return gzip.compress(canonical_json(snapshot.to_dict()), compresslevel=6, mtime=0)
+    """Canonical JSON, gzip with a fixed mtime so equal snapshots give equal bytes.
+
+    The JSON is written into the compressor a batch of records at a time: only the compressed
+    payload (a tenth of the text) is held whole, never the snapshot as dicts or as text."""
+    deflate = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    # gzip.compress(..., compresslevel=6, mtime=0)'s header (OS byte 3), so the bytes are the
+    # same as before the payload was streamed.
+    parts = [b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03"]
+    crc, size = 0, 0
+    for chunk in snapshot.canonical_chunks():
+        crc, size = zlib.crc32(chunk, crc), size + len(chunk)
+        parts.append(deflate.compress(chunk))
+    parts.append(deflate.flush())
+    parts.append(struct.pack("<II", crc, size & 0xFFFFFFFF))
+    return b"".join(parts)
 
 
 def inflate(data: bytes, max_bytes: int) -> bytes:
@@ -40,30 +55,33 @@ def inflate(data: bytes, max_bytes: int) -> bytes:
 
     Never holds more than ``max_bytes`` plus one chunk, however far the data would inflate.
     """
-    out = io.BytesIO()
+    return b"".join(inflate_chunks(data, max_bytes))
+
+
+def inflate_chunks(data: bytes, max_bytes: int) -> Iterator[bytes]:
+    """`inflate` a chunk at a time, for a reader that never needs the whole text."""
+    inflated = 0
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(data), mode="rb") as stream:
             while chunk := stream.read(_INFLATE_CHUNK):
-                out.write(chunk)
-                if out.tell() > max_bytes:
+                inflated += len(chunk)
+                if inflated > max_bytes:
                     raise CorruptBackupError(
                         f"payload inflates past the limit of {describe(max_bytes)} (limits.snapshot_mib)",
                         remediation=["If the backup is genuine, raise limits.snapshot_mib in the config."])
+                yield chunk
     except (OSError, EOFError, zlib.error) as exc:
         raise CorruptBackupError(f"payload is not valid gzip data ({exc})") from exc
-    return out.getvalue()
 
 
 def unpack_snapshot(data: bytes, max_inflated: int) -> Snapshot:
-    """The snapshot in a (decrypted) payload, or CorruptBackupError naming what is wrong."""
-    document = _load_json(inflate(data, max_inflated), "payload")
-    if isinstance(document, dict) and "format_version" in document and document["format_version"] != FORMAT_VERSION:
-        raise UnsupportedFormatError(f"snapshot format version {document['format_version']!r} is not supported "
-                                     f"(this awsideman reads version {FORMAT_VERSION})")
-    problems = schemas.summary("snapshot", document)
-    if problems:
-        raise CorruptBackupError(f"snapshot document does not match its schema: {problems}")
-    return Snapshot.from_dict(document)
+    """The snapshot in a (decrypted) payload, or CorruptBackupError naming what is wrong.
+
+    Read record by record from the inflating stream (`snapshot_stream`): an enterprise backup
+    is never held as one text nor as one document of dicts."""
+    from awsideman.core.snapshot_stream import read_snapshot
+
+    return read_snapshot(inflate_chunks(data, max_inflated))
 
 
 def _load_json(data: bytes, what: str) -> Any:

@@ -8,6 +8,7 @@ name, permission set name) with the id seen at backup time kept alongside for re
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -16,7 +17,7 @@ RESOURCE_KINDS = ("users", "groups", "permission-sets", "assignments")
 # memberships travel with groups: they need both users and groups to mean anything.
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class User:
     """An identity store user; `attributes` holds every attribute the API returned."""
 
@@ -29,7 +30,7 @@ class User:
         return self.user_name
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Group:
     display_name: str
     group_id: str
@@ -41,7 +42,7 @@ class Group:
         return self.display_name
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Membership:
     group_name: str
     user_name: str
@@ -53,7 +54,7 @@ class Membership:
         return (self.group_name, self.user_name)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PermissionSet:
     """A permission set with every attribute that shapes the access it grants."""
 
@@ -73,7 +74,7 @@ class PermissionSet:
         return self.name
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Assignment:
     """An account assignment by natural keys, with the ids seen at backup time."""
 
@@ -89,7 +90,7 @@ class Assignment:
         return (self.account_id, self.permission_set_name, self.principal_type, self.principal_name)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OrphanAssignment:
     """An account assignment whose principal no longer exists (AWS keeps a deleted user's or
     group's assignments). It has no natural key to restore by and grants no one access: it is
@@ -138,6 +139,29 @@ class Snapshot:
             "assignments": len(self.assignments),
         }
 
+    def canonical_chunks(self, batch: int = 2000) -> Iterator[bytes]:
+        """``canonical_json(self.to_dict())`` in pieces, one batch of records at a time, so a
+        snapshot of hundreds of thousands of records is never a second time in memory (as
+        dicts) nor a third (as one JSON text). The bytes are the same (tests/core/test_model_stream.py)."""
+        lists: dict[str, list[Any]] = {
+            "assignments": self.assignments, "groups": self.groups, "memberships": self.memberships,
+            "permission_sets": self.permission_sets, "users": self.users}
+        if self.orphan_assignments:
+            lists["orphan_assignments"] = self.orphan_assignments
+        names = sorted([*lists, "format_version"])  # canonical_json sorts the keys
+        for position, name in enumerate(names):
+            yield (b"{" if position == 0 else b",") + canonical_json(name) + b":"
+            if name == "format_version":
+                yield canonical_json(FORMAT_VERSION)
+                continue
+            items = lists[name]
+            yield b"["
+            for start in range(0, len(items), batch):
+                pieces = [canonical_json(asdict(item)) for item in items[start:start + batch]]
+                yield (b"," if start else b"") + b",".join(pieces)
+            yield b"]"
+        yield b"}"
+
     def to_dict(self) -> dict[str, Any]:
         data = {
             "format_version": FORMAT_VERSION,
@@ -153,14 +177,14 @@ class Snapshot:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Snapshot:
-        """Rebuild from canonical JSON; raises KeyError/TypeError on a malformed document."""
+        """Rebuild from canonical JSON (emptying its lists); raises KeyError/TypeError on a malformed document."""
         return cls(
-            users=[User(**u) for u in data["users"]],
-            groups=[Group(**g) for g in data["groups"]],
-            memberships=[Membership(**m) for m in data["memberships"]],
-            permission_sets=[PermissionSet(**p) for p in data["permission_sets"]],
-            assignments=[Assignment(**a) for a in data["assignments"]],
-            orphan_assignments=[OrphanAssignment(**o) for o in data.get("orphan_assignments") or []],
+            users=_consume(data["users"], User),
+            groups=_consume(data["groups"], Group),
+            memberships=_consume(data["memberships"], Membership),
+            permission_sets=_consume(data["permission_sets"], PermissionSet),
+            assignments=_consume(data["assignments"], Assignment),
+            orphan_assignments=_consume(data.get("orphan_assignments") or [], OrphanAssignment),
         )
 
     def consistency_problems(self, resources: set[str] | None = None) -> list[str]:
@@ -193,6 +217,24 @@ class Snapshot:
             if len(keys) != len(set(keys)):
                 problems.append(f"duplicate {kind} keys")
         return problems
+
+
+def _consume(items: list[dict[str, Any]], make: Any) -> list[Any]:
+    """Records from `items`, emptying it as they are made: each dict is freed once its record
+    exists, so a large document is not held twice (as dicts and as records)."""
+    made = []
+    items.reverse()
+    while items:
+        made.append(make_record(make, items.pop()))
+    return made
+
+
+def make_record(make: Any, raw: dict[str, Any]) -> Any:
+    """``make(**raw)`` with short strings interned, nested ones too: names, ids and attribute
+    keys repeat across records (a user's attributes were 3.8 KB each, mostly repeated keys)."""
+    from awsideman.core.compact import interned
+
+    return make(**{k: interned(v) for k, v in raw.items()})
 
 
 def canonical_json(data: Any) -> bytes:

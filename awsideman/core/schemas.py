@@ -92,6 +92,9 @@ def _non_finite(value: Any, at: list[Any]) -> Iterator[Problem]:
             yield from _non_finite(item, [*at, index])
 
 
+non_finite = _non_finite  # for readers that check a document piece by piece (snapshot_stream)
+
+
 def _describe(error: ValidationError) -> Problem:
     where = path_of(error.absolute_path)
     keyword, expected, value = error.validator, error.validator_value, error.instance

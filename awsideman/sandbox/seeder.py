@@ -47,6 +47,10 @@ SIZES: dict[str, SizeSpec] = {
     "large": SizeSpec(
         users=2000, groups=200, memberships=4000, permission_sets=100, accounts=50, assignments=3000
     ),
+    # An enterprise: seeded in-process (awsideman.sandbox.seed_backends), never call by call.
+    "huge": SizeSpec(
+        users=50_000, groups=5_000, memberships=200_000, permission_sets=500, accounts=500, assignments=100_000
+    ),
 }
 
 
@@ -85,7 +89,7 @@ def seed(
     instance_arn: str | None = None,
     identity_store_id: str | None = None,
 ) -> SeedResult:
-    """Create a deterministic data set of ``size`` ("tiny", "small", "large") and describe it.
+    """Create a deterministic data set of ``size`` (see ``SIZES``) and describe it, call by call.
 
     ``session_or_clients`` is a ``boto3.Session`` or a dict with "sso-admin" and
     "identitystore" clients. Assignment creation is asynchronous and not polled here (speed);

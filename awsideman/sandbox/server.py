@@ -14,6 +14,9 @@ never reach moto:
     PUT  /_sandbox/faults          replace the rules live (JSON body; 400 with the reason if invalid)
     POST /_sandbox/reset           empty moto's state and the counters; body {"faults": true}
                                    also clears the rules
+    POST /_sandbox/seed            body {"size": "huge", "seed": 0}: the seeder's data set written
+                                   straight into the backends (seconds, no API calls), counters
+                                   zeroed; {"seeded": size, "counts": {...}}
     POST /_sandbox/credentials     a fresh session (new access key, secret, token, Expiration),
                                    shaped as a credential_process prints it: what works again
                                    once the expiring-credentials quirk has expired the old key
@@ -244,6 +247,8 @@ class SandboxApp:
             seconds = _seconds(json.loads(body or b"{}"))
             self.injector.advance(seconds)
             return 200, {"advanced": seconds}
+        if (method, action) == ("POST", "seed"):
+            return 200, _seed(json.loads(body or b"{}"), self.injector)
         if (method, action) == ("POST", "credentials"):
             return 200, self.injector.mint_credentials()
         if (method, action) == ("GET", "faults"):
@@ -259,6 +264,22 @@ class SandboxApp:
                 self.injector.set_rules(None)
             return 200, {"reset": "state"}
         return 404, {"error": f"no control endpoint {method} /_sandbox/{action}"}
+
+
+def _seed(document: Any, injector: FaultInjector) -> dict[str, Any]:
+    """Seed in this process (the backends live here); a bad size or seed is a 400."""
+    from awsideman.sandbox.seed_backends import seed_backends
+    from awsideman.sandbox.seeder import SIZES
+
+    size = document.get("size") if isinstance(document, dict) else None
+    seed = document.get("seed", 0) if isinstance(document, dict) else None
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {', '.join(SIZES)}, not {size!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"seed must be an integer, not {seed!r}")
+    counts = seed_backends(size, seed=seed).counts()
+    injector.reset_counters()
+    return {"seeded": size, "counts": counts}
 
 
 def _seconds(document: Any) -> float:
@@ -419,6 +440,11 @@ class SandboxClient:
 
     def reset(self, *, faults: bool = False) -> None:
         self._call("POST", "reset", {"faults": faults})
+
+    def seed(self, size: str, seed: int = 0) -> dict[str, int]:
+        """Seed the emulator in its own process (POST /_sandbox/seed); how many of each kind."""
+        counts: dict[str, int] = self._call("POST", "seed", {"size": size, "seed": seed})["counts"]
+        return counts
 
     def _call(self, method: str, action: str, payload: Any = None) -> Any:
         data = None if payload is None else json.dumps(payload).encode()

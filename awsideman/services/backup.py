@@ -206,6 +206,10 @@ class BackupService:
         snapshot, notes = build_snapshot(collected.steps, set(request.resources))
         notes += _resume_notes(collected, run.operation)
         listed = collected.steps.get("users") is not None and collected.steps.get("groups") is not None
+        # The raw records are in the snapshot now (or in the journal): let them go before the
+        # payload is packed, so an enterprise instance is not held twice at the peak.
+        collected.steps.clear()
+        checkpoints.forget()
         orphans = (orphan_summary(snapshot, collected.strategy, principals_listed=listed)
                    if "assignments" in request.resources else None)
         if orphans is not None and (orphans["count"] or not orphans["visible"]):

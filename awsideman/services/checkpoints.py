@@ -37,6 +37,11 @@ class JournalCheckpoints:
         with self._lock:
             self._done[step] = data
 
+    def forget(self) -> None:
+        """Drop the steps held in memory (they stay in the journal for a resume)."""
+        with self._lock:
+            self._done.clear()
+
 
 class NoCheckpoints:
     """For reads that are not resumable (the live read of a restore plan): nothing is kept."""

@@ -16,6 +16,7 @@ from typing import Any
 
 from awsideman.adapters.identity_center import IdentityCenterReader
 from awsideman.core.cancel import StopSignal
+from awsideman.core.compact import compact
 from awsideman.core.errors import ErrorAnalyzer, ErrorInfo, is_expected
 from awsideman.core.exceptions import InternalError
 from awsideman.core.progress import open_phase
@@ -88,6 +89,7 @@ class Collector:
         self.stop = stop or StopSignal()
         self.refresh = refresh
         self.result = Collected()
+        self._shared_members: dict[str, Any] = {}  # see `compact`: one member dict per user
         self._fatal_error: BaseException | None = None
         self._fatal_info: ErrorInfo | None = None
         self._phase: Any = open_phase(None, "reading")
@@ -302,5 +304,6 @@ class Collector:
                 self._fatal_info = info
                 self._fatal_error = exc
             return info
+        data = compact(name, data, self._shared_members)
         self.checkpoints.put(name, data)
         return data

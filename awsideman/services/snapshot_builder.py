@@ -36,8 +36,12 @@ def build_snapshot(steps: dict[str, Any], resources: set[str]) -> tuple[Snapshot
 
 
 def _user(raw: dict[str, Any]) -> User:
-    attributes = {k: v for k, v in raw.items() if k not in _USER_ID_FIELDS}
-    return User(user_name=raw["UserName"], user_id=raw["UserId"], attributes=attributes)
+    """The raw record becomes the user's attributes (its ids taken out): a copy would hold an
+    enterprise's users twice until the raw steps are dropped."""
+    user_name, user_id = raw["UserName"], raw["UserId"]
+    for key in _USER_ID_FIELDS:
+        raw.pop(key, None)
+    return User(user_name=user_name, user_id=user_id, attributes=raw)
 
 
 def _group(raw: dict[str, Any]) -> Group:

@@ -103,7 +103,7 @@ def test_up_with_a_fault_file(sandbox_up, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--seed", "huge"], "--seed: unknown size 'huge'; choose one of tiny, small, large"),
+    (["--seed", "enormous"], "--seed: unknown size 'enormous'; choose one of tiny, small, large, huge"),
     (["--faults", "{bad}"], "--faults: faults.yaml: rules[0].reset: must be a number between 0 and 1"),
     (["--faults", "{missing}"], "--faults: missing.yaml: cannot read fault rules"),
 ])

@@ -54,9 +54,9 @@ def test_same_seed_same_data(fake_env: None) -> None:
 
 def test_unknown_size_names_valid_sizes(session: boto3.Session) -> None:
     with pytest.raises(ValueError) as excinfo:
-        seed(session, "huge")
+        seed(session, "enormous")
     message = str(excinfo.value)
-    assert "huge" in message
+    assert "enormous" in message
     assert all(size in message for size in SIZES)
 
 

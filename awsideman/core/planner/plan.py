@@ -141,6 +141,8 @@ def _cascade_deletes(draft: Draft, live: Snapshot) -> None:
     """Explicit deletes of the memberships and assignments a principal/permission set delete
     would take with it, so each is journaled with its own inverse. If one of them must not be
     touched, the parent delete is held back instead."""
+    if not any(c.action == "delete" for c in draft.changes.values()):
+        return  # nothing to cascade: skip indexing every live membership and assignment
     memberships, assignments = membership_kind(live), assignment_kind(live)
     named = _dependents_index(live)
     parents = [c for c in draft.changes.values() if c.action == "delete" and c.address in named]

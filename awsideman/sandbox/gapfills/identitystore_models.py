@@ -18,6 +18,17 @@ from moto.identitystore.models import IdentityStoreBackend, Name
 
 from ._common import LOCK, install, install_all
 from .async_policy import current_policy
+from .identitystore_indexes import (
+    by_group,
+    by_member,
+    forget_user_names,
+    index_membership,
+    make_listings,
+    memberships_of,
+    note_user,
+    unindex_membership,
+    user_id_by_name,
+)
 from .propagation import hidden, note_created, visible
 from .ssoadmin_async import drop_principal
 
@@ -100,6 +111,7 @@ def _wrap_create_user(original: Callable[..., Any]) -> Callable[..., Any]:
             if _names_ignore_case() and _taken(store.users, "UserName", args[0], None):
                 raise ConflictException(message="Duplicate UserName", reason="UNIQUENESS_CONSTRAINT_VIOLATION")
             user_id, store_id = original(self, identity_store_id, *args)
+            note_user(store, args[0], user_id)
             kept = {k: v for k, v in (extras or {}).items() if v is not None}
             if kept:
                 _extras(store)[user_id] = kept
@@ -215,8 +227,11 @@ def update_user(
     with LOCK:
         store = _store(self, identity_store_id)
         extra = dict(_extras(store).get(user_id, {}))
+        before = store.users.get(user_id)
         _update(store.users, user_id, operations, functools.partial(_apply_user_operation, extra), _USER)
         _extras(store)[user_id] = extra
+        if before is not None and before.UserName != store.users[user_id].UserName:
+            forget_user_names(store)
 
 
 def _apply_group_operation(group: Any, path: str, value: Any) -> Any:
@@ -262,6 +277,7 @@ def _wrap_create_group_membership(original: Callable[..., Any]) -> Callable[...,
                 )
             membership_id, store_id = original(self, identity_store_id, group_id, member_id)
             _pairs(store)[pair] = membership_id
+            index_membership(store, store.group_memberships[membership_id])
             note_created(store, membership_id)
             return membership_id, store_id
 
@@ -276,14 +292,15 @@ def delete_group_membership(self: IdentityStoreBackend, identity_store_id: str, 
         if membership is None:
             raise _not_found("GROUP_MEMBERSHIP")
         _pairs(store).pop((membership["GroupId"], membership["MemberId"]["UserId"]), None)
+        unindex_membership(store, membership)
 
 
 def _drop_memberships(store: Any, field: str, principal_id: str) -> None:
-    for membership_id, membership in list(store.group_memberships.items()):
-        owner = membership["GroupId"] if field == "GroupId" else membership["MemberId"]["UserId"]
-        if owner == principal_id:
-            del store.group_memberships[membership_id]
-            _pairs(store).pop((membership["GroupId"], membership["MemberId"]["UserId"]), None)
+    index = by_group(store) if field == "GroupId" else by_member(store)
+    for membership in memberships_of(store, index, principal_id):
+        del store.group_memberships[membership["MembershipId"]]
+        _pairs(store).pop((membership["GroupId"], membership["MemberId"]["UserId"]), None)
+        unindex_membership(store, membership)
 
 
 def _orphaning() -> bool:
@@ -352,6 +369,33 @@ def _lagging_get(original: Callable[..., Any], resource_type: str) -> Callable[.
     return get
 
 
+def get_group_membership_id(self: IdentityStoreBackend, identity_store_id: str, group_id: str,
+                            member_id: dict[str, str]) -> Any:
+    """GetGroupMembershipId from the (group, user) index (moto scanned every membership)."""
+    with LOCK:
+        store = _store(self, identity_store_id)
+        membership_id = _pairs(store).get((group_id, (member_id or {}).get("UserId", "")))
+        if membership_id is None or membership_id not in store.group_memberships:
+            raise _not_found("GROUP_MEMBERSHIP")
+        return membership_id, identity_store_id
+
+
+def _indexed_get_user_id(original: Callable[..., Any]) -> Callable[..., Any]:
+    def get_user_id(self: IdentityStoreBackend, identity_store_id: str, alternate_identifier: dict[str, Any]) -> Any:
+        """GetUserId by user name from an index (moto scanned every user); emails as moto does."""
+        unique = (alternate_identifier or {}).get("UniqueAttribute") or {}
+        value = unique.get("AttributeValue")
+        if str(unique.get("AttributePath", "")).lower() == "username" and isinstance(value, str) and value:
+            with LOCK:
+                user_id = user_id_by_name(_store(self, identity_store_id), value)
+            if user_id is None:
+                raise _not_found("USER")
+            return user_id, identity_store_id
+        return original(self, identity_store_id=identity_store_id, alternate_identifier=alternate_identifier)
+
+    return get_user_id
+
+
 def _wrap_get_user_id(original: Callable[..., Any]) -> Callable[..., Any]:
     def get_user_id(self: IdentityStoreBackend, identity_store_id: str, alternate_identifier: dict[str, Any]) -> Any:
         """GetUserId; by user name ignoring case under ``case_insensitive_user_names``."""
@@ -384,9 +428,11 @@ def install_models() -> None:
     listings = {"list_users": lambda u: u["UserId"], "list_groups": lambda g: g.GroupId,
                 "list_group_memberships": lambda m: m["MembershipId"],
                 "list_group_memberships_for_member": lambda m: m["MembershipId"]}
+    indexed = make_listings(_store, {name: getattr(IdentityStoreBackend, name) for name in listings})
     for name, key in listings.items():
-        install(IdentityStoreBackend, name, _lagging_list(getattr(IdentityStoreBackend, name), key))
-    for name, resource_type in (("get_group_id", "GROUP"), ("get_group_membership_id", "GROUP_MEMBERSHIP")):
-        install(IdentityStoreBackend, name, _lagging_get(getattr(IdentityStoreBackend, name), resource_type))
+        install(IdentityStoreBackend, name, _lagging_list(indexed[name], key))
+    install(IdentityStoreBackend, "get_group_id", _lagging_get(IdentityStoreBackend.get_group_id, "GROUP"))
+    install(IdentityStoreBackend, "get_group_membership_id",
+            _lagging_get(get_group_membership_id, "GROUP_MEMBERSHIP"))
     install(IdentityStoreBackend, "get_user_id",
-            _wrap_get_user_id(_lagging_get(IdentityStoreBackend.get_user_id, "USER")))
+            _wrap_get_user_id(_lagging_get(_indexed_get_user_id(IdentityStoreBackend.get_user_id), "USER")))

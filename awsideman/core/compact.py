@@ -1,0 +1,48 @@
+"""Raw API records made small enough to hold a whole enterprise instance in memory.
+
+A backup keeps every step's raw records until the snapshot is built (and a restore its live
+read): on an instance of 50,000 users and 200,000 memberships that was ~400 MB of dicts, most
+of it the same few strings parsed again in every record (user and group ids, account ids,
+ARNs, locales). `compact` interns short strings, so each of those is held once, and drops the
+membership fields nothing reads (a membership is its group and its member).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+_LONGEST_INTERNED = 256  # names, ids, ARNs; not policy documents
+_MEMBERSHIP_UNUSED = ("MembershipId", "IdentityStoreId", "GroupId")
+
+
+def compact(step: str, data: Any, shared: dict[str, Any] | None = None) -> Any:
+    """`data` of the collector step `step`, with short strings interned. A group's memberships
+    keep only what the snapshot uses, their member, as one ``{"MemberId": {"UserId": id}}``
+    per user shared by every group the user is in (`shared`: one dict per collector run)."""
+    if step.startswith("memberships:") and isinstance(data, list) and shared is not None:
+        return [_member(item, shared) for item in data]
+    return interned(data)
+
+
+def _member(item: Any, shared: dict[str, Any]) -> Any:
+    member = item.get("MemberId") if isinstance(item, dict) else None
+    user_id = member.get("UserId") if isinstance(member, dict) and len(member) == 1 else None
+    if not isinstance(user_id, str):
+        return interned({k: v for k, v in item.items() if k not in _MEMBERSHIP_UNUSED}) if isinstance(
+            item, dict) else item
+    found = shared.get(user_id)
+    if found is None:
+        found = shared[user_id] = {"MemberId": {"UserId": sys.intern(user_id)}}
+    return found
+
+
+def interned(value: Any) -> Any:
+    """`value` with every short string in it (keys too) interned; containers copied."""
+    if isinstance(value, str):
+        return sys.intern(value) if len(value) <= _LONGEST_INTERNED else value
+    if isinstance(value, dict):
+        return {interned(k): interned(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interned(v) for v in value]
+    return value
