@@ -32,8 +32,8 @@ def test_run_backs_up_a_seeded_sandbox_and_passes_the_exit_code(tmp_path):
 
 def test_run_refuses_unknown_size_and_bad_rule_file(tmp_path):
     env = _env(tmp_path)
-    proc = run_cli(env, "sandbox", "run", "--seed", "huge", "--", "true")
-    assert proc.returncode == 2 and "huge" in proc.stderr and "tiny" in proc.stderr
+    proc = run_cli(env, "sandbox", "run", "--seed", "enormous", "--", "true")
+    assert proc.returncode == 2 and "enormous" in proc.stderr and "tiny" in proc.stderr
     rules = tmp_path / "faults.yaml"
     rules.write_text("rules:\n  - operation: '*'\n    throttle: 2\n")
     proc = run_cli(env, "sandbox", "run", "--faults", str(rules), "--", "true")
@@ -48,10 +48,16 @@ def test_run_seeds_before_the_fault_rules_apply(tmp_path):
 
     rules = tmp_path / "faults.yaml"
     rules.write_text("async_seconds: 30\nrules:\n  - {operation: CreateAccountAssignment, async_fail: 1}\n")
+    # Seeding writes into the emulator's backends: every seeded assignment is in place, and no
+    # request the rules could fail was ever made.
     script = ("import boto3; sso = boto3.client('sso-admin'); arn = sso.list_instances()['Instances'][0]"
-              "['InstanceArn']; found = sso.list_account_assignment_creation_status(InstanceArn=arn, MaxResults=100)"
-              "['AccountAssignmentsCreationStatus']; print(sorted({s['Status'] for s in found}), len(found))")
+              "['InstanceArn']; failed = sso.list_account_assignment_creation_status(InstanceArn=arn, "
+              "Filter={'Status': 'FAILED'})['AccountAssignmentsCreationStatus']; n = sum(len(sso."
+              "list_account_assignments(InstanceArn=arn, AccountId=a, PermissionSetArn=p)['AccountAssignments']) "
+              "for p in sso.list_permission_sets(InstanceArn=arn)['PermissionSets'] for a in sso."
+              "list_accounts_for_provisioned_permission_set(InstanceArn=arn, PermissionSetArn=p)['AccountIds']); "
+              "print(len(failed), n)")
     proc = run_cli(_env(tmp_path), "sandbox", "run", "--seed", "tiny", "--faults", str(rules), "--",
                    sys.executable, "-c", script)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split("\n")[-2] == f"['SUCCEEDED'] {SIZES['tiny'].assignments}"
+    assert proc.stdout.split("\n")[-2] == f"0 {SIZES['tiny'].assignments}"
