@@ -151,13 +151,13 @@ def test_usage_error_in_json_mode_is_a_document(home):
 def test_operation_errors_from_the_journal(home):
     from botocore.exceptions import ClientError
 
-    from awsideman.core.errors import ErrorAnalyzer
     from awsideman.journal import Journal
+    from awsideman.services.error_analysis import error_analyzer  # botocore's facts registered, as the cli does
 
     denied = ClientError({"Error": {"Code": "AccessDeniedException", "Message": "denied"}}, "ListAccountAssignments")
     with Journal.open(home / "state.db") as journal:
         op = journal.start_operation("backup", {"resources": ["assignments"]})
-        journal.record_error(op.id, ErrorAnalyzer().analyze(denied), step="assignments")
+        journal.record_error(op.id, error_analyzer().analyze(denied), step="assignments")
         other = journal.start_operation("backup", {})
     doc = json.loads(run(home, "analyze-error", "--operation", op.id, "-o", "json").stdout)
     assert doc["operation_id"] == op.id and doc["count"] == 1

@@ -104,12 +104,12 @@ def test_advice_names_only_commands_and_options_that_exist():
 def test_advice_uses_the_configured_profile_and_no_placeholder():
     from botocore.exceptions import ClientError
 
-    from awsideman.core.errors import ErrorAnalyzer
+    from awsideman.services.error_analysis import error_analyzer  # botocore's facts registered, as the cli does
 
     expired = ClientError({"Error": {"Code": "ExpiredTokenException", "Message": "expired"}}, "ListUsers")
-    with_profile = " ".join(ErrorAnalyzer(profile="ops").analyze(expired).remediation)
+    with_profile = " ".join(error_analyzer(profile="ops").analyze(expired).remediation)
     assert "aws sso login --profile ops" in with_profile
-    without = " ".join(ErrorAnalyzer(profile="").analyze(expired).remediation)
+    without = " ".join(error_analyzer(profile="").analyze(expired).remediation)
     assert "PROFILE" not in without and "`aws sso login`" in without
 
 

@@ -12,6 +12,7 @@ import string
 import botocore.exceptions
 import pytest
 
+import awsideman.adapters  # noqa: F401 - registers botocore's error facts (the cli imports them lazily)
 import awsideman.cli.app  # noqa: F401 - imports every module that defines an exception
 from awsideman.core.error_table import EXCEPTION_RULES
 from awsideman.core.errors import ErrorAnalyzer
