@@ -37,6 +37,12 @@ def _created(result: Any) -> tuple[str, str]:
     return ident, ident + how
 
 
+def created_id(detail: str | None) -> str | None:
+    """The id a create's journaled detail names (``created ID ...``, as `_created` writes it)."""
+    words = (detail or "").split()
+    return words[1] if len(words) > 1 and words[0] == "created" else None
+
+
 def _create_named(resource: str, create: str) -> Callable[[Change, Any, Resolver], Outcome]:
     def run(change: Change, writer: Any, resolver: Resolver) -> Outcome:
         ident, detail = _created(getattr(writer, create)(change.after))
@@ -65,27 +71,22 @@ def _delete_named(resource: str, delete: str) -> Callable[[Change, Any, Resolver
     return run
 
 
-def _pair(change: Change) -> str:
-    group, user = change.key
-    return f"{group}\n{user}"
-
-
 def _create_membership(change: Change, writer: Any, resolver: Resolver) -> Outcome:
     group, user = change.key
     result = writer.create_membership(resolver.require("group", group), resolver.require("user", user))
-    resolver.learn("membership", _pair(change), str(result.id))
+    resolver.learn("membership", change.address, str(result.id))
     return Outcome(f"created {_created(result)[1]}")
 
 
 def _delete_membership(change: Change, writer: Any, resolver: Resolver) -> Outcome:
-    membership = resolver.known("membership", _pair(change)) or change.hints.get("created_id")
+    membership = resolver.known("membership", change.address) or change.hints.get("created_id")
     if membership is None:
         group_id, user_id = resolver.find("group", change.key[0]), resolver.find("user", change.key[1])
         membership = writer.membership_id(group_id, user_id) if group_id and user_id else None
     if membership is None:
         return Outcome("already absent")
     result = writer.delete_membership(membership)
-    resolver.forget("membership", _pair(change))
+    resolver.forget("membership", change.address)
     return Outcome("already absent" if result.outcome == "already_absent" else f"deleted {membership}")
 
 

@@ -32,6 +32,7 @@ from awsideman.core.rollback_policy import RollbackPolicy, budget_reason, kept_r
 from awsideman.journal import ChangeRecord, ChangeState
 from awsideman.services.account_denial import AccountNames
 from awsideman.services.apply import POLL_INTERVAL, ApplyEngine
+from awsideman.services.change_calls import created_id
 from awsideman.services.context import Context
 from awsideman.services.resolver import Resolver
 
@@ -122,11 +123,8 @@ def _forward(records: list[ChangeRecord]) -> Change:
     change = Change.from_dict(records[0].forward)
     if change.action != "create":
         return change
-    for record in records:
-        detail = record.detail or ""
-        if detail.startswith("created ") and len(detail.split()) > 1:
-            return replace(change, hints={**change.hints, "created_id": detail.split()[1]})
-    return change
+    made = next((found for record in records if (found := created_id(record.detail))), None)
+    return replace(change, hints={**change.hints, "created_id": made}) if made else change
 
 
 def settle_requests(ctx: Context, writer: Any, operation_id: str, *, timeout: float = SETTLE_TIMEOUT,

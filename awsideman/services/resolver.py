@@ -28,7 +28,7 @@ class Resolver:
             "user": {u.user_name: u.user_id for u in live.users},
             "group": {g.display_name: g.group_id for g in live.groups},
             "permission_set": {p.name: p.arn for p in live.permission_sets},
-            "membership": {},  # "group\nuser" -> membership id, for the memberships created here
+            "membership": {},  # membership address -> id, for the memberships created here
         }
         writer.prime_permission_sets(dict(self._ids["permission_set"]))
 
