@@ -18,8 +18,10 @@ from awsideman.services.rollback import RollbackService
 from tests.drift import differences, drift, records
 from tests.helpers import make_context
 
-# Two assignments succeed first: at least two changes of one kind are applied whatever the timing.
-FAIL_ASSIGNMENT = {"operation": "CreateAccountAssignment", "async_fail_after": 2, "failure_reason": "quota"}
+# The failure surfaces only once its request ends (1 s): the other lanes apply several changes of
+# their kind meanwhile, so the rollback has more than one round of reverts to make.
+FAIL_ASSIGNMENT = {"operation": "CreateAccountAssignment", "async_fail_after": 0, "async_seconds": 1,
+                   "failure_reason": "quota"}
 
 
 class Ticks:
