@@ -314,13 +314,16 @@ class DynamoStore:
         A lock holder's writes all check the lock item, and DynamoDB refuses concurrent
         transactions on one item, so one thread at a time commits, and it takes everything queued
         meanwhile into one transaction (up to 99 actions and ~3.5 MB, never two on one item, and
-        never a write before an earlier one on the same item).
+        never a write before an earlier one on the same item). Identical condition checks share
+        one action: every change intent checks its operation, and without sharing no two intents
+        could ever be committed together (one round trip per change).
         """
         while True:
             with self._lock:
                 batch: list[_Pending] = []
                 rest: list[_Pending] = []
-                keys: set[str] = set()
+                keys: set[str] = set()  # items the batch writes
+                checks: dict[str, str] = {}  # items the batch only checks -> the check
                 blocked: set[str] = set()
                 count = size = 0
                 for index, entry in enumerate(self._queue):
@@ -330,14 +333,19 @@ class DynamoStore:
                             continue
                         rest += self._queue[index:]
                         break
-                    full = bool(batch) and (count + len(entry.actions) > 99 or size + entry.size > 3_500_000)
-                    if full or entry.keys & (keys | blocked):
+                    new_checks = {k: c for k, c in entry.checks.items() if checks.get(k) != c}
+                    added = len(entry.writes) + len(new_checks)
+                    full = bool(batch) and (count + added > 99 or size + entry.size > 3_500_000)
+                    clash = (entry.keys & blocked or entry.writes & (keys | checks.keys())
+                             or new_checks.keys() & (keys | checks.keys()))
+                    if full or clash:
                         rest.append(entry)
                         blocked |= entry.keys
                         continue
                     batch.append(entry)
-                    keys |= entry.keys
-                    count, size = count + len(entry.actions), size + entry.size
+                    keys |= entry.writes
+                    checks.update(new_checks)
+                    count, size = count + added, size + entry.size
                 self._queue = rest
                 if not batch:
                     if self._queue and not self._queue[0].actions:
@@ -360,8 +368,19 @@ class DynamoStore:
         """One transaction for ``batch``; every entry is answered, or returned to be tried again."""
         try:
             fence = self._fence_items()
-            request = [{verb: {"TableName": self.table, **body}}
-                       for entry in batch for action in entry.actions for verb, body in action.items()]
+            request: list[dict[str, Any]] = []
+            shared: dict[str, int] = {}  # a check already in the request -> its position
+            for entry in batch:
+                entry.positions = []
+                for action, check in zip(entry.actions, entry.check_of, strict=True):
+                    if check is not None and check in shared:
+                        entry.positions.append(shared[check])
+                        continue
+                    if check is not None:
+                        shared[check] = len(request)
+                    entry.positions.append(len(request))
+                    (verb, body), = action.items()
+                    request.append({verb: {"TableName": self.table, **body}})
             self._call_untabled("TransactWriteItems", TransactItems=request + fence,
                                 ClientRequestToken=uuid.uuid4().hex)
         except Exception as exc:
@@ -372,17 +391,16 @@ class DynamoStore:
 
     def _cancelled(self, batch: list[_Pending], exc: Exception) -> list[_Pending]:
         reasons = [str(r.get("Code")) for r in getattr(exc, "response", {}).get("CancellationReasons") or []]
-        count = sum(len(entry.actions) for entry in batch)
+        count = 1 + max((p for entry in batch for p in entry.positions), default=-1)
         error: BaseException = exc
         if client_error_code(exc) == CANCELLED and len(reasons) > count and reasons[count] == "ConditionalCheckFailed":
             fence = self._fence
             error = FenceLost(fence.expect.get("operation_id") if fence else None)
             error.__cause__ = exc
         elif client_error_code(exc) == CANCELLED and len(reasons) >= count:
-            retry, offset = [], 0
+            retry = []
             for entry in batch:
-                mine = reasons[offset:offset + len(entry.actions)]
-                offset += len(entry.actions)
+                mine = [reasons[p] for p in entry.positions]
                 if "ConditionalCheckFailed" in mine:
                     entry.failed = mine.index("ConditionalCheckFailed")
                     entry.done.set()
@@ -458,8 +476,15 @@ class _Pending:
     def __init__(self, actions: list[dict[str, Any]], deferred: bool = False) -> None:
         self.actions = actions
         self.deferred = deferred
-        self.keys = {json.dumps(_target(action), sort_keys=True) for action in actions}
+        targets = [json.dumps(_target(action), sort_keys=True) for action in actions]
+        # A condition check is named by its whole text: two equal ones are one action in a transaction.
+        self.check_of = [json.dumps(action, sort_keys=True) if "ConditionCheck" in action else None
+                         for action in actions]
+        self.checks = {t: c for t, c in zip(targets, self.check_of, strict=True) if c is not None}
+        self.writes = {t for t, c in zip(targets, self.check_of, strict=True) if c is None}
+        self.keys = set(targets)
         self.size = len(json.dumps(actions))
+        self.positions: list[int] = []  # where each action is in the transaction that carries it
         self.done = threading.Event()
         self.failed: int | None = None
         self.error: BaseException | None = None

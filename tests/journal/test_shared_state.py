@@ -303,3 +303,52 @@ def test_a_rollback_waits_for_a_restore_whose_lease_is_live_then_names_its_runne
     other = a.start_operation("restore", {}, INSTANCE)
     clock_b.advance(seconds=31)  # A's lease has run out, as B's clock sees it: nothing to wait for
     assert b.wait_until_stopped(other.id, timeout=0.0, sleep=waited.append).status == "interrupted"
+
+
+def test_intents_queued_behind_a_commit_go_out_together_in_one_transaction(shared):
+    """Each intent checks its operation; equal checks share one action, so the intents of concurrent
+    workers are one round trip, not one each (without sharing, no two could share a transaction)."""
+    journal = runner(A)
+    op = journal.start_operation("restore", {}, INSTANCE)
+    journal.acquire_lock(INSTANCE, op.id)
+    journal.record_intent(op.id, "create:user", {}, {})  # the next numbers are known from here on
+    store = journal.store
+    with store._lock:  # another thread's commit is in flight: whatever is written now waits for it
+        store._leading = True
+    results: dict[int, int] = {}
+    threads = [threading.Thread(target=lambda n=n: results.__setitem__(
+        n, journal.record_intent(op.id, "create:user", {"n": n}, {"n": -n}))) for n in range(40)]
+    for thread in threads:
+        thread.start()
+    while len(store._queue) < 40:
+        threading.Event().wait(0.01)
+    before = shared.faults.counters().get("dynamodb:TransactWriteItems", 0)
+    store._lead()  # the commit in flight ended: its thread takes what was queued meanwhile
+    for thread in threads:
+        thread.join()
+    assert shared.faults.counters()["dynamodb:TransactWriteItems"] - before == 1
+    assert sorted(results.values()) == list(range(2, 42))
+    changes = journal.changes(op.id)
+    assert [c.seq for c in changes] == list(range(1, 42))
+    assert all(c.state == ChangeState.INTENT.value for c in changes)
+    # A refused intent among shared checks: only its writer hears of it, the others are committed.
+    with store._lock:
+        store._leading = True
+    outcome: dict[int, Any] = {}
+
+    def intent(n: int, seq: int) -> None:
+        try:
+            outcome[n] = journal.record_intent(op.id, "create:user", {"n": n}, {}, seq=seq)
+        except JournalError as exc:
+            outcome[n] = exc
+
+    threads = [threading.Thread(target=intent, args=(n, 5 if n == 0 else 100 + n)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    while len(store._queue) < 6:
+        threading.Event().wait(0.01)
+    store._lead()
+    for thread in threads:
+        thread.join()
+    assert isinstance(outcome.pop(0), JournalError)
+    assert sorted(outcome.values()) == list(range(101, 106))
