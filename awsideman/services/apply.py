@@ -11,7 +11,8 @@ calls run on ``concurrency`` worker threads (the shared rate limiter paces them)
 and never two for the same (permission set, account) (the service allows one at a time). Nor
 does a permission set's update or provisioning run beside another request of that permission
 set (the service refuses it: ``permission_set_gate``); other permission sets are not held up.
-Outstanding requests are settled by the writer's ``poll``, a few listing calls per round.
+Outstanding requests are settled by the writer's ``poll``, a few listing calls per round, when
+``core/poll_schedule`` says a round could settle one (fewer rounds when few are outstanding).
 
 On the first failure nothing new starts; what is in flight finishes (and outstanding requests
 are polled to their end), so the outcome lists exactly what was applied. When the run is
@@ -50,6 +51,7 @@ from awsideman.core.exceptions import (
     LeaseLostError,
     UnjournaledChangeError,
 )
+from awsideman.core.poll_schedule import PollSchedule
 from awsideman.core.progress import open_phase
 from awsideman.core.recovery import PAUSE, SKIP, Decision, ErrorFacts, RecoveryPolicy
 from awsideman.journal import ChangeState, StateJournal
@@ -130,7 +132,8 @@ class ApplyEngine:
                  kind_prefix: str = "", on_applied: Callable[[Change], None] | None = None,
                  progress: Callable[[str], None] | None = None, phase: str = "applying",
                  accounts: AccountNames | None = None, recovery: RecoveryPolicy | None = None,
-                 budget_spent: Callable[[], bool] | None = None) -> None:
+                 budget_spent: Callable[[], bool] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.writer, self.resolver, self.journal, self.operation_id = writer, resolver, journal, operation_id
         self.stop, self.analyzer = stop, analyzer or ErrorAnalyzer()
         self.concurrency, self.max_outstanding, self.poll_interval = concurrency, max_outstanding, poll_interval
@@ -143,6 +146,7 @@ class ApplyEngine:
         # Asked before each round of starts (a rollback's time budget): True starts nothing more,
         # and what is in flight (and outstanding requests) still finishes, like after a failure.
         self.budget_spent = budget_spent
+        self.clock = clock  # when polls are due (core/poll_schedule)
 
     def run(self, changes: list[Change]) -> ApplyOutcome:
         """Apply ``changes`` (in dependency order) and report what happened to each."""
@@ -277,7 +281,7 @@ class _Run:
         self.parked: dict[str, list[tuple[int, Change]]] = {}  # by permission set, until it is freed
         self.outcome = ApplyOutcome()
         self.stopping = False
-        self.last_poll = 0.0
+        self.schedule = PollSchedule(engine.poll_interval, engine.clock)
 
     def make_ready(self, change: Change) -> None:
         heapq.heappush(self.ready.setdefault(change.resource, []), (self.order[change.address], change))
@@ -298,7 +302,8 @@ class _Run:
                 # Only asynchronous requests left: `wait` on no future returns at once, and this
                 # loop would spin (a CPU at 100 %) until the next poll. Sleep until then instead.
                 finished = set()
-                self.engine.stop.wait(self.last_poll + self.engine.poll_interval - time.monotonic())
+                due = self.schedule.due_at()
+                self.engine.stop.wait(self.engine.poll_interval if due is None else due - self.engine.clock())
             for future in finished:
                 self.settle(future)
             self.poll()
@@ -367,14 +372,13 @@ class _Run:
             self.succeeded(change)
         else:
             self.outstanding[outcome.request.request_id] = (running, outcome.request)
+            self.schedule.start(outcome.request.request_id)
             self.poll(force=getattr(outcome.request, "status", "IN_PROGRESS") != "IN_PROGRESS")
 
     def poll(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if self.engine.stop.halted is not None or not self.outstanding or (
-                not force and now - self.last_poll < self.engine.poll_interval):
+        if self.engine.stop.halted is not None or not self.outstanding or not (force or self.schedule.due()):
             return
-        self.last_poll = now
+        self.schedule.polled()
         try:
             settled = self.engine.writer.poll([request for _, request in self.outstanding.values()])
         except Exception:
@@ -385,6 +389,7 @@ class _Run:
             if request.status == "IN_PROGRESS" or request_id not in self.outstanding:
                 continue
             running, _ = self.outstanding.pop(request_id)
+            self.schedule.settle(request_id)
             self.release(running.change)
             if request.status == "SUCCEEDED":
                 self.engine.applied(running, f"request {request_id} SUCCEEDED")
