@@ -28,6 +28,7 @@ Usage:
     python bench/restore.py --rollback       # and then the rollback of that restore
     python bench/restore.py --state dynamodb # with the shared state backend
     python bench/restore.py --compare        # local, then shared state, in one run
+    python bench/restore.py --timeline 20    # and each write's calls per 20 s window (stalls show)
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ def main() -> None:
     parser.add_argument("--rollback", action="store_true", help="then roll the restore back and measure that")
     parser.add_argument("--state", default="local", choices=["local", "dynamodb"])
     parser.add_argument("--compare", action="store_true", help="local state, then the shared state, in one run")
+    parser.add_argument("--timeline", type=float, default=0, metavar="SECONDS",
+                        help="also print the calls per operation in windows of SECONDS (where a lane stalls)")
     args = parser.parse_args()
     with SandboxServer() as server, tempfile.TemporaryDirectory() as home:
         env = dict(os.environ, **server.env(), AWSIDEMAN_HOME=home)
@@ -97,9 +100,11 @@ def restore(server: SandboxServer, session: Any, clients: dict[str, Any], env: d
         cli(env, "state", "init")
     server.set_faults({"latency_ms": args.latency_ms, "quotas": "real", "async_seconds": args.async_seconds})
     server.reset_counters()
-    started = time.monotonic()
+    started, since = time.monotonic(), time.time()
     result = cli(env, "restore", backup_id, "--yes", "--target-instance", target)
     wall = time.monotonic() - started
+    if args.timeline:
+        timeline(server, since, args.timeline)
     calls, state_calls = split_state(server.counters())
     sso = sum(n for op, n in calls.items() if op.startswith("sso-admin:"))
     busiest_ids_write = max((n for op, n in calls.items() if op.startswith("identitystore:Create")), default=0)
@@ -132,6 +137,17 @@ def rollback(server: SandboxServer, env: dict[str, str], operation_id: str, coun
                       "lower_bound_seconds": round(bound, 1), "wall_over_bound": round(wall / bound, 3),
                       "calls": sum(calls.values()), "deletes": deletes, "all_calls": dict(sorted(calls.items())),
                       "state_calls": state_calls}, indent=2))
+
+
+def timeline(server: SandboxServer, since: float, window: float) -> None:
+    """Calls per operation in each window of the run: a lane below its quota shows as a dip."""
+    rows: dict[int, Counter[str]] = {}
+    for instant, operation in server.call_entries(since):
+        rows.setdefault(int((instant - since) // window), Counter())[operation.split(":")[1]] += 1
+    names = sorted({name for row in rows.values() for name in row})
+    print(json.dumps({"timeline_window_seconds": window, "per_second": {
+        f"{index * window:g}s": {n: round(rows[index][n] / window, 1) for n in names if rows[index][n]}
+        for index in sorted(rows)}}, indent=1))
 
 
 def split_state(counters: dict[str, int]) -> tuple[Counter[str], dict[str, int]]:
