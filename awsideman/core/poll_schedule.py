@@ -44,10 +44,6 @@ class PollSchedule:
         if began is not None and self.last_round is not None:
             self.recent.append(max(0.0, self.last_round - began))
 
-    def forget(self, request_id: str) -> None:
-        """Settled some other way (left running on a stop): no longer outstanding, teaches nothing."""
-        self.started.pop(request_id, None)
-
     @property
     def duration(self) -> float:
         """How long a request is expected to take."""
@@ -57,15 +53,20 @@ class PollSchedule:
         """When the next round is due (None: nothing is outstanding)."""
         if not self.started:
             return None
-        oldest = min(self.started.values())
-        expected = oldest + self.duration
+        ends = [began + self.duration for began in self.started.values()]
         if self.last_round is None:
-            return expected
-        if expected > self.last_round:
-            return min(max(expected, self.last_round + self.interval), self.last_round + self.longest)
-        # Overdue (a round since it could have ended did not see it end): ask again after half its
-        # age, so a request twice as slow as usual costs a round or two, not one per interval.
-        return self.last_round + min(self.longest, max(self.interval, (self.last_round - oldest) / 2))
+            return min(ends)
+        last = self.last_round
+        due = []
+        fresh = [end for end in ends if end > last]  # not asked about since it could have ended
+        if fresh:
+            due.append(min(max(min(fresh), last + self.interval), last + self.longest))
+        if len(fresh) < len(ends):
+            # Overdue (a round since it could have ended did not see it end): ask again after half
+            # its age, so a request twice as slow as usual costs a round or two, not one per interval.
+            oldest = min(self.started.values())
+            due.append(last + min(self.longest, max(self.interval, (last - oldest) / 2)))
+        return min(due)
 
     def due(self) -> bool:
         due = self.due_at()

@@ -68,6 +68,15 @@ def test_nothing_outstanding_means_no_round_is_due():
     schedule = PollSchedule(0.5, clock)
     assert schedule.due_at() is None and not schedule.due()
     schedule.start("r1")
-    schedule.forget("r1")
+    schedule.polled()
+    schedule.settle("r1")
     clock.now = 100.0
-    assert not schedule.due()
+    assert schedule.due_at() is None and not schedule.due()
+
+
+def test_an_overdue_request_does_not_hold_up_noticing_the_others():
+    # One request takes 20 s, fourteen at a time take 1 s beside it: each of those is still noticed
+    # within one interval of its end, whatever the slow one's backing off.
+    schedule, late = simulate([1.0] * 15 + [20.0] + [1.0] * 150, outstanding=15, longest=4.0)
+    assert sorted(late)[-2] <= 0.5 + STEP * 2
+    assert max(late) <= 4.0 + STEP * 2
