@@ -18,12 +18,6 @@ ACCOUNTS = [f"{n:012d}" for n in range(111111111111, 111111111111 + 20)]
 A, B = ACCOUNTS[0], ACCOUNTS[1]
 
 
-@pytest.fixture(params=["in-process", "served"])
-def emulator(request):
-    """The same test against `sandbox` (in-process) and `served_sandbox` (HTTP)."""
-    return request.getfixturevalue("sandbox" if request.param == "in-process" else "served_sandbox")
-
-
 class Instance:
     """Clients and helpers for one emulator's instance."""
 

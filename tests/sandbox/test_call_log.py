@@ -59,11 +59,6 @@ def test_recording_is_thread_safe() -> None:
     assert log.since(0).calls == {"s:Op": 4000}
 
 
-@pytest.fixture(params=["in-process", "served"])
-def emulator(request):
-    return request.getfixturevalue("sandbox" if request.param == "in-process" else "served_sandbox")
-
-
 def test_calls_since_through_boto3(emulator) -> None:
     sso = emulator.client("sso-admin")
     sso.list_instances()

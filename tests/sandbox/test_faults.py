@@ -19,12 +19,6 @@ NO_RETRY = Config(retries={"total_max_attempts": 1})
 STORE = "d-1234567890"
 
 
-@pytest.fixture(params=["in-process", pytest.param("served", marks=pytest.mark.served)])
-def emulator(request):
-    """The same test against `sandbox` (in-process) and `served_sandbox` (HTTP)."""
-    return request.getfixturevalue("sandbox" if request.param == "in-process" else "served_sandbox")
-
-
 def outcome(call) -> str:
     """'ok', the error code, or 'reset' for a transport failure."""
     try:

@@ -13,11 +13,6 @@ NO_RETRY = Config(retries={"total_max_attempts": 1})
 ACCOUNT = "111111111111"
 
 
-@pytest.fixture(params=["in-process", "served"])
-def emulator(request):
-    return request.getfixturevalue("sandbox" if request.param == "in-process" else "served_sandbox")
-
-
 class Instance:
     def __init__(self, emulator) -> None:
         self.sso = emulator.client("sso-admin", config=NO_RETRY)
