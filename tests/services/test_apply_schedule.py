@@ -79,3 +79,43 @@ def test_a_membership_starts_in_the_tick_after_its_user_and_group_are_applied_no
     # One user slot was freed (u01-u03 are still running, 16 users queued): the membership did
     # not wait behind them.
     assert sum(change.resource == "user" for change in started) == 1
+
+
+def rollback_ticks(applied: list[Change], concurrency: int = 2) -> dict[str, int]:
+    """Run the rollback of `applied` tick by tick, every started change ending by the next tick;
+    returns the tick at which each change started."""
+    from awsideman.core.ordering import rollback_order
+
+    changes = rollback_order(applied)
+    run = _Run(ApplyEngine(None, None, None, "op-test", stop=StopSignal(), concurrency=concurrency), changes,
+               Phase())
+    started: dict[str, int] = {}
+    pool = RecordingPool()
+    for number in range(10_000):
+        run.launch(pool)  # type: ignore[arg-type]
+        for change, future in pool.started:
+            started.setdefault(change.address, number)
+            future.set_result((_Running(change, 1), Outcome("gone")))
+            run.settle(future)
+        pool.started.clear()
+        if len(started) == len(changes):
+            return started
+    raise AssertionError("the rollback never finished")
+
+
+def test_a_rollback_deletes_users_while_other_users_memberships_still_go():
+    users, groups = 30, 5
+    applied = [Change("user", "create", (f"u{n:02}",), after={"UserName": f"u{n:02}"}) for n in range(users)]
+    applied += [Change("group", "create", (f"g{n}",), after={"DisplayName": f"g{n}"}) for n in range(groups)]
+    # Each user in two groups; the restore applied them group by group, as its plan orders them.
+    applied += sorted((Change("membership", "create", (f"g{g}", f"u{n:02}"), after={})
+                       for n in range(users) for g in (n % groups, (n + 1) % groups)), key=lambda c: c.key)
+    started = rollback_ticks(applied)
+    memberships = [tick for address, tick in started.items() if address.startswith("membership")]
+    user_deletes = sorted(tick for address, tick in started.items() if address.startswith("user"))
+    # 60 membership deletes at 2 a tick take 30 ticks; users go from the first ticks on, one per
+    # tick as their memberships are gone (in restore order: the first at tick 7, 9 by tick 15).
+    assert max(memberships) == 29
+    assert user_deletes[0] <= 2
+    assert sum(tick <= 15 for tick in user_deletes) >= 14
+    assert user_deletes[-1] == max(memberships) + 1
