@@ -81,7 +81,7 @@ def main() -> None:
             result, walls[state] = restore(server, session, clients, env, backup["backup_id"], seeded.counts(),
                                            state, args)
             if args.rollback:
-                rollback(server, env, result["operation_id"], seeded.counts(), args.async_seconds)
+                rollback(server, env, result["operation_id"], seeded.counts(), args)
         if args.compare:
             print(json.dumps({"shared_over_local": round(walls["dynamodb"] / walls["local"], 3),
                               "wall_seconds": {k: round(v, 1) for k, v in walls.items()}}, indent=2))
@@ -121,11 +121,14 @@ def restore(server: SandboxServer, session: Any, clients: dict[str, Any], env: d
 
 
 def rollback(server: SandboxServer, env: dict[str, str], operation_id: str, counts: dict[str, int],
-             async_seconds: float) -> None:
+             args: argparse.Namespace) -> None:
+    async_seconds = args.async_seconds
     server.reset_counters()
-    started = time.monotonic()
+    started, since = time.monotonic(), time.time()
     result = cli(env, "rollback", operation_id, "--yes")
     wall = time.monotonic() - started
+    if args.timeline:
+        timeline(server, since, args.timeline)
     calls, state_calls = split_state(server.counters())
     sso = sum(n for op, n in calls.items() if op.startswith("sso-admin:"))
     busiest_ids_delete = max((n for op, n in calls.items() if op.startswith("identitystore:Delete")), default=0)
