@@ -12,13 +12,16 @@ emulator's, not a quota. Then, each as its own `awsideman` process:
                         deleted): plans everything, applies the few changes back
 
 `--fresh` also restores the backup into an emptied instance (every resource written; long on
-`huge`). Per command: wall seconds, resources, seconds per 1,000 resources, peak RSS of the
-process (`os.wait4`'s rusage of that child alone) and its CPU seconds (user + system).
+`huge`). `--commands` measures only some of them (`backup` always runs: the others need its
+backup; `restore` is the drifted one, so it runs after the rest). Per command: wall seconds,
+resources, seconds per 1,000 resources, peak RSS of the process (`os.wait4`'s rusage of that
+child alone) and its CPU seconds (user + system).
 
 Usage:
     python bench/scale.py                        # large and huge
     python bench/scale.py --sizes small --json
     python bench/scale.py --sizes large --fresh
+    python bench/scale.py --sizes huge --commands diff,dry-run
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from awsideman.sandbox.seeder import SIZES, SeedResult
 from awsideman.sandbox.server import SandboxServer, sandbox_session
 
 RESOURCES = ("users", "groups", "memberships", "permission_sets", "assignments")
+COMMANDS = ("backup", "diff", "dry-run", "restore")
 DRIFT = 0.002  # share of users, memberships and assignments changed before the drifted restore
 TARGET_RSS_MB = 500.0
 TARGET_FLATNESS = 1.3  # seconds per 1,000 resources, this size / the smallest size measured
@@ -95,7 +99,7 @@ def drift(server: SandboxServer, seeded: SeedResult) -> dict[str, int]:
     return {"users": len(users), "memberships": len(memberships), "assignments": len(assignments)}
 
 
-def measure(size: str, fresh: bool) -> dict[str, Any]:
+def measure(size: str, fresh: bool, commands: tuple[str, ...] = COMMANDS) -> dict[str, Any]:
     with SandboxServer() as server, tempfile.TemporaryDirectory(prefix="awsideman-scale-") as tmp:
         home = Path(tmp)
         (home / "config.yaml").write_text("rate_limit:\n  enabled: false\n", encoding="utf-8")
@@ -110,14 +114,17 @@ def measure(size: str, fresh: bool) -> dict[str, Any]:
         rows: dict[str, Any] = {}
         backup = rows["backup"] = run(env, "backup", "create")
         backup_id = backup.pop("document")["backup_id"]
-        rows["diff"] = run(env, "diff", backup_id)
-        rows["diff"]["changes"] = _changes(rows["diff"].pop("document"))
-        rows["restore --dry-run"] = run(env, "restore", backup_id, "--dry-run")
-        rows["restore --dry-run"]["changes"] = _changes(rows["restore --dry-run"].pop("document"))
-        drifted = drift(server, seeded)
-        rows["restore (drifted)"] = run(env, "restore", backup_id, "--yes")
-        rows["restore (drifted)"]["changes"] = _changes(rows["restore (drifted)"].pop("document"))
-        rows["restore (drifted)"]["drift"] = drifted
+        if "diff" in commands:
+            rows["diff"] = run(env, "diff", backup_id)
+            rows["diff"]["changes"] = _changes(rows["diff"].pop("document"))
+        if "dry-run" in commands:
+            rows["restore --dry-run"] = run(env, "restore", backup_id, "--dry-run")
+            rows["restore --dry-run"]["changes"] = _changes(rows["restore --dry-run"].pop("document"))
+        if "restore" in commands:
+            drifted = drift(server, seeded)
+            rows["restore (drifted)"] = run(env, "restore", backup_id, "--yes")
+            rows["restore (drifted)"]["changes"] = _changes(rows["restore (drifted)"].pop("document"))
+            rows["restore (drifted)"]["drift"] = drifted
         if fresh:
             server.reset()
             rows["restore (fresh)"] = run(env, "restore", backup_id, "--yes")
@@ -163,15 +170,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="large,huge", help="comma-separated, smallest first")
     parser.add_argument("--fresh", action="store_true", help="also restore into an emptied instance")
+    parser.add_argument("--commands", default=",".join(COMMANDS),
+                        help=f"comma-separated, of {','.join(COMMANDS)} (backup always runs: the others need it)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    commands = tuple(c.strip() for c in args.commands.split(",") if c.strip())
+    if not commands or any(c not in COMMANDS for c in commands):
+        parser.error(f"--commands: choose from {', '.join(COMMANDS)}")
     sizes = args.sizes.split(",")
     unknown = [s for s in sizes if s not in SIZES]
     if unknown:
         parser.error(f"unknown size(s) {', '.join(unknown)}; choose from {', '.join(SIZES)}")
     results = []
     for size in sizes:
-        results.append(measure(size, args.fresh))
+        results.append(measure(size, args.fresh, commands))
         if not args.json:
             print(f"measured {size}", file=sys.stderr)
     data = {"machine": machine(), "results": results, "targets": verdicts(results)}

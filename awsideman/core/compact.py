@@ -10,6 +10,7 @@ membership fields nothing reads (a membership is its group and its member).
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 _LONGEST_INTERNED = 256  # names, ids, ARNs; not policy documents
@@ -19,7 +20,11 @@ _MEMBERSHIP_UNUSED = ("MembershipId", "IdentityStoreId", "GroupId")
 def compact(step: str, data: Any, shared: dict[str, Any] | None = None) -> Any:
     """`data` of the collector step `step`, with short strings interned. A group's memberships
     keep only what the snapshot uses, their member, as one ``{"MemberId": {"UserId": id}}``
-    per user shared by every group the user is in (`shared`: one dict per collector run)."""
+    per user shared by every group the user is in (`shared`: one dict per collector run).
+    An iterator (a listing read a page at a time) becomes the list of its compacted items, each
+    compacted as it comes, so the raw items are never all held at once."""
+    if isinstance(data, Iterator):
+        return [compact(step, [item], shared)[0] for item in data]
     if step.startswith("memberships:") and isinstance(data, list) and shared is not None:
         return [_member(item, shared) for item in data]
     return interned(data)

@@ -112,8 +112,9 @@ class Collector:
             # the steps that need it as soon as it is in, and the provisioned-account listings
             # that price the assignment routes go first, so the route is chosen while permission
             # sets are still being read: the quota buckets stay busy from the first call to the last.
-            principals = self._submit([("users", "users", self.reader.users),
-                                       ("groups", "groups", self.reader.groups)] if need_principals else [])
+            # The listings come a page at a time, compacted as they come (see `_step`).
+            principals = self._submit([("users", "users", self.reader.each_user),
+                                       ("groups", "groups", self.reader.each_group)] if need_principals else [])
             provisioned: list[Submitted] = []
             details: list[Submitted] = []
             if wants_assignments or "permission-sets" in self.resources:
@@ -292,7 +293,9 @@ class Collector:
             return self._fatal_info
         self.stop.check()
         try:
-            data = fn()
+            # A step may give an iterator of pages' items: each is compacted as it comes and the
+            # API's own dicts of a page are freed with it (50,000 users were held twice here).
+            data = compact(name, fn(), self._shared_members)
         except Exception as exc:
             if not is_expected(exc):
                 raise InternalError(f"Internal error (a bug in awsideman) while reading {name}: "
@@ -304,6 +307,5 @@ class Collector:
                 self._fatal_info = info
                 self._fatal_error = exc
             return info
-        data = compact(name, data, self._shared_members)
         self.checkpoints.put(name, data)
         return data
