@@ -14,8 +14,9 @@ emulator's, not a quota. Then, each as its own `awsideman` process:
 `--fresh` also restores the backup into an emptied instance (every resource written; long on
 `huge`). `--commands` measures only some of them (`backup` always runs: the others need its
 backup; `restore` is the drifted one, so it runs after the rest). Per command: wall seconds,
-resources, seconds per 1,000 resources, peak RSS of the process (`os.wait4`'s rusage of that
-child alone) and its CPU seconds (user + system).
+resources, seconds per 1,000 resources, peak RSS of the process and its CPU seconds (user +
+system), from `os.wait4`'s rusage of that process alone, started by a small launcher (see
+`LAUNCHER`: forked from this process, it would inherit the emulator's peak RSS).
 
 Usage:
     python bench/scale.py                        # large and huge
@@ -54,23 +55,40 @@ def machine() -> dict[str, Any]:
     return {"nproc": os.cpu_count(), "cpu": model, "python": platform.python_version()}
 
 
+# Starts the command and reports its rusage. A child forked from this process would inherit its
+# peak RSS: Linux carries the forking process's high-water mark over fork and exec into
+# ru_maxrss, and this process holds the emulator and the whole seeded instance (~500 MB on
+# `huge`, more than most commands themselves). Forked from this small launcher instead, the
+# command's ru_maxrss is its own (the launcher's ~10 MB is the floor).
+LAUNCHER = """
+import json, os, subprocess, sys
+proc = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(proc.pid, 0)
+with open(sys.argv[1], "w") as out:
+    json.dump({"maxrss_kb": usage.ru_maxrss, "cpu_seconds": usage.ru_utime + usage.ru_stime}, out)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def run(env: dict[str, str], *args: str) -> dict[str, Any]:
     """One `awsideman` process; its own peak RSS and CPU from the kernel's accounting of it."""
     command = [sys.executable, "-m", "awsideman", "-o", "json", "--quiet", *args]
     started = time.perf_counter()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(command, env=env, stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile("r", suffix=".json") as usage:
+        proc = subprocess.Popen([sys.executable, "-c", LAUNCHER, usage.name, *command], env=env, stdout=out,
+                                stderr=err)
+        returncode = proc.wait()
         wall = time.perf_counter() - started
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read().decode(), err.read().decode()
-    if proc.returncode not in (0, 3):
-        raise SystemExit(f"awsideman {' '.join(args)} failed (exit {proc.returncode}):\n{stderr[-3000:]}")
-    return {"wall_seconds": round(wall, 2), "exit_code": proc.returncode,
-            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),  # kilobytes on Linux
-            "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
+        measured = json.loads(usage.read() or "{}")
+    if returncode not in (0, 3) or not measured:
+        raise SystemExit(f"awsideman {' '.join(args)} failed (exit {returncode}):\n{stderr[-3000:]}")
+    return {"wall_seconds": round(wall, 2), "exit_code": returncode,
+            "peak_rss_mb": round(measured["maxrss_kb"] / 1024, 1),  # kilobytes on Linux
+            "cpu_seconds": round(measured["cpu_seconds"], 2),
             "document": json.loads(stdout) if stdout.strip() else None}
 
 
