@@ -12,13 +12,17 @@ emulator's, not a quota. Then, each as its own `awsideman` process:
                         deleted): plans everything, applies the few changes back
 
 `--fresh` also restores the backup into an emptied instance (every resource written; long on
-`huge`). Per command: wall seconds, resources, seconds per 1,000 resources, peak RSS of the
-process (`os.wait4`'s rusage of that child alone) and its CPU seconds (user + system).
+`huge`). `--commands` measures only some of them (`backup` always runs: the others need its
+backup; `restore` is the drifted one, so it runs after the rest). Per command: wall seconds,
+resources, seconds per 1,000 resources, peak RSS of the process and its CPU seconds (user +
+system), from `os.wait4`'s rusage of that process alone, started by a small launcher (see
+`LAUNCHER`: forked from this process, it would inherit the emulator's peak RSS).
 
 Usage:
     python bench/scale.py                        # large and huge
     python bench/scale.py --sizes small --json
     python bench/scale.py --sizes large --fresh
+    python bench/scale.py --sizes huge --commands diff,dry-run
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from awsideman.sandbox.seeder import SIZES, SeedResult
 from awsideman.sandbox.server import SandboxServer, sandbox_session
 
 RESOURCES = ("users", "groups", "memberships", "permission_sets", "assignments")
+COMMANDS = ("backup", "diff", "dry-run", "restore")
 DRIFT = 0.002  # share of users, memberships and assignments changed before the drifted restore
 TARGET_RSS_MB = 500.0
 TARGET_FLATNESS = 1.3  # seconds per 1,000 resources, this size / the smallest size measured
@@ -50,23 +55,40 @@ def machine() -> dict[str, Any]:
     return {"nproc": os.cpu_count(), "cpu": model, "python": platform.python_version()}
 
 
+# Starts the command and reports its rusage. A child forked from this process would inherit its
+# peak RSS: Linux carries the forking process's high-water mark over fork and exec into
+# ru_maxrss, and this process holds the emulator and the whole seeded instance (~500 MB on
+# `huge`, more than most commands themselves). Forked from this small launcher instead, the
+# command's ru_maxrss is its own (the launcher's ~10 MB is the floor).
+LAUNCHER = """
+import json, os, subprocess, sys
+proc = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(proc.pid, 0)
+with open(sys.argv[1], "w") as out:
+    json.dump({"maxrss_kb": usage.ru_maxrss, "cpu_seconds": usage.ru_utime + usage.ru_stime}, out)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def run(env: dict[str, str], *args: str) -> dict[str, Any]:
     """One `awsideman` process; its own peak RSS and CPU from the kernel's accounting of it."""
     command = [sys.executable, "-m", "awsideman", "-o", "json", "--quiet", *args]
     started = time.perf_counter()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(command, env=env, stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile("r", suffix=".json") as usage:
+        proc = subprocess.Popen([sys.executable, "-c", LAUNCHER, usage.name, *command], env=env, stdout=out,
+                                stderr=err)
+        returncode = proc.wait()
         wall = time.perf_counter() - started
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read().decode(), err.read().decode()
-    if proc.returncode not in (0, 3):
-        raise SystemExit(f"awsideman {' '.join(args)} failed (exit {proc.returncode}):\n{stderr[-3000:]}")
-    return {"wall_seconds": round(wall, 2), "exit_code": proc.returncode,
-            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),  # kilobytes on Linux
-            "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
+        measured = json.loads(usage.read() or "{}")
+    if returncode not in (0, 3) or not measured:
+        raise SystemExit(f"awsideman {' '.join(args)} failed (exit {returncode}):\n{stderr[-3000:]}")
+    return {"wall_seconds": round(wall, 2), "exit_code": returncode,
+            "peak_rss_mb": round(measured["maxrss_kb"] / 1024, 1),  # kilobytes on Linux
+            "cpu_seconds": round(measured["cpu_seconds"], 2),
             "document": json.loads(stdout) if stdout.strip() else None}
 
 
@@ -95,7 +117,7 @@ def drift(server: SandboxServer, seeded: SeedResult) -> dict[str, int]:
     return {"users": len(users), "memberships": len(memberships), "assignments": len(assignments)}
 
 
-def measure(size: str, fresh: bool) -> dict[str, Any]:
+def measure(size: str, fresh: bool, commands: tuple[str, ...] = COMMANDS) -> dict[str, Any]:
     with SandboxServer() as server, tempfile.TemporaryDirectory(prefix="awsideman-scale-") as tmp:
         home = Path(tmp)
         (home / "config.yaml").write_text("rate_limit:\n  enabled: false\n", encoding="utf-8")
@@ -110,14 +132,17 @@ def measure(size: str, fresh: bool) -> dict[str, Any]:
         rows: dict[str, Any] = {}
         backup = rows["backup"] = run(env, "backup", "create")
         backup_id = backup.pop("document")["backup_id"]
-        rows["diff"] = run(env, "diff", backup_id)
-        rows["diff"]["changes"] = _changes(rows["diff"].pop("document"))
-        rows["restore --dry-run"] = run(env, "restore", backup_id, "--dry-run")
-        rows["restore --dry-run"]["changes"] = _changes(rows["restore --dry-run"].pop("document"))
-        drifted = drift(server, seeded)
-        rows["restore (drifted)"] = run(env, "restore", backup_id, "--yes")
-        rows["restore (drifted)"]["changes"] = _changes(rows["restore (drifted)"].pop("document"))
-        rows["restore (drifted)"]["drift"] = drifted
+        if "diff" in commands:
+            rows["diff"] = run(env, "diff", backup_id)
+            rows["diff"]["changes"] = _changes(rows["diff"].pop("document"))
+        if "dry-run" in commands:
+            rows["restore --dry-run"] = run(env, "restore", backup_id, "--dry-run")
+            rows["restore --dry-run"]["changes"] = _changes(rows["restore --dry-run"].pop("document"))
+        if "restore" in commands:
+            drifted = drift(server, seeded)
+            rows["restore (drifted)"] = run(env, "restore", backup_id, "--yes")
+            rows["restore (drifted)"]["changes"] = _changes(rows["restore (drifted)"].pop("document"))
+            rows["restore (drifted)"]["drift"] = drifted
         if fresh:
             server.reset()
             rows["restore (fresh)"] = run(env, "restore", backup_id, "--yes")
@@ -163,15 +188,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="large,huge", help="comma-separated, smallest first")
     parser.add_argument("--fresh", action="store_true", help="also restore into an emptied instance")
+    parser.add_argument("--commands", default=",".join(COMMANDS),
+                        help=f"comma-separated, of {','.join(COMMANDS)} (backup always runs: the others need it)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    commands = tuple(c.strip() for c in args.commands.split(",") if c.strip())
+    if not commands or any(c not in COMMANDS for c in commands):
+        parser.error(f"--commands: choose from {', '.join(COMMANDS)}")
     sizes = args.sizes.split(",")
     unknown = [s for s in sizes if s not in SIZES]
     if unknown:
         parser.error(f"unknown size(s) {', '.join(unknown)}; choose from {', '.join(SIZES)}")
     results = []
     for size in sizes:
-        results.append(measure(size, args.fresh))
+        results.append(measure(size, args.fresh, commands))
         if not args.json:
             print(f"measured {size}", file=sys.stderr)
     data = {"machine": machine(), "results": results, "targets": verdicts(results)}

@@ -6,6 +6,7 @@ metadata) and know nothing of snapshots or checkpoints.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,13 +68,22 @@ class IdentityCenterReader:
 
     # -- identity store ----------------------------------------------------------------------
     def users(self) -> list[dict[str, Any]]:
+        return list(self.each_user())
+
+    def each_user(self) -> Iterator[dict[str, Any]]:
+        """The users a page at a time: a caller that keeps a smaller form of each (the collector)
+        never holds an enterprise's listing twice, as the API's dicts and as its own."""
         # ListUsers returns every attribute of each user: no DescribeUser per user needed.
-        return list(self.gateway.pages(IDS, "ListUsers", "Users", MaxResults=PAGE,
-                                       IdentityStoreId=self.instance.identity_store_id))
+        return self.gateway.pages(IDS, "ListUsers", "Users", MaxResults=PAGE,
+                                  IdentityStoreId=self.instance.identity_store_id)
 
     def groups(self) -> list[dict[str, Any]]:
-        return list(self.gateway.pages(IDS, "ListGroups", "Groups", MaxResults=PAGE,
-                                       IdentityStoreId=self.instance.identity_store_id))
+        return list(self.each_group())
+
+    def each_group(self) -> Iterator[dict[str, Any]]:
+        """The groups a page at a time (see `each_user`)."""
+        return self.gateway.pages(IDS, "ListGroups", "Groups", MaxResults=PAGE,
+                                  IdentityStoreId=self.instance.identity_store_id)
 
     def group_memberships(self, group_id: str) -> list[dict[str, Any]]:
         return list(self.gateway.pages(IDS, "ListGroupMemberships", "GroupMemberships",

@@ -60,8 +60,8 @@ def _or_none(value: Any) -> Any:
 
 # -- records from the snapshot model ----------------------------------------------------------
 def user_record(user: User) -> Record:
-    attributes = {k: copy.deepcopy(v) for k, v in user.attributes.items()
-                  if k not in USER_READ_ONLY and not _empty(v)}
+    # `user.attributes` is a fresh dict at each read (see `User`): nothing to copy.
+    attributes = {k: v for k, v in user.attributes.items() if k not in USER_READ_ONLY and not _empty(v)}
     return {"user_name": user.user_name, "attributes": attributes}
 
 

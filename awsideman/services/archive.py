@@ -59,6 +59,14 @@ class BackupArchive:
 
     def load(self, backup_id: str, store_url: str | None) -> tuple[dict[str, Any], Snapshot]:
         """Manifest and snapshot, after checksum, format, decryption and consistency checks."""
+        opened = self.open(backup_id, store_url)
+        return opened.manifest, opened.snapshot()
+
+    def open(self, backup_id: str, store_url: str | None) -> OpenedBackup:
+        """The manifest checked and the payload proven to be the one written (size, sha256 and,
+        encrypted, its authenticated decryption), its records not yet read: a command that reads
+        the instance too opens the backup first (a bad one fails before any call) and reads the
+        records after, into the memory the live read's raw records have freed."""
         backup_id = validate_backup_id(backup_id)
         store = self.context.store(store_url)
         manifest = self.manifest(store, backup_id)
@@ -68,18 +76,7 @@ class BackupArchive:
         plain = stored
         if encryption.get("type") != "none":
             plain = crypto.decrypt(self.context.gateway, encryption, backup_id, stored, bound_manifest(manifest))
-        try:
-            snapshot = unpack_snapshot(plain, self.context.settings.limits.bytes("snapshot_mib"))
-        except CorruptBackupError as exc:
-            raise type(exc)(f"{backup_id}: {exc.message}", remediation=exc.remediation) from exc
-        if snapshot.counts() != manifest["counts"]:
-            raise CorruptBackupError(f"{backup_id}: snapshot counts {snapshot.counts()} differ from "
-                                     f"the manifest's {manifest['counts']}")
-        problems = snapshot.consistency_problems(set(manifest.get("resources") or RESOURCE_KINDS))
-        if problems:
-            shown = "; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else "")
-            raise CorruptBackupError(f"{backup_id}: inconsistent snapshot: {shown}")
-        return manifest, snapshot
+        return OpenedBackup(manifest, plain, self.context.settings.limits.bytes("snapshot_mib"))
 
     def verify(self, backup_id: str, store_url: str | None) -> dict[str, Any]:
         manifest, snapshot = self.load(backup_id, store_url)
@@ -103,3 +100,33 @@ class BackupArchive:
         store = self.context.store(store_url)
         store.delete(backup_id)
         return store.url
+
+
+class OpenedBackup:
+    """A backup whose manifest and payload bytes passed their checks (`BackupArchive.open`)."""
+
+    def __init__(self, manifest: dict[str, Any], payload: bytes, max_inflated: int) -> None:
+        self.manifest = manifest
+        self._payload: bytes | None = payload
+        self._max_inflated = max_inflated
+
+    def snapshot(self) -> Snapshot:
+        """The records, checked against the schema, the manifest's counts and each other (once:
+        the payload is let go as they are read)."""
+        backup_id = self.manifest["backup_id"]
+        payload, self._payload = self._payload, None
+        if payload is None:
+            raise RuntimeError(f"{backup_id}: the snapshot of an opened backup is read once")
+        try:
+            snapshot = unpack_snapshot(payload, self._max_inflated)
+        except CorruptBackupError as exc:
+            raise type(exc)(f"{backup_id}: {exc.message}", remediation=exc.remediation) from exc
+        del payload
+        if snapshot.counts() != self.manifest["counts"]:
+            raise CorruptBackupError(f"{backup_id}: snapshot counts {snapshot.counts()} differ from "
+                                     f"the manifest's {self.manifest['counts']}")
+        problems = snapshot.consistency_problems(set(self.manifest.get("resources") or RESOURCE_KINDS))
+        if problems:
+            shown = "; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else "")
+            raise CorruptBackupError(f"{backup_id}: inconsistent snapshot: {shown}")
+        return snapshot

@@ -8,10 +8,11 @@ the rest carries on, so a partial backup holds everything that could be read.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
+from itertools import islice
 from typing import Any
 
 from awsideman.adapters.identity_center import IdentityCenterReader
@@ -33,6 +34,7 @@ REFRESHED_PREFIXES = ("memberships:",)
 # Steps read from identitystore; every other step reads sso-admin. Each service has its own
 # quota and its own workers, so a backlog in one never idles the other's budget.
 IDENTITYSTORE_STEPS = frozenset({"users", "groups", "memberships"})
+WINDOW = 1000  # steps submitted at a time by `_run` (two windows are in flight)
 
 
 @dataclass(frozen=True)
@@ -112,8 +114,9 @@ class Collector:
             # the steps that need it as soon as it is in, and the provisioned-account listings
             # that price the assignment routes go first, so the route is chosen while permission
             # sets are still being read: the quota buckets stay busy from the first call to the last.
-            principals = self._submit([("users", "users", self.reader.users),
-                                       ("groups", "groups", self.reader.groups)] if need_principals else [])
+            # The listings come a page at a time, compacted as they come (see `_step`).
+            principals = self._submit([("users", "users", self.reader.each_user),
+                                       ("groups", "groups", self.reader.each_group)] if need_principals else [])
             provisioned: list[Submitted] = []
             details: list[Submitted] = []
             if wants_assignments or "permission-sets" in self.resources:
@@ -188,9 +191,9 @@ class Collector:
         pairs = self._provisioned_pairs()
         if pairs is None:
             return
-        self._run([(f"assignments:{arn}:{account}", "assignments",
-                    partial(self.reader.account_assignments, account, arn))
-                   for arn, account in pairs])
+        self._run((f"assignments:{arn}:{account}", "assignments",
+                   partial(self.reader.account_assignments, account, arn))
+                  for arn, account in pairs)
 
     def _choose(self, principals: list[tuple[str, str]] | None) -> str:
         """The forced route, or the cheaper one, listing more permission sets' accounts while
@@ -232,10 +235,10 @@ class Collector:
             return None
         return [("USER", u["UserId"]) for u in users] + [("GROUP", g["GroupId"]) for g in groups]
 
-    def _principal_steps(self, principals: list[tuple[str, str]]) -> list[Step]:
-        return [(f"assignments:principal:{ptype}:{pid}", "assignments",
+    def _principal_steps(self, principals: list[tuple[str, str]]) -> Iterator[Step]:
+        return ((f"assignments:principal:{ptype}:{pid}", "assignments",
                  partial(self.reader.assignments_for_principal, ptype, pid))
-                for ptype, pid in principals]
+                for ptype, pid in principals)
 
     def _forget_steps(self, prefix: str) -> None:
         for step in [s for s in self.result.steps if s.startswith(prefix)]:
@@ -248,9 +251,20 @@ class Collector:
         return self.refresh and (name in REFRESHED_STEPS or name.startswith(REFRESHED_PREFIXES))
 
     # -- running steps ---------------------------------------------------------------------------
-    def _run(self, steps: list[Step], record_missing: bool = True) -> bool:
-        """Run steps concurrently; return True when any failed."""
-        return self._collect(self._submit(steps), record_missing)
+    def _run(self, steps: Iterable[Step], record_missing: bool = True) -> bool:
+        """Run steps concurrently; return True when any failed.
+
+        A window of steps is submitted while the one before it is collected: 55,000 principals'
+        listings as futures at once (each with its condition, lock and work item) were a hundred
+        megabytes, and the workers never wait, as the next window is queued before the last ends."""
+        failed = False
+        pending: list[Submitted] = []
+        steps = iter(steps)
+        while window := list(islice(steps, WINDOW)):
+            submitted = self._submit(window)
+            failed = self._collect(pending, record_missing) or failed
+            pending = submitted
+        return self._collect(pending, record_missing) or failed
 
     def _submit(self, steps: list[Step]) -> list[Submitted]:
         self._phase.add_total(len(steps))
@@ -292,7 +306,9 @@ class Collector:
             return self._fatal_info
         self.stop.check()
         try:
-            data = fn()
+            # A step may give an iterator of pages' items: each is compacted as it comes and the
+            # API's own dicts of a page are freed with it (50,000 users were held twice here).
+            data = compact(name, fn(), self._shared_members)
         except Exception as exc:
             if not is_expected(exc):
                 raise InternalError(f"Internal error (a bug in awsideman) while reading {name}: "
@@ -304,6 +320,5 @@ class Collector:
                 self._fatal_info = info
                 self._fatal_error = exc
             return info
-        data = compact(name, data, self._shared_members)
         self.checkpoints.put(name, data)
         return data

@@ -67,15 +67,21 @@ class DiffService:
     def run(self, request: DiffRequest) -> DiffResult:
         started = time.monotonic()
         backups = BackupArchive(self.context)
-        manifest, before = backups.load(request.first, request.store)
+        first = backups.open(request.first, request.store)
+        manifest = first.manifest
         scope = _scope(request.resources, manifest)
-        rules = untouchables_from_missing(manifest.get("missing") or [], before)
         notes = partial_notes(manifest)
         after: Snapshot
         if request.second is None:
+            # The backup's records are read after the live read: into the memory its raw
+            # records have freed, not on top of them (the backup was proven intact already).
             after = read_live(self.context, scope)
+            before = first.snapshot()
+            rules = untouchables_from_missing(manifest.get("missing") or [], before)
             target = {"kind": "live", **self.context.instance.to_dict()}
         else:
+            before = first.snapshot()
+            rules = untouchables_from_missing(manifest.get("missing") or [], before)
             second, after = backups.load(request.second, request.store)
             scope = _scope(scope, second)
             rules += untouchables_from_missing(second.get("missing") or [], after)

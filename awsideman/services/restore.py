@@ -127,7 +127,10 @@ class RestoreService:
         Returns the manifest, the plan and the live state it was computed against.
         """
         with open_phase(self.context.progress, "loading", 1) as loading:
-            manifest, snapshot = BackupArchive(self.context).load(request.backup_id, request.store)
+            # Proven intact now (a bad backup fails before any call); its records are read
+            # after the live read, into the memory that read's raw records have freed.
+            opened = BackupArchive(self.context).open(request.backup_id, request.store)
+            manifest = opened.manifest
             loading.advance()
         held = list(manifest.get("resources") or RESOURCE_KINDS)
         scope = [kind for kind in request.resources if kind in held]
@@ -148,6 +151,7 @@ class RestoreService:
         live = read_live(self.context, RESOURCE_KINDS, analyzer=self.analyzer, called="the target instance",
                          consequence="; nothing was changed", strategy=route)
         with open_phase(self.context.progress, "planning", 1) as planning:
+            snapshot = opened.snapshot()
             untouchable = untouchables_from_missing(manifest.get("missing") or [], snapshot)
             plan = make_plan(snapshot, live, conflict=request.conflict, prune=request.prune, resources=scope,
                              untouchable=untouchable, source=dict(manifest.get("source") or {}),

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from awsideman.core.compact import PACKED_ATTRIBUTES, USER_IDS
 from awsideman.core.model import Assignment, Group, Membership, OrphanAssignment, PermissionSet, Snapshot, User
-
-_USER_ID_FIELDS = ("UserId", "UserName", "IdentityStoreId")
 
 
 def build_snapshot(steps: dict[str, Any], resources: set[str]) -> tuple[Snapshot, list[str]]:
     """The snapshot for the chosen resources, and notes on anything left out."""
-    users = [_user(u) for u in steps.get("users") or []]
+    users = _users(steps.get("users") or [])
     groups = [_group(g) for g in steps.get("groups") or []]
     sets = [_permission_set(v) for k, v in steps.items() if k.startswith("permission_set:")]
     notes: list[str] = []
@@ -35,11 +34,24 @@ def build_snapshot(steps: dict[str, Any], resources: set[str]) -> tuple[Snapshot
     return snapshot, notes
 
 
+def _users(raw: list[dict[str, Any]]) -> list[User]:
+    """Users from the listing, emptying it as they are made: each raw record is freed once its
+    user holds its attributes (as text), so an enterprise's users are never held twice. The
+    emptied list stays in the steps: a listing that was read is still told from one that was not."""
+    raw.reverse()
+    made = []
+    while raw:
+        made.append(_user(raw.pop()))
+    return made
+
+
 def _user(raw: dict[str, Any]) -> User:
-    """The raw record becomes the user's attributes (its ids taken out): a copy would hold an
-    enterprise's users twice until the raw steps are dropped."""
+    """The raw record (its ids taken out) becomes the user's attributes; a compacted one
+    (`core.compact`) holds them as text already."""
     user_name, user_id = raw["UserName"], raw["UserId"]
-    for key in _USER_ID_FIELDS:
+    if PACKED_ATTRIBUTES in raw:
+        return User.from_json(user_name, user_id, raw[PACKED_ATTRIBUTES])
+    for key in USER_IDS:
         raw.pop(key, None)
     return User(user_name=user_name, user_id=user_id, attributes=raw)
 

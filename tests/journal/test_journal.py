@@ -17,9 +17,11 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import awsideman.journal.journal as journal_module
 from awsideman.core.exceptions import InvalidIdError, JournalError, OperationNotFoundError
 from awsideman.journal import DEFAULT_BUSY_TIMEOUT, SCHEMA_VERSION, Journal, parse_timestamp, utc_timestamp
 from tests.journal.conftest import T0, Clock
@@ -188,6 +190,27 @@ def test_checkpoint_upsert_and_clear(journal: Journal, clock: Clock):
     journal.clear_checkpoints(op.id)
     assert journal.checkpoints(op.id) == {}
     assert journal.checkpoints(other.id) == {"users": ["x"]}
+
+
+def test_finishing_reads_only_the_checkpoints_it_deletes_in_its_transaction(journal: Journal,
+                                                                           monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(journal_module, "CHECKPOINTS_CLEARED_AT_FINISH", 3)
+    op = journal.start_operation("backup", {})
+    for step in range(7):
+        journal.save_checkpoint(op.id, f"memberships:g-{step}", [step])
+    read: list[int] = []
+    real = journal.store.query
+
+    def counted(kind: str, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        rows = real(kind, *args, **kwargs)
+        if kind == "checkpoint":
+            read.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(journal.store, "query", counted)
+    journal.finish_operation(op.id, "succeeded", clear_checkpoints=True)
+    assert read == [3]  # not every checkpoint's data (an enterprise backup's are the instance again)
+    assert journal.checkpoints(op.id) == {}  # the other four were purged right after
 
 
 def test_checkpoint_must_be_json(journal: Journal):
