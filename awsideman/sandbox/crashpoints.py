@@ -16,8 +16,8 @@ from collections.abc import Callable
 from awsideman.services import hooks
 
 ENV = "AWSIDEMAN_CRASH_AT"
-# The points the product announces (services/backup.py), for a test that names one.
-POINTS = ("backup:before-store-write", "backup:after-store-write")
+# The points the product announces (services/backup.py, services/apply.py), for a test that names one.
+POINTS = ("backup:before-store-write", "backup:after-store-write", "apply:after-async-call")
 
 
 def kill_at(point: str) -> Callable[[], None]:

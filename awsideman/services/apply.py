@@ -55,6 +55,7 @@ from awsideman.core.poll_schedule import PollSchedule
 from awsideman.core.progress import open_phase
 from awsideman.core.recovery import PAUSE, SKIP, Decision, ErrorFacts, RecoveryPolicy
 from awsideman.journal import ChangeState, StateJournal
+from awsideman.services import hooks
 from awsideman.services.account_denial import AccountNames, name_the_account
 from awsideman.services.change_calls import Outcome, execute
 from awsideman.services.permission_set_gate import PermissionSetGate
@@ -185,7 +186,10 @@ class ApplyEngine:
         self._vouch(change)
         request = outcome.request
         if request is not None and request.request_id is not None:
-            self.journal.record_request(self.operation_id, seq, request.request_id, calls=calls)
+            hooks.reached("apply:after-async-call")  # sent, its id not journaled yet
+            # Not waited for: the request runs already, and its slot is free again only once a
+            # poll sees it end; on the shared state a commit here held each slot ~one round trip more.
+            self.journal.record_request(self.operation_id, seq, request.request_id, calls=calls, wait=False)
         if request is not None and request.status == "FAILED":
             error = AsyncRequestFailed(f"{change.address}: request {request.request_id} ended FAILED: "
                                        f"{request.failure_reason or 'no reason given'}")

@@ -178,3 +178,50 @@ def test_a_resume_after_a_user_and_a_membership_were_added_contains_them(served_
     assert "late.user" in {u["user_name"] for u in snapshot["users"]}
     assert (group["DisplayName"], "late.user") in {(m["group_name"], m["user_name"]) for m in snapshot["memberships"]}
     assert os.environ.get("AWSIDEMAN_CRASH_AT") is None
+
+
+@pytest.mark.e2e
+def test_a_kill_after_an_assignment_request_before_its_id_is_journaled_is_rolled_back(served_sandbox):
+    """The request id is journaled without waiting (it rides with the next commit): a death right
+    after the call leaves an intent without it, and the rollback still waits for the request and
+    reverts it."""
+    served, env = served_sandbox, served_sandbox.env
+    served.seed("tiny", seed=36)
+    backup_id = cli_json(run_cli(env, "-o", "json", "backup", "create"))["backup_id"]
+    sso = served.client("sso-admin")
+    arn = sso.list_instances()["Instances"][0]["InstanceArn"]
+
+    def assignments() -> set[tuple[str, str, str, str]]:
+        found = set()
+        for ps in sso.list_permission_sets(InstanceArn=arn)["PermissionSets"]:
+            for account in sso.list_accounts_for_provisioned_permission_set(
+                    InstanceArn=arn, PermissionSetArn=ps)["AccountIds"]:
+                for a in sso.list_account_assignments(InstanceArn=arn, AccountId=account,
+                                                      PermissionSetArn=ps)["AccountAssignments"]:
+                    found.add((account, ps, a["PrincipalType"], a["PrincipalId"]))
+        return found
+
+    before = assignments()
+    gone = sorted(before)[0]
+    sso.delete_account_assignment(InstanceArn=arn, TargetId=gone[0], TargetType="AWS_ACCOUNT", PermissionSetArn=gone[1],
+                                  PrincipalType=gone[2], PrincipalId=gone[3])
+    drifted = assignments()
+    assert drifted == before - {gone}
+    served.set_faults({"async_seconds": 2})  # still running when the process dies
+    crash = run_cli_killed_at("apply:after-async-call", env, "restore", backup_id, "--yes")
+    assert crash.returncode == -signal.SIGKILL
+    killed = _last_operation(env)
+    assert killed["kind"] == "restore" and killed["status"] == "interrupted"
+    from awsideman.journal import ChangeState, Journal
+
+    journal = Journal.open(Path(env["AWSIDEMAN_HOME"]) / "state.db")
+    try:
+        left = [c for c in journal.changes(killed["operation_id"]) if c.kind == "assignment:create"]
+    finally:
+        journal.close()
+    assert [(c.state, c.request_id) for c in left] == [(ChangeState.INTENT, None)]  # sent, id never journaled
+
+    undone = run_cli(env, "-o", "json", "rollback", killed["operation_id"], "--yes")
+    assert undone.returncode == 0, undone.stderr
+    assert assignments() == drifted  # the request ended, then its assignment was deleted again
+    assert _last_operation(env)["kind"] == "rollback"
