@@ -540,21 +540,20 @@ class Journal:
                 f"Change #{seq} of {operation_id} cannot move from {row['state']} to {target.value}.")
 
     def record_request(self, operation_id: str, seq: int, request_id: str, *,
-                       calls: list[dict[str, Any]] | None = None, wait: bool = True) -> None:
+                       calls: list[dict[str, Any]] | None = None) -> None:
         """Keep the id of an asynchronous request the change started (it stays INTENT until settled),
         and the writes that started it (``calls``, as for ``mark_change``).
 
         With it, a process that dies while the request runs leaves enough for the next one to
-        ask the service how the request ended instead of guessing. ``wait=False``: the store may
-        commit it with the next writes (as for ``mark_change``); a process that dies first leaves
-        an intent without the id, which is settled the way a death between the call and this
-        write always was (the next command waits until no request of that kind is running).
+        ask the service how the request ended instead of guessing. A process that dies between
+        the call and this write leaves an intent without the id: the next command waits until no
+        request of that kind is running (``compensation.settle_requests``).
         """
         sets: dict[str, Any] = {"request_id": request_id, "updated_at": self._stamp()}
         if calls is not None:
             sets["calls"] = dumps_sanitized(calls)
         failed = self._write([Update("change", (operation_id, seq), sets,
-                                     expect={"state": ChangeState.INTENT.value})], wait=wait)
+                                     expect={"state": ChangeState.INTENT.value})])
         if failed is not None:
             raise ChangeTransitionError(f"Change #{seq} of {operation_id} is not an open intent.")
 

@@ -187,9 +187,7 @@ class ApplyEngine:
         request = outcome.request
         if request is not None and request.request_id is not None:
             hooks.reached("apply:after-async-call")  # sent, its id not journaled yet
-            # Not waited for: the request runs already, and its slot is free again only once a
-            # poll sees it end; on the shared state a commit here held each slot ~one round trip more.
-            self.journal.record_request(self.operation_id, seq, request.request_id, calls=calls, wait=False)
+            self.journal.record_request(self.operation_id, seq, request.request_id, calls=calls)
         if request is not None and request.status == "FAILED":
             error = AsyncRequestFailed(f"{change.address}: request {request.request_id} ended FAILED: "
                                        f"{request.failure_reason or 'no reason given'}")

@@ -182,9 +182,8 @@ def test_a_resume_after_a_user_and_a_membership_were_added_contains_them(served_
 
 @pytest.mark.e2e
 def test_a_kill_after_an_assignment_request_before_its_id_is_journaled_is_rolled_back(served_sandbox):
-    """The request id is journaled without waiting (it rides with the next commit): a death right
-    after the call leaves an intent without it, and the rollback still waits for the request and
-    reverts it."""
+    """A death between an assignment's call and the journal write of its request id leaves an
+    intent without the id: the rollback waits until no such request runs, then reverts it."""
     served, env = served_sandbox, served_sandbox.env
     served.seed("tiny", seed=36)
     backup_id = cli_json(run_cli(env, "-o", "json", "backup", "create"))["backup_id"]
