@@ -99,17 +99,9 @@ def restore(server: SandboxServer, session: Any, clients: dict[str, Any], env: d
         env.update(AWSIDEMAN_STATE="dynamodb://awsideman-state", AWSIDEMAN_STATE_S3="s3://state/awsideman")
         cli(env, "state", "init")
     server.set_faults({"latency_ms": args.latency_ms, "quotas": "real", "async_seconds": args.async_seconds})
-    server.reset_counters()
-    started, since = time.monotonic(), time.time()
-    result = cli(env, "restore", backup_id, "--yes", "--target-instance", target)
-    wall = time.monotonic() - started
-    if args.timeline:
-        timeline(server, since, args.timeline)
-    calls, state_calls = split_state(server.counters())
-    sso = sum(n for op, n in calls.items() if op.startswith("sso-admin:"))
-    busiest_ids_write = max((n for op, n in calls.items() if op.startswith("identitystore:Create")), default=0)
-    bound = max(sso / 20, busiest_ids_write / 20, counts["assignments"] / 15 * args.async_seconds,
-                counts["users"] / 20 + max(counts["memberships"], counts["assignments"]) / 20)
+    result, wall, calls, state_calls = measured(server, env, args, "restore", backup_id, "--yes",
+                                                "--target-instance", target)
+    bound = quota_bound(calls, counts, "identitystore:Create", args.async_seconds)
     writes = {op: n for op, n in sorted(calls.items()) if op.split(":")[1].startswith(
         ("Create", "Put", "Attach", "Provision", "Tag"))}
     print(json.dumps({"state": state, "status": result["status"], "applied": len(result["applied"]),
@@ -122,24 +114,38 @@ def restore(server: SandboxServer, session: Any, clients: dict[str, Any], env: d
 
 def rollback(server: SandboxServer, env: dict[str, str], operation_id: str, counts: dict[str, int],
              args: argparse.Namespace) -> None:
-    async_seconds = args.async_seconds
-    server.reset_counters()
-    started, since = time.monotonic(), time.time()
-    result = cli(env, "rollback", operation_id, "--yes")
-    wall = time.monotonic() - started
-    if args.timeline:
-        timeline(server, since, args.timeline)
-    calls, state_calls = split_state(server.counters())
-    sso = sum(n for op, n in calls.items() if op.startswith("sso-admin:"))
-    busiest_ids_delete = max((n for op, n in calls.items() if op.startswith("identitystore:Delete")), default=0)
-    bound = max(sso / 20, busiest_ids_delete / 20, counts["assignments"] / 15 * async_seconds,
-                max(counts["memberships"], counts["assignments"]) / 20 + counts["users"] / 20)
+    result, wall, calls, state_calls = measured(server, env, args, "rollback", operation_id, "--yes")
+    bound = quota_bound(calls, counts, "identitystore:Delete", args.async_seconds)
     deletes = {op: n for op, n in sorted(calls.items()) if op.split(":")[1].startswith(("Delete", "Detach", "Untag"))}
     print(json.dumps({"rollback_status": result["status"], "compensated": len(result["compensated"]),
                       "leftover": len(result["leftover"]), "wall_seconds": round(wall, 1),
                       "lower_bound_seconds": round(bound, 1), "wall_over_bound": round(wall / bound, 3),
                       "calls": sum(calls.values()), "deletes": deletes, "all_calls": dict(sorted(calls.items())),
                       "state_calls": state_calls}, indent=2))
+
+
+def measured(server: SandboxServer, env: dict[str, str], args: argparse.Namespace,
+             *command: str) -> tuple[dict, float, Counter[str], dict[str, int]]:
+    """Run one `awsideman` command on fresh counters: (its JSON result, wall seconds, Identity
+    Center calls, state backend calls); with `--timeline`, print its calls per window too."""
+    server.reset_counters()
+    started, since = time.monotonic(), time.time()
+    result = cli(env, *command)
+    wall = time.monotonic() - started
+    if args.timeline:
+        timeline(server, since, args.timeline)
+    calls, state_calls = split_state(server.counters())
+    return result, wall, calls, state_calls
+
+
+def quota_bound(calls: Counter[str], counts: dict[str, int], writes: str, async_seconds: float) -> float:
+    """The largest of: sso-admin calls / 20, the busiest identitystore write (`writes`: the
+    operations' prefix) / 20, assignments / 15 x async seconds, and users then memberships or
+    assignments (a restore creates users first; a rollback deletes them last)."""
+    sso = sum(n for op, n in calls.items() if op.startswith("sso-admin:"))
+    busiest = max((n for op, n in calls.items() if op.startswith(writes)), default=0)
+    return max(sso / 20, busiest / 20, counts["assignments"] / 15 * async_seconds,
+               counts["users"] / 20 + max(counts["memberships"], counts["assignments"]) / 20)
 
 
 def timeline(server: SandboxServer, since: float, window: float) -> None:

@@ -70,9 +70,14 @@ def interned(value: Any) -> Any:
     return value
 
 
+def canonical_text(data: Any, default: Any = None) -> str:
+    """Sorted keys, no insignificant whitespace: the same data always gives the same text."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=default)
+
+
 def attributes_json(attributes: dict[str, Any]) -> str:
     """A user's attributes as the canonical JSON text `User` holds (`canonical_json`, as text)."""
-    return json.dumps(attributes, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_timestamp)
+    return canonical_text(attributes, default=_timestamp)
 
 
 def _timestamp(value: Any) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import FrozenInstanceError, asdict, dataclass, field
 from typing import Any
 
-from awsideman.core.compact import attributes_json, interned
+from awsideman.core.compact import attributes_json, canonical_text, interned
 
 FORMAT_VERSION = 1
 RESOURCE_KINDS = ("users", "groups", "permission-sets", "assignments")
@@ -309,4 +309,4 @@ def make_record(make: Any, raw: dict[str, Any]) -> Any:
 
 def canonical_json(data: Any) -> bytes:
     """Sorted keys, no insignificant whitespace: the same data always gives the same bytes."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return canonical_text(data).encode("utf-8")

@@ -32,7 +32,6 @@ class PollSchedule:
         self.started: dict[str, float] = {}
         self.recent: deque[float] = deque(maxlen=RECENT)
         self.last_round: float | None = None
-        self.rounds = 0
 
     def start(self, request_id: str) -> None:
         """A request was answered IN_PROGRESS: it is outstanding from now."""
@@ -75,4 +74,3 @@ class PollSchedule:
     def polled(self) -> None:
         """A round was sent now."""
         self.last_round = self.clock()
-        self.rounds += 1
